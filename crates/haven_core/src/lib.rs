@@ -1,0 +1,16 @@
+//! Haven's domain, shared by the PWA and the server.
+//!
+//! This crate does no IO: it never touches the network, storage, the clock or a
+//! random source. Callers pass time (milliseconds since the Unix epoch) and ids in,
+//! which is what lets the sync protocol run in memory in tests.
+
+pub mod agreement;
+pub mod api;
+pub mod hash;
+pub mod policy;
+pub mod render;
+pub mod sync;
+
+/// Milliseconds since the Unix epoch, as read by the shell (JS `Date.now()` on
+/// the device, the system clock on the server).
+pub type Millis = i64;

@@ -1,0 +1,103 @@
+//! Messages between a device and the server.
+
+use crate::agreement::AgreementRecord;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Most mutations the server takes in one push.
+pub const MAX_BATCH: usize = 500;
+
+/// One change made on a device, numbered by that device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mutation {
+    /// Per-device number, starting at 1 and increasing by one per change.
+    pub id: u64,
+    pub change: Change,
+}
+
+/// What a mutation does. Records are append-only, so every change is a creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    content = "record",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
+pub enum Change {
+    CreateAgreement(AgreementRecord),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushRequest {
+    pub device_id: Uuid,
+    /// In increasing `id` order.
+    pub mutations: Vec<Mutation>,
+}
+
+/// What became of one mutation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Applied now.
+    Applied,
+    /// Applied by an earlier push; nothing was done this time.
+    Duplicate,
+    /// Can never be applied. It is marked processed so the queue moves on; the
+    /// device keeps the record and shows the reason.
+    Rejected { code: String, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MutationResult {
+    pub id: u64,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// The highest mutation number the server has processed for this device.
+    pub last_mutation_id: u64,
+    pub results: Vec<MutationResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_is_tagged_by_type_on_the_wire() {
+        let json = serde_json::json!({
+            "id": 1,
+            "change": {"type": "create_agreement", "record": {
+                "id": "0190c5e0-0000-7000-8000-000000000001",
+                "policy_version_id": "0190c5e0-0000-7000-8000-000000000002",
+                "policy_text_sha256": "a".repeat(64),
+                "signer_name": "Ada",
+                "agreed": true,
+                "signed_at": 1790000000000i64,
+                "device_id": "0190c5e0-0000-7000-8000-000000000003"
+            }}
+        });
+        let m: Mutation = serde_json::from_value(json).unwrap();
+        let Change::CreateAgreement(r) = m.change;
+        assert_eq!(r.signer_name, "Ada");
+    }
+
+    #[test]
+    fn outcomes_read_naturally_in_json() {
+        let r = MutationResult {
+            id: 7,
+            outcome: Outcome::Rejected {
+                code: "unknown_policy_version".into(),
+                reason: "x".into(),
+            },
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["status"], "rejected");
+        assert_eq!(v["id"], 7);
+        assert_eq!(v["code"], "unknown_policy_version");
+    }
+}
