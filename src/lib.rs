@@ -1,1 +1,15 @@
+//! Haven's PWA: Leptos, client-side rendered, offline first.
+//!
+//! `main.rs` only mounts [`App`]. Pages and components read and write through
+//! [`db`] and [`state`]; [`sync`] moves the outbox to the server.
 
+pub mod api;
+pub mod app;
+pub mod clock;
+pub mod components;
+pub mod db;
+pub mod pages;
+pub mod state;
+pub mod sync;
+
+pub use app::App;

@@ -1,1 +1,43 @@
-fn main() {}
+//! Project automation, so a fresh Debian machine needs only `cargo xtask <command>`.
+//!
+//! Each command first installs what is missing (and skips what is there), then
+//! does its work. Subcommands live in their own modules.
+
+mod bench;
+mod build;
+mod cmd;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+  run     install what is missing, build the PWA (release), start the server on
+          http://127.0.0.1:8080 with demo data
+  test    install what is missing, then run every test: fmt, clippy, native,
+          wasm in headless Chromium, end-to-end
+  bench   build the release bundle and print its size (raw, gzip, brotli)
+  setup   only install what is missing";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => build::run(&args[1..]),
+        Some("test") => test::run(),
+        Some("bench") => bench::run(),
+        Some("setup") => tools::ensure_all(),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nxtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

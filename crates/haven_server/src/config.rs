@@ -1,0 +1,30 @@
+//! Command-line and environment configuration.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How to run the server. Every option can also be set through the environment.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "haven_server",
+    version,
+    about = "Haven's server: the PWA and its sync API"
+)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "HAVEN_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// SQLite database file; created, with its folder, if missing.
+    #[arg(long, env = "HAVEN_DATABASE", default_value = "data/haven.sqlite3")]
+    pub database: PathBuf,
+
+    /// Folder holding the built PWA (Trunk's `dist`).
+    #[arg(long, env = "HAVEN_STATIC_DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
+
+    /// Do not load the demo trust, policies and admin into an empty database.
+    #[arg(long, env = "HAVEN_NO_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_demo: bool,
+}

@@ -1,0 +1,110 @@
+//! Errors: [`AppError`] for a request that fails, [`ServerError`] for a server
+//! that cannot start.
+//!
+//! Every API error reaches the client as [`haven_core::api::ApiError`] JSON with
+//! a stable `code`. Internal errors are logged in full and answered with a
+//! generic message, so nothing about the database leaks.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use haven_core::api::ApiError;
+use std::path::PathBuf;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request cannot be understood: bad JSON, a bad id, a broken rule of the API.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("a push may hold at most {max} mutations; this one has {got}")]
+    BatchTooLarge { got: usize, max: usize },
+    #[error("{0}")]
+    MutationsOutOfOrder(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0} is not allowed here")]
+    MethodNotAllowed(String),
+    #[error("sign in to do this (missing, unknown or expired bearer token)")]
+    Unauthorized,
+    #[error("your account may not do this")]
+    Forbidden,
+    #[error("the email or password is wrong")]
+    InvalidCredentials,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AppError::BatchTooLarge { .. } => (StatusCode::BAD_REQUEST, "batch_too_large"),
+            AppError::MutationsOutOfOrder(_) => (StatusCode::BAD_REQUEST, "mutations_out_of_order"),
+            AppError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            AppError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            AppError::Database(_) | AppError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            "something went wrong on the server; try again later".to_owned()
+        } else {
+            self.to_string()
+        };
+        let body = ApiError {
+            code: code.to_owned(),
+            message,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot create the data folder {path}: {source}")]
+    CreateDataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot load the demo data: {0}")]
+    Demo(String),
+}

@@ -1,0 +1,158 @@
+//! Haven's server: serves the built PWA and the REST API, keeps data in SQLite.
+//!
+//! [`app`] builds the whole HTTP surface from an [`AppState`] with no socket, so
+//! it can be tested with `oneshot`; [`Server`] opens the database and binds;
+//! [`run`] is what the binary does.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod json;
+pub mod policies;
+pub mod push;
+mod routes;
+pub mod state;
+pub mod static_files;
+
+pub use config::Config;
+pub use error::{AppError, ServerError};
+pub use state::AppState;
+
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::trace::TraceLayer;
+
+/// The whole app: the API under `/api` and the PWA everywhere else.
+pub fn app(state: AppState) -> Router {
+    let pwa = static_files::router(&state.static_dir);
+    Router::new()
+        .nest("/api", routes::api())
+        .fallback_service(pwa)
+        .with_state(state)
+        // Outermost last: decompress gzip request bodies before anything reads
+        // them, compress responses, and trace everything.
+        .layer(RequestDecompressionLayer::new())
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+}
+
+/// A server with its database open and its socket bound, not yet serving.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Opens (creating and migrating) the database, loads the demo data into an
+    /// empty one unless `config.no_demo`, and binds `config.bind`.
+    pub async fn build(config: &Config) -> Result<Server, ServerError> {
+        let pool = db::connect(&config.database).await?;
+        if !config.no_demo {
+            demo::load_if_empty(&pool).await?;
+        }
+        let listener =
+            TcpListener::bind(config.bind)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.bind,
+                    source,
+                })?;
+        let addr = listener.local_addr()?;
+        Ok(Server {
+            listener,
+            state: AppState::new(pool, &config.static_dir),
+            addr,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, lets requests in flight finish, then
+    /// closes the database.
+    pub async fn serve_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let pool = self.state.pool.clone();
+        axum::serve(self.listener, app(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        pool.close().await;
+        Ok(())
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn run(config: Config) -> Result<(), ServerError> {
+    init_tracing();
+    let server = Server::build(&config).await?;
+    let addr = server.local_addr();
+    println!("Haven is running at http://{addr}/");
+    if demo::admin_exists(&server.state().pool).await? {
+        println!(
+            "Demo sign-in: {} / {}",
+            demo::ADMIN_EMAIL,
+            demo::ADMIN_PASSWORD
+        );
+    }
+    tracing::info!("listening on {addr}");
+    server.serve_until(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default level.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "haven_server=info,tower_http=info".into());
+    // Already set (for example by an embedding program): keep that one.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Completes on Ctrl-C, or on SIGTERM where there is one.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,275 @@
+//! Applying a device's push: idempotent, in one transaction per batch.
+//!
+//! Replicache's rule: each device numbers its mutations 1, 2, 3, ...; the server
+//! keeps the highest number it has processed for that device and writes it in
+//! the same transaction as the mutations' effects. A mutation at or below that
+//! number was processed before and is answered `Duplicate` with no effect. A
+//! mutation that can never be applied is answered `Rejected`, stored with its
+//! reason and still counted as processed, so the device's queue moves on.
+
+use crate::db::begin_write;
+use crate::error::AppError;
+use crate::policies::{find_version, kind_to_str};
+use haven_core::agreement::{AgreementError, AgreementRecord};
+use haven_core::sync::wire::{
+    Change, Mutation, MutationResult, Outcome, PushRequest, PushResponse, MAX_BATCH,
+};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use uuid::Uuid;
+
+/// Applies a whole push at server time `now` and says what became of each mutation.
+pub async fn apply_push(
+    pool: &SqlitePool,
+    request: &PushRequest,
+    now: i64,
+) -> Result<PushResponse, AppError> {
+    check_batch(&request.mutations)?;
+    let device_id = request.device_id.to_string();
+
+    let mut tx = begin_write(pool).await?;
+    let stored: Option<i64> =
+        sqlx::query_scalar("SELECT last_mutation_id FROM devices WHERE device_id = ?")
+            .bind(&device_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let mut last = stored.map_or(0, |n| u64::try_from(n).unwrap_or(0));
+
+    let mut results = Vec::with_capacity(request.mutations.len());
+    for mutation in &request.mutations {
+        let outcome = if mutation.id <= last {
+            Outcome::Duplicate
+        } else {
+            let outcome = apply_mutation(&mut tx, request.device_id, mutation, now).await?;
+            if let Outcome::Rejected { code, reason } = &outcome {
+                store_rejection(&mut tx, request.device_id, mutation, code, reason, now).await?;
+            }
+            last = mutation.id;
+            outcome
+        };
+        results.push(MutationResult {
+            id: mutation.id,
+            outcome,
+        });
+    }
+
+    sqlx::query(
+        "INSERT INTO devices (device_id, last_mutation_id, last_seen_at) VALUES (?, ?, ?) \
+         ON CONFLICT (device_id) DO UPDATE SET \
+         last_mutation_id = excluded.last_mutation_id, last_seen_at = excluded.last_seen_at",
+    )
+    .bind(&device_id)
+    .bind(to_db_id(last))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    Ok(PushResponse {
+        last_mutation_id: last,
+        results,
+    })
+}
+
+/// Refuses batches the protocol forbids: too many mutations, ids that are zero,
+/// too large for the database, or not strictly increasing.
+fn check_batch(mutations: &[Mutation]) -> Result<(), AppError> {
+    if mutations.len() > MAX_BATCH {
+        return Err(AppError::BatchTooLarge {
+            got: mutations.len(),
+            max: MAX_BATCH,
+        });
+    }
+    let max_id = u64::try_from(i64::MAX).unwrap_or(u64::MAX);
+    if let Some(m) = mutations.iter().find(|m| m.id == 0 || m.id > max_id) {
+        return Err(AppError::BadRequest(format!(
+            "mutation id {} is out of range; ids start at 1",
+            m.id
+        )));
+    }
+    if let Some(pair) = mutations.windows(2).find(|w| w[1].id <= w[0].id) {
+        return Err(AppError::MutationsOutOfOrder(format!(
+            "mutation ids must strictly increase within a push; {} follows {}",
+            pair[1].id, pair[0].id
+        )));
+    }
+    Ok(())
+}
+
+fn to_db_id(id: u64) -> i64 {
+    // check_batch keeps every id within i64.
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+fn rejected(code: &str, reason: impl Into<String>) -> Outcome {
+    Outcome::Rejected {
+        code: code.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Applies one new mutation, or says why it never can be.
+async fn apply_mutation(
+    tx: &mut Transaction<'static, Sqlite>,
+    device_id: Uuid,
+    mutation: &Mutation,
+    now: i64,
+) -> Result<Outcome, AppError> {
+    match &mutation.change {
+        Change::CreateAgreement(record) => {
+            create_agreement(tx, device_id, mutation.id, record, now).await
+        }
+    }
+}
+
+async fn create_agreement(
+    tx: &mut Transaction<'static, Sqlite>,
+    device_id: Uuid,
+    mutation_id: u64,
+    record: &AgreementRecord,
+    now: i64,
+) -> Result<Outcome, AppError> {
+    if let Err(e) = record.validate() {
+        return Ok(rejected("invalid_agreement", e.to_string()));
+    }
+    if record.device_id != device_id {
+        return Ok(rejected(
+            "device_mismatch",
+            format!(
+                "the agreement was made on device {} but pushed by device {device_id}",
+                record.device_id
+            ),
+        ));
+    }
+    let Some(version) = find_version(&mut **tx, record.policy_version_id).await? else {
+        return Ok(rejected(
+            "unknown_policy_version",
+            format!(
+                "policy version {} does not exist on the server",
+                record.policy_version_id
+            ),
+        ));
+    };
+    if !version.kind.is_signable() {
+        return Ok(rejected(
+            "not_signable",
+            format!(
+                "\"{}\" is {} ({}): it is read, not signed",
+                version.title,
+                version.kind.label().to_lowercase(),
+                kind_to_str(version.kind)
+            ),
+        ));
+    }
+    if let Err(e) = record.validate_against(&version) {
+        let code = match e {
+            AgreementError::TextMismatch { .. } => "text_mismatch",
+            _ => "invalid_agreement",
+        };
+        return Ok(rejected(code, e.to_string()));
+    }
+
+    // The record id is the second guard: the same signature pushed again under a
+    // new mutation number is a duplicate, not a second row.
+    let inserted = sqlx::query(
+        "INSERT INTO agreements (id, policy_version_id, policy_text_sha256, signer_name, agreed, \
+         signed_at, device_id, mutation_id, received_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(record.id.to_string())
+    .bind(record.policy_version_id.to_string())
+    .bind(record.policy_text_sha256.as_str())
+    .bind(&record.signer_name)
+    .bind(record.signed_at)
+    .bind(record.device_id.to_string())
+    .bind(to_db_id(mutation_id))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(if inserted == 1 {
+        Outcome::Applied
+    } else {
+        Outcome::Duplicate
+    })
+}
+
+async fn store_rejection(
+    tx: &mut Transaction<'static, Sqlite>,
+    device_id: Uuid,
+    mutation: &Mutation,
+    code: &str,
+    reason: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let payload = serde_json::to_string(mutation)
+        .map_err(|e| AppError::Internal(format!("cannot serialise a mutation: {e}")))?;
+    sqlx::query(
+        "INSERT INTO rejected_mutations (device_id, mutation_id, code, reason, received_at, payload) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, mutation_id) DO NOTHING",
+    )
+    .bind(device_id.to_string())
+    .bind(to_db_id(mutation.id))
+    .bind(code)
+    .bind(reason)
+    .bind(now)
+    .bind(payload)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use haven_core::hash::Sha256Hex;
+
+    fn mutation(id: u64) -> Mutation {
+        Mutation {
+            id,
+            change: Change::CreateAgreement(AgreementRecord {
+                id: Uuid::from_u128(u128::from(id)),
+                policy_version_id: Uuid::from_u128(1),
+                policy_text_sha256: Sha256Hex::of(b"x"),
+                signer_name: "Ada".into(),
+                agreed: true,
+                signed_at: 1_790_000_000_000,
+                device_id: Uuid::from_u128(2),
+            }),
+        }
+    }
+
+    #[test]
+    fn increasing_ids_with_gaps_are_a_valid_batch() {
+        assert!(check_batch(&[mutation(1), mutation(2), mutation(5)]).is_ok());
+        assert!(check_batch(&[]).is_ok());
+    }
+
+    #[test]
+    fn repeated_decreasing_and_zero_ids_are_refused() {
+        assert!(matches!(
+            check_batch(&[mutation(2), mutation(2)]),
+            Err(AppError::MutationsOutOfOrder(_))
+        ));
+        assert!(matches!(
+            check_batch(&[mutation(3), mutation(1)]),
+            Err(AppError::MutationsOutOfOrder(_))
+        ));
+        assert!(matches!(
+            check_batch(&[mutation(0)]),
+            Err(AppError::BadRequest(_))
+        ));
+        assert!(matches!(
+            check_batch(&[mutation(u64::MAX)]),
+            Err(AppError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn a_batch_over_the_limit_is_refused() {
+        let batch: Vec<_> = (1..=MAX_BATCH as u64 + 1).map(mutation).collect();
+        assert!(matches!(
+            check_batch(&batch),
+            Err(AppError::BatchTooLarge { .. })
+        ));
+    }
+}

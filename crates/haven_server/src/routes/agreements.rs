@@ -1,0 +1,58 @@
+//! `GET /api/v1/agreements`: every stored signature, for admins.
+
+use crate::auth::AdminUser;
+use crate::error::AppError;
+use crate::json::Json;
+use crate::policies::{digest_from_db, uuid_from_db};
+use crate::state::AppState;
+use axum::extract::State;
+use haven_core::agreement::AgreementRecord;
+use haven_core::api::AgreementView;
+
+#[derive(Debug, sqlx::FromRow)]
+struct AgreementRow {
+    id: String,
+    policy_version_id: String,
+    policy_text_sha256: String,
+    signer_name: String,
+    agreed: bool,
+    signed_at: i64,
+    device_id: String,
+    received_at: i64,
+}
+
+impl TryFrom<AgreementRow> for AgreementView {
+    type Error = AppError;
+
+    fn try_from(row: AgreementRow) -> Result<Self, AppError> {
+        Ok(AgreementView {
+            record: AgreementRecord {
+                id: uuid_from_db(&row.id)?,
+                policy_version_id: uuid_from_db(&row.policy_version_id)?,
+                policy_text_sha256: digest_from_db(row.policy_text_sha256)?,
+                signer_name: row.signer_name,
+                agreed: row.agreed,
+                signed_at: row.signed_at,
+                device_id: uuid_from_db(&row.device_id)?,
+            },
+            received_at: row.received_at,
+        })
+    }
+}
+
+/// All agreements, newest signature first.
+pub async fn list(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<AgreementView>>, AppError> {
+    let rows: Vec<AgreementRow> = sqlx::query_as(
+        "SELECT id, policy_version_id, policy_text_sha256, signer_name, agreed, signed_at, \
+         device_id, received_at FROM agreements ORDER BY signed_at DESC, id DESC",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    rows.into_iter()
+        .map(AgreementView::try_from)
+        .collect::<Result<_, _>>()
+        .map(Json)
+}

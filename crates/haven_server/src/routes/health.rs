@@ -1,0 +1,11 @@
+//! `GET /api/v1/health`: is the server up, and which version.
+
+use crate::json::Json;
+use haven_core::api::Health;
+
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}

@@ -1,0 +1,35 @@
+//! The API under `/api`: one module per resource.
+
+mod agreements;
+mod auth;
+mod health;
+mod policies;
+mod sync;
+
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::extract::OriginalUri;
+use axum::http::Method;
+use axum::routing::{get, post};
+use axum::Router;
+
+/// Routes of `/api`, to be nested there. Unknown paths and methods answer JSON.
+pub fn api() -> Router<AppState> {
+    let v1 = Router::new()
+        .route("/health", get(health::health))
+        .route("/policies", get(policies::list))
+        .route("/policies/{version_id}", get(policies::get_version))
+        .route("/sync/push", post(sync::push))
+        .route("/auth/login", post(auth::login))
+        .route("/agreements", get(agreements::list))
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new().nest("/v1", v1).fallback(not_found)
+}
+
+async fn not_found(OriginalUri(uri): OriginalUri) -> AppError {
+    AppError::NotFound(format!("there is no API endpoint at {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> AppError {
+    AppError::MethodNotAllowed(format!("{method} {}", uri.path()))
+}

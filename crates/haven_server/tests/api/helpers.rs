@@ -1,0 +1,230 @@
+use haven_core::agreement::AgreementRecord;
+use haven_core::api::{AgreementView, ApiError, LoginRequest, LoginResponse};
+use haven_core::hash::Sha256Hex;
+use haven_core::policy::PolicyVersion;
+use haven_core::sync::wire::{Change, Mutation, PushRequest, PushResponse};
+use haven_server::{Config, Server, ServerError};
+use std::path::PathBuf;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub use haven_server::demo::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, ONLINE_SAFETY_VERSION_ID, STAFF_AUA_VERSION_ID,
+    VISITOR_AUA_VERSION_ID,
+};
+
+/// A hashed asset name as Trunk writes it.
+pub const HASHED_WASM: &str = "haven-1a2b3c4d5e6f7a8b_bg.wasm";
+pub const INDEX_HTML: &str = "<!doctype html><title>Haven</title><p>app shell</p>";
+
+/// A running server and what it needs, kept alive for the test.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub config: Config,
+    pub dir: TempDir,
+    shutdown: oneshot::Sender<()>,
+    handle: JoinHandle<Result<(), ServerError>>,
+}
+
+/// A config for a fresh database and a small built PWA in a new temp folder.
+pub fn test_config(dir: &TempDir) -> Config {
+    let static_dir = dir.path().join("dist");
+    std::fs::create_dir_all(&static_dir).unwrap();
+    std::fs::write(static_dir.join("index.html"), INDEX_HTML).unwrap();
+    std::fs::write(static_dir.join(HASHED_WASM), b"\0asm\x01\0\0\0").unwrap();
+    std::fs::write(
+        static_dir.join("sw.js"),
+        "self.addEventListener('fetch', () => {});",
+    )
+    .unwrap();
+    Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database: dir.path().join("data").join("haven.sqlite3"),
+        static_dir,
+        no_demo: false,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = TempDir::new().unwrap();
+    let config = test_config(&dir);
+    spawn_app_with(dir, config).await
+}
+
+pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
+    let server = Server::build(&config).await.expect("server starts");
+    let address = format!("http://{}", server.local_addr());
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let handle = tokio::spawn(server.serve_until(async {
+        let _ = stop.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        config,
+        dir,
+        shutdown,
+        handle,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Stops the server gracefully and starts a new one on the same files.
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            config,
+            dir,
+            shutdown,
+            handle,
+            ..
+        } = self;
+        shutdown.send(()).unwrap();
+        handle.await.unwrap().expect("server stops cleanly");
+        spawn_app_with(dir, config).await
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn policy(&self, id: Uuid) -> PolicyVersion {
+        let response = self.get(&format!("/api/v1/policies/{id}")).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    pub async fn post_push(&self, request: &PushRequest) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/sync/push"))
+            .json(request)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn push(&self, request: &PushRequest) -> PushResponse {
+        let response = self.post_push(request).await;
+        assert_eq!(response.status(), 200, "push failed");
+        response.json().await.unwrap()
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&LoginRequest {
+                email: email.to_owned(),
+                password: password.to_owned(),
+            })
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        let response = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!(response.status(), 200);
+        response.json::<LoginResponse>().await.unwrap().token
+    }
+
+    pub async fn get_agreements(&self, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.get(self.url("/api/v1/agreements"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn agreements(&self) -> Vec<AgreementView> {
+        let token = self.admin_token().await;
+        let response = self.get_agreements(Some(&token)).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.config.database.clone()
+    }
+}
+
+/// Reads an error body and checks its status and code.
+pub async fn expect_error(response: reqwest::Response, status: u16, code: &str) -> ApiError {
+    assert_eq!(response.status(), status);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let error: ApiError = response.json().await.unwrap();
+    assert_eq!(error.code, code, "{error:?}");
+    error
+}
+
+/// A device with a fresh id, making numbered mutations.
+pub struct Device {
+    pub id: Uuid,
+}
+
+impl Device {
+    pub fn fresh() -> Self {
+        Device { id: Uuid::now_v7() }
+    }
+
+    /// A valid signature of `version` as this device would record it.
+    pub fn sign(&self, version: &PolicyVersion, name: &str) -> AgreementRecord {
+        AgreementRecord {
+            id: Uuid::now_v7(),
+            policy_version_id: version.id,
+            policy_text_sha256: version.text_sha256.clone(),
+            signer_name: name.to_owned(),
+            agreed: true,
+            signed_at: 1_790_000_000_000,
+            device_id: self.id,
+        }
+    }
+
+    /// A signature naming a version id the server has never heard of.
+    pub fn sign_unknown(&self) -> AgreementRecord {
+        AgreementRecord {
+            id: Uuid::now_v7(),
+            policy_version_id: Uuid::now_v7(),
+            policy_text_sha256: Sha256Hex::of(b"some text"),
+            signer_name: "Grace Hopper".to_owned(),
+            agreed: true,
+            signed_at: 1_790_000_000_000,
+            device_id: self.id,
+        }
+    }
+
+    pub fn push(&self, mutations: &[(u64, &AgreementRecord)]) -> PushRequest {
+        PushRequest {
+            device_id: self.id,
+            mutations: mutations
+                .iter()
+                .map(|(id, record)| Mutation {
+                    id: *id,
+                    change: Change::CreateAgreement((*record).clone()),
+                })
+                .collect(),
+        }
+    }
+}

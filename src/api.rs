@@ -1,0 +1,71 @@
+//! Typed client for the server's REST API, over haven_core's wire types.
+
+use gloo_net::http::{Request, Response};
+use haven_core::api::ApiError;
+use haven_core::policy::{PolicySummary, PolicyVersion};
+use haven_core::sync::wire::{PushRequest, PushResponse};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+const BASE: &str = "/api/v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiClientError {
+    /// No answer at all: the device is offline or the server is down. Not an
+    /// error to show as such; the UI shows "offline" and sync retries.
+    #[error("the Haven server cannot be reached")]
+    Unreachable,
+    #[error("{message}")]
+    Server { status: u16, code: String, message: String },
+    #[error("the server's reply could not be read: {0}")]
+    Decode(String),
+}
+
+impl ApiClientError {
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ApiClientError::Unreachable)
+    }
+}
+
+async fn read<T: DeserializeOwned>(resp: Response) -> Result<T, ApiClientError> {
+    if resp.ok() {
+        return resp.json::<T>().await.map_err(|e| ApiClientError::Decode(e.to_string()));
+    }
+    let status = resp.status();
+    // A proxy or a dead upstream may answer with something that is not ours.
+    match resp.json::<ApiError>().await {
+        Ok(e) => Err(ApiClientError::Server { status, code: e.code, message: e.message }),
+        Err(_) if status == 502 || status == 503 || status == 504 => Err(ApiClientError::Unreachable),
+        Err(_) => Err(ApiClientError::Server {
+            status,
+            code: "http_error".into(),
+            message: format!("the server answered {status}"),
+        }),
+    }
+}
+
+pub async fn policies() -> Result<Vec<PolicySummary>, ApiClientError> {
+    let resp = Request::get(&format!("{BASE}/policies"))
+        .send()
+        .await
+        .map_err(|_| ApiClientError::Unreachable)?;
+    read(resp).await
+}
+
+pub async fn policy(id: Uuid) -> Result<PolicyVersion, ApiClientError> {
+    let resp = Request::get(&format!("{BASE}/policies/{id}"))
+        .send()
+        .await
+        .map_err(|_| ApiClientError::Unreachable)?;
+    read(resp).await
+}
+
+pub async fn push(batch: &PushRequest) -> Result<PushResponse, ApiClientError> {
+    let resp = Request::post(&format!("{BASE}/sync/push"))
+        .json(batch)
+        .map_err(|e| ApiClientError::Decode(e.to_string()))?
+        .send()
+        .await
+        .map_err(|_| ApiClientError::Unreachable)?;
+    read(resp).await
+}

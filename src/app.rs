@@ -1,0 +1,36 @@
+//! The root component: provides contexts, registers the service worker, routes.
+
+use crate::components::header::SiteHeader;
+use crate::pages::{home::Home, not_found::NotFound, policies::PolicyList, reader::Reader, sign::Sign};
+use crate::state::provide_sync_status;
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_sync_status();
+    register_service_worker();
+    view! {
+        <Router>
+            <a class="skip-link" href="#main">"Skip to main content"</a>
+            <SiteHeader/>
+            <main id="main" tabindex="-1">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=Home/>
+                    <Route path=path!("/policies") view=PolicyList/>
+                    <Route path=path!("/policies/:id") view=Reader/>
+                    <Route path=path!("/sign/:id") view=Sign/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// The service worker makes the app shell load with no network.
+fn register_service_worker() {
+    let Some(window) = web_sys::window() else { return };
+    let container = window.navigator().service_worker();
+    // Resolves later; failure (e.g. http on a LAN address) only loses offline start-up.
+    let _ = container.register("/sw.js");
+}

@@ -1,0 +1,16 @@
+use crate::components::sync_badge::SyncBadge;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn SiteHeader() -> impl IntoView {
+    view! {
+        <header class="site-header">
+            <A href="/" attr:class="brand">"Haven"</A>
+            <nav class="site-nav" aria-label="Main">
+                <A href="/policies">"Policies"</A>
+            </nav>
+            <SyncBadge/>
+        </header>
+    }
+}

@@ -1,0 +1,64 @@
+//! Signed agreements on the device, written together with their outbox entry.
+
+use super::{commit, from_js, read_err, to_js, write_err, Db, DbError, AGREEMENTS, META, OUTBOX};
+use haven_core::agreement::AgreementRecord;
+use haven_core::sync::outbox::{EntryState, OutboxEntry};
+use haven_core::sync::wire::{Change, Mutation};
+use rexie::TransactionMode;
+use serde::{Deserialize, Serialize};
+
+/// Where a stored agreement is on its way to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncState {
+    /// Saved on this device, waiting for the server.
+    Pending,
+    /// The server has it.
+    Synced,
+    /// The server refused it; kept here with the reason.
+    Rejected { code: String, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAgreement {
+    pub record: AgreementRecord,
+    pub mutation_id: u64,
+    pub sync: SyncState,
+}
+
+impl Db {
+    /// Saves a signature and its outbox entry in one IndexedDB transaction:
+    /// either both are stored or neither is. Returns the mutation number.
+    pub async fn record_signature(&self, record: &AgreementRecord) -> Result<u64, DbError> {
+        let tx = self.tx(&[AGREEMENTS, OUTBOX, META], TransactionMode::ReadWrite)?;
+        let meta = tx.store(META).map_err(read_err)?;
+        let mut device = Self::device_in(&meta).await?;
+        let mutation_id = device.next_mutation_id;
+        device.next_mutation_id += 1;
+
+        let stored =
+            StoredAgreement { record: record.clone(), mutation_id, sync: SyncState::Pending };
+        let entry = OutboxEntry {
+            mutation: Mutation { id: mutation_id, change: Change::CreateAgreement(record.clone()) },
+            state: EntryState::Pending,
+            queued_at: crate::clock::now_ms(),
+        };
+        let agreements = tx.store(AGREEMENTS).map_err(read_err)?;
+        // `add`, not `put`: a signature is never overwritten.
+        agreements.add(&to_js(&stored)?, None).await.map_err(write_err)?;
+        tx.store(OUTBOX).map_err(read_err)?.add(&to_js(&entry)?, None).await.map_err(write_err)?;
+        Self::put_device_in(&meta, &device).await?;
+        commit(tx).await?;
+        Ok(mutation_id)
+    }
+
+    /// Every agreement on this device, oldest first.
+    pub async fn agreements(&self) -> Result<Vec<StoredAgreement>, DbError> {
+        let tx = self.tx(&[AGREEMENTS], TransactionMode::ReadOnly)?;
+        let values = tx.store(AGREEMENTS).map_err(read_err)?.get_all(None, None).await;
+        let mut all: Vec<StoredAgreement> =
+            values.map_err(read_err)?.into_iter().map(from_js).collect::<Result<_, _>>()?;
+        all.sort_by_key(|a| a.mutation_id);
+        Ok(all)
+    }
+}

@@ -1,0 +1,111 @@
+//! The device's IndexedDB: policies, agreements, the outbox and sync metadata.
+//!
+//! Only this module talks to IndexedDB (through rexie); pages call the
+//! functions here. Values are stored as the haven_core types, converted with
+//! serde-wasm-bindgen.
+
+mod agreements;
+mod meta;
+mod outbox;
+mod policies;
+
+pub use agreements::{StoredAgreement, SyncState};
+pub use meta::DeviceInfo;
+
+use rexie::{ObjectStore, Rexie, TransactionMode};
+use serde::{de::DeserializeOwned, Serialize};
+use std::rc::Rc;
+use wasm_bindgen::JsValue;
+
+/// Name of the app's database; tests use their own names.
+pub const APP_DB: &str = "haven";
+const SCHEMA_VERSION: u32 = 1;
+
+pub(crate) const POLICIES: &str = "policies";
+pub(crate) const AGREEMENTS: &str = "agreements";
+pub(crate) const OUTBOX: &str = "outbox";
+pub(crate) const META: &str = "meta";
+
+/// Why a storage operation failed, in words a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DbError {
+    #[error("this device's storage could not be opened: {0}")]
+    Open(String),
+    #[error("saving on this device failed: {0}")]
+    Write(String),
+    #[error("reading from this device failed: {0}")]
+    Read(String),
+    #[error("stored data could not be read back: {0}")]
+    Decode(String),
+}
+
+/// A handle on the device database. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    inner: Rc<Rexie>,
+}
+
+impl Db {
+    /// Opens (creating or upgrading) the database called `name`.
+    pub async fn open(name: &str) -> Result<Db, DbError> {
+        let rexie = Rexie::builder(name)
+            .version(SCHEMA_VERSION)
+            .add_object_store(ObjectStore::new(POLICIES).key_path("id"))
+            .add_object_store(ObjectStore::new(AGREEMENTS).key_path("record.id"))
+            .add_object_store(ObjectStore::new(OUTBOX).key_path("mutation.id"))
+            .add_object_store(ObjectStore::new(META))
+            .build()
+            .await
+            .map_err(|e| DbError::Open(e.to_string()))?;
+        Ok(Db { inner: Rc::new(rexie) })
+    }
+
+    /// Closes this handle (other clones become unusable).
+    pub fn close(self) {
+        if let Ok(rexie) = Rc::try_unwrap(self.inner) {
+            rexie.close();
+        }
+    }
+
+    /// Deletes the database called `name`; used by tests.
+    pub async fn delete(name: &str) -> Result<(), DbError> {
+        Rexie::delete(name).await.map_err(|e| DbError::Write(e.to_string()))
+    }
+
+    pub(crate) fn tx(
+        &self,
+        stores: &[&str],
+        mode: TransactionMode,
+    ) -> Result<rexie::Transaction, DbError> {
+        self.inner.transaction(stores, mode).map_err(|e| DbError::Read(e.to_string()))
+    }
+}
+
+pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, DbError> {
+    // Maps keep JSON's shape as plain objects so key paths like "record.id" work.
+    let ser = serde_wasm_bindgen::Serializer::json_compatible();
+    value.serialize(&ser).map_err(|e| DbError::Write(e.to_string()))
+}
+
+pub(crate) fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, DbError> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| DbError::Decode(e.to_string()))
+}
+
+/// Waits for the transaction to finish and fails unless it committed: rexie
+/// reports an aborted transaction as `Ok(Aborted)`, not as an error.
+pub(crate) async fn commit(tx: rexie::Transaction) -> Result<(), DbError> {
+    let result = tx.done().await.map_err(write_err)?;
+    if result.is_committed() {
+        Ok(())
+    } else {
+        Err(DbError::Write("the change was rolled back".into()))
+    }
+}
+
+pub(crate) fn write_err(e: rexie::Error) -> DbError {
+    DbError::Write(e.to_string())
+}
+
+pub(crate) fn read_err(e: rexie::Error) -> DbError {
+    DbError::Read(e.to_string())
+}

@@ -1,0 +1,57 @@
+//! Policy versions kept on the device so they can be read offline.
+
+use super::{commit, from_js, read_err, to_js, write_err, Db, DbError, POLICIES};
+use haven_core::policy::PolicyVersion;
+use rexie::TransactionMode;
+use uuid::Uuid;
+use wasm_bindgen::JsValue;
+
+impl Db {
+    /// Stores versions (published versions never change, so `put` only adds).
+    pub async fn put_policies(&self, versions: &[PolicyVersion]) -> Result<(), DbError> {
+        let tx = self.tx(&[POLICIES], TransactionMode::ReadWrite)?;
+        let store = tx.store(POLICIES).map_err(read_err)?;
+        for v in versions {
+            store.put(&to_js(v)?, None).await.map_err(write_err)?;
+        }
+        commit(tx).await?;
+        Ok(())
+    }
+
+    pub async fn policy(&self, id: Uuid) -> Result<Option<PolicyVersion>, DbError> {
+        let tx = self.tx(&[POLICIES], TransactionMode::ReadOnly)?;
+        let store = tx.store(POLICIES).map_err(read_err)?;
+        let value = store.get(JsValue::from_str(&id.to_string())).await.map_err(read_err)?;
+        value.filter(|v| !v.is_undefined()).map(from_js).transpose()
+    }
+
+    /// The latest stored version of each policy, sorted by title.
+    pub async fn latest_policies(&self) -> Result<Vec<PolicyVersion>, DbError> {
+        let tx = self.tx(&[POLICIES], TransactionMode::ReadOnly)?;
+        let values = tx.store(POLICIES).map_err(read_err)?.get_all(None, None).await;
+        let all: Vec<PolicyVersion> =
+            values.map_err(read_err)?.into_iter().map(from_js).collect::<Result<_, _>>()?;
+        let mut latest: Vec<PolicyVersion> = Vec::new();
+        for v in all {
+            match latest.iter_mut().find(|l| l.policy_id == v.policy_id) {
+                Some(l) if l.version < v.version => *l = v,
+                Some(_) => {}
+                None => latest.push(v),
+            }
+        }
+        latest.sort_by(|a, b| a.title.cmp(&b.title));
+        Ok(latest)
+    }
+
+    /// Ids of the versions already on the device.
+    pub async fn policy_ids(&self) -> Result<Vec<Uuid>, DbError> {
+        let tx = self.tx(&[POLICIES], TransactionMode::ReadOnly)?;
+        let keys = tx.store(POLICIES).map_err(read_err)?.get_all_keys(None, None).await;
+        Ok(keys
+            .map_err(read_err)?
+            .into_iter()
+            .filter_map(|k| k.as_string())
+            .filter_map(|s| Uuid::parse_str(&s).ok())
+            .collect())
+    }
+}

@@ -1,0 +1,7 @@
+//! One module per route.
+
+pub mod home;
+pub mod not_found;
+pub mod policies;
+pub mod reader;
+pub mod sign;

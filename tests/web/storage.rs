@@ -1,0 +1,144 @@
+//! The device database keeps a signature and its outbox entry together.
+
+use haven::db::{Db, SyncState};
+use haven_core::agreement::AgreementRecord;
+use haven_core::policy::{text_hash, PolicyKind, PolicyVersion};
+use haven_core::sync::outbox::{EntryState, Settlement};
+use haven_core::sync::wire::Change;
+use uuid::Uuid;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// A database name no other test uses.
+fn unique_name(test: &str) -> String {
+    format!("haven-test-{test}-{}", haven::clock::new_id())
+}
+
+fn policy() -> PolicyVersion {
+    let (title, body) = ("Visitor AUA", "# Wi-Fi\n\nUse the guest network.");
+    PolicyVersion {
+        id: Uuid::from_u128(0x11),
+        policy_id: Uuid::from_u128(0x12),
+        version: 1,
+        title: title.into(),
+        kind: PolicyKind::VisitorAua,
+        body_markdown: body.into(),
+        approved_by: "Board of trustees".into(),
+        effective_date: "2026-09-01".into(),
+        next_review_due: "2027-09-01".into(),
+        published_at: 1_780_000_000_000,
+        text_sha256: text_hash(title, body),
+    }
+}
+
+fn signature(device_id: Uuid) -> AgreementRecord {
+    let p = policy();
+    AgreementRecord {
+        id: haven::clock::new_id(),
+        policy_version_id: p.id,
+        policy_text_sha256: p.text_sha256,
+        signer_name: "Grace Hopper".into(),
+        agreed: true,
+        signed_at: haven::clock::now_ms(),
+        device_id,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_signature_and_its_outbox_entry_survive_closing_and_reopening_the_database() {
+    let name = unique_name("reopen");
+    let db = Db::open(&name).await.unwrap();
+    let device = db.device().await.unwrap();
+    let record = signature(device.device_id);
+    let mutation_id = db.record_signature(&record).await.unwrap();
+    assert_eq!(mutation_id, 1);
+    db.close();
+
+    let db = Db::open(&name).await.unwrap();
+    let agreements = db.agreements().await.unwrap();
+    assert_eq!(agreements.len(), 1);
+    assert_eq!(agreements[0].record, record);
+    assert_eq!(agreements[0].sync, SyncState::Pending);
+    let outbox = db.outbox().await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].mutation.id, 1);
+    assert_eq!(outbox[0].state, EntryState::Pending);
+    let Change::CreateAgreement(queued) = &outbox[0].mutation.change;
+    assert_eq!(queued, &record);
+    // The device keeps its identity and numbering across reopening.
+    let again = db.device().await.unwrap();
+    assert_eq!(again.device_id, device.device_id);
+    assert_eq!(again.next_mutation_id, 2);
+    db.close();
+    Db::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_write_stores_neither_the_signature_nor_the_outbox_entry() {
+    let name = unique_name("atomic");
+    let db = Db::open(&name).await.unwrap();
+    let device = db.device().await.unwrap();
+    let record = signature(device.device_id);
+    db.record_signature(&record).await.unwrap();
+    // The same record id again: the agreement insert fails (signatures are
+    // add-only), so the whole transaction, outbox entry included, must roll back.
+    let err = db.record_signature(&record).await;
+    assert!(err.is_err(), "a second write of the same signature must fail");
+    assert_eq!(db.agreements().await.unwrap().len(), 1);
+    assert_eq!(db.outbox().await.unwrap().len(), 1);
+    assert_eq!(db.device().await.unwrap().next_mutation_id, 2, "numbering rolled back too");
+    db.close();
+    Db::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn settling_removes_acknowledged_entries_and_keeps_rejected_ones_with_the_reason() {
+    let name = unique_name("settle");
+    let db = Db::open(&name).await.unwrap();
+    let device = db.device().await.unwrap();
+    let first = signature(device.device_id);
+    let second = signature(device.device_id);
+    db.record_signature(&first).await.unwrap();
+    db.record_signature(&second).await.unwrap();
+    assert_eq!(db.pending_count().await.unwrap(), 2);
+
+    let settlement = Settlement {
+        acknowledged: vec![1],
+        rejected: vec![(2, "text_mismatch".into(), "the text changed".into())],
+        unprocessed: vec![],
+    };
+    db.settle(&settlement).await.unwrap();
+
+    assert_eq!(db.pending_count().await.unwrap(), 0);
+    let outbox = db.outbox().await.unwrap();
+    assert_eq!(outbox.len(), 1, "the rejected entry stays on the device");
+    assert_eq!(
+        outbox[0].state,
+        EntryState::Rejected { code: "text_mismatch".into(), reason: "the text changed".into() }
+    );
+    let agreements = db.agreements().await.unwrap();
+    assert_eq!(agreements[0].sync, SyncState::Synced);
+    assert_eq!(
+        agreements[1].sync,
+        SyncState::Rejected { code: "text_mismatch".into(), reason: "the text changed".into() }
+    );
+    db.close();
+    Db::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn policies_are_kept_and_the_latest_version_of_each_is_listed() {
+    let name = unique_name("policies");
+    let db = Db::open(&name).await.unwrap();
+    let v1 = policy();
+    let mut v2 = policy();
+    v2.id = Uuid::from_u128(0x13);
+    v2.version = 2;
+    v2.body_markdown = "# Wi-Fi\n\nUse the guest network only.".into();
+    v2.text_sha256 = text_hash(&v2.title, &v2.body_markdown);
+    db.put_policies(&[v1.clone(), v2.clone()]).await.unwrap();
+    assert_eq!(db.policy(v1.id).await.unwrap(), Some(v1));
+    assert_eq!(db.latest_policies().await.unwrap(), vec![v2]);
+    assert_eq!(db.policy(Uuid::from_u128(0x99)).await.unwrap(), None);
+    db.close();
+    Db::delete(&name).await.unwrap();
+}
