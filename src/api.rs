@@ -16,7 +16,11 @@ pub enum ApiClientError {
     #[error("the Haven server cannot be reached")]
     Unreachable,
     #[error("{message}")]
-    Server { status: u16, code: String, message: String },
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
     #[error("the server's reply could not be read: {0}")]
     Decode(String),
 }
@@ -29,13 +33,22 @@ impl ApiClientError {
 
 async fn read<T: DeserializeOwned>(resp: Response) -> Result<T, ApiClientError> {
     if resp.ok() {
-        return resp.json::<T>().await.map_err(|e| ApiClientError::Decode(e.to_string()));
+        return resp
+            .json::<T>()
+            .await
+            .map_err(|e| ApiClientError::Decode(e.to_string()));
     }
     let status = resp.status();
     // A proxy or a dead upstream may answer with something that is not ours.
     match resp.json::<ApiError>().await {
-        Ok(e) => Err(ApiClientError::Server { status, code: e.code, message: e.message }),
-        Err(_) if status == 502 || status == 503 || status == 504 => Err(ApiClientError::Unreachable),
+        Ok(e) => Err(ApiClientError::Server {
+            status,
+            code: e.code,
+            message: e.message,
+        }),
+        Err(_) if status == 502 || status == 503 || status == 504 => {
+            Err(ApiClientError::Unreachable)
+        }
         Err(_) => Err(ApiClientError::Server {
             status,
             code: "http_error".into(),

@@ -1,7 +1,9 @@
 //! The root component: provides contexts, registers the service worker, routes.
 
 use crate::components::header::SiteHeader;
-use crate::pages::{home::Home, not_found::NotFound, policies::PolicyList, reader::Reader, sign::Sign};
+use crate::pages::{
+    home::Home, not_found::NotFound, policies::PolicyList, reader::Reader, sign::Sign,
+};
 use crate::state::provide_sync_status;
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
@@ -29,7 +31,9 @@ pub fn App() -> impl IntoView {
 
 /// The service worker makes the app shell load with no network.
 fn register_service_worker() {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let container = window.navigator().service_worker();
     // Resolves later; failure (e.g. http on a LAN address) only loses offline start-up.
     let _ = container.register("/sw.js");

@@ -51,7 +51,11 @@ pub async fn push_outbox(db: &Db) -> Result<SyncReport, SyncError> {
             return Ok(report);
         }
         let sent: Vec<u64> = batch.iter().map(|m| m.id).collect();
-        let reply = api::push(&PushRequest { device_id: device.device_id, mutations: batch }).await?;
+        let reply = api::push(&PushRequest {
+            device_id: device.device_id,
+            mutations: batch,
+        })
+        .await?;
         let settlement = settle(&sent, &reply);
         db.settle(&settlement).await?;
         report.pushed += settlement.acknowledged.len();
@@ -67,5 +71,8 @@ pub async fn push_outbox(db: &Db) -> Result<SyncReport, SyncError> {
 pub async fn sync_once(db: &Db) -> Result<SyncReport, SyncError> {
     let policies_fetched = pull_policies(db).await?;
     let report = push_outbox(db).await?;
-    Ok(SyncReport { policies_fetched, ..report })
+    Ok(SyncReport {
+        policies_fetched,
+        ..report
+    })
 }

@@ -6,8 +6,20 @@ use leptos::prelude::*;
 #[component]
 pub fn SyncBadge() -> impl IntoView {
     let status = use_sync_status();
-    let label = move || if status.reachable.get() { "Online" } else { "Offline" };
-    let state = move || if status.reachable.get() { "online" } else { "offline" };
+    let label = move || {
+        if status.reachable.get() {
+            "Online"
+        } else {
+            "Offline"
+        }
+    };
+    let state = move || {
+        if status.reachable.get() {
+            "online"
+        } else {
+            "offline"
+        }
+    };
     let waiting = move || match status.pending.get() {
         0 => "All changes synced".to_owned(),
         1 => "1 change waiting to sync".to_owned(),

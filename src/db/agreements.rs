@@ -36,17 +36,30 @@ impl Db {
         let mutation_id = device.next_mutation_id;
         device.next_mutation_id += 1;
 
-        let stored =
-            StoredAgreement { record: record.clone(), mutation_id, sync: SyncState::Pending };
+        let stored = StoredAgreement {
+            record: record.clone(),
+            mutation_id,
+            sync: SyncState::Pending,
+        };
         let entry = OutboxEntry {
-            mutation: Mutation { id: mutation_id, change: Change::CreateAgreement(record.clone()) },
+            mutation: Mutation {
+                id: mutation_id,
+                change: Change::CreateAgreement(record.clone()),
+            },
             state: EntryState::Pending,
             queued_at: crate::clock::now_ms(),
         };
         let agreements = tx.store(AGREEMENTS).map_err(read_err)?;
         // `add`, not `put`: a signature is never overwritten.
-        agreements.add(&to_js(&stored)?, None).await.map_err(write_err)?;
-        tx.store(OUTBOX).map_err(read_err)?.add(&to_js(&entry)?, None).await.map_err(write_err)?;
+        agreements
+            .add(&to_js(&stored)?, None)
+            .await
+            .map_err(write_err)?;
+        tx.store(OUTBOX)
+            .map_err(read_err)?
+            .add(&to_js(&entry)?, None)
+            .await
+            .map_err(write_err)?;
         Self::put_device_in(&meta, &device).await?;
         commit(tx).await?;
         Ok(mutation_id)
@@ -55,9 +68,16 @@ impl Db {
     /// Every agreement on this device, oldest first.
     pub async fn agreements(&self) -> Result<Vec<StoredAgreement>, DbError> {
         let tx = self.tx(&[AGREEMENTS], TransactionMode::ReadOnly)?;
-        let values = tx.store(AGREEMENTS).map_err(read_err)?.get_all(None, None).await;
-        let mut all: Vec<StoredAgreement> =
-            values.map_err(read_err)?.into_iter().map(from_js).collect::<Result<_, _>>()?;
+        let values = tx
+            .store(AGREEMENTS)
+            .map_err(read_err)?
+            .get_all(None, None)
+            .await;
+        let mut all: Vec<StoredAgreement> = values
+            .map_err(read_err)?
+            .into_iter()
+            .map(from_js)
+            .collect::<Result<_, _>>()?;
         all.sort_by_key(|a| a.mutation_id);
         Ok(all)
     }

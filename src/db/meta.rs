@@ -32,9 +32,16 @@ impl Db {
 
     /// Reads the device info inside a caller's transaction, making it if missing.
     pub(crate) async fn device_in(store: &rexie::Store) -> Result<DeviceInfo, DbError> {
-        match store.get(JsValue::from_str(DEVICE_KEY)).await.map_err(read_err)? {
+        match store
+            .get(JsValue::from_str(DEVICE_KEY))
+            .await
+            .map_err(read_err)?
+        {
             Some(v) if !v.is_undefined() => from_js(v),
-            _ => Ok(DeviceInfo { device_id: crate::clock::new_id(), next_mutation_id: 1 }),
+            _ => Ok(DeviceInfo {
+                device_id: crate::clock::new_id(),
+                next_mutation_id: 1,
+            }),
         }
     }
 
@@ -42,14 +49,20 @@ impl Db {
         store: &rexie::Store,
         info: &DeviceInfo,
     ) -> Result<(), DbError> {
-        store.put(&to_js(info)?, Some(&JsValue::from_str(DEVICE_KEY))).await.map_err(write_err)?;
+        store
+            .put(&to_js(info)?, Some(&JsValue::from_str(DEVICE_KEY)))
+            .await
+            .map_err(write_err)?;
         Ok(())
     }
 
     pub async fn last_sync_at(&self) -> Result<Option<Millis>, DbError> {
         let tx = self.tx(&[META], TransactionMode::ReadOnly)?;
         let store = tx.store(META).map_err(read_err)?;
-        let value = store.get(JsValue::from_str(LAST_SYNC_KEY)).await.map_err(read_err)?;
+        let value = store
+            .get(JsValue::from_str(LAST_SYNC_KEY))
+            .await
+            .map_err(read_err)?;
         Ok(value.and_then(|v| v.as_f64()).map(|f| f as Millis))
     }
 
@@ -57,7 +70,10 @@ impl Db {
         let tx = self.tx(&[META], TransactionMode::ReadWrite)?;
         let store = tx.store(META).map_err(read_err)?;
         store
-            .put(&JsValue::from_f64(at as f64), Some(&JsValue::from_str(LAST_SYNC_KEY)))
+            .put(
+                &JsValue::from_f64(at as f64),
+                Some(&JsValue::from_str(LAST_SYNC_KEY)),
+            )
             .await
             .map_err(write_err)?;
         commit(tx).await?;

@@ -57,7 +57,9 @@ impl Db {
             .build()
             .await
             .map_err(|e| DbError::Open(e.to_string()))?;
-        Ok(Db { inner: Rc::new(rexie) })
+        Ok(Db {
+            inner: Rc::new(rexie),
+        })
     }
 
     /// Closes this handle (other clones become unusable).
@@ -69,7 +71,9 @@ impl Db {
 
     /// Deletes the database called `name`; used by tests.
     pub async fn delete(name: &str) -> Result<(), DbError> {
-        Rexie::delete(name).await.map_err(|e| DbError::Write(e.to_string()))
+        Rexie::delete(name)
+            .await
+            .map_err(|e| DbError::Write(e.to_string()))
     }
 
     pub(crate) fn tx(
@@ -77,14 +81,18 @@ impl Db {
         stores: &[&str],
         mode: TransactionMode,
     ) -> Result<rexie::Transaction, DbError> {
-        self.inner.transaction(stores, mode).map_err(|e| DbError::Read(e.to_string()))
+        self.inner
+            .transaction(stores, mode)
+            .map_err(|e| DbError::Read(e.to_string()))
     }
 }
 
 pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, DbError> {
     // Maps keep JSON's shape as plain objects so key paths like "record.id" work.
     let ser = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&ser).map_err(|e| DbError::Write(e.to_string()))
+    value
+        .serialize(&ser)
+        .map_err(|e| DbError::Write(e.to_string()))
 }
 
 pub(crate) fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, DbError> {

@@ -12,14 +12,21 @@ impl Db {
     /// Every entry, pending and rejected.
     pub async fn outbox(&self) -> Result<Vec<OutboxEntry>, DbError> {
         let tx = self.tx(&[OUTBOX], TransactionMode::ReadOnly)?;
-        let values = tx.store(OUTBOX).map_err(read_err)?.get_all(None, None).await;
+        let values = tx
+            .store(OUTBOX)
+            .map_err(read_err)?
+            .get_all(None, None)
+            .await;
         values.map_err(read_err)?.into_iter().map(from_js).collect()
     }
 
     /// How many changes are waiting to be sent.
     pub async fn pending_count(&self) -> Result<usize, DbError> {
         let entries = self.outbox().await?;
-        Ok(entries.iter().filter(|e| e.state == EntryState::Pending).count())
+        Ok(entries
+            .iter()
+            .filter(|e| e.state == EntryState::Pending)
+            .count())
     }
 
     /// Applies a push reply: acknowledged entries leave the outbox and their
@@ -34,7 +41,13 @@ impl Db {
             .iter()
             .map(|&id| (id, SyncState::Synced))
             .chain(settlement.rejected.iter().map(|(id, code, reason)| {
-                (*id, SyncState::Rejected { code: code.clone(), reason: reason.clone() })
+                (
+                    *id,
+                    SyncState::Rejected {
+                        code: code.clone(),
+                        reason: reason.clone(),
+                    },
+                )
             }));
         for (id, state) in updates {
             let key = JsValue::from_f64(id as f64);
@@ -47,7 +60,10 @@ impl Db {
             if let Some(v) = agreements.get(record_key).await.map_err(read_err)? {
                 let mut stored: StoredAgreement = from_js(v)?;
                 stored.sync = state.clone();
-                agreements.put(&to_js(&stored)?, None).await.map_err(write_err)?;
+                agreements
+                    .put(&to_js(&stored)?, None)
+                    .await
+                    .map_err(write_err)?;
             }
             match state {
                 SyncState::Rejected { code, reason } => {

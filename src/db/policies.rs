@@ -21,16 +21,26 @@ impl Db {
     pub async fn policy(&self, id: Uuid) -> Result<Option<PolicyVersion>, DbError> {
         let tx = self.tx(&[POLICIES], TransactionMode::ReadOnly)?;
         let store = tx.store(POLICIES).map_err(read_err)?;
-        let value = store.get(JsValue::from_str(&id.to_string())).await.map_err(read_err)?;
+        let value = store
+            .get(JsValue::from_str(&id.to_string()))
+            .await
+            .map_err(read_err)?;
         value.filter(|v| !v.is_undefined()).map(from_js).transpose()
     }
 
     /// The latest stored version of each policy, sorted by title.
     pub async fn latest_policies(&self) -> Result<Vec<PolicyVersion>, DbError> {
         let tx = self.tx(&[POLICIES], TransactionMode::ReadOnly)?;
-        let values = tx.store(POLICIES).map_err(read_err)?.get_all(None, None).await;
-        let all: Vec<PolicyVersion> =
-            values.map_err(read_err)?.into_iter().map(from_js).collect::<Result<_, _>>()?;
+        let values = tx
+            .store(POLICIES)
+            .map_err(read_err)?
+            .get_all(None, None)
+            .await;
+        let all: Vec<PolicyVersion> = values
+            .map_err(read_err)?
+            .into_iter()
+            .map(from_js)
+            .collect::<Result<_, _>>()?;
         let mut latest: Vec<PolicyVersion> = Vec::new();
         for v in all {
             match latest.iter_mut().find(|l| l.policy_id == v.policy_id) {
@@ -46,7 +56,11 @@ impl Db {
     /// Ids of the versions already on the device.
     pub async fn policy_ids(&self) -> Result<Vec<Uuid>, DbError> {
         let tx = self.tx(&[POLICIES], TransactionMode::ReadOnly)?;
-        let keys = tx.store(POLICIES).map_err(read_err)?.get_all_keys(None, None).await;
+        let keys = tx
+            .store(POLICIES)
+            .map_err(read_err)?
+            .get_all_keys(None, None)
+            .await;
         Ok(keys
             .map_err(read_err)?
             .into_iter()

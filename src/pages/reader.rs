@@ -10,7 +10,12 @@ use uuid::Uuid;
 /// The version id in the route, if it is a UUID.
 pub(crate) fn route_version_id() -> impl Fn() -> Option<Uuid> + Copy {
     let params = use_params_map();
-    move || params.read().get("id").and_then(|s| Uuid::parse_str(&s).ok())
+    move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| Uuid::parse_str(&s).ok())
+    }
 }
 
 #[component]

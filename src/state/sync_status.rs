@@ -75,7 +75,8 @@ fn listen_for_reconnection() {
     let kick = Closure::<dyn Fn()>::new(request_sync);
     let _ = window.add_event_listener_with_callback("online", kick.as_ref().unchecked_ref());
     if let Some(doc) = window.document() {
-        let _ = doc.add_event_listener_with_callback("visibilitychange", kick.as_ref().unchecked_ref());
+        let _ =
+            doc.add_event_listener_with_callback("visibilitychange", kick.as_ref().unchecked_ref());
     }
     // Lives as long as the page.
     kick.forget();
@@ -133,7 +134,9 @@ async fn run_loop(status: SyncStatus, mut kicks: mpsc::UnboundedReceiver<()>) {
         };
         // Wait for the timer or a request to sync, whichever comes first.
         let timer = gloo_timers::future::TimeoutFuture::new(delay.min(u32::MAX as u64) as u32);
-        if let futures::future::Either::Right(_) = futures::future::select(timer, kicks.next()).await {
+        if let futures::future::Either::Right(_) =
+            futures::future::select(timer, kicks.next()).await
+        {
             // Someone is waiting on this sync: start the backoff afresh.
             failures = 0;
         }

@@ -82,10 +82,17 @@ async fn a_failed_write_stores_neither_the_signature_nor_the_outbox_entry() {
     // The same record id again: the agreement insert fails (signatures are
     // add-only), so the whole transaction, outbox entry included, must roll back.
     let err = db.record_signature(&record).await;
-    assert!(err.is_err(), "a second write of the same signature must fail");
+    assert!(
+        err.is_err(),
+        "a second write of the same signature must fail"
+    );
     assert_eq!(db.agreements().await.unwrap().len(), 1);
     assert_eq!(db.outbox().await.unwrap().len(), 1);
-    assert_eq!(db.device().await.unwrap().next_mutation_id, 2, "numbering rolled back too");
+    assert_eq!(
+        db.device().await.unwrap().next_mutation_id,
+        2,
+        "numbering rolled back too"
+    );
     db.close();
     Db::delete(&name).await.unwrap();
 }
@@ -113,13 +120,19 @@ async fn settling_removes_acknowledged_entries_and_keeps_rejected_ones_with_the_
     assert_eq!(outbox.len(), 1, "the rejected entry stays on the device");
     assert_eq!(
         outbox[0].state,
-        EntryState::Rejected { code: "text_mismatch".into(), reason: "the text changed".into() }
+        EntryState::Rejected {
+            code: "text_mismatch".into(),
+            reason: "the text changed".into()
+        }
     );
     let agreements = db.agreements().await.unwrap();
     assert_eq!(agreements[0].sync, SyncState::Synced);
     assert_eq!(
         agreements[1].sync,
-        SyncState::Rejected { code: "text_mismatch".into(), reason: "the text changed".into() }
+        SyncState::Rejected {
+            code: "text_mismatch".into(),
+            reason: "the text changed".into()
+        }
     );
     db.close();
     Db::delete(&name).await.unwrap();

@@ -21,11 +21,20 @@ fn bundle_report(dist: &Path) -> Result {
         }
         let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        rows.push((ext.to_owned(), name, bytes.len(), gzip_len(&bytes), brotli_len(&bytes)));
+        rows.push((
+            ext.to_owned(),
+            name,
+            bytes.len(),
+            gzip_len(&bytes),
+            brotli_len(&bytes),
+        ));
     }
     rows.sort();
     println!("\nRelease bundle ({}):", dist.display());
-    println!("{:<6} {:<44} {:>10} {:>10} {:>10}", "kind", "file", "raw", "gzip", "brotli");
+    println!(
+        "{:<6} {:<44} {:>10} {:>10} {:>10}",
+        "kind", "file", "raw", "gzip", "brotli"
+    );
     let (mut raw, mut gz, mut br) = (0, 0, 0);
     for (kind, name, r, g, b) in &rows {
         println!("{kind:<6} {name:<44} {r:>10} {g:>10} {b:>10}");
@@ -33,7 +42,10 @@ fn bundle_report(dist: &Path) -> Result {
         gz += g;
         br += b;
     }
-    println!("{:<6} {:<44} {raw:>10} {gz:>10} {br:>10}", "total", "first-load transfer (bytes)");
+    println!(
+        "{:<6} {:<44} {raw:>10} {gz:>10} {br:>10}",
+        "total", "first-load transfer (bytes)"
+    );
     Ok(())
 }
 
@@ -45,7 +57,11 @@ fn gzip_len(bytes: &[u8]) -> usize {
 
 fn brotli_len(bytes: &[u8]) -> usize {
     let mut out = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
     brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).expect("in-memory write");
     out.len()
 }

@@ -27,8 +27,12 @@ pub fn build_pwa() -> Result<PathBuf> {
 /// is dropped when the new worker activates.
 pub fn stamp_service_worker(dist: &Path) -> Result {
     let sw_path = dist.join("sw.js");
-    let template = std::fs::read_to_string(&sw_path)
-        .map_err(|e| format!("{} is missing ({e}); is it copied by index.html?", sw_path.display()))?;
+    let template = std::fs::read_to_string(&sw_path).map_err(|e| {
+        format!(
+            "{} is missing ({e}); is it copied by index.html?",
+            sw_path.display()
+        )
+    })?;
     let mut files = Vec::new();
     list_files(dist, dist, &mut files)?;
     files.retain(|f| f != "sw.js");
@@ -40,12 +44,27 @@ pub fn stamp_service_worker(dist: &Path) -> Result {
     }
     let version = &hex::encode(hasher.finalize())[..16];
     let mut urls = vec!["\"/\"".to_owned()];
-    urls.extend(files.iter().filter(|f| *f != "index.html").map(|f| format!("\"/{f}\"")));
+    urls.extend(
+        files
+            .iter()
+            .filter(|f| *f != "index.html")
+            .map(|f| format!("\"/{f}\"")),
+    );
     let stamped = template
-        .replacen("const VERSION = \"dev\";", &format!("const VERSION = \"{version}\";"), 1)
-        .replacen("const PRECACHE = [];", &format!("const PRECACHE = [{}];", urls.join(", ")), 1);
+        .replacen(
+            "const VERSION = \"dev\";",
+            &format!("const VERSION = \"{version}\";"),
+            1,
+        )
+        .replacen(
+            "const PRECACHE = [];",
+            &format!("const PRECACHE = [{}];", urls.join(", ")),
+            1,
+        );
     if stamped == template {
-        return Err("sw.js has no `const VERSION = \"dev\";` / `const PRECACHE = [];` to stamp".into());
+        return Err(
+            "sw.js has no `const VERSION = \"dev\";` / `const PRECACHE = [];` to stamp".into(),
+        );
     }
     std::fs::write(&sw_path, stamped).map_err(|e| format!("writing {}: {e}", sw_path.display()))
 }

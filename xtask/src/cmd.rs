@@ -7,7 +7,10 @@ pub type Result<T = ()> = std::result::Result<T, String>;
 
 /// The workspace root (xtask's manifest is one level down).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").into()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .into()
 }
 
 /// Runs a command from the workspace root, echoing it, and fails if it fails.
@@ -27,7 +30,9 @@ pub fn run(cmd: &mut Command) -> Result {
 /// Runs a command and returns its standard output, or None if it cannot run.
 pub fn output(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 pub fn describe(cmd: &Command) -> String {
@@ -42,7 +47,11 @@ pub fn describe(cmd: &Command) -> String {
 /// PATH with the npm tools (wasm-opt from binaryen) first, for Trunk.
 pub fn path_with_node_bin() -> String {
     let node_bin = root().join("node_modules/.bin");
-    format!("{}:{}", node_bin.display(), std::env::var("PATH").unwrap_or_default())
+    format!(
+        "{}:{}",
+        node_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 trait CurrentDirIfUnset {

@@ -14,10 +14,24 @@ pub fn run() -> Result {
     cmd::run(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
     // The PWA only builds for the browser, so it is linted and tested on wasm32.
     cmd::run(Command::new("cargo").args([
-        "clippy", "--workspace", "--exclude", "haven", "--all-targets", "--", "-D", "warnings",
+        "clippy",
+        "--workspace",
+        "--exclude",
+        "haven",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
     ]))?;
     cmd::run(Command::new("cargo").args([
-        "clippy", "-p", "haven", "--target", "wasm32-unknown-unknown", "--all-targets", "--", "-D",
+        "clippy",
+        "-p",
+        "haven",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--all-targets",
+        "--",
+        "-D",
         "warnings",
     ]))?;
 
@@ -42,6 +56,9 @@ pub fn run() -> Result {
             .env("HAVEN_DIST", &dist)
             .env("CHROMIUM", CHROMIUM),
     )?;
-    eprintln!("\nAll checks passed in {:.0} s.", started.elapsed().as_secs_f64());
+    eprintln!(
+        "\nAll checks passed in {:.0} s.",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -26,7 +26,10 @@ pub fn ensure_build_tools() -> Result {
 
 fn ensure_wasm_target() -> Result {
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    if installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         return skip("wasm32-unknown-unknown target");
     }
     cmd::run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
@@ -89,7 +92,11 @@ pub fn ensure_browser() -> Result {
     }
     let sudo = output("id", &["-u"]).is_some_and(|u| u.trim() != "0");
     let apt = |args: &[&str]| {
-        let mut c = if sudo { Command::new("sudo") } else { Command::new("apt-get") };
+        let mut c = if sudo {
+            Command::new("sudo")
+        } else {
+            Command::new("apt-get")
+        };
         if sudo {
             c.arg("apt-get");
         }
@@ -97,7 +104,13 @@ pub fn ensure_browser() -> Result {
         c
     };
     cmd::run(&mut apt(&["update"]))?;
-    cmd::run(&mut apt(&["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"]))
+    cmd::run(&mut apt(&[
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "chromium",
+        "chromium-driver",
+    ]))
 }
 
 fn skip(what: &str) -> Result {

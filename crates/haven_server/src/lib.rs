@@ -27,7 +27,8 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
 
 /// The whole app: the API under `/api` and the PWA everywhere else.
 pub fn app(state: AppState) -> Router {
@@ -40,7 +41,11 @@ pub fn app(state: AppState) -> Router {
         // them, compress responses, and trace everything.
         .layer(RequestDecompressionLayer::new())
         .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            // Error responses are logged where they are made (AppError), so the
+            // trace layer reports them only at debug level.
+            TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+        )
 }
 
 /// A server with its database open and its socket bound, not yet serving.
@@ -125,6 +130,7 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 

@@ -9,9 +9,11 @@ mod sync;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::OriginalUri;
-use axum::http::Method;
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Routes of `/api`, to be nested there. Unknown paths and methods answer JSON.
 pub fn api() -> Router<AppState> {
@@ -23,7 +25,15 @@ pub fn api() -> Router<AppState> {
         .route("/auth/login", post(auth::login))
         .route("/agreements", get(agreements::list))
         .method_not_allowed_fallback(method_not_allowed);
-    Router::new().nest("/v1", v1).fallback(not_found)
+    Router::new()
+        .nest("/v1", v1)
+        .fallback(not_found)
+        // API answers can hold personal data and are never to be reused from an
+        // HTTP cache; the PWA keeps its own copy in IndexedDB.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> AppError {

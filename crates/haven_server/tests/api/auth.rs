@@ -27,6 +27,7 @@ async fn the_demo_admin_signs_in_and_sees_the_agreements() {
 
     let response = app.get_agreements(Some(&login.token)).await;
     assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
     let list: Vec<AgreementView> = response.json().await.unwrap();
     assert!(list.is_empty());
 }

@@ -335,3 +335,19 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-encoding"], "gzip");
 }
+
+#[tokio::test]
+async fn the_same_batch_pushed_twice_at_once_stores_one_agreement() {
+    let app = spawn_app().await;
+    let device = Device::fresh();
+    let version = app.policy(STAFF_AUA_VERSION_ID).await;
+    let batch = device.push(&[(1, &device.sign(&version, "Ada Lovelace"))]);
+
+    // Two tabs, or a retry racing a slow first attempt.
+    let (a, b) = tokio::join!(app.push(&batch), app.push(&batch));
+
+    let mut outcomes = [a.results[0].outcome.clone(), b.results[0].outcome.clone()];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, [Outcome::Applied, Outcome::Duplicate]);
+    assert_eq!(app.agreements().await.len(), 1);
+}

@@ -1,0 +1,99 @@
+// The walking skeleton end to end: read a policy with the server gone, sign it,
+// and see exactly one agreement reach the server when it returns.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import {
+  adminToken,
+  eventually,
+  freePort,
+  getJson,
+  launchBrowser,
+  scratchDir,
+  sleep,
+  startServer,
+  waitForServiceWorker,
+} from "./support.mjs";
+
+test("a policy read and signed while the server is down reaches it exactly once", async (t) => {
+  const scratch = scratchDir();
+  const port = await freePort();
+  const database = join(scratch.dir, "haven.sqlite3");
+  let server = await startServer({ port, database });
+  const browser = await launchBrowser();
+  t.after(async () => {
+    await browser.close();
+    await server.stop();
+    scratch.cleanup();
+  });
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+
+  // First visit, online: the shell is cached and the policies are stored.
+  await page.goto(`${server.base}/policies`);
+  await waitForServiceWorker(page);
+  const policies = await getJson(`${server.base}/api/v1/policies`);
+  const visitor = policies.find((p) => p.kind === "visitor_aua");
+  assert.ok(visitor, "the demo data has a visitor agreement");
+  await page.getByRole("link", { name: /Visitor Acceptable Use Agreement/ }).waitFor();
+
+  // The server dies.
+  await server.kill();
+
+  // Reload with no server: the service worker serves the shell, IndexedDB the policy.
+  await page.reload();
+  await page.getByRole("link", { name: /Visitor Acceptable Use Agreement/ }).click();
+  await page.getByTestId("policy-title").waitFor();
+  assert.equal(await page.getByTestId("policy-title").textContent(), visitor.title);
+  assert.ok((await page.getByTestId("policy-body").textContent()).length > 200, "the policy text shows");
+  await eventually(
+    async () => (await page.getByTestId("connection").textContent()) === "Offline",
+    15_000,
+    "the offline indicator",
+  );
+
+  // Sign: an empty form is refused with a summary, then a complete one is saved.
+  await page.getByRole("link", { name: "Sign this agreement" }).first().click();
+  await page.getByRole("button", { name: "Sign" }).click();
+  await page.getByRole("heading", { name: "There is a problem" }).waitFor();
+  await page.getByLabel("Your full name").fill("Morgan Visitor");
+  await page.getByLabel(/I have read this agreement/).check();
+  await page.getByRole("button", { name: "Sign" }).click();
+  await page.getByTestId("signed").waitFor();
+  await eventually(
+    async () => (await page.getByTestId("pending").getAttribute("data-count")) === "1",
+    5_000,
+    "one change waiting",
+  );
+
+  // The server comes back on the same database and port.
+  server = await startServer({ port, database });
+  const token = await adminToken(server.base);
+  const stored = await eventually(
+    async () => {
+      const rows = await getJson(`${server.base}/api/v1/agreements`, token);
+      return rows.length > 0 && rows;
+    },
+    30_000,
+    "the agreement to reach the server",
+  );
+  assert.equal(stored.length, 1);
+  assert.equal(stored[0].signer_name, "Morgan Visitor");
+  assert.equal(stored[0].policy_version_id, visitor.id);
+  assert.equal(stored[0].policy_text_sha256, visitor.text_sha256);
+  await eventually(
+    async () => (await page.getByTestId("pending").getAttribute("data-count")) === "0",
+    15_000,
+    "the app to show nothing waiting",
+  );
+  assert.equal(await page.getByTestId("connection").textContent(), "Online");
+
+  // A later sync pass (a reload starts one) must not add a second row.
+  await page.reload();
+  await page.getByTestId("pending").waitFor();
+  await sleep(1_000);
+  const again = await getJson(`${server.base}/api/v1/agreements`, token);
+  assert.equal(again.length, 1, "exactly one agreement on the server");
+  assert.deepEqual(errors, [], "no uncaught errors in the page");
+});
