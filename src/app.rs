@@ -3,6 +3,7 @@
 use crate::components::header::SiteHeader;
 use crate::pages::{
     home::Home, not_found::NotFound, policies::PolicyList, reader::Reader, sign::Sign,
+    status::SyncStatusPage,
 };
 use crate::state::provide_sync_status;
 use leptos::prelude::*;
@@ -23,6 +24,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/policies") view=PolicyList/>
                     <Route path=path!("/policies/:id") view=Reader/>
                     <Route path=path!("/sign/:id") view=Sign/>
+                    <Route path=path!("/sync") view=SyncStatusPage/>
                 </Routes>
             </main>
         </Router>

@@ -6,7 +6,7 @@
 
 use crate::api::{self, ApiClientError};
 use crate::db::{Db, DbError};
-use haven_core::sync::outbox::{next_batch, settle};
+use haven_core::sync::outbox::{next_batch, settle, EntryState};
 use haven_core::sync::wire::PushRequest;
 
 /// Mutations per push request.
@@ -28,6 +28,19 @@ pub struct SyncReport {
     pub rejected: usize,
 }
 
+impl SyncReport {
+    pub fn changed_anything(&self) -> bool {
+        self.policies_fetched + self.pushed + self.rejected > 0
+    }
+}
+
+/// How far a push has got through the changes that were waiting when it began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+}
+
 /// Fetches policy versions the device does not have yet.
 pub async fn pull_policies(db: &Db) -> Result<usize, SyncError> {
     let have = db.policy_ids().await?;
@@ -42,20 +55,32 @@ pub async fn pull_policies(db: &Db) -> Result<usize, SyncError> {
 }
 
 /// Pushes pending outbox entries, oldest first, until none are left.
-pub async fn push_outbox(db: &Db) -> Result<SyncReport, SyncError> {
+pub async fn push_outbox(db: &Db, on_progress: &dyn Fn(Progress)) -> Result<SyncReport, SyncError> {
     let device = db.device().await?;
     let mut report = SyncReport::default();
+    let mut total = None;
     loop {
-        let batch = next_batch(&db.outbox().await?, BATCH_SIZE);
+        let outbox = db.outbox().await?;
+        let backlog = outbox
+            .iter()
+            .filter(|e| e.state == EntryState::Pending)
+            .count();
+        let total = *total.get_or_insert(backlog);
+        let batch = next_batch(&outbox, BATCH_SIZE);
         if batch.is_empty() {
             return Ok(report);
         }
+        on_progress(Progress {
+            done: total.saturating_sub(backlog),
+            total,
+        });
         let sent: Vec<u64> = batch.iter().map(|m| m.id).collect();
-        let reply = api::push(&PushRequest {
+        let request = PushRequest {
             device_id: device.device_id,
             mutations: batch,
-        })
-        .await?;
+            backlog: backlog as u64,
+        };
+        let reply = api::push(&request).await?;
         let settlement = settle(&sent, &reply);
         db.settle(&settlement).await?;
         report.pushed += settlement.acknowledged.len();
@@ -68,9 +93,9 @@ pub async fn push_outbox(db: &Db) -> Result<SyncReport, SyncError> {
 }
 
 /// One full pass: pull, then push.
-pub async fn sync_once(db: &Db) -> Result<SyncReport, SyncError> {
+pub async fn sync_once(db: &Db, on_progress: &dyn Fn(Progress)) -> Result<SyncReport, SyncError> {
     let policies_fetched = pull_policies(db).await?;
-    let report = push_outbox(db).await?;
+    let report = push_outbox(db, on_progress).await?;
     Ok(SyncReport {
         policies_fetched,
         ..report

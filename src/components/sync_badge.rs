@@ -1,7 +1,9 @@
-//! Online or offline, and how many changes are waiting: always in view.
+//! Online or offline, and how many changes are waiting: always in view, and a
+//! link to the full sync status.
 
 use crate::state::use_sync_status;
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 #[component]
 pub fn SyncBadge() -> impl IntoView {
@@ -20,17 +22,25 @@ pub fn SyncBadge() -> impl IntoView {
             "offline"
         }
     };
-    let waiting = move || match status.pending.get() {
-        0 => "All changes synced".to_owned(),
-        1 => "1 change waiting to sync".to_owned(),
-        n => format!("{n} changes waiting to sync"),
+    let waiting = move || match (status.pending.get(), status.rejected.get()) {
+        (0, 0) => "All changes synced".to_owned(),
+        (0, r) => format!("{r} refused by the server"),
+        (1, _) => "1 change waiting to sync".to_owned(),
+        (n, _) => format!("{n} changes waiting to sync"),
     };
+    let stale = move || status.is_stale(crate::clock::now_ms());
     view! {
         <div class="sync-status" role="status" aria-live="polite" data-testid="sync-status">
             <span class="badge" data-state=state data-testid="connection">{label}</span>
-            <span data-testid="pending" data-count=move || status.pending.get().to_string()>
-                {waiting}
-            </span>
+            <A href="/sync">
+                <span data-testid="pending" data-count=move || status.pending.get().to_string()>
+                    {waiting}
+                </span>
+                {move || stale().then(|| view! { <span class="badge" data-state="offline">" · waiting over a day"</span> })}
+            </A>
+            {move || status.progress.get().map(|p| view! {
+                <progress class="sync-progress" aria-label="Sync progress" max=p.total.to_string() value=p.done.to_string()></progress>
+            })}
         </div>
     }
 }

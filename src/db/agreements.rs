@@ -1,11 +1,14 @@
 //! Signed agreements on the device, written together with their outbox entry.
 
-use super::{commit, from_js, read_err, to_js, write_err, Db, DbError, AGREEMENTS, META, OUTBOX};
+use super::meta::{DeviceInfo, DEVICE_KEY};
+use super::to_js;
+use super::{durable, from_js, read_err, Db, DbError, AGREEMENTS, META, OUTBOX};
 use haven_core::agreement::AgreementRecord;
 use haven_core::sync::outbox::{EntryState, OutboxEntry};
 use haven_core::sync::wire::{Change, Mutation};
 use rexie::TransactionMode;
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
 
 /// Where a stored agreement is on its way to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,9 +33,20 @@ impl Db {
     /// Saves a signature and its outbox entry in one IndexedDB transaction:
     /// either both are stored or neither is. Returns the mutation number.
     pub async fn record_signature(&self, record: &AgreementRecord) -> Result<u64, DbError> {
-        let tx = self.tx(&[AGREEMENTS, OUTBOX, META], TransactionMode::ReadWrite)?;
-        let meta = tx.store(META).map_err(read_err)?;
-        let mut device = Self::device_in(&meta).await?;
+        let tx = durable::strict_transaction(&self.raw, &[AGREEMENTS, OUTBOX, META])?;
+        let store = |name| {
+            tx.object_store(name)
+                .map_err(|e| DbError::Write(format!("{e:?}")))
+        };
+        let meta = store(META)?;
+        let device_key = JsValue::from_str(DEVICE_KEY);
+        let current = meta
+            .get(&device_key)
+            .map_err(|e| DbError::Write(format!("{e:?}")))?;
+        let mut device = match durable::settle_request(&current).await? {
+            v if v.is_undefined() => DeviceInfo::new(crate::clock::new_id()),
+            v => from_js(v)?,
+        };
         let mutation_id = device.next_mutation_id;
         device.next_mutation_id += 1;
 
@@ -49,19 +63,16 @@ impl Db {
             state: EntryState::Pending,
             queued_at: crate::clock::now_ms(),
         };
-        let agreements = tx.store(AGREEMENTS).map_err(read_err)?;
-        // `add`, not `put`: a signature is never overwritten.
-        agreements
-            .add(&to_js(&stored)?, None)
-            .await
-            .map_err(write_err)?;
-        tx.store(OUTBOX)
-            .map_err(read_err)?
-            .add(&to_js(&entry)?, None)
-            .await
-            .map_err(write_err)?;
-        Self::put_device_in(&meta, &device).await?;
-        commit(tx).await?;
+        let write_failed = |e: JsValue| DbError::Write(format!("{e:?}"));
+        // `add`, not `put`: a signature is never overwritten. Any failure aborts
+        // the transaction, so the three writes land together or not at all.
+        store(AGREEMENTS)?
+            .add(&to_js(&stored)?)
+            .map_err(write_failed)?;
+        store(OUTBOX)?.add(&to_js(&entry)?).map_err(write_failed)?;
+        meta.put_with_key(&to_js(&device)?, &device_key)
+            .map_err(write_failed)?;
+        durable::committed(&tx).await?;
         Ok(mutation_id)
     }
 

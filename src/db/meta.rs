@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
 
-const DEVICE_KEY: &str = "device";
+pub(super) const DEVICE_KEY: &str = "device";
 const LAST_SYNC_KEY: &str = "last_sync_at";
 
 /// Who this device is to the server, and where its numbering stands.
@@ -16,6 +16,15 @@ pub struct DeviceInfo {
     pub device_id: Uuid,
     /// The number the next mutation will get.
     pub next_mutation_id: u64,
+}
+
+impl DeviceInfo {
+    pub(super) fn new(device_id: Uuid) -> Self {
+        DeviceInfo {
+            device_id,
+            next_mutation_id: 1,
+        }
+    }
 }
 
 impl Db {

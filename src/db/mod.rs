@@ -5,6 +5,7 @@
 //! serde-wasm-bindgen.
 
 mod agreements;
+mod durable;
 mod meta;
 mod outbox;
 mod policies;
@@ -37,12 +38,21 @@ pub enum DbError {
     Read(String),
     #[error("stored data could not be read back: {0}")]
     Decode(String),
+    #[error(
+        "this device has run out of storage space, so nothing new was saved; \
+         what was saved before is safe. Free some space (or ask IT) and try again"
+    )]
+    QuotaExceeded,
+    #[error("this record is already saved on this device")]
+    AlreadyExists,
 }
 
 /// A handle on the device database. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     inner: Rc<Rexie>,
+    /// A second connection for strict-durability writes (see `durable`).
+    raw: web_sys::IdbDatabase,
 }
 
 impl Db {
@@ -57,13 +67,16 @@ impl Db {
             .build()
             .await
             .map_err(|e| DbError::Open(e.to_string()))?;
+        let raw = durable::open(name).await?;
         Ok(Db {
             inner: Rc::new(rexie),
+            raw,
         })
     }
 
     /// Closes this handle (other clones become unusable).
     pub fn close(self) {
+        self.raw.close();
         if let Ok(rexie) = Rc::try_unwrap(self.inner) {
             rexie.close();
         }

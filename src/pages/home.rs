@@ -6,10 +6,10 @@ use leptos_router::components::A;
 pub fn Home() -> impl IntoView {
     let status = use_sync_status();
     let last_sync = move || {
-        status.last_sync_at.get().map(|ms| {
-            let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-            String::from(date.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED))
-        })
+        status
+            .last_sync_at
+            .get()
+            .map(crate::pages::status::format_time)
     };
     view! {
         <h1>"Online safety at Riverside"</h1>

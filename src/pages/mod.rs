@@ -5,3 +5,4 @@ pub mod not_found;
 pub mod policies;
 pub mod reader;
 pub mod sign;
+pub mod status;

@@ -2,6 +2,9 @@
 
 mod db;
 mod sync_status;
+pub mod tabs;
 
 pub use db::app_db;
-pub use sync_status::{provide_sync_status, request_sync, use_sync_status, SyncStatus};
+pub use sync_status::{
+    provide_sync_status, refresh_counts, request_sync, use_sync_status, SyncStatus, STALE_AFTER_MS,
+};

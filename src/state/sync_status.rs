@@ -1,19 +1,25 @@
-//! What people see of sync (reachable or not, changes waiting, last sync) and
-//! the loop that drives it.
+//! What people see of sync (reachable or not, changes waiting, progress, last
+//! sync, rejections) and the loop that drives it.
 
 use crate::api::ApiClientError;
 use crate::clock::now_ms;
 use crate::state::app_db;
-use crate::sync::{sync_once, SyncError};
+use crate::state::tabs::{announce_change, on_change_elsewhere, with_sync_lock};
+use crate::sync::{sync_once, Progress, SyncError, SyncReport};
 use futures::channel::mpsc;
 use futures::StreamExt;
 use haven_core::sync::backoff::retry_delay_ms;
+use haven_core::sync::outbox::EntryState;
 use haven_core::Millis;
 use leptos::prelude::*;
 use std::cell::RefCell;
 
 /// How often to look for new policies when nothing is waiting.
 const IDLE_INTERVAL_MS: u64 = 60_000;
+/// How soon to look again when another tab was syncing.
+const OTHER_TAB_INTERVAL_MS: u64 = 5_000;
+/// Unsynced data older than this gets a warning.
+pub const STALE_AFTER_MS: Millis = 24 * 60 * 60 * 1000;
 
 #[derive(Clone, Copy)]
 pub struct SyncStatus {
@@ -23,12 +29,24 @@ pub struct SyncStatus {
     pub pending: RwSignal<usize>,
     /// Changes the server refused; kept here with their reasons.
     pub rejected: RwSignal<usize>,
+    /// When the oldest waiting change was saved.
+    pub oldest_pending_at: RwSignal<Option<Millis>>,
     pub last_sync_at: RwSignal<Option<Millis>>,
-    pub syncing: RwSignal<bool>,
+    /// Set while a push is draining the outbox.
+    pub progress: RwSignal<Option<Progress>>,
     /// A problem a person should see (not "offline", which is a state).
     pub problem: RwSignal<Option<String>>,
     /// Bumped whenever stored data changes, so views reading IndexedDB refresh.
     pub data_version: RwSignal<u64>,
+}
+
+impl SyncStatus {
+    /// Whether something has waited on this device for more than a day.
+    pub fn is_stale(&self, now: Millis) -> bool {
+        self.oldest_pending_at
+            .get()
+            .is_some_and(|t| now - t > STALE_AFTER_MS)
+    }
 }
 
 thread_local! {
@@ -54,8 +72,9 @@ pub fn provide_sync_status() -> SyncStatus {
         reachable: RwSignal::new(true),
         pending: RwSignal::new(0),
         rejected: RwSignal::new(0),
+        oldest_pending_at: RwSignal::new(None),
         last_sync_at: RwSignal::new(None),
-        syncing: RwSignal::new(false),
+        progress: RwSignal::new(None),
         problem: RwSignal::new(None),
         data_version: RwSignal::new(0),
     };
@@ -63,6 +82,13 @@ pub fn provide_sync_status() -> SyncStatus {
     let (tx, rx) = mpsc::unbounded();
     KICK.with(|k| *k.borrow_mut() = Some(tx));
     listen_for_reconnection();
+    on_change_elsewhere(move || {
+        leptos::task::spawn_local(async move {
+            refresh_counts(status).await;
+            status.data_version.update(|v| *v += 1);
+        })
+    });
+    request_persistent_storage();
     leptos::task::spawn_local(run_loop(status, rx));
     status
 }
@@ -82,48 +108,72 @@ fn listen_for_reconnection() {
     kick.forget();
 }
 
+/// Asks the browser not to evict Haven's storage under pressure. Browsers
+/// decide for themselves (Chromium grants it to installed or engaged sites);
+/// a refusal changes nothing else.
+fn request_persistent_storage() {
+    if let Some(window) = web_sys::window() {
+        if let Ok(promise) = window.navigator().storage().persist() {
+            leptos::task::spawn_local(async move {
+                let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+            });
+        }
+    }
+}
+
 /// Re-reads counts from the device database into the status.
 pub async fn refresh_counts(status: SyncStatus) {
     let Ok(db) = app_db().await else { return };
     if let Ok(entries) = db.outbox().await {
-        let pending = entries
+        let pending: Vec<_> = entries
             .iter()
-            .filter(|e| e.state == haven_core::sync::outbox::EntryState::Pending)
-            .count();
-        status.pending.set(pending);
-        status.rejected.set(entries.len() - pending);
+            .filter(|e| e.state == EntryState::Pending)
+            .collect();
+        status.pending.set(pending.len());
+        status.rejected.set(entries.len() - pending.len());
+        status
+            .oldest_pending_at
+            .set(pending.iter().map(|e| e.queued_at).min());
     }
     if let Ok(at) = db.last_sync_at().await {
         status.last_sync_at.set(at);
     }
 }
 
+/// One pass while holding the cross-tab lock; `None` if another tab is syncing.
+async fn locked_pass(status: SyncStatus) -> Option<Result<SyncReport, SyncError>> {
+    with_sync_lock(move || async move {
+        let db = app_db().await.map_err(SyncError::Db)?;
+        let on_progress = move |p: Progress| status.progress.set(Some(p));
+        let report = sync_once(&db, &on_progress).await;
+        status.progress.set(None);
+        if report.is_ok() {
+            let _ = db.set_last_sync_at(now_ms()).await;
+        }
+        report
+    })
+    .await
+}
+
 async fn run_loop(status: SyncStatus, mut kicks: mpsc::UnboundedReceiver<()>) {
     let mut failures: u32 = 0;
     refresh_counts(status).await;
     loop {
-        status.syncing.set(true);
-        let result = match app_db().await {
-            Ok(db) => {
-                let result = sync_once(&db).await;
-                if result.is_ok() {
-                    let _ = db.set_last_sync_at(now_ms()).await;
-                }
-                result
-            }
-            Err(e) => Err(SyncError::Db(e)),
-        };
-        status.syncing.set(false);
+        let outcome = locked_pass(status).await;
         refresh_counts(status).await;
         status.data_version.update(|v| *v += 1);
-        let delay = match result {
-            Ok(_) => {
+        let delay = match outcome {
+            None => OTHER_TAB_INTERVAL_MS,
+            Some(Ok(report)) => {
                 failures = 0;
                 status.reachable.set(true);
                 status.problem.set(None);
+                if report.changed_anything() {
+                    announce_change();
+                }
                 IDLE_INTERVAL_MS
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 let unreachable = matches!(&e, SyncError::Api(ApiClientError::Unreachable));
                 status.reachable.set(!unreachable);
                 status.problem.set((!unreachable).then(|| e.to_string()));

@@ -16,6 +16,7 @@ usage: cargo xtask <command>
 
   run     install what is missing, build the PWA (release), start the server on
           http://127.0.0.1:8080 with demo data
+  build   install what is missing and build the release PWA into dist/
   test    install what is missing, then run every test: fmt, clippy, native,
           wasm in headless Chromium, end-to-end
   bench   build the release bundle and print its size (raw, gzip, brotli)
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => build::run(&args[1..]),
+        Some("build") => build::build_pwa().map(|_| ()),
         Some("test") => test::run(),
         Some("bench") => bench::run(),
         Some("setup") => tools::ensure_all(),

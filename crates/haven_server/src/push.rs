@@ -53,13 +53,21 @@ pub async fn apply_push(
     }
 
     sqlx::query(
-        "INSERT INTO devices (device_id, last_mutation_id, last_seen_at) VALUES (?, ?, ?) \
+        "INSERT INTO devices (device_id, last_mutation_id, last_seen_at, reported_backlog) \
+         VALUES (?, ?, ?, ?) \
          ON CONFLICT (device_id) DO UPDATE SET \
-         last_mutation_id = excluded.last_mutation_id, last_seen_at = excluded.last_seen_at",
+         last_mutation_id = excluded.last_mutation_id, last_seen_at = excluded.last_seen_at, \
+         reported_backlog = excluded.reported_backlog",
     )
     .bind(&device_id)
     .bind(to_db_id(last))
     .bind(now)
+    // What is still waiting once this batch is in.
+    .bind(to_db_id(
+        request
+            .backlog
+            .saturating_sub(request.mutations.len() as u64),
+    ))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

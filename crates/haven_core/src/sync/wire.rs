@@ -34,6 +34,10 @@ pub struct PushRequest {
     pub device_id: Uuid,
     /// In increasing `id` order.
     pub mutations: Vec<Mutation>,
+    /// Changes waiting on the device when it sent this push, this batch
+    /// included, so an admin can see a device that has fallen behind.
+    #[serde(default)]
+    pub backlog: u64,
 }
 
 /// What became of one mutation.

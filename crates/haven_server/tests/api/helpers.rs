@@ -225,6 +225,7 @@ impl Device {
                     change: Change::CreateAgreement((*record).clone()),
                 })
                 .collect(),
+            backlog: mutations.len() as u64,
         }
     }
 }

@@ -351,3 +351,28 @@ async fn the_same_batch_pushed_twice_at_once_stores_one_agreement() {
     assert_eq!(outcomes, [Outcome::Applied, Outcome::Duplicate]);
     assert_eq!(app.agreements().await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_backlog_a_device_reports_is_kept_for_admins() {
+    let app = spawn_app().await;
+    let device = Device::fresh();
+    let version = app.policy(VISITOR_AUA_VERSION_ID).await;
+    let first = device.sign(&version, "Ada Lovelace");
+    let second = device.sign(&version, "Alan Turing");
+    let mut request = device.push(&[(1, &first), (2, &second)]);
+    // 250 waiting on the device, 2 of them in this push.
+    request.backlog = 250;
+
+    app.push(&request).await;
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.config.database.display()))
+        .await
+        .unwrap();
+    let backlog: i64 =
+        sqlx::query_scalar("SELECT reported_backlog FROM devices WHERE device_id = ?")
+            .bind(device.id.to_string())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(backlog, 248);
+}

@@ -1,0 +1,493 @@
+//! Server ingest under load, and raw SQLite as its ceiling. Prints numbers; no
+//! thresholds. Run by `cargo xtask bench` (which builds the release server
+//! first), or alone after `cargo build --release -p haven_server`:
+//!
+//! ```sh
+//! cargo bench -p haven_server --bench ingest
+//! ```
+//!
+//! 1. Ingest: the release `haven_server` binary is started as its own process
+//!    on 127.0.0.1 (port 0) with a fresh SQLite file. `DEVICES` simulated
+//!    devices, each with its own HTTP client, push `BATCHES` batches of `BATCH`
+//!    visitor agreements one after another (the next batch after the reply, as
+//!    the PWA does), all devices at once. Every request body is serialised
+//!    before the clock starts.
+//! 2. Ceiling: the same number of rows inserted with sqlx straight into a fresh
+//!    database opened by `haven_server::db::connect` (same schema, same
+//!    pragmas), in transactions of `BATCH` rows with the server's INSERT: no
+//!    HTTP, no JSON, no validation, no device bookkeeping.
+//!
+//! Environment: `HAVEN_SERVER_BIN` (default `target/release/haven_server`),
+//! `BENCH_DEVICES` (50), `BENCH_BATCHES` (20), `BENCH_BATCH` (100), and
+//! `HAVEN_BENCH_OUT`: a file to which `label<TAB>value` summary lines are
+//! appended for `cargo xtask bench`.
+
+// A native benchmark: reading the clock is the point, and it cannot run on wasm32.
+#![allow(clippy::disallowed_methods)]
+
+use haven_core::agreement::AgreementRecord;
+use haven_core::hash::Sha256Hex;
+use haven_core::policy::text_hash;
+use haven_core::sync::wire::{Change, Mutation, Outcome, PushRequest, PushResponse};
+use haven_server::demo::{self, VISITOR_AUA_VERSION_ID};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Longest a single push may take before the bench gives up.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest the server may take to start.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Settings {
+    server_bin: PathBuf,
+    devices: usize,
+    batches: usize,
+    batch: usize,
+    out: Option<PathBuf>,
+}
+
+impl Settings {
+    fn from_env() -> Result<Settings, String> {
+        let number = |name: &str, default: usize| -> Result<usize, String> {
+            match std::env::var(name) {
+                Ok(v) => v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("{name}={v:?} is not a positive whole number")),
+                Err(_) => Ok(default),
+            }
+        };
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let settings = Settings {
+            server_bin: std::env::var_os("HAVEN_SERVER_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace.join("target/release/haven_server")),
+            devices: number("BENCH_DEVICES", 50)?,
+            batches: number("BENCH_BATCHES", 20)?,
+            batch: number("BENCH_BATCH", 100)?,
+            out: std::env::var_os("HAVEN_BENCH_OUT").map(PathBuf::from),
+        };
+        if settings.batch > haven_core::sync::wire::MAX_BATCH {
+            return Err(format!(
+                "BENCH_BATCH={} is over the server's limit of {}",
+                settings.batch,
+                haven_core::sync::wire::MAX_BATCH
+            ));
+        }
+        if !settings.server_bin.exists() {
+            return Err(format!(
+                "{} does not exist; run `cargo build --release -p haven_server` first",
+                settings.server_bin.display()
+            ));
+        }
+        Ok(settings)
+    }
+
+    fn records(&self) -> usize {
+        self.devices * self.batches * self.batch
+    }
+}
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`; this harness has no options of its own.
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ingest bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(&settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ingest bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: &Settings) -> Result<(), String> {
+    let scratch = tempfile::Builder::new()
+        .prefix("haven-bench-")
+        .tempdir()
+        .map_err(|e| format!("creating a temp folder: {e}"))?;
+    let ingest = ingest(settings, scratch.path()).await?;
+    let ceiling = ceiling(settings, scratch.path()).await?;
+
+    let records = settings.records();
+    let ratio = ingest.records_per_s / ceiling.rows_per_s;
+    println!();
+    println!(
+        "Server ingest: {} devices x {} pushes x {} records = {records} records",
+        settings.devices, settings.batches, settings.batch
+    );
+    println!("  (release haven_server on 127.0.0.1, SQLite WAL in a temp folder; the load generator shares the machine)");
+    row("wall time", format!("{:.2} s", ingest.wall.as_secs_f64()));
+    row(
+        "throughput",
+        format!("{:.0} records/s", ingest.records_per_s),
+    );
+    row("pushes", format!("{:.0} requests/s", ingest.pushes_per_s));
+    row("push latency p50", ms(ingest.p50));
+    row("push latency p99", ms(ingest.p99));
+    row("push latency max", ms(ingest.max));
+    println!(
+        "Raw SQLite ceiling: {records} rows, sqlx, {} rows per transaction, same schema and pragmas, no HTTP",
+        settings.batch
+    );
+    row("wall time", format!("{:.2} s", ceiling.wall.as_secs_f64()));
+    row("throughput", format!("{:.0} rows/s", ceiling.rows_per_s));
+    row(
+        "server / ceiling",
+        format!("{:.2} ({:.0} %)", ratio, ratio * 100.0),
+    );
+
+    if let Some(out) = &settings.out {
+        let label = format!(
+            "server ingest, {} devices x {}-record pushes",
+            settings.devices, settings.batch
+        );
+        let lines = [
+            (
+                label,
+                format!(
+                    "{:.0} records/s, p50 {}, p99 {}",
+                    ingest.records_per_s,
+                    ms(ingest.p50),
+                    ms(ingest.p99)
+                ),
+            ),
+            (
+                format!("raw SQLite inserts, {}-row transactions", settings.batch),
+                format!("{:.0} rows/s", ceiling.rows_per_s),
+            ),
+            (
+                "server ingest / raw SQLite".to_owned(),
+                format!("{:.2} ({:.0} %)", ratio, ratio * 100.0),
+            ),
+        ];
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(out)
+            .map_err(|e| format!("opening {}: {e}", out.display()))?;
+        for (label, value) in lines {
+            writeln!(file, "{label}\t{value}").map_err(|e| format!("writing results: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn row(label: &str, value: String) {
+    println!("  {label:<20} {value:>18}");
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct IngestResult {
+    wall: Duration,
+    records_per_s: f64,
+    pushes_per_s: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+/// The demo visitor agreement: what every simulated signature is for.
+struct Visitor {
+    version_id: Uuid,
+    text_sha256: Sha256Hex,
+}
+
+impl Visitor {
+    fn demo() -> Visitor {
+        let v = demo::policy_versions()
+            .into_iter()
+            .find(|v| v.id == VISITOR_AUA_VERSION_ID)
+            .expect("the demo data has the visitor agreement");
+        Visitor {
+            version_id: v.id,
+            text_sha256: text_hash(&v.title, &v.body_markdown),
+        }
+    }
+
+    /// Signature number `n`, as the PWA builds one.
+    fn record(&self, device_id: Uuid, n: usize) -> AgreementRecord {
+        AgreementRecord {
+            id: Uuid::now_v7(),
+            policy_version_id: self.version_id,
+            policy_text_sha256: self.text_sha256.clone(),
+            signer_name: format!("Bench Visitor {n:07}"),
+            agreed: true,
+            // 2026-09-01 plus one second per signature: plausible and distinct.
+            signed_at: 1_788_220_800_000 + i64::try_from(n).unwrap_or(0) * 1_000,
+            device_id,
+        }
+    }
+}
+
+/// The release server as a child process, killed when dropped.
+struct ServerProcess {
+    child: Child,
+    base: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(bin: &Path, dir: &Path) -> Result<ServerProcess, String> {
+    let static_dir = dir.join("static");
+    std::fs::create_dir_all(&static_dir).map_err(|e| format!("creating {static_dir:?}: {e}"))?;
+    let mut child = Command::new(bin)
+        .args(["--bind", "127.0.0.1:0", "--database"])
+        .arg(dir.join("ingest.sqlite3"))
+        .arg("--static-dir")
+        .arg(&static_dir)
+        // One log line per push would measure the terminal, not the server.
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", bin.display()))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    // The server prints its address first; read it on a thread so a server that
+    // never prints cannot hang the bench.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next();
+        let _ = tx.send(first);
+        // Keep draining so the server never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let mut server = ServerProcess {
+        child,
+        base: String::new(),
+    };
+    let line = match rx.recv_timeout(START_TIMEOUT) {
+        Ok(Some(Ok(line))) => line,
+        Ok(_) => return Err("haven_server exited before printing its address".into()),
+        Err(_) => return Err("haven_server did not start in time".into()),
+    };
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .ok_or_else(|| format!("unexpected first line from haven_server: {line:?}"))?;
+    server.base = base.trim_end_matches('/').to_owned();
+    Ok(server)
+}
+
+async fn ingest(settings: &Settings, dir: &Path) -> Result<IngestResult, String> {
+    let server = start_server(&settings.server_bin, dir)?;
+    let push_url = format!("{}/api/v1/sync/push", server.base);
+
+    // Every body is made before the clock starts, so only the server is timed.
+    let visitor = Visitor::demo();
+    let mut devices = Vec::with_capacity(settings.devices);
+    for d in 0..settings.devices {
+        let device_id = Uuid::now_v7();
+        let mut bodies = Vec::with_capacity(settings.batches);
+        for b in 0..settings.batches {
+            let mutations = (0..settings.batch)
+                .map(|i| {
+                    let n = b * settings.batch + i;
+                    Mutation {
+                        id: u64::try_from(n + 1).expect("fits"),
+                        change: Change::CreateAgreement(
+                            visitor.record(device_id, d * settings.batches * settings.batch + n),
+                        ),
+                    }
+                })
+                .collect();
+            let body = serde_json::to_vec(&PushRequest {
+                device_id,
+                mutations,
+                // What the PWA reports: waiting on the device, this batch included.
+                backlog: u64::try_from((settings.batches - b) * settings.batch).expect("fits"),
+            })
+            .map_err(|e| e.to_string())?;
+            bodies.push(body);
+        }
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| e.to_string())?;
+        devices.push((client, bodies));
+    }
+
+    // Warm up: the server answers before anyone is timed.
+    let health = reqwest::get(format!("{}/api/v1/health", server.base))
+        .await
+        .map_err(|e| format!("health check: {e}"))?;
+    if !health.status().is_success() {
+        return Err(format!("health check answered {}", health.status()));
+    }
+
+    let start = Arc::new(tokio::sync::Barrier::new(settings.devices + 1));
+    let batch = settings.batch;
+    let mut tasks = Vec::with_capacity(settings.devices);
+    for (client, bodies) in devices {
+        let url = push_url.clone();
+        let start = start.clone();
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let mut latencies = Vec::with_capacity(bodies.len());
+            for body in bodies {
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| format!("push: {e}"))?;
+                let status = response.status();
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|e| format!("push reply: {e}"))?;
+                latencies.push(sent.elapsed());
+                if !status.is_success() {
+                    return Err(format!(
+                        "push answered {status}: {}",
+                        String::from_utf8_lossy(&bytes)
+                    ));
+                }
+                let reply: PushResponse = serde_json::from_slice(&bytes)
+                    .map_err(|e| format!("reading a push reply: {e}"))?;
+                let applied = reply
+                    .results
+                    .iter()
+                    .filter(|r| r.outcome == Outcome::Applied)
+                    .count();
+                if applied != batch {
+                    return Err(format!(
+                        "only {applied} of {batch} mutations were applied: {:?}",
+                        reply.results.iter().find(|r| r.outcome != Outcome::Applied)
+                    ));
+                }
+            }
+            Ok::<_, String>(latencies)
+        }));
+    }
+    start.wait().await;
+    let began = Instant::now();
+    let mut latencies = Vec::with_capacity(settings.devices * settings.batches);
+    for task in tasks {
+        latencies.extend(task.await.map_err(|e| e.to_string())??);
+    }
+    let wall = began.elapsed();
+
+    // Count what the server stored, through SQLite itself.
+    let pool = haven_server::db::connect(&dir.join("ingest.sqlite3"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agreements")
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    pool.close().await;
+    drop(server);
+    if usize::try_from(stored).ok() != Some(settings.records()) {
+        return Err(format!(
+            "the server stored {stored} agreements, expected {}",
+            settings.records()
+        ));
+    }
+
+    latencies.sort();
+    let pick = |q: f64| {
+        let rank = ((latencies.len() as f64) * q).ceil() as usize;
+        latencies[rank.clamp(1, latencies.len()) - 1]
+    };
+    let secs = wall.as_secs_f64();
+    Ok(IngestResult {
+        wall,
+        records_per_s: settings.records() as f64 / secs,
+        pushes_per_s: latencies.len() as f64 / secs,
+        p50: pick(0.50),
+        p99: pick(0.99),
+        max: *latencies.last().expect("at least one push"),
+    })
+}
+
+struct CeilingResult {
+    wall: Duration,
+    rows_per_s: f64,
+}
+
+async fn ceiling(settings: &Settings, dir: &Path) -> Result<CeilingResult, String> {
+    let pool = haven_server::db::connect(&dir.join("ceiling.sqlite3"))
+        .await
+        .map_err(|e| e.to_string())?;
+    // The same policy rows the server has, for the foreign key.
+    demo::load_if_empty(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let visitor = Visitor::demo();
+    let device_id = Uuid::now_v7();
+    let records: Vec<AgreementRecord> = (0..settings.records())
+        .map(|n| visitor.record(device_id, n))
+        .collect();
+    let received_at = haven_server::clock::now_ms();
+
+    let began = Instant::now();
+    for (b, chunk) in records.chunks(settings.batch).enumerate() {
+        let mut tx = haven_server::db::begin_write(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (i, record) in chunk.iter().enumerate() {
+            // The server's statement, bound the same way.
+            sqlx::query(
+                "INSERT INTO agreements (id, policy_version_id, policy_text_sha256, signer_name, \
+                 agreed, signed_at, device_id, mutation_id, received_at) \
+                 VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(record.id.to_string())
+            .bind(record.policy_version_id.to_string())
+            .bind(record.policy_text_sha256.as_str())
+            .bind(&record.signer_name)
+            .bind(record.signed_at)
+            .bind(record.device_id.to_string())
+            .bind(i64::try_from(b * settings.batch + i + 1).expect("fits"))
+            .bind(received_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+        tx.commit().await.map_err(|e| e.to_string())?;
+    }
+    let wall = began.elapsed();
+
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agreements")
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    pool.close().await;
+    if usize::try_from(stored).ok() != Some(settings.records()) {
+        return Err(format!(
+            "the ceiling run stored {stored} rows, expected {}",
+            settings.records()
+        ));
+    }
+    Ok(CeilingResult {
+        wall,
+        rows_per_s: settings.records() as f64 / wall.as_secs_f64(),
+    })
+}

@@ -1,0 +1,97 @@
+//! Sync status for people: what is waiting, how far a sync has got, when the
+//! last one finished, and every record the server refused, with its reason.
+
+use crate::db::SyncState;
+use crate::state::{app_db, request_sync, use_sync_status};
+use haven_core::Millis;
+use leptos::prelude::*;
+
+/// A local date and time a person can read.
+pub fn format_time(ms: Millis) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    String::from(date.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED))
+}
+
+#[component]
+pub fn SyncStatusPage() -> impl IntoView {
+    let status = use_sync_status();
+    let rejected = LocalResource::new(move || {
+        status.data_version.track();
+        async move {
+            let db = app_db().await?;
+            let mut rows = Vec::new();
+            for a in db.agreements().await? {
+                if let SyncState::Rejected { reason, .. } = &a.sync {
+                    let title = db
+                        .policy(a.record.policy_version_id)
+                        .await?
+                        .map(|p| p.title);
+                    rows.push((a.record.clone(), title, reason.clone()));
+                }
+            }
+            Ok::<_, crate::db::DbError>(rows)
+        }
+    });
+    let now = move || {
+        status.data_version.track();
+        crate::clock::now_ms()
+    };
+    view! {
+        <h1>"Sync status"</h1>
+        <dl class="summary-list">
+            <div>
+                <dt>"Connection"</dt>
+                <dd data-testid="status-connection">
+                    {move || if status.reachable.get() { "Connected to the school's server" } else { "Offline: changes are kept on this device" }}
+                </dd>
+            </div>
+            <div>
+                <dt>"Waiting to sync"</dt>
+                <dd data-testid="status-pending">{move || status.pending.get()}</dd>
+            </div>
+            <div>
+                <dt>"Last successful sync"</dt>
+                <dd data-testid="status-last-sync">
+                    {move || status.last_sync_at.get().map(format_time).unwrap_or_else(|| "Never on this device".into())}
+                </dd>
+            </div>
+        </dl>
+        {move || status.progress.get().map(|p| view! {
+            <div class="field">
+                <label for="sync-progress">{format!("Sending {} of {} changes", p.done, p.total)}</label>
+                <progress id="sync-progress" max=p.total.to_string() value=p.done.to_string()></progress>
+            </div>
+        })}
+        {move || status.is_stale(now()).then(|| view! {
+            <div class="panel panel-warn" role="alert" data-testid="stale-warning">
+                <h2>"Some changes have waited more than a day"</h2>
+                <p>"Connect this device to the school network so they reach the school's records."</p>
+            </div>
+        })}
+        {move || status.problem.get().map(|p| view! {
+            <div class="panel panel-warn" role="alert"><p>{p}</p></div>
+        })}
+        <p><button type="button" class="button button-secondary" on:click=move |_| request_sync()>"Sync now"</button></p>
+        <h2>"Refused by the server"</h2>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || rejected.get().map(|rows| match rows {
+                Err(e) => view! { <p class="field-error">{e.to_string()}</p> }.into_any(),
+                Ok(rows) if rows.is_empty() => view! {
+                    <p data-testid="no-rejections">"None. Everything sent has been accepted."</p>
+                }.into_any(),
+                Ok(rows) => view! {
+                    <p>"These stay on this device. Tell the person who manages Haven at your school."</p>
+                    <ul class="rejected-list" data-testid="rejected-list">
+                        {rows.into_iter().map(|(record, title, reason)| view! {
+                            <li>
+                                <strong>{format!("Signature by {}", record.signer_name)}</strong>
+                                {format!(" on {} — {}", format_time(record.signed_at), title.unwrap_or_else(|| "an agreement".into()))}
+                                <p class="field-error">{reason}</p>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
