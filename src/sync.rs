@@ -1,16 +1,19 @@
-//! Runs haven_core's sync rules against IndexedDB and the server.
+//! Runs haven_core's sync state machine against IndexedDB and the server.
 //!
-//! One pass: bring new policy versions down, then push the outbox in batches
-//! until it is empty or the server stops answering. Passes run on start, when
-//! the browser comes online, after each signature, and on a backoff timer.
+//! [`DeviceSync`] decides what to push and when to retry; this module does the
+//! IO it asks for: read the outbox, send the request (with a timeout), store
+//! the settlement. A pass first brings new policy versions down, then pushes
+//! until the machine says to wait.
 
 use crate::api::{self, ApiClientError};
+use crate::clock::now_ms;
 use crate::db::{Db, DbError};
-use haven_core::sync::outbox::{next_batch, settle, EntryState};
-use haven_core::sync::wire::PushRequest;
-
-/// Mutations per push request.
-pub const BATCH_SIZE: usize = 100;
+use futures::future::{select, Either};
+use haven_core::sync::machine::{Command, DeviceSync, FailureKind, REQUEST_TIMEOUT_MS};
+use haven_core::sync::outbox::EntryState;
+use haven_core::Millis;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SyncError {
@@ -20,12 +23,22 @@ pub enum SyncError {
     Db(#[from] DbError),
 }
 
+impl SyncError {
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, SyncError::Api(ApiClientError::Unreachable))
+    }
+}
+
 /// What a pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncReport {
     pub policies_fetched: usize,
     pub pushed: usize,
     pub rejected: usize,
+    /// The last network or storage failure, if any.
+    pub error: Option<SyncError>,
+    /// When the machine wants to run again (a retry or the idle check).
+    pub next_at: Millis,
 }
 
 impl SyncReport {
@@ -54,50 +67,104 @@ pub async fn pull_policies(db: &Db) -> Result<usize, SyncError> {
     Ok(fetched.len())
 }
 
-/// Pushes pending outbox entries, oldest first, until none are left.
-pub async fn push_outbox(db: &Db, on_progress: &dyn Fn(Progress)) -> Result<SyncReport, SyncError> {
-    let device = db.device().await?;
-    let mut report = SyncReport::default();
+fn failure_kind(e: &ApiClientError) -> FailureKind {
+    match e {
+        ApiClientError::Unreachable => FailureKind::Unreachable,
+        ApiClientError::Server { status, .. } if *status >= 500 || *status == 429 => {
+            FailureKind::Temporary
+        }
+        ApiClientError::Server { .. } => FailureKind::Refused,
+        ApiClientError::Decode(_) => FailureKind::Temporary,
+    }
+}
+
+/// Sends a push, giving up after [`REQUEST_TIMEOUT_MS`] so one hung request
+/// cannot stall sync; the machine treats a late reply as stale.
+async fn push_with_timeout(
+    request: &haven_core::sync::wire::PushRequest,
+) -> Result<haven_core::sync::wire::PushResponse, FailureKind> {
+    let timeout = gloo_timers::future::TimeoutFuture::new(REQUEST_TIMEOUT_MS as u32);
+    let push = Box::pin(api::push(request));
+    match select(push, timeout).await {
+        Either::Left((Ok(reply), _)) => Ok(reply),
+        Either::Left((Err(e), _)) => Err(failure_kind(&e)),
+        Either::Right(_) => Err(FailureKind::TimedOut),
+    }
+}
+
+/// One pass: pull policies, then push as the machine directs until it says wait.
+pub async fn run_pass(
+    db: &Db,
+    machine: &Rc<RefCell<DeviceSync>>,
+    on_progress: &dyn Fn(Option<Progress>),
+) -> SyncReport {
+    let mut report = SyncReport {
+        policies_fetched: 0,
+        pushed: 0,
+        rejected: 0,
+        error: None,
+        next_at: now_ms(),
+    };
+    match pull_policies(db).await {
+        Ok(n) => report.policies_fetched = n,
+        Err(e) => report.error = Some(e),
+    }
     let mut total = None;
     loop {
-        let outbox = db.outbox().await?;
+        let outbox = match db.outbox().await {
+            Ok(o) => o,
+            Err(e) => {
+                report.error = Some(e.into());
+                break;
+            }
+        };
+        let command = machine
+            .borrow_mut()
+            .poll(now_ms(), &outbox, js_sys::Math::random());
+        let (ticket, request) = match command {
+            Command::WaitUntil(at) => {
+                report.next_at = at;
+                break;
+            }
+            Command::Push { ticket, request } => (ticket, request),
+        };
         let backlog = outbox
             .iter()
             .filter(|e| e.state == EntryState::Pending)
             .count();
         let total = *total.get_or_insert(backlog);
-        let batch = next_batch(&outbox, BATCH_SIZE);
-        if batch.is_empty() {
-            return Ok(report);
-        }
-        on_progress(Progress {
+        on_progress(Some(Progress {
             done: total.saturating_sub(backlog),
             total,
-        });
-        let sent: Vec<u64> = batch.iter().map(|m| m.id).collect();
-        let request = PushRequest {
-            device_id: device.device_id,
-            mutations: batch,
-            backlog: backlog as u64,
-        };
-        let reply = api::push(&request).await?;
-        let settlement = settle(&sent, &reply);
-        db.settle(&settlement).await?;
-        report.pushed += settlement.acknowledged.len();
-        report.rejected += settlement.rejected.len();
-        if !settlement.unprocessed.is_empty() && settlement.acknowledged.is_empty() {
-            // The server made no progress; try again on the next pass.
-            return Ok(report);
+        }));
+        match push_with_timeout(&request).await {
+            Ok(reply) => {
+                report.error = None;
+                let settlement = machine.borrow_mut().on_reply(now_ms(), ticket, &reply);
+                if let Some(settlement) = settlement {
+                    if let Err(e) = db.settle(&settlement).await {
+                        report.error = Some(e.into());
+                        break;
+                    }
+                    report.pushed += settlement.acknowledged.len();
+                    report.rejected += settlement.rejected.len();
+                }
+            }
+            Err(kind) => {
+                report.error = Some(SyncError::Api(match kind {
+                    FailureKind::Unreachable | FailureKind::TimedOut => ApiClientError::Unreachable,
+                    _ => ApiClientError::Server {
+                        status: 0,
+                        code: "push_failed".into(),
+                        message: "the server could not take these changes yet; retrying".into(),
+                    },
+                }));
+                machine
+                    .borrow_mut()
+                    .on_failure(now_ms(), ticket, kind, js_sys::Math::random());
+            }
         }
     }
-}
-
-/// One full pass: pull, then push.
-pub async fn sync_once(db: &Db, on_progress: &dyn Fn(Progress)) -> Result<SyncReport, SyncError> {
-    let policies_fetched = pull_policies(db).await?;
-    let report = push_outbox(db, on_progress).await?;
-    Ok(SyncReport {
-        policies_fetched,
-        ..report
-    })
+    on_progress(None);
+    report
 }

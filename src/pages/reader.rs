@@ -1,6 +1,8 @@
 //! Reads one policy version from the device and renders it safely.
 
+use crate::db::DbError;
 use crate::state::{app_db, use_sync_status};
+use haven_core::policy::PolicyVersion;
 use haven_core::render::markdown_to_safe_html;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -8,7 +10,7 @@ use leptos_router::hooks::use_params_map;
 use uuid::Uuid;
 
 /// The version id in the route, if it is a UUID.
-pub(crate) fn route_version_id() -> impl Fn() -> Option<Uuid> + Copy {
+fn route_version_id() -> impl Fn() -> Option<Uuid> + Copy {
     let params = use_params_map();
     move || {
         params
@@ -18,20 +20,37 @@ pub(crate) fn route_version_id() -> impl Fn() -> Option<Uuid> + Copy {
     }
 }
 
-#[component]
-pub fn Reader() -> impl IntoView {
+/// The policy version named in the route, read from the device.
+///
+/// Re-read when a sync brings it down, but not once it is shown: published
+/// versions never change, and re-rendering would lose the reader's place or
+/// what a signer has typed.
+pub(crate) fn use_route_policy() -> LocalResource<Result<Option<PolicyVersion>, DbError>> {
     let status = use_sync_status();
     let id = route_version_id();
-    let policy = LocalResource::new(move || {
+    let found = RwSignal::new(false);
+    let reload = RwSignal::new(0u32);
+    Effect::new(move |_| {
         status.data_version.track();
-        let id = id();
-        async move {
-            match id {
-                Some(id) => app_db().await?.policy(id).await,
-                None => Ok(None),
-            }
+        if !found.get_untracked() {
+            reload.update(|n| *n += 1);
         }
     });
+    LocalResource::new(move || {
+        reload.track();
+        let id = id();
+        async move {
+            let Some(id) = id else { return Ok(None) };
+            let policy = app_db().await?.policy(id).await?;
+            found.set(policy.is_some());
+            Ok(policy)
+        }
+    })
+}
+
+#[component]
+pub fn Reader() -> impl IntoView {
+    let policy = use_route_policy();
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || policy.get().map(|result| match result {

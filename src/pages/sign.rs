@@ -1,7 +1,7 @@
 //! Signing an agreement: typed full name and "I agree" (the signature pad comes later).
 
 use crate::clock::{new_id, now_ms};
-use crate::pages::reader::route_version_id;
+use crate::pages::reader::use_route_policy;
 use crate::state::{app_db, request_sync, use_sync_status};
 use haven_core::agreement::{validate_signer_name, AgreementError, AgreementRecord};
 use haven_core::policy::{text_hash, PolicyVersion};
@@ -24,16 +24,7 @@ impl FormErrors {
 #[component]
 pub fn Sign() -> impl IntoView {
     let status = use_sync_status();
-    let id = route_version_id();
-    let policy = LocalResource::new(move || {
-        let id = id();
-        async move {
-            match id {
-                Some(id) => app_db().await?.policy(id).await,
-                None => Ok(None),
-            }
-        }
-    });
+    let policy = use_route_policy();
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || policy.get().map(|result| match result {
@@ -135,8 +126,8 @@ fn SignForm(policy: PolicyVersion, status: crate::state::SyncStatus) -> impl Int
                 <div class="error-summary" id="error-summary" tabindex="-1" role="alert" aria-labelledby="error-summary-title">
                     <h2 id="error-summary-title">"There is a problem"</h2>
                     <ul>
-                        {move || errors.get().name.map(|m| view! { <li><a href="#signer-name">{m}</a></li> })}
-                        {move || errors.get().agree.map(|m| view! { <li><a href="#agree">{m}</a></li> })}
+                        {move || errors.get().name.map(|m| view! { <li><a href="#signer-name" on:click=focus_field("signer-name")>{m}</a></li> })}
+                        {move || errors.get().agree.map(|m| view! { <li><a href="#agree" on:click=focus_field("agree")>{m}</a></li> })}
                     </ul>
                 </div>
             </Show>
@@ -178,6 +169,14 @@ fn SignForm(policy: PolicyVersion, status: crate::state::SyncStatus) -> impl Int
                 <button type="submit" class="button" disabled=move || save.pending().get()>"Sign"</button>
             </form>
         </Show>
+    }
+}
+
+/// A summary link's click: focus its field rather than let the router navigate.
+fn focus_field(id: &'static str) -> impl Fn(leptos::ev::MouseEvent) + 'static {
+    move |ev| {
+        ev.prevent_default();
+        focus_by_id(id);
     }
 }
 

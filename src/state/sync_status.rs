@@ -1,21 +1,19 @@
 //! What people see of sync (reachable or not, changes waiting, progress, last
 //! sync, rejections) and the loop that drives it.
 
-use crate::api::ApiClientError;
 use crate::clock::now_ms;
 use crate::state::app_db;
 use crate::state::tabs::{announce_change, on_change_elsewhere, with_sync_lock};
-use crate::sync::{sync_once, Progress, SyncError, SyncReport};
+use crate::sync::{run_pass, Progress, SyncError, SyncReport};
 use futures::channel::mpsc;
 use futures::StreamExt;
-use haven_core::sync::backoff::retry_delay_ms;
+use haven_core::sync::machine::DeviceSync;
 use haven_core::sync::outbox::EntryState;
 use haven_core::Millis;
 use leptos::prelude::*;
 use std::cell::RefCell;
+use std::rc::Rc;
 
-/// How often to look for new policies when nothing is waiting.
-const IDLE_INTERVAL_MS: u64 = 60_000;
 /// How soon to look again when another tab was syncing.
 const OTHER_TAB_INTERVAL_MS: u64 = 5_000;
 /// Unsynced data older than this gets a warning.
@@ -141,54 +139,72 @@ pub async fn refresh_counts(status: SyncStatus) {
 }
 
 /// One pass while holding the cross-tab lock; `None` if another tab is syncing.
-async fn locked_pass(status: SyncStatus) -> Option<Result<SyncReport, SyncError>> {
+async fn locked_pass(status: SyncStatus, machine: Rc<RefCell<DeviceSync>>) -> Option<SyncReport> {
     with_sync_lock(move || async move {
-        let db = app_db().await.map_err(SyncError::Db)?;
-        let on_progress = move |p: Progress| status.progress.set(Some(p));
-        let report = sync_once(&db, &on_progress).await;
-        status.progress.set(None);
-        if report.is_ok() {
+        let db = match app_db().await {
+            Ok(db) => db,
+            Err(e) => {
+                status.problem.set(Some(e.to_string()));
+                return None;
+            }
+        };
+        let on_progress = move |p: Option<Progress>| status.progress.set(p);
+        let report = run_pass(&db, &machine, &on_progress).await;
+        if report.error.is_none() {
             let _ = db.set_last_sync_at(now_ms()).await;
         }
-        report
+        Some(report)
     })
     .await
+    .flatten()
 }
 
 async fn run_loop(status: SyncStatus, mut kicks: mpsc::UnboundedReceiver<()>) {
-    let mut failures: u32 = 0;
     refresh_counts(status).await;
+    let device_id = match app_db().await {
+        Ok(db) => db.device().await.map(|d| d.device_id),
+        Err(e) => Err(e),
+    };
+    let device_id = match device_id {
+        Ok(id) => id,
+        Err(e) => {
+            status.problem.set(Some(e.to_string()));
+            return;
+        }
+    };
+    // Volatile by design: a new tab starts a new machine, and the outbox in
+    // IndexedDB is all it needs to carry on.
+    let machine = Rc::new(RefCell::new(DeviceSync::new(device_id)));
     loop {
-        let outcome = locked_pass(status).await;
+        let report = locked_pass(status, machine.clone()).await;
         refresh_counts(status).await;
         status.data_version.update(|v| *v += 1);
-        let delay = match outcome {
-            None => OTHER_TAB_INTERVAL_MS,
-            Some(Ok(report)) => {
-                failures = 0;
-                status.reachable.set(true);
-                status.problem.set(None);
+        let next_at = match report {
+            None => now_ms() + OTHER_TAB_INTERVAL_MS as Millis,
+            Some(report) => {
+                let unreachable = report.error.as_ref().is_some_and(SyncError::is_unreachable);
+                status.reachable.set(!unreachable);
+                status.problem.set(
+                    report
+                        .error
+                        .as_ref()
+                        .filter(|e| !e.is_unreachable())
+                        .map(|e| e.to_string()),
+                );
                 if report.changed_anything() {
                     announce_change();
                 }
-                IDLE_INTERVAL_MS
-            }
-            Some(Err(e)) => {
-                let unreachable = matches!(&e, SyncError::Api(ApiClientError::Unreachable));
-                status.reachable.set(!unreachable);
-                status.problem.set((!unreachable).then(|| e.to_string()));
-                let delay = retry_delay_ms(failures, js_sys::Math::random());
-                failures = failures.saturating_add(1);
-                delay
+                report.next_at
             }
         };
-        // Wait for the timer or a request to sync, whichever comes first.
-        let timer = gloo_timers::future::TimeoutFuture::new(delay.min(u32::MAX as u64) as u32);
+        // Wait for the machine's next time or a request to sync, whichever comes first.
+        let delay = (next_at - now_ms()).clamp(0, u32::MAX as Millis) as u32;
+        let timer = gloo_timers::future::TimeoutFuture::new(delay);
         if let futures::future::Either::Right(_) =
             futures::future::select(timer, kicks.next()).await
         {
             // Someone is waiting on this sync: start the backoff afresh.
-            failures = 0;
+            machine.borrow_mut().kick();
         }
     }
 }

@@ -11,8 +11,11 @@ use crate::db::begin_write;
 use crate::error::AppError;
 use crate::policies::{find_version, kind_to_str};
 use haven_core::agreement::{AgreementError, AgreementRecord};
+use haven_core::sync::server_rules::{
+    self, advance, classify, replay_outcome, BatchError, Classification,
+};
 use haven_core::sync::wire::{
-    Change, Mutation, MutationResult, Outcome, PushRequest, PushResponse, MAX_BATCH,
+    Change, Mutation, MutationResult, Outcome, PushRequest, PushResponse,
 };
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
@@ -36,15 +39,21 @@ pub async fn apply_push(
 
     let mut results = Vec::with_capacity(request.mutations.len());
     for mutation in &request.mutations {
-        let outcome = if mutation.id <= last {
-            Outcome::Duplicate
-        } else {
-            let outcome = apply_mutation(&mut tx, request.device_id, mutation, now).await?;
-            if let Outcome::Rejected { code, reason } = &outcome {
-                store_rejection(&mut tx, request.device_id, mutation, code, reason, now).await?;
+        let outcome = match classify(last, mutation.id) {
+            // A replay gets the answer the first attempt got: a rejection stays
+            // a rejection, or a device whose reply was lost would drop the record.
+            Classification::Replay => {
+                replay_outcome(earlier_rejection(&mut tx, &device_id, mutation.id).await?)
             }
-            last = mutation.id;
-            outcome
+            Classification::New => {
+                let outcome = apply_mutation(&mut tx, request.device_id, mutation, now).await?;
+                if let Outcome::Rejected { code, reason } = &outcome {
+                    store_rejection(&mut tx, request.device_id, mutation, code, reason, now)
+                        .await?;
+                }
+                last = advance(last, mutation.id);
+                outcome
+            }
         };
         results.push(MutationResult {
             id: mutation.id,
@@ -78,29 +87,28 @@ pub async fn apply_push(
     })
 }
 
-/// Refuses batches the protocol forbids: too many mutations, ids that are zero,
-/// too large for the database, or not strictly increasing.
+/// Refuses batches the protocol forbids (rules in haven_core).
 fn check_batch(mutations: &[Mutation]) -> Result<(), AppError> {
-    if mutations.len() > MAX_BATCH {
-        return Err(AppError::BatchTooLarge {
-            got: mutations.len(),
-            max: MAX_BATCH,
-        });
-    }
-    let max_id = u64::try_from(i64::MAX).unwrap_or(u64::MAX);
-    if let Some(m) = mutations.iter().find(|m| m.id == 0 || m.id > max_id) {
-        return Err(AppError::BadRequest(format!(
-            "mutation id {} is out of range; ids start at 1",
-            m.id
-        )));
-    }
-    if let Some(pair) = mutations.windows(2).find(|w| w[1].id <= w[0].id) {
-        return Err(AppError::MutationsOutOfOrder(format!(
-            "mutation ids must strictly increase within a push; {} follows {}",
-            pair[1].id, pair[0].id
-        )));
-    }
-    Ok(())
+    server_rules::check_batch(mutations).map_err(|e| match e {
+        BatchError::TooLarge { got, max } => AppError::BatchTooLarge { got, max },
+        BatchError::IdOutOfRange { .. } => AppError::BadRequest(e.to_string()),
+        BatchError::OutOfOrder { .. } => AppError::MutationsOutOfOrder(e.to_string()),
+    })
+}
+
+/// The code and reason a mutation was refused with, if it was.
+async fn earlier_rejection(
+    tx: &mut Transaction<'static, Sqlite>,
+    device_id: &str,
+    mutation_id: u64,
+) -> Result<Option<(String, String)>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT code, reason FROM rejected_mutations WHERE device_id = ? AND mutation_id = ?",
+    )
+    .bind(device_id)
+    .bind(to_db_id(mutation_id))
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
 fn to_db_id(id: u64) -> i64 {
@@ -230,6 +238,7 @@ async fn store_rejection(
 mod tests {
     use super::*;
     use haven_core::hash::Sha256Hex;
+    use haven_core::sync::wire::MAX_BATCH;
 
     fn mutation(id: u64) -> Mutation {
         Mutation {

@@ -53,8 +53,10 @@ pub struct Settlement {
 
 /// Reads a push reply against the mutation ids that were sent.
 ///
-/// A sent id at or below `last_mutation_id` without an explicit result was
-/// processed in an earlier push whose reply was lost, so it is acknowledged.
+/// Only an explicit `applied` or `duplicate` acknowledges an entry. A sent id
+/// without a result is sent again, even if it is at or below
+/// `last_mutation_id`: the server answers a replay with its first answer
+/// (including a rejection), so guessing here could only drop a record.
 pub fn settle(sent: &[u64], reply: &PushResponse) -> Settlement {
     let mut out = Settlement::default();
     for &id in sent {
@@ -68,7 +70,6 @@ pub fn settle(sent: &[u64], reply: &PushResponse) -> Settlement {
             Some(Outcome::Rejected { code, reason }) => {
                 out.rejected.push((id, code.clone(), reason.clone()))
             }
-            None if id <= reply.last_mutation_id => out.acknowledged.push(id),
             None => out.unprocessed.push(id),
         }
     }
@@ -141,8 +142,10 @@ mod tests {
             ],
         };
         let s = settle(&[9, 10, 11, 12, 13], &reply);
-        assert_eq!(s.acknowledged, vec![9, 10, 11]);
+        assert_eq!(s.acknowledged, vec![10, 11]);
         assert_eq!(s.rejected, vec![(12, "c".into(), "why".into())]);
-        assert_eq!(s.unprocessed, vec![13]);
+        // 9 is at or below last_mutation_id but has no answer: send it again
+        // rather than guess it was stored.
+        assert_eq!(s.unprocessed, vec![9, 13]);
     }
 }

@@ -117,9 +117,10 @@ async fn an_unknown_policy_version_is_rejected_and_the_queue_moves_on() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].record.id, good.id);
 
-    // Pushed again, the rejected mutation is not re-examined.
+    // Pushed again, the rejected mutation is answered from the stored refusal.
     let again = app.push(&device.push(&[(1, &orphan)])).await;
-    assert_eq!(again.results[0].outcome, Outcome::Duplicate);
+    assert_eq!(again.results[0].outcome, response.results[0].outcome);
+    assert_eq!(app.agreements().await.len(), 1);
 }
 
 #[tokio::test]
@@ -375,4 +376,24 @@ async fn the_backlog_a_device_reports_is_kept_for_admins() {
             .await
             .unwrap();
     assert_eq!(backlog, 248);
+}
+
+#[tokio::test]
+async fn a_replayed_rejection_is_answered_with_the_same_rejection_not_as_a_duplicate() {
+    // If the reply carrying a rejection is lost, the device sends the mutation
+    // again; answering "duplicate" would make it drop a record the server never stored.
+    let app = spawn_app().await;
+    let device = Device::fresh();
+    let version = app.policy(VISITOR_AUA_VERSION_ID).await;
+    let mut forged = device.sign(&version, "Mallory");
+    forged.policy_text_sha256 = Sha256Hex::of(b"text nobody published");
+    let request = device.push(&[(1, &forged)]);
+
+    let first = app.push(&request).await;
+    let replay = app.push(&request).await;
+
+    assert_eq!(rejected_code(&first.results[0]), "text_mismatch");
+    assert_eq!(replay.results[0].outcome, first.results[0].outcome);
+    assert_eq!(replay.last_mutation_id, 1);
+    assert!(app.agreements().await.is_empty());
 }

@@ -1,0 +1,583 @@
+//! The device's push loop as a sans-IO state machine.
+//!
+//! [`DeviceSync`] decides when to push which outbox entries and what to do with
+//! the answer; the shell does the waiting, the HTTP request and the storage.
+//! Every input carries the time (`now`), and the ones that schedule a retry
+//! carry a random `jitter` in `[0, 1)`, so the machine reads no clock and no
+//! random source and the whole protocol runs in memory in tests
+//! (`tests/sync_simulation.rs`).
+//!
+//! The machine holds no records. The outbox is the shell's durable storage and
+//! is passed to [`DeviceSync::poll`]; a [`Settlement`] returned by
+//! [`DeviceSync::on_reply`] is for the shell to apply to it. Losing the machine
+//! (a closed tab) loses nothing: a new one starts ready to push and
+//! sends the oldest pending entries again, which the server answers without
+//! applying them twice.
+//!
+//! A shell drives it like this:
+//!
+//! ```text
+//! loop {
+//!     match machine.poll(now(), &outbox, random()) {
+//!         Command::Push { ticket, request } => start the request in the background;
+//!             its reply calls on_reply(now, ticket, &reply) and the shell applies
+//!             the settlement; an error calls on_failure(now, ticket, kind, random())
+//!         Command::WaitUntil(t) => sleep until t, a reply, or a kick()
+//!     }
+//! }
+//! ```
+
+use super::backoff::retry_delay_ms;
+use super::outbox::{next_batch, settle, EntryState, OutboxEntry, Settlement};
+use super::wire::{PushRequest, PushResponse, MAX_BATCH};
+use crate::Millis;
+use uuid::Uuid;
+
+/// Mutations per push unless [`DeviceSync::with_batch_size`] says otherwise.
+pub const DEFAULT_BATCH_SIZE: usize = 100;
+/// A push with no reply after this long is given up and counts as a failure.
+/// Its request may still reach the server; sending the same mutations again is
+/// harmless.
+pub const REQUEST_TIMEOUT_MS: u64 = 30_000;
+/// How long to wait when nothing is pending (or the server made no progress)
+/// before looking again without being asked.
+pub const IDLE_INTERVAL_MS: u64 = 60_000;
+
+/// Names one push. A reply or failure for any other ticket than the push in
+/// flight is stale (the push timed out) and is ignored.
+///
+/// Tickets are numbered per machine: when a machine is replaced (the tab was
+/// closed) the shell must drop replies to the old machine's requests, as a
+/// closed tab's connections are gone with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ticket(u64);
+
+/// What the shell should do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Send this request and report its reply or failure under `ticket`.
+    Push {
+        ticket: Ticket,
+        request: PushRequest,
+    },
+    /// Nothing to do until this time, a reply, or a [`DeviceSync::kick`]; then
+    /// poll again.
+    WaitUntil(Millis),
+}
+
+/// Why a push got no usable reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// No answer: offline, server down, or a gateway saying so (502/503/504).
+    /// Shown as "offline", not as an error.
+    Unreachable,
+    /// The server answered with an error that may pass (500, 429, a reply that
+    /// could not be read).
+    Temporary,
+    /// The server refused the whole request (a 4xx such as an out-of-order
+    /// batch). Sending it again will fail the same way until the app or the
+    /// server changes, so a person should see it; it is still retried, slowly.
+    Refused,
+    /// No reply within [`REQUEST_TIMEOUT_MS`].
+    TimedOut,
+}
+
+/// Where the machine stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    /// Push at the next poll if anything is pending.
+    Ready,
+    /// Do nothing before `until`: a retry after a failure, or the idle timer.
+    Waiting { until: Millis },
+    /// One push is out; its reply is awaited until `deadline`.
+    InFlight {
+        ticket: Ticket,
+        sent: Vec<u64>,
+        deadline: Millis,
+    },
+}
+
+/// The device side of push, one request at a time.
+///
+/// States and transitions (`n` counts failures in a row):
+///
+/// ```text
+/// state               input                          next state
+/// ─────────────────── ────────────────────────────── ─────────────────────────────────
+/// Ready               poll, entries pending          InFlight (returns Push)
+/// Ready               poll, nothing pending          Waiting { now + IDLE_INTERVAL_MS }
+/// InFlight            poll before the deadline       InFlight (returns WaitUntil(deadline))
+/// InFlight            poll at/after the deadline     Waiting { now + retry_delay_ms(n, jitter) }, n += 1
+/// InFlight            on_failure (its ticket)        Waiting { now + retry_delay_ms(n, jitter) }, n += 1
+/// InFlight            on_reply (its ticket)          Ready, n = 0 (Waiting idle if nothing processed)
+/// InFlight            kick                           InFlight, n = 0
+/// Waiting { until }   poll before `until`            Waiting (returns WaitUntil(until))
+/// Waiting { until }   poll at/after `until`          as Ready
+/// Waiting             kick                           Ready, n = 0
+/// any                 reply/failure, other ticket    unchanged (stale)
+/// ```
+///
+/// - **Ready**: the next [`poll`](Self::poll) sends the oldest pending entries
+///   (at most the batch size) or, if there are none, waits [`IDLE_INTERVAL_MS`].
+/// - **InFlight**: exactly one push is out. Polls answer
+///   [`Command::WaitUntil`] its deadline; a [`kick`](Self::kick) does not send a
+///   second one. A reply settles it; a failure, or a poll at or after the
+///   deadline, schedules a retry.
+/// - **Waiting**: polls answer [`Command::WaitUntil`] until the time comes or
+///   a kick makes the machine Ready.
+///
+/// Backoff: the n-th failure in a row (n from 0) waits
+/// [`retry_delay_ms`]`(n, jitter)`: capped exponential with jitter. A reply or a
+/// kick starts the count afresh.
+#[derive(Debug, Clone)]
+pub struct DeviceSync {
+    device_id: Uuid,
+    batch_size: usize,
+    state: State,
+    failures: u32,
+    last_failure: Option<FailureKind>,
+    next_ticket: u64,
+}
+
+impl DeviceSync {
+    /// A machine for `device_id`, Ready: it pushes at the first poll, as the app
+    /// syncs when it opens.
+    pub fn new(device_id: Uuid) -> Self {
+        Self {
+            device_id,
+            batch_size: DEFAULT_BATCH_SIZE,
+            state: State::Ready,
+            failures: 0,
+            last_failure: None,
+            next_ticket: 0,
+        }
+    }
+
+    /// Sends at most `batch_size` mutations per push, kept between 1 and the
+    /// server's [`MAX_BATCH`].
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.clamp(1, MAX_BATCH);
+        self
+    }
+
+    /// What to do now, given the outbox as stored. `jitter` (random, `[0, 1)`)
+    /// is used only if a push in flight has passed its deadline and a retry
+    /// must be scheduled.
+    pub fn poll(&mut self, now: Millis, outbox: &[OutboxEntry], jitter: f64) -> Command {
+        match self.state {
+            State::InFlight { deadline, .. } if now < deadline => {
+                return Command::WaitUntil(deadline);
+            }
+            State::InFlight { ticket, .. } => {
+                self.on_failure(now, ticket, FailureKind::TimedOut, jitter);
+            }
+            _ => {}
+        }
+        if let State::Waiting { until } = self.state {
+            if now < until {
+                return Command::WaitUntil(until);
+            }
+        }
+
+        let batch = next_batch(outbox, self.batch_size);
+        if batch.is_empty() {
+            let until = later(now, IDLE_INTERVAL_MS);
+            self.state = State::Waiting { until };
+            return Command::WaitUntil(until);
+        }
+        let backlog = outbox
+            .iter()
+            .filter(|e| e.state == EntryState::Pending)
+            .count() as u64;
+        let ticket = Ticket(self.next_ticket);
+        self.next_ticket += 1;
+        self.state = State::InFlight {
+            ticket,
+            sent: batch.iter().map(|m| m.id).collect(),
+            deadline: later(now, REQUEST_TIMEOUT_MS),
+        };
+        Command::Push {
+            ticket,
+            request: PushRequest {
+                device_id: self.device_id,
+                mutations: batch,
+                backlog,
+            },
+        }
+    }
+
+    /// Reads the server's reply to push `ticket`. Returns what to do with the
+    /// outbox, or `None` if the ticket is not the push in flight (it timed out
+    /// or was already answered); a stale reply is ignored because its entries
+    /// are still pending and will be sent, and answered, again.
+    pub fn on_reply(
+        &mut self,
+        now: Millis,
+        ticket: Ticket,
+        reply: &PushResponse,
+    ) -> Option<Settlement> {
+        let sent = match &self.state {
+            State::InFlight {
+                ticket: t, sent, ..
+            } if *t == ticket => sent,
+            _ => return None,
+        };
+        let settlement = settle(sent, reply);
+        self.failures = 0;
+        self.last_failure = None;
+        let progress = !settlement.acknowledged.is_empty() || !settlement.rejected.is_empty();
+        self.state = if progress || settlement.unprocessed.is_empty() {
+            // More may be pending: go straight on with the next batch.
+            State::Ready
+        } else {
+            // The server answered but processed nothing: do not hammer it.
+            State::Waiting {
+                until: later(now, IDLE_INTERVAL_MS),
+            }
+        };
+        Some(settlement)
+    }
+
+    /// Push `ticket` failed: wait [`retry_delay_ms`] before the next one.
+    /// Ignored if `ticket` is not the push in flight.
+    pub fn on_failure(&mut self, now: Millis, ticket: Ticket, kind: FailureKind, jitter: f64) {
+        match self.state {
+            State::InFlight { ticket: t, .. } if t == ticket => {}
+            _ => return,
+        }
+        let delay = retry_delay_ms(self.failures, jitter);
+        self.failures = self.failures.saturating_add(1);
+        self.last_failure = Some(kind);
+        self.state = State::Waiting {
+            until: later(now, delay),
+        };
+    }
+
+    /// Sync now, not at the next timer: a record was just made, the browser
+    /// came online, the tab became visible. Starts the backoff afresh. A push
+    /// already in flight is not doubled; the machine goes on from its reply.
+    pub fn kick(&mut self) {
+        self.failures = 0;
+        if !matches!(self.state, State::InFlight { .. }) {
+            self.state = State::Ready;
+        }
+    }
+
+    /// Whether a push is out and not yet answered.
+    pub fn is_pushing(&self) -> bool {
+        matches!(self.state, State::InFlight { .. })
+    }
+
+    /// Why the last push failed, if the last push did not get a reply.
+    pub fn last_failure(&self) -> Option<FailureKind> {
+        self.last_failure
+    }
+}
+
+fn later(now: Millis, delay_ms: u64) -> Millis {
+    now.saturating_add(Millis::try_from(delay_ms).unwrap_or(Millis::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agreement::AgreementRecord;
+    use crate::hash::Sha256Hex;
+    use crate::sync::backoff::{BASE_DELAY_MS, MAX_DELAY_MS};
+    use crate::sync::wire::{Change, Mutation, MutationResult, Outcome};
+
+    const T0: Millis = 1_790_000_000_000;
+    const DEVICE: Uuid = Uuid::from_u128(9);
+
+    fn entry(id: u64, state: EntryState) -> OutboxEntry {
+        OutboxEntry {
+            mutation: Mutation {
+                id,
+                change: Change::CreateAgreement(AgreementRecord {
+                    id: Uuid::from_u128(u128::from(id)),
+                    policy_version_id: Uuid::from_u128(1),
+                    policy_text_sha256: Sha256Hex::of(b"x"),
+                    signer_name: "A".into(),
+                    agreed: true,
+                    signed_at: T0,
+                    device_id: DEVICE,
+                }),
+            },
+            state,
+            queued_at: T0,
+        }
+    }
+
+    fn pending(ids: impl IntoIterator<Item = u64>) -> Vec<OutboxEntry> {
+        ids.into_iter()
+            .map(|id| entry(id, EntryState::Pending))
+            .collect()
+    }
+
+    fn applied(ids: &[u64]) -> PushResponse {
+        PushResponse {
+            last_mutation_id: ids.iter().copied().max().unwrap_or(0),
+            results: ids
+                .iter()
+                .map(|&id| MutationResult {
+                    id,
+                    outcome: Outcome::Applied,
+                })
+                .collect(),
+        }
+    }
+
+    /// Polls and expects a push; returns its ticket and mutation ids.
+    fn expect_push(m: &mut DeviceSync, now: Millis, outbox: &[OutboxEntry]) -> (Ticket, Vec<u64>) {
+        match m.poll(now, outbox, 0.5) {
+            Command::Push { ticket, request } => {
+                assert_eq!(request.device_id, DEVICE);
+                let pending = outbox
+                    .iter()
+                    .filter(|e| e.state == EntryState::Pending)
+                    .count();
+                assert_eq!(request.backlog, pending as u64);
+                (ticket, request.mutations.iter().map(|m| m.id).collect())
+            }
+            other => panic!("expected a push, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_new_machine_pushes_the_oldest_pending_entries_at_once() {
+        let mut m = DeviceSync::new(DEVICE).with_batch_size(2);
+        let mut outbox = pending([3, 1, 2]);
+        outbox.push(entry(
+            0,
+            EntryState::Rejected {
+                code: "c".into(),
+                reason: "r".into(),
+            },
+        ));
+        let (_, ids) = expect_push(&mut m, T0, &outbox);
+        assert_eq!(ids, vec![1, 2]);
+        assert!(m.is_pushing());
+    }
+
+    #[test]
+    fn with_nothing_pending_the_machine_waits_the_idle_interval() {
+        let mut m = DeviceSync::new(DEVICE);
+        let idle = T0 + IDLE_INTERVAL_MS as Millis;
+        assert_eq!(m.poll(T0, &[], 0.5), Command::WaitUntil(idle));
+        // Entries that appear without a kick wait for the timer...
+        let outbox = pending([1]);
+        assert_eq!(m.poll(T0 + 1, &outbox, 0.5), Command::WaitUntil(idle));
+        // ...and go when it fires.
+        expect_push(&mut m, idle, &outbox);
+    }
+
+    #[test]
+    fn only_one_push_is_in_flight_until_its_deadline() {
+        let mut m = DeviceSync::new(DEVICE);
+        let outbox = pending([1]);
+        expect_push(&mut m, T0, &outbox);
+        let deadline = T0 + REQUEST_TIMEOUT_MS as Millis;
+        assert_eq!(m.poll(T0 + 5, &outbox, 0.5), Command::WaitUntil(deadline));
+        m.kick();
+        assert_eq!(m.poll(T0 + 6, &outbox, 0.5), Command::WaitUntil(deadline));
+    }
+
+    #[test]
+    fn a_reply_settles_the_sent_ids_and_the_next_batch_goes_at_once() {
+        let mut m = DeviceSync::new(DEVICE).with_batch_size(2);
+        let mut outbox = pending([1, 2, 3]);
+        let (ticket, ids) = expect_push(&mut m, T0, &outbox);
+        let s = m.on_reply(T0 + 10, ticket, &applied(&ids)).unwrap();
+        assert_eq!(s.acknowledged, vec![1, 2]);
+        outbox.retain(|e| !s.acknowledged.contains(&e.mutation.id));
+        let (_, ids) = expect_push(&mut m, T0 + 10, &outbox);
+        assert_eq!(ids, vec![3]);
+    }
+
+    #[test]
+    fn a_rejection_is_settled_as_rejected_and_the_queue_moves_past_it() {
+        let mut m = DeviceSync::new(DEVICE).with_batch_size(1);
+        let mut outbox = pending([1, 2]);
+        let (ticket, _) = expect_push(&mut m, T0, &outbox);
+        let reply = PushResponse {
+            last_mutation_id: 1,
+            results: vec![MutationResult {
+                id: 1,
+                outcome: Outcome::Rejected {
+                    code: "unknown_policy_version".into(),
+                    reason: "gone".into(),
+                },
+            }],
+        };
+        let s = m.on_reply(T0 + 1, ticket, &reply).unwrap();
+        assert_eq!(
+            s.rejected,
+            vec![(1, "unknown_policy_version".into(), "gone".into())]
+        );
+        outbox[0].state = EntryState::Rejected {
+            code: "unknown_policy_version".into(),
+            reason: "gone".into(),
+        };
+        let (_, ids) = expect_push(&mut m, T0 + 1, &outbox);
+        assert_eq!(ids, vec![2]);
+    }
+
+    #[test]
+    fn a_reply_that_processed_nothing_waits_the_idle_interval() {
+        let mut m = DeviceSync::new(DEVICE);
+        let outbox = pending([5]);
+        let (ticket, _) = expect_push(&mut m, T0, &outbox);
+        let nothing = PushResponse {
+            last_mutation_id: 4,
+            results: vec![],
+        };
+        let s = m.on_reply(T0 + 1, ticket, &nothing).unwrap();
+        assert_eq!(s.unprocessed, vec![5]);
+        assert_eq!(
+            m.poll(T0 + 2, &outbox, 0.5),
+            Command::WaitUntil(T0 + 1 + IDLE_INTERVAL_MS as Millis)
+        );
+    }
+
+    #[test]
+    fn a_failure_waits_the_backoff_delay_before_the_retry() {
+        let mut m = DeviceSync::new(DEVICE);
+        let outbox = pending([1]);
+        let (ticket, _) = expect_push(&mut m, T0, &outbox);
+        m.on_failure(T0 + 100, ticket, FailureKind::Unreachable, 0.0);
+        assert_eq!(m.last_failure(), Some(FailureKind::Unreachable));
+        assert!(!m.is_pushing());
+        let retry = T0 + 100 + retry_delay_ms(0, 0.0) as Millis;
+        assert_eq!(m.poll(retry - 1, &outbox, 0.5), Command::WaitUntil(retry));
+        let (_, ids) = expect_push(&mut m, retry, &outbox);
+        assert_eq!(ids, vec![1]);
+    }
+
+    #[test]
+    fn failures_in_a_row_back_off_exponentially_up_to_the_cap() {
+        let mut m = DeviceSync::new(DEVICE);
+        let outbox = pending([1]);
+        let mut now = T0;
+        let mut delays = Vec::new();
+        for _ in 0..12 {
+            let (ticket, _) = expect_push(&mut m, now, &outbox);
+            m.on_failure(now, ticket, FailureKind::Temporary, 0.999_999);
+            let Command::WaitUntil(until) = m.poll(now, &outbox, 0.5) else {
+                panic!("expected to wait");
+            };
+            delays.push((until - now) as u64);
+            now = until;
+        }
+        assert_eq!(delays[0], BASE_DELAY_MS - 1);
+        assert!(delays.windows(2).all(|w| w[1] >= w[0]));
+        assert_eq!(*delays.last().unwrap(), MAX_DELAY_MS - 1);
+    }
+
+    #[test]
+    fn jitter_spreads_the_retry_time() {
+        let outbox = pending([1]);
+        let retry_at = |jitter| {
+            let mut m = DeviceSync::new(DEVICE);
+            let (ticket, _) = expect_push(&mut m, T0, &outbox);
+            m.on_failure(T0, ticket, FailureKind::Unreachable, jitter);
+            m.poll(T0, &outbox, 0.5)
+        };
+        assert_ne!(retry_at(0.0), retry_at(0.9));
+    }
+
+    #[test]
+    fn a_push_with_no_reply_by_its_deadline_times_out_and_is_retried_with_backoff() {
+        let mut m = DeviceSync::new(DEVICE);
+        let outbox = pending([1]);
+        let (first, _) = expect_push(&mut m, T0, &outbox);
+        let deadline = T0 + REQUEST_TIMEOUT_MS as Millis;
+        let retry = deadline + retry_delay_ms(0, 0.0) as Millis;
+        assert_eq!(m.poll(deadline, &outbox, 0.0), Command::WaitUntil(retry));
+        assert_eq!(m.last_failure(), Some(FailureKind::TimedOut));
+        let (second, ids) = expect_push(&mut m, retry, &outbox);
+        assert_ne!(first, second);
+        assert_eq!(ids, vec![1]);
+    }
+
+    #[test]
+    fn a_late_reply_to_a_timed_out_push_is_ignored() {
+        let mut m = DeviceSync::new(DEVICE);
+        let outbox = pending([1, 2]);
+        let (old, ids) = expect_push(&mut m, T0, &outbox);
+        let deadline = T0 + REQUEST_TIMEOUT_MS as Millis;
+        m.poll(deadline, &outbox, 0.0);
+        assert_eq!(m.on_reply(deadline + 1, old, &applied(&ids)), None);
+        // Also while a newer push is out: the newer one is still awaited.
+        m.kick();
+        let (new, _) = expect_push(&mut m, deadline + 2, &outbox);
+        assert_eq!(m.on_reply(deadline + 3, old, &applied(&ids)), None);
+        m.on_failure(deadline + 3, old, FailureKind::Unreachable, 0.0);
+        assert!(m.is_pushing());
+        assert!(m.on_reply(deadline + 4, new, &applied(&ids)).is_some());
+        // Answered once; the same reply again is stale.
+        assert_eq!(m.on_reply(deadline + 5, new, &applied(&ids)), None);
+    }
+
+    #[test]
+    fn a_kick_cuts_the_backoff_short_and_starts_it_afresh() {
+        let mut m = DeviceSync::new(DEVICE);
+        let outbox = pending([1]);
+        for _ in 0..5 {
+            let (ticket, _) = expect_push(&mut m, T0, &outbox);
+            m.on_failure(T0, ticket, FailureKind::Unreachable, 0.0);
+            m.kick();
+        }
+        // Every retry was immediate, and the count did not grow.
+        let (ticket, _) = expect_push(&mut m, T0, &outbox);
+        m.on_failure(T0, ticket, FailureKind::Unreachable, 0.0);
+        assert_eq!(
+            m.poll(T0, &outbox, 0.5),
+            Command::WaitUntil(T0 + retry_delay_ms(0, 0.0) as Millis)
+        );
+    }
+
+    #[test]
+    fn a_reply_starts_the_backoff_afresh() {
+        let mut m = DeviceSync::new(DEVICE);
+        let outbox = pending([1]);
+        let mut now = T0;
+        for _ in 0..4 {
+            let (ticket, _) = expect_push(&mut m, now, &outbox);
+            m.on_failure(now, ticket, FailureKind::Temporary, 0.0);
+            now += MAX_DELAY_MS as Millis;
+        }
+        let (ticket, ids) = expect_push(&mut m, now, &outbox);
+        m.on_reply(now, ticket, &applied(&ids)).unwrap();
+        assert_eq!(m.last_failure(), None);
+        let (ticket, _) = expect_push(&mut m, now, &outbox);
+        m.on_failure(now, ticket, FailureKind::Temporary, 0.0);
+        assert_eq!(
+            m.poll(now, &outbox, 0.5),
+            Command::WaitUntil(now + retry_delay_ms(0, 0.0) as Millis)
+        );
+    }
+
+    #[test]
+    fn a_refused_batch_is_retried_slowly_and_reported() {
+        let mut m = DeviceSync::new(DEVICE);
+        let outbox = pending([1]);
+        let (ticket, _) = expect_push(&mut m, T0, &outbox);
+        m.on_failure(T0, ticket, FailureKind::Refused, 0.0);
+        assert_eq!(m.last_failure(), Some(FailureKind::Refused));
+        assert!(matches!(m.poll(T0, &outbox, 0.5), Command::WaitUntil(t) if t > T0));
+    }
+
+    #[test]
+    fn batch_size_is_kept_within_what_the_server_accepts() {
+        let outbox = pending(1..=600);
+        let mut big = DeviceSync::new(DEVICE).with_batch_size(10_000);
+        assert_eq!(expect_push(&mut big, T0, &outbox).1.len(), MAX_BATCH);
+        let mut zero = DeviceSync::new(DEVICE).with_batch_size(0);
+        assert_eq!(expect_push(&mut zero, T0, &outbox).1.len(), 1);
+        let mut default = DeviceSync::new(DEVICE);
+        assert_eq!(
+            expect_push(&mut default, T0, &outbox).1.len(),
+            DEFAULT_BATCH_SIZE
+        );
+    }
+}

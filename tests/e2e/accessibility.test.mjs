@@ -1,0 +1,90 @@
+// Every page passes axe-core with no WCAG 2.2 A or AA violation, and the
+// signing flow can be completed with the keyboard alone.
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { test } from "node:test";
+import { adminToken, eventually, freePort, getJson, launchBrowser, scratchDir, startServer } from "./support.mjs";
+
+const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"];
+
+async function axeViolations(page) {
+  await page.addScriptTag({ path: AXE });
+  return page.evaluate(async (tags) => {
+    const result = await window.axe.run(document, { runOnly: { type: "tag", values: tags } });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5),
+    }));
+  }, TAGS);
+}
+
+test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard", async (t) => {
+  const scratch = scratchDir();
+  const port = await freePort();
+  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
+  const browser = await launchBrowser();
+  t.after(async () => {
+    await browser.close();
+    await server.stop();
+    scratch.cleanup();
+  });
+  // axe is injected as a script, which the app's CSP would (rightly) refuse.
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
+  const policies = await getJson(`${server.base}/api/v1/policies`);
+  const visitor = policies.find((p) => p.kind === "visitor_aua");
+  const esafety = policies.find((p) => p.kind === "esafety_policy");
+
+  await page.goto(`${server.base}/policies`);
+  await page.getByTestId("policy-link").first().waitFor();
+
+  const pages = [
+    ["home", "/", () => page.getByRole("heading", { level: 1 }).waitFor()],
+    ["policy list", "/policies", () => page.getByTestId("policy-link").first().waitFor()],
+    ["policy reader", `/policies/${esafety.id}`, () => page.getByTestId("policy-body").waitFor()],
+    ["sign page", `/sign/${visitor.id}`, () => page.getByLabel("Your full name").waitFor()],
+    ["sync status", "/sync", () => page.getByTestId("status-pending").waitFor()],
+    ["not found", "/no-such-page", () => page.getByRole("heading", { name: "Page not found" }).waitFor()],
+  ];
+  const failures = [];
+  for (const [name, path, ready] of pages) {
+    await page.goto(`${server.base}${path}`);
+    await ready();
+    const violations = await axeViolations(page);
+    if (violations.length) failures.push({ name, violations });
+  }
+
+  // The sign page's error state, reached by keyboard alone.
+  await page.goto(`${server.base}/sign/${visitor.id}`);
+  await page.getByLabel("Your full name").waitFor();
+  await page.getByLabel("Your full name").focus();
+  await page.keyboard.press("Tab"); // to the checkbox
+  await page.keyboard.press("Tab"); // to the Sign button
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "There is a problem" }).waitFor();
+  const focused = await page.evaluate(() => document.activeElement?.id);
+  assert.equal(focused, "error-summary", "focus moves to the error summary");
+  const errorState = await axeViolations(page);
+  if (errorState.length) failures.push({ name: "sign page with errors", violations: errorState });
+
+  // Follow the summary link, type, tick with the space bar, submit with Enter.
+  await page.getByRole("link", { name: /enter your full name/i }).press("Enter");
+  await page.keyboard.type("Keyboard User");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Space");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
+  await page.getByTestId("signed").waitFor();
+  const token = await adminToken(server.base);
+  await eventually(
+    async () => (await getJson(`${server.base}/api/v1/agreements`, token)).some((a) => a.signer_name === "Keyboard User"),
+    20_000,
+    "the keyboard signature to sync",
+  );
+
+  assert.deepEqual(failures, [], JSON.stringify(failures, null, 2));
+});
