@@ -33,10 +33,13 @@ self.addEventListener("fetch", (event) => {
     return;
   }
   if (PRECACHE.length === 0) return;
-  // Every page of the app is the same shell: answer navigations with it.
+  // Every page of the app is the same shell: answer navigations with it. The
+  // kiosk's copy is cached apart because its response headers let it use the
+  // camera (a page's permissions are fixed by the response it loaded from).
   if (request.mode === "navigate") {
+    const shell = url.pathname === "/kiosk" || url.pathname.startsWith("/kiosk/") ? "/kiosk" : "/";
     event.respondWith(
-      caches.match("/", { cacheName: CACHE }).then((cached) => cached || fetch(request)),
+      caches.match(shell, { cacheName: CACHE }).then((cached) => cached || fetch(request)),
     );
     return;
   }

@@ -73,6 +73,7 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
 
   // Follow the summary link, type, tick with the space bar, submit with Enter.
   await page.getByRole("link", { name: /enter your full name/i }).press("Enter");
+  await page.waitForFunction(() => document.activeElement?.id === "signer-name");
   await page.keyboard.type("Keyboard User");
   await page.keyboard.press("Tab");
   await page.keyboard.press("Space");

@@ -29,6 +29,10 @@ test("a policy read and signed while the server is down reaches it exactly once"
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  // The server's Content Security Policy must not block any part of the app.
+  page.on("console", (m) => {
+    if (/Content Security Policy|Refused to/.test(m.text())) errors.push(m.text());
+  });
 
   // First visit, online: the shell is cached and the policies are stored.
   await page.goto(`${server.base}/policies`);
@@ -95,5 +99,5 @@ test("a policy read and signed while the server is down reaches it exactly once"
   await sleep(1_000);
   const again = await getJson(`${server.base}/api/v1/agreements`, token);
   assert.equal(again.length, 1, "exactly one agreement on the server");
-  assert.deepEqual(errors, [], "no uncaught errors in the page");
+  assert.deepEqual(errors, [], "no uncaught errors or CSP violations in the page");
 });

@@ -43,7 +43,8 @@ pub fn stamp_service_worker(dist: &Path) -> Result {
         hasher.update(std::fs::read(dist.join(f)).map_err(|e| format!("reading {f}: {e}"))?);
     }
     let version = &hex::encode(hasher.finalize())[..16];
-    let mut urls = vec!["\"/\"".to_owned()];
+    // The shell twice: "/kiosk" is the same file served with kiosk headers.
+    let mut urls = vec!["\"/\"".to_owned(), "\"/kiosk\"".to_owned()];
     urls.extend(
         files
             .iter()

@@ -27,4 +27,13 @@ pub struct Config {
     /// Do not load the demo trust, policies and admin into an empty database.
     #[arg(long, env = "HAVEN_NO_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_demo: bool,
+
+    /// Trust `X-Forwarded-Proto` from a reverse proxy in front of the server.
+    ///
+    /// The server speaks plain HTTP; when a proxy terminates TLS and sends
+    /// `X-Forwarded-Proto: https`, responses get `Strict-Transport-Security`.
+    /// Off by default, since any client can send that header: set it only when
+    /// every request comes through a proxy that sets (or strips) the header.
+    #[arg(long, env = "HAVEN_TRUST_PROXY", value_parser = clap::builder::FalseyValueParser::new())]
+    pub trust_proxy: bool,
 }

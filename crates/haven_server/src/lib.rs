@@ -14,6 +14,7 @@ pub mod json;
 pub mod policies;
 pub mod push;
 mod routes;
+pub mod security_headers;
 pub mod state;
 pub mod static_files;
 
@@ -21,6 +22,7 @@ pub use config::Config;
 pub use error::{AppError, ServerError};
 pub use state::AppState;
 
+use axum::middleware;
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,15 +32,21 @@ use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
-/// The whole app: the API under `/api` and the PWA everywhere else.
+/// The whole app: the API under `/api` and the PWA everywhere else, every
+/// response with the security headers of [`security_headers`].
 pub fn app(state: AppState) -> Router {
     let pwa = static_files::router(&state.static_dir);
+    let security = security_headers::SecurityHeaders::new(
+        state.static_dir.join("index.html"),
+        state.trust_proxy,
+    );
     Router::new()
         .nest("/api", routes::api())
         .fallback_service(pwa)
         .with_state(state)
         // Outermost last: decompress gzip request bodies before anything reads
-        // them, compress responses, and trace everything.
+        // them, compress responses, trace everything, and put the security
+        // headers on every response, the layers' own refusals included.
         .layer(RequestDecompressionLayer::new())
         .layer(CompressionLayer::new())
         .layer(
@@ -46,6 +54,10 @@ pub fn app(state: AppState) -> Router {
             // trace layer reports them only at debug level.
             TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
         )
+        .layer(middleware::from_fn_with_state(
+            security,
+            security_headers::layer,
+        ))
 }
 
 /// A server with its database open and its socket bound, not yet serving.
@@ -74,7 +86,7 @@ impl Server {
         let addr = listener.local_addr()?;
         Ok(Server {
             listener,
-            state: AppState::new(pool, &config.static_dir),
+            state: AppState::new(pool, &config.static_dir).with_trust_proxy(config.trust_proxy),
             addr,
         })
     }

@@ -9,6 +9,9 @@ pub struct AppState {
     pub pool: SqlitePool,
     /// Folder holding the built PWA.
     pub static_dir: PathBuf,
+    /// Whether `X-Forwarded-Proto` from a reverse proxy is believed (see
+    /// [`crate::Config::trust_proxy`]).
+    pub trust_proxy: bool,
 }
 
 impl AppState {
@@ -16,6 +19,13 @@ impl AppState {
         AppState {
             pool,
             static_dir: static_dir.into(),
+            trust_proxy: false,
         }
+    }
+
+    /// The same state, believing `X-Forwarded-Proto` or not.
+    pub fn with_trust_proxy(mut self, trust_proxy: bool) -> Self {
+        self.trust_proxy = trust_proxy;
+        self
     }
 }

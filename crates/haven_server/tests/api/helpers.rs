@@ -17,7 +17,19 @@ pub use haven_server::demo::{
 
 /// A hashed asset name as Trunk writes it.
 pub const HASHED_WASM: &str = "haven-1a2b3c4d5e6f7a8b_bg.wasm";
-pub const INDEX_HTML: &str = "<!doctype html><title>Haven</title><p>app shell</p>";
+/// The text of the inline start-up script, as Trunk writes one into `index.html`.
+macro_rules! inline_script {
+    () => {
+        "\nimport init from '/haven-1a2b3c4d5e6f7a8b.js';\n\
+         await init({ module_or_path: '/haven-1a2b3c4d5e6f7a8b_bg.wasm' });\n"
+    };
+}
+pub const INLINE_SCRIPT: &str = inline_script!();
+pub const INDEX_HTML: &str = concat!(
+    "<!doctype html><title>Haven</title>\n<script type=\"module\">",
+    inline_script!(),
+    "</script>\n<link rel=\"modulepreload\" href=\"/haven-1a2b3c4d5e6f7a8b.js\"><p>app shell</p>"
+);
 
 /// A running server and what it needs, kept alive for the test.
 pub struct TestApp {
@@ -45,6 +57,7 @@ pub fn test_config(dir: &TempDir) -> Config {
         database: dir.path().join("data").join("haven.sqlite3"),
         static_dir,
         no_demo: false,
+        trust_proxy: false,
     }
 }
 

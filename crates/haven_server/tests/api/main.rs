@@ -3,6 +3,7 @@
 
 mod auth;
 mod database;
+mod headers;
 mod health;
 mod helpers;
 mod policies;
