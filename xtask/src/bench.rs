@@ -1,17 +1,137 @@
-//! `cargo xtask bench`: figures for the release build.
+//! `cargo xtask bench`: figures for the release build. It prints numbers and
+//! judges none of them; it fails only if a part cannot run or its result is
+//! wrong (records missing on the server, say).
+//!
+//! 1. The release bundle's size (raw, gzip, brotli).
+//! 2. `bench/sync_drain.mjs`: 10,000 signatures queued in the PWA's IndexedDB,
+//!    drained from headless Chromium to the release server on loopback; then
+//!    PouchDB (pouchdb-browser) replicating the same documents from the same
+//!    Chromium to pouchdb-server, and the ratio.
+//! 3. `crates/haven_server/benches/ingest.rs`: 50 simulated devices pushing
+//!    100-record batches at once to the release server (records/s, p50, p99),
+//!    and raw batched SQLite inserts as the ceiling, with the ratio.
+//!
+//! Each part sets its own time limit and stops the processes it started. A
+//! summary table of every figure closes the run.
 
 use crate::build;
-use crate::cmd::Result;
+use crate::cmd::{self, root, Result};
+use crate::tools::{self, CHROMIUM};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
 
 pub fn run() -> Result {
+    #[allow(clippy::disallowed_methods)] // native tool, not wasm: the clock is fine here
+    let started = Instant::now();
     let dist = build::build_pwa()?;
-    bundle_report(&dist)
+    let bundle = bundle_report(&dist)?;
+
+    tools::ensure_browser()?;
+    ensure_bench_packages()?;
+    // The numbers are the deployed server's: release, as `cargo xtask run` builds it.
+    cmd::run(Command::new("cargo").args(["build", "--release", "--package", "haven_server"]))?;
+    let target = target_dir();
+    let server_bin = target.join("release/haven_server");
+    let results = target.join("bench-results.tsv");
+    std::fs::write(
+        &results,
+        format!("first-load transfer, brotli\t{} bytes\n", bundle.brotli),
+    )
+    .map_err(|e| format!("writing {}: {e}", results.display()))?;
+
+    let mut failures = Vec::new();
+    let drain = cmd::run(
+        Command::new("node")
+            .arg(root().join("bench/sync_drain.mjs"))
+            .env("HAVEN_SERVER_BIN", &server_bin)
+            .env("HAVEN_DIST", &dist)
+            .env("CHROMIUM", CHROMIUM)
+            .env("HAVEN_BENCH_OUT", &results),
+    );
+    if let Err(e) = drain {
+        failures.push(format!("sync drain: {e}"));
+    }
+    let ingest = cmd::run(
+        Command::new("cargo")
+            .args(["bench", "--package", "haven_server", "--bench", "ingest"])
+            .env("HAVEN_SERVER_BIN", &server_bin)
+            .env("HAVEN_BENCH_OUT", &results),
+    );
+    if let Err(e) = ingest {
+        failures.push(format!("server ingest: {e}"));
+    }
+
+    summary(&results, started.elapsed().as_secs_f64())?;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("some benchmarks failed: {}", failures.join("; ")))
+    }
+}
+
+/// Where cargo puts its builds: `CARGO_TARGET_DIR` or `target/`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
+}
+
+/// pouchdb-browser, pouchdb-server and esbuild (to bundle pouchdb-browser for
+/// the page), pinned by `bench/package-lock.json`. Kept out of the root
+/// package.json so `cargo xtask test` never installs them. `--ignore-scripts`:
+/// leveldown loads the prebuilt binary its package ships and esbuild its
+/// platform package, so no script is needed, and pouchdb-server's optional
+/// sqlite3 (unused here) would otherwise be compiled from source.
+fn ensure_bench_packages() -> Result {
+    let dir = root().join("bench");
+    let modules = dir.join("node_modules");
+    let fresh = match (
+        std::fs::metadata(dir.join("package-lock.json")),
+        std::fs::metadata(modules.join(".package-lock.json")),
+    ) {
+        (Ok(lock), Ok(installed)) => lock.modified().ok() <= installed.modified().ok(),
+        _ => false,
+    };
+    let complete = ["pouchdb-browser", "pouchdb-server", "esbuild", "events"]
+        .iter()
+        .all(|p| modules.join(p).exists());
+    if fresh && complete {
+        eprintln!("✓ bench npm packages already installed");
+        return Ok(());
+    }
+    cmd::run(
+        Command::new("npm")
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+            .current_dir(&dir),
+    )
+}
+
+/// Every figure of the run in one table, from the parts' `label<TAB>value` lines.
+fn summary(results: &Path, seconds: f64) -> Result {
+    let text = std::fs::read_to_string(results)
+        .map_err(|e| format!("reading {}: {e}", results.display()))?;
+    let rows: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .collect();
+    let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    println!("\nSummary (`cargo xtask bench`, {seconds:.0} s in all):");
+    for (label, value) in rows {
+        println!("  {label:<width$}  {value}");
+    }
+    Ok(())
+}
+
+/// What a first visit downloads, added up.
+struct BundleTotals {
+    brotli: usize,
 }
 
 /// Sizes of what a first visit downloads: raw, gzip and brotli.
-fn bundle_report(dist: &Path) -> Result {
+fn bundle_report(dist: &Path) -> Result<BundleTotals> {
     let mut rows = Vec::new();
     for entry in std::fs::read_dir(dist).map_err(|e| e.to_string())? {
         let path = entry.map_err(|e| e.to_string())?.path();
@@ -46,7 +166,7 @@ fn bundle_report(dist: &Path) -> Result {
         "{:<6} {:<44} {raw:>10} {gz:>10} {br:>10}",
         "total", "first-load transfer (bytes)"
     );
-    Ok(())
+    Ok(BundleTotals { brotli: br })
 }
 
 fn gzip_len(bytes: &[u8]) -> usize {
