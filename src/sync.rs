@@ -9,8 +9,10 @@ use crate::api::{self, ApiClientError};
 use crate::clock::now_ms;
 use crate::db::{Db, DbError};
 use futures::future::{select, Either};
-use haven_core::sync::machine::{Command, DeviceSync, FailureKind, REQUEST_TIMEOUT_MS};
-use haven_core::sync::outbox::EntryState;
+use haven_core::sync::machine::{
+    Command, DeviceSync, FailureKind, DEFAULT_BATCH_SIZE, REQUEST_TIMEOUT_MS,
+};
+use haven_core::sync::outbox::{EntryState, OutboxEntry};
 use haven_core::Millis;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -67,6 +69,22 @@ pub async fn pull_policies(db: &Db) -> Result<usize, SyncError> {
     Ok(fetched.len())
 }
 
+/// Entries read per batch: enough to find the next batch past a few rejected
+/// entries, without decoding the whole backlog for every push.
+const HEAD: u32 = 5 * DEFAULT_BATCH_SIZE as u32;
+
+/// The oldest outbox entries and the outbox's size (rejected entries included:
+/// they are few, and counting is much cheaper than reading).
+async fn read_outbox_head(db: &Db) -> Result<(Vec<OutboxEntry>, usize), DbError> {
+    let len = db.outbox_len().await?;
+    let mut head = db.outbox_head(Some(HEAD)).await?;
+    if head.len() == HEAD as usize && head.iter().all(|e| e.state != EntryState::Pending) {
+        // A long run of rejected entries: look past it.
+        head = db.outbox().await?;
+    }
+    Ok((head, len))
+}
+
 fn failure_kind(e: &ApiClientError) -> FailureKind {
     match e {
         ApiClientError::Unreachable => FailureKind::Unreachable,
@@ -111,7 +129,7 @@ pub async fn run_pass(
     }
     let mut total = None;
     loop {
-        let outbox = match db.outbox().await {
+        let (outbox, backlog) = match read_outbox_head(db).await {
             Ok(o) => o,
             Err(e) => {
                 report.error = Some(e.into());
@@ -121,17 +139,14 @@ pub async fn run_pass(
         let command = machine
             .borrow_mut()
             .poll(now_ms(), &outbox, js_sys::Math::random());
-        let (ticket, request) = match command {
+        let (ticket, mut request) = match command {
             Command::WaitUntil(at) => {
                 report.next_at = at;
                 break;
             }
             Command::Push { ticket, request } => (ticket, request),
         };
-        let backlog = outbox
-            .iter()
-            .filter(|e| e.state == EntryState::Pending)
-            .count();
+        request.backlog = backlog as u64;
         let total = *total.get_or_insert(backlog);
         on_progress(Some(Progress {
             done: total.saturating_sub(backlog),
@@ -142,7 +157,7 @@ pub async fn run_pass(
                 report.error = None;
                 let settlement = machine.borrow_mut().on_reply(now_ms(), ticket, &reply);
                 if let Some(settlement) = settlement {
-                    if let Err(e) = db.settle(&settlement).await {
+                    if let Err(e) = db.settle(&settlement, &request.mutations).await {
                         report.error = Some(e.into());
                         break;
                     }

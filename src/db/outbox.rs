@@ -3,21 +3,40 @@
 
 use super::{commit, from_js, read_err, to_js, write_err, Db, DbError, AGREEMENTS, OUTBOX};
 use super::{StoredAgreement, SyncState};
+use futures::future::try_join_all;
 use haven_core::sync::outbox::{EntryState, OutboxEntry, Settlement};
-use haven_core::sync::wire::Change;
+use haven_core::sync::wire::{Change, Mutation};
 use rexie::TransactionMode;
 use wasm_bindgen::JsValue;
 
 impl Db {
     /// Every entry, pending and rejected.
     pub async fn outbox(&self) -> Result<Vec<OutboxEntry>, DbError> {
+        self.outbox_head(None).await
+    }
+
+    /// The oldest `limit` entries (all if `None`), in mutation order: what the
+    /// next push needs, without decoding a large backlog for every batch.
+    pub async fn outbox_head(&self, limit: Option<u32>) -> Result<Vec<OutboxEntry>, DbError> {
         let tx = self.tx(&[OUTBOX], TransactionMode::ReadOnly)?;
         let values = tx
             .store(OUTBOX)
             .map_err(read_err)?
-            .get_all(None, None)
+            .get_all(None, limit)
             .await;
         values.map_err(read_err)?.into_iter().map(from_js).collect()
+    }
+
+    /// How many entries there are, pending and rejected, without reading them.
+    pub async fn outbox_len(&self) -> Result<usize, DbError> {
+        let tx = self.tx(&[OUTBOX], TransactionMode::ReadOnly)?;
+        let n = tx
+            .store(OUTBOX)
+            .map_err(read_err)?
+            .count(None)
+            .await
+            .map_err(read_err)?;
+        Ok(n as usize)
     }
 
     /// How many changes are waiting to be sent.
@@ -31,12 +50,13 @@ impl Db {
 
     /// Applies a push reply: acknowledged entries leave the outbox and their
     /// records show as synced; rejected ones stay, with the reason, in one
-    /// transaction so the two stores never disagree.
-    pub async fn settle(&self, settlement: &Settlement) -> Result<(), DbError> {
+    /// transaction so the two stores never disagree. `sent` is the pushed
+    /// batch, which names the records without reading the outbox back.
+    pub async fn settle(&self, settlement: &Settlement, sent: &[Mutation]) -> Result<(), DbError> {
         let tx = self.tx(&[OUTBOX, AGREEMENTS], TransactionMode::ReadWrite)?;
         let outbox = tx.store(OUTBOX).map_err(read_err)?;
         let agreements = tx.store(AGREEMENTS).map_err(read_err)?;
-        let updates = settlement
+        let updates: Vec<(&Mutation, SyncState)> = settlement
             .acknowledged
             .iter()
             .map(|&id| (id, SyncState::Synced))
@@ -48,32 +68,55 @@ impl Db {
                         reason: reason.clone(),
                     },
                 )
-            }));
-        for (id, state) in updates {
-            let key = JsValue::from_f64(id as f64);
-            let Some(value) = outbox.get(key.clone()).await.map_err(read_err)? else {
-                continue; // already settled by another reply
-            };
-            let mut entry: OutboxEntry = from_js(value)?;
-            let Change::CreateAgreement(record) = &entry.mutation.change;
-            let record_key = JsValue::from_str(&record.id.to_string());
-            if let Some(v) = agreements.get(record_key).await.map_err(read_err)? {
-                let mut stored: StoredAgreement = from_js(v)?;
-                stored.sync = state.clone();
-                agreements
-                    .put(&to_js(&stored)?, None)
-                    .await
-                    .map_err(write_err)?;
+            }))
+            .filter_map(|(id, state)| sent.iter().find(|m| m.id == id).map(|m| (m, state)))
+            .collect();
+
+        // Issue every read at once, then every write: IndexedDB runs them in
+        // order within the transaction, and one round trip per step is far
+        // cheaper than one per entry.
+        let record_keys = updates.iter().map(|(m, _)| {
+            let Change::CreateAgreement(record) = &m.change;
+            JsValue::from_str(&record.id.to_string())
+        });
+        let stored = try_join_all(record_keys.map(|k| agreements.get(k)))
+            .await
+            .map_err(read_err)?;
+
+        let mut writes = Vec::with_capacity(updates.len() * 2);
+        let mut values = Vec::with_capacity(updates.len() * 2);
+        for ((mutation, state), agreement) in updates.iter().zip(stored) {
+            if let Some(v) = agreement.filter(|v| !v.is_undefined()) {
+                let mut agreement: StoredAgreement = from_js(v)?;
+                agreement.sync = state.clone();
+                values.push((true, to_js(&agreement)?));
             }
+            let key = JsValue::from_f64(mutation.id as f64);
             match state {
                 SyncState::Rejected { code, reason } => {
-                    entry.state = EntryState::Rejected { code, reason };
-                    outbox.put(&to_js(&entry)?, None).await.map_err(write_err)?;
+                    let entry = OutboxEntry {
+                        mutation: (*mutation).clone(),
+                        state: EntryState::Rejected {
+                            code: code.clone(),
+                            reason: reason.clone(),
+                        },
+                        queued_at: crate::clock::now_ms(),
+                    };
+                    values.push((false, to_js(&entry)?));
                 }
-                _ => outbox.delete(key).await.map_err(write_err)?,
+                _ => writes.push(outbox.delete(key)),
             }
         }
-        commit(tx).await?;
-        Ok(())
+        let puts = values.iter().map(|(is_agreement, v)| {
+            if *is_agreement {
+                agreements.put(v, None)
+            } else {
+                outbox.put(v, None)
+            }
+        });
+        let (deleted, put) = futures::join!(try_join_all(writes), try_join_all(puts));
+        deleted.map_err(write_err)?;
+        put.map_err(write_err)?;
+        commit(tx).await
     }
 }

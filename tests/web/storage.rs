@@ -113,7 +113,14 @@ async fn settling_removes_acknowledged_entries_and_keeps_rejected_ones_with_the_
         rejected: vec![(2, "text_mismatch".into(), "the text changed".into())],
         unprocessed: vec![],
     };
-    db.settle(&settlement).await.unwrap();
+    let sent: Vec<_> = db
+        .outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.mutation)
+        .collect();
+    db.settle(&settlement, &sent).await.unwrap();
 
     assert_eq!(db.pending_count().await.unwrap(), 0);
     let outbox = db.outbox().await.unwrap();
