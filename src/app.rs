@@ -14,6 +14,7 @@ use leptos_router::path;
 pub fn App() -> impl IntoView {
     provide_sync_status();
     register_service_worker();
+    crate::components::text_size::restore_text_size();
     view! {
         <Router>
             <a class="skip-link" href="#main">"Skip to main content"</a>

@@ -2,3 +2,4 @@
 
 pub mod header;
 pub mod sync_badge;
+pub mod text_size;

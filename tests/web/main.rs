@@ -1,6 +1,7 @@
 //! Browser tests: real IndexedDB in headless Chromium (wasm-bindgen-test).
 #![cfg(target_arch = "wasm32")]
 
+mod render;
 mod storage;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
