@@ -19,7 +19,8 @@ usage: cargo xtask <command>
   build   install what is missing and build the release PWA into dist/
   test    install what is missing, then run every test: fmt, clippy, native,
           wasm in headless Chromium, end-to-end
-  bench   build the release bundle and print its size (raw, gzip, brotli)
+  bench   print figures: bundle size, browser drain vs PouchDB, server
+          ingest under 50 devices, the raw SQLite ceiling
   setup   only install what is missing";
 
 fn main() -> ExitCode {
