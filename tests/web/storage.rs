@@ -2,7 +2,7 @@
 
 use haven::db::{Db, SyncState};
 use haven_core::agreement::AgreementRecord;
-use haven_core::policy::{text_hash, PolicyKind, PolicyVersion};
+use haven_core::policy::{text_hash, Audience, PolicyKind, PolicyOwner, PolicyVersion};
 use haven_core::sync::outbox::{EntryState, Settlement};
 use haven_core::sync::wire::Change;
 use uuid::Uuid;
@@ -21,9 +21,12 @@ fn policy() -> PolicyVersion {
         version: 1,
         title: title.into(),
         kind: PolicyKind::VisitorAua,
+        audiences: vec![Audience::Visitor],
+        owner: PolicyOwner::Trust,
         body_markdown: body.into(),
         approved_by: "Board of trustees".into(),
         effective_date: "2026-09-01".into(),
+        last_reviewed: "2026-07-01".into(),
         next_review_due: "2027-09-01".into(),
         published_at: 1_780_000_000_000,
         text_sha256: text_hash(title, body),

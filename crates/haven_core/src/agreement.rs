@@ -105,7 +105,7 @@ pub fn validate_signer_name(name: &str) -> Result<(), AgreementError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{text_hash, PolicyKind};
+    use crate::policy::{text_hash, Audience, PolicyKind, PolicyOwner};
 
     fn version() -> PolicyVersion {
         PolicyVersion {
@@ -114,9 +114,12 @@ mod tests {
             version: 1,
             title: "Visitor AUA".into(),
             kind: PolicyKind::VisitorAua,
+            audiences: vec![Audience::Visitor],
+            owner: PolicyOwner::Trust,
             body_markdown: "Use the guest Wi-Fi only.".into(),
             approved_by: "Board".into(),
             effective_date: "2026-09-01".into(),
+            last_reviewed: "2026-07-01".into(),
             next_review_due: "2027-09-01".into(),
             published_at: 1_780_000_000_000,
             text_sha256: text_hash("Visitor AUA", "Use the guest Wi-Fi only."),

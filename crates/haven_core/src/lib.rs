@@ -7,9 +7,15 @@
 pub mod agreement;
 pub mod api;
 pub mod hash;
+pub mod import;
+pub mod org;
 pub mod policy;
+pub mod pull;
 pub mod render;
+pub mod rules;
+pub mod slug;
 pub mod sync;
+pub mod validate;
 
 /// Milliseconds since the Unix epoch, as read by the shell (JS `Date.now()` on
 /// the device, the system clock on the server).

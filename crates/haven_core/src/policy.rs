@@ -5,6 +5,7 @@
 //! computed here and only here.
 
 use crate::hash::Sha256Hex;
+use crate::validate::{self, Invalid};
 use crate::Millis;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -56,6 +57,109 @@ impl PolicyKind {
     pub fn is_signable(self) -> bool {
         !matches!(self, PolicyKind::EsafetyPolicy | PolicyKind::Other)
     }
+
+    /// Who a document of this kind is usually for: a starting point for the
+    /// audiences of a new policy, not a rule.
+    pub fn default_audiences(self) -> &'static [Audience] {
+        use Audience::*;
+        match self {
+            PolicyKind::EsafetyPolicy => &[Staff, Governor, Trustee, Volunteer, ParentCarer],
+            PolicyKind::StaffAua => &[Staff, Governor, Trustee, Volunteer],
+            PolicyKind::PupilAua => &[Pupil, ParentCarer],
+            PolicyKind::ParentAua => &[ParentCarer],
+            PolicyKind::VisitorAua => &[Visitor, Contractor, SupplyTeacher, TraineeTeacher],
+            PolicyKind::CommunityAua => &[CommunityUser],
+            PolicyKind::ByodAuthorisation => &[Pupil, ParentCarer],
+            PolicyKind::PhotoConsent => &[ParentCarer, Pupil],
+            PolicyKind::Other => &[],
+        }
+    }
+}
+
+/// Who a policy version is for: for an agreement, who signs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    Staff,
+    Governor,
+    Trustee,
+    Volunteer,
+    Pupil,
+    ParentCarer,
+    Visitor,
+    Contractor,
+    SupplyTeacher,
+    TraineeTeacher,
+    CommunityUser,
+}
+
+impl Audience {
+    pub const ALL: [Audience; 11] = [
+        Audience::Staff,
+        Audience::Governor,
+        Audience::Trustee,
+        Audience::Volunteer,
+        Audience::Pupil,
+        Audience::ParentCarer,
+        Audience::Visitor,
+        Audience::Contractor,
+        Audience::SupplyTeacher,
+        Audience::TraineeTeacher,
+        Audience::CommunityUser,
+    ];
+
+    /// The name on the wire, as serde writes it.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Audience::Staff => "staff",
+            Audience::Governor => "governor",
+            Audience::Trustee => "trustee",
+            Audience::Volunteer => "volunteer",
+            Audience::Pupil => "pupil",
+            Audience::ParentCarer => "parent_carer",
+            Audience::Visitor => "visitor",
+            Audience::Contractor => "contractor",
+            Audience::SupplyTeacher => "supply_teacher",
+            Audience::TraineeTeacher => "trainee_teacher",
+            Audience::CommunityUser => "community_user",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Audience::Staff => "Staff",
+            Audience::Governor => "Governors",
+            Audience::Trustee => "Trustees",
+            Audience::Volunteer => "Volunteers",
+            Audience::Pupil => "Pupils",
+            Audience::ParentCarer => "Parents and carers",
+            Audience::Visitor => "Visitors",
+            Audience::Contractor => "Contractors",
+            Audience::SupplyTeacher => "Supply teachers",
+            Audience::TraineeTeacher => "Trainee teachers",
+            Audience::CommunityUser => "Community users",
+        }
+    }
+}
+
+/// The body that owns a policy: the trust as a whole, or one academy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PolicyOwner {
+    #[default]
+    Trust,
+    Academy {
+        academy_id: Uuid,
+    },
+}
+
+impl PolicyOwner {
+    pub fn academy_id(self) -> Option<Uuid> {
+        match self {
+            PolicyOwner::Trust => None,
+            PolicyOwner::Academy { academy_id } => Some(academy_id),
+        }
+    }
 }
 
 /// One published, immutable version of a policy.
@@ -70,11 +174,21 @@ pub struct PolicyVersion {
     pub version: u32,
     pub title: String,
     pub kind: PolicyKind,
+    /// Who it is for; for an agreement, who signs it. (Defaults to none only so
+    /// that copies a device stored before this field existed still load.)
+    #[serde(default)]
+    pub audiences: Vec<Audience>,
+    /// The trust, or the academy whose policy this is.
+    #[serde(default)]
+    pub owner: PolicyOwner,
     /// Markdown: headings, lists, tables.
     pub body_markdown: String,
     pub approved_by: String,
     /// Day the version takes effect, `YYYY-MM-DD`.
     pub effective_date: String,
+    /// Day of the review that produced this version, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub last_reviewed: String,
     /// Day the next review is due, `YYYY-MM-DD`.
     pub next_review_due: String,
     pub published_at: Millis,
@@ -91,7 +205,10 @@ pub struct PolicySummary {
     pub version: u32,
     pub title: String,
     pub kind: PolicyKind,
+    pub audiences: Vec<Audience>,
+    pub owner: PolicyOwner,
     pub effective_date: String,
+    pub last_reviewed: String,
     pub next_review_due: String,
     pub text_sha256: Sha256Hex,
 }
@@ -104,7 +221,10 @@ impl From<&PolicyVersion> for PolicySummary {
             version: v.version,
             title: v.title.clone(),
             kind: v.kind,
+            audiences: v.audiences.clone(),
+            owner: v.owner,
             effective_date: v.effective_date.clone(),
+            last_reviewed: v.last_reviewed.clone(),
             next_review_due: v.next_review_due.clone(),
             text_sha256: v.text_sha256.clone(),
         }
@@ -149,6 +269,147 @@ impl PolicyVersion {
     }
 }
 
+/// Longest policy title accepted, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Largest policy body accepted, in bytes of Markdown: twenty times the size of
+/// a long real policy.
+pub const MAX_BODY_BYTES: usize = 1_000_000;
+
+/// `POST /api/v1/policies`: publish a new version of a policy, or the first
+/// version of a new one. The server assigns the version id, the version
+/// number, the publishing time and the text hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishPolicyVersion {
+    /// The policy this is a new version of. Absent: a new policy, with an id
+    /// the server makes. A policy id the server does not know also starts a new
+    /// policy, so a client can choose the id and safely send the request again.
+    #[serde(default)]
+    pub policy_id: Option<Uuid>,
+    pub title: String,
+    /// Must be the kind of the policy's earlier versions.
+    pub kind: PolicyKind,
+    pub audiences: Vec<Audience>,
+    /// The trust when absent.
+    #[serde(default)]
+    pub owner: PolicyOwner,
+    pub body_markdown: String,
+    pub approved_by: String,
+    pub effective_date: String,
+    pub last_reviewed: String,
+    pub next_review_due: String,
+}
+
+impl PublishPolicyVersion {
+    /// Checks what can be checked without the database: every field is
+    /// present and well formed, the review is due after the last one, and an
+    /// agreement says who signs it.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        validate::line("title", &self.title, MAX_TITLE_CHARS)?;
+        if self.body_markdown.trim().is_empty() {
+            return Err(Invalid::new("body_markdown", "must not be empty"));
+        }
+        if self.body_markdown.len() > MAX_BODY_BYTES {
+            return Err(Invalid::new(
+                "body_markdown",
+                format!(
+                    "is {} bytes long; the most allowed is {MAX_BODY_BYTES}",
+                    self.body_markdown.len()
+                ),
+            ));
+        }
+        if self.body_markdown.contains('\0') {
+            return Err(Invalid::new(
+                "body_markdown",
+                "must not contain NUL characters",
+            ));
+        }
+        validate::line("approved_by", &self.approved_by, 200)?;
+        validate::iso_date("effective_date", &self.effective_date)?;
+        validate::iso_date("last_reviewed", &self.last_reviewed)?;
+        validate::iso_date("next_review_due", &self.next_review_due)?;
+        if self.next_review_due <= self.last_reviewed {
+            return Err(Invalid::new(
+                "next_review_due",
+                format!(
+                    "{} is not after the last review on {}",
+                    self.next_review_due, self.last_reviewed
+                ),
+            ));
+        }
+        if self.kind.is_signable() && self.audiences.is_empty() {
+            return Err(Invalid::new(
+                "audiences",
+                format!(
+                    "say who signs this {}; for example {}",
+                    self.kind.label().to_lowercase(),
+                    audience_names(self.kind.default_audiences())
+                ),
+            ));
+        }
+        for (i, a) in self.audiences.iter().enumerate() {
+            if self.audiences[..i].contains(a) {
+                return Err(Invalid::new(
+                    "audiences",
+                    format!("{} is listed twice", a.wire_name()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The version this request publishes, with the digest of its text.
+    pub fn into_version(
+        self,
+        id: Uuid,
+        policy_id: Uuid,
+        version: u32,
+        published_at: Millis,
+    ) -> PolicyVersion {
+        let text_sha256 = text_hash(&self.title, &self.body_markdown);
+        PolicyVersion {
+            id,
+            policy_id,
+            version,
+            title: self.title,
+            kind: self.kind,
+            audiences: self.audiences,
+            owner: self.owner,
+            body_markdown: self.body_markdown,
+            approved_by: self.approved_by,
+            effective_date: self.effective_date,
+            last_reviewed: self.last_reviewed,
+            next_review_due: self.next_review_due,
+            published_at,
+            text_sha256,
+        }
+    }
+
+    /// Whether `existing` already holds exactly what this request would
+    /// publish (so sending it again is a retry, not a new version).
+    pub fn is_published_as(&self, existing: &PolicyVersion) -> bool {
+        self.policy_id.is_none_or(|id| id == existing.policy_id)
+            && self.title == existing.title
+            && self.kind == existing.kind
+            && self.audiences == existing.audiences
+            && self.owner == existing.owner
+            && self.body_markdown == existing.body_markdown
+            && self.approved_by == existing.approved_by
+            && self.effective_date == existing.effective_date
+            && self.last_reviewed == existing.last_reviewed
+            && self.next_review_due == existing.next_review_due
+    }
+}
+
+/// Audience wire names, for messages: `staff, governor`.
+fn audience_names(audiences: &[Audience]) -> String {
+    audiences
+        .iter()
+        .map(|a| a.wire_name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +450,137 @@ mod tests {
     #[test]
     fn empty_body_still_hashes_the_title() {
         assert_eq!(canonical_text("  Title ", ""), "Title\n");
+    }
+
+    fn publish() -> PublishPolicyVersion {
+        PublishPolicyVersion {
+            policy_id: None,
+            title: "Staff Acceptable Use Agreement".into(),
+            kind: PolicyKind::StaffAua,
+            audiences: vec![Audience::Staff, Audience::Volunteer],
+            owner: PolicyOwner::Trust,
+            body_markdown: "## 1. Passwords\n\nKeep them to yourself.\n".into(),
+            approved_by: "Board of Trustees".into(),
+            effective_date: "2026-09-01".into(),
+            last_reviewed: "2026-07-01".into(),
+            next_review_due: "2027-07-01".into(),
+        }
+    }
+
+    #[test]
+    fn a_complete_publish_request_is_valid_and_its_version_hashes_its_text() {
+        let request = publish();
+        assert_eq!(request.validate(), Ok(()));
+        let v = request.clone().into_version(
+            Uuid::from_u128(1),
+            Uuid::from_u128(2),
+            3,
+            1_780_000_000_000,
+        );
+        assert!(v.hash_is_consistent());
+        assert_eq!(v.version, 3);
+        assert!(request.is_published_as(&v));
+        let mut changed = request;
+        changed.body_markdown.push_str("And lock your screen.\n");
+        assert!(!changed.is_published_as(&v));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        type Spoil = fn(&mut PublishPolicyVersion);
+        let cases: [(&str, Spoil); 7] = [
+            ("title", |r| r.title = "  ".into()),
+            ("body_markdown", |r| r.body_markdown = "\n\n".into()),
+            ("approved_by", |r| r.approved_by.clear()),
+            ("effective_date", |r| {
+                r.effective_date = "1 Sept 2026".into()
+            }),
+            ("last_reviewed", |r| r.last_reviewed = "2026-02-30".into()),
+            ("next_review_due", |r| {
+                r.next_review_due = "2026-06-30".into()
+            }),
+            ("audiences", |r| r.audiences.clear()),
+        ];
+        for (field, spoil) in cases {
+            let mut r = publish();
+            spoil(&mut r);
+            assert_eq!(r.validate().unwrap_err().field, field);
+        }
+    }
+
+    #[test]
+    fn an_agreement_must_say_who_signs_it_but_a_policy_need_not() {
+        let mut r = publish();
+        r.audiences.clear();
+        let err = r.validate().unwrap_err();
+        assert!(err.problem.contains("staff, governor"), "{err}");
+        r.kind = PolicyKind::EsafetyPolicy;
+        assert_eq!(r.validate(), Ok(()));
+    }
+
+    #[test]
+    fn an_audience_listed_twice_is_refused() {
+        let mut r = publish();
+        r.audiences.push(Audience::Staff);
+        assert!(r.validate().unwrap_err().problem.contains("staff"));
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_refused() {
+        let mut r = publish();
+        r.body_markdown = "x".repeat(MAX_BODY_BYTES + 1);
+        assert_eq!(r.validate().unwrap_err().field, "body_markdown");
+    }
+
+    #[test]
+    fn audience_wire_names_are_what_serde_writes() {
+        for a in Audience::ALL {
+            assert_eq!(
+                serde_json::to_string(&a).unwrap(),
+                format!("\"{}\"", a.wire_name())
+            );
+        }
+    }
+
+    #[test]
+    fn the_owner_is_tagged_on_the_wire_and_the_trust_by_default() {
+        let academy = PolicyOwner::Academy {
+            academy_id: Uuid::from_u128(9),
+        };
+        assert_eq!(
+            serde_json::to_value(academy).unwrap(),
+            serde_json::json!({"type": "academy", "academy_id": Uuid::from_u128(9)})
+        );
+        assert_eq!(
+            serde_json::to_value(PolicyOwner::Trust).unwrap(),
+            serde_json::json!({"type": "trust"})
+        );
+        let mut json = serde_json::to_value(publish()).unwrap();
+        json.as_object_mut().unwrap().remove("owner");
+        let back: PublishPolicyVersion = serde_json::from_value(json).unwrap();
+        assert_eq!(back.owner, PolicyOwner::Trust);
+    }
+
+    #[test]
+    fn a_version_stored_before_audiences_owner_and_review_date_existed_still_loads() {
+        let old = r#"{"id":"00000000-0000-0000-0000-000000000001",
+            "policy_id":"00000000-0000-0000-0000-000000000002","version":1,"title":"T",
+            "kind":"visitor_aua","body_markdown":"B","approved_by":"Board",
+            "effective_date":"2026-09-01","next_review_due":"2027-09-01",
+            "published_at":1780000000000,"text_sha256":"%H"}"#
+            .replace("%H", text_hash("T", "B").as_str());
+        let v: PolicyVersion = serde_json::from_str(&old).unwrap();
+        assert!(v.audiences.is_empty());
+        assert_eq!(v.owner, PolicyOwner::Trust);
+        assert!(v.hash_is_consistent());
+    }
+
+    #[test]
+    fn publish_requests_refuse_unknown_fields() {
+        let mut json = serde_json::to_value(publish()).unwrap();
+        json["text_sha256"] = "0".repeat(64).into();
+        let err = serde_json::from_value::<PublishPolicyVersion>(json).unwrap_err();
+        assert!(err.to_string().contains("text_sha256"), "{err}");
     }
 
     proptest::proptest! {

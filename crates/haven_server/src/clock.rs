@@ -8,3 +8,29 @@ pub fn now_ms() -> i64 {
         .unwrap_or_default();
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
+
+/// A new UUID v7: the current time in milliseconds, then random bits, so ids
+/// made later sort later (to the millisecond).
+pub fn new_id() -> uuid::Uuid {
+    use rand::RngCore;
+    let mut random = [0u8; 10];
+    rand::rngs::OsRng.fill_bytes(&mut random);
+    let millis = u64::try_from(now_ms()).unwrap_or_default();
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_ids_are_version_7_distinct_and_carry_the_time() {
+        let before = now_ms();
+        let (a, b) = (new_id(), new_id());
+        assert_eq!(a.get_version_num(), 7);
+        assert_ne!(a, b);
+        let (secs, nanos) = a.get_timestamp().unwrap().to_unix();
+        let millis = i64::try_from(secs * 1000 + u64::from(nanos) / 1_000_000).unwrap();
+        assert!((before..=now_ms()).contains(&millis));
+    }
+}

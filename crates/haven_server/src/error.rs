@@ -24,6 +24,15 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A well-formed request whose content breaks a domain rule: `code` says
+    /// which input (`invalid_policy`, `invalid_rules`, ...), the message which
+    /// field and why.
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    /// The request contradicts what is stored (for example a new version of a
+    /// policy with a different kind).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
     #[error("{0} is not allowed here")]
@@ -50,6 +59,8 @@ impl AppError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             AppError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AppError::Invalid { code, .. } => (StatusCode::BAD_REQUEST, *code),
+            AppError::Conflict { code, .. } => (StatusCode::CONFLICT, *code),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
@@ -58,6 +69,16 @@ impl AppError {
             AppError::Database(_) | AppError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
+        }
+    }
+}
+
+impl AppError {
+    /// A refusal of `input`'s content, naming the field.
+    pub fn invalid(code: &'static str, e: haven_core::validate::Invalid) -> AppError {
+        AppError::Invalid {
+            code,
+            message: e.to_string(),
         }
     }
 }
@@ -107,4 +128,6 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error("cannot load the demo data: {0}")]
     Demo(String),
+    #[error("cannot publish the default rule tables: {0}")]
+    DefaultRules(String),
 }

@@ -11,9 +11,12 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod json;
+pub mod org;
 pub mod policies;
+pub mod pull;
 pub mod push;
 mod routes;
+pub mod rules;
 pub mod security_headers;
 pub mod state;
 pub mod static_files;
@@ -76,6 +79,10 @@ impl Server {
         if !config.no_demo {
             demo::load_if_empty(&pool).await?;
         }
+        // Every trust starts with the default rule tables, demo or not.
+        rules::ensure_default(&pool)
+            .await
+            .map_err(|e| ServerError::DefaultRules(e.to_string()))?;
         let listener =
             TcpListener::bind(config.bind)
                 .await

@@ -1,16 +1,120 @@
-//! `haven_server`: parse the configuration and run.
+//! `haven_server`: run the server (the default), or a maintenance command.
 
-use clap::Parser;
+mod import_cli;
+
+use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+
+/// With no command, the server runs with the options below; a command does
+/// one job and exits.
+#[derive(Debug, Parser)]
+#[command(
+    name = "haven_server",
+    version,
+    about = "Haven's server: the PWA and its sync API",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(flatten)]
+    server: haven_server::Config,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The policy library.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Publish a policy from a Markdown or plain-text file (as a word
+    /// processor exports it), and print its version id and text hash.
+    Import(import_cli::ImportArgs),
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = haven_server::Config::parse();
-    match haven_server::run(config).await {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => haven_server::run(cli.server)
+            .await
+            .map_err(|e| e.to_string()),
+        Some(Command::Policy(PolicyCommand::Import(args))) => {
+            import_cli::run(args).await.map_or_else(
+                |e| Err(e.to_string()),
+                |report| {
+                    for line in report.lines {
+                        println!("{line}");
+                    }
+                    Ok(())
+                },
+            )
+        }
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("haven_server: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_options_alone_run_the_server() {
+        let cli =
+            Cli::try_parse_from(["haven_server", "--bind", "127.0.0.1:0", "--no-demo"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.server.bind.port(), 0);
+        assert!(cli.server.no_demo);
+    }
+
+    #[test]
+    fn policy_import_is_a_command_with_its_own_options() {
+        let cli = Cli::try_parse_from([
+            "haven_server",
+            "policy",
+            "import",
+            "policy.txt",
+            "--title",
+            "Staff AUA",
+            "--kind",
+            "staff_aua",
+            "--audience",
+            "staff,volunteer",
+            "--database",
+            "/tmp/x.sqlite3",
+        ])
+        .unwrap();
+        let Some(Command::Policy(PolicyCommand::Import(args))) = cli.command else {
+            panic!("not an import: {:?}", cli.command);
+        };
+        assert_eq!(args.file.to_str(), Some("policy.txt"));
+        assert_eq!(args.title.as_deref(), Some("Staff AUA"));
+        assert_eq!(args.audiences, ["staff", "volunteer"]);
+        assert_eq!(args.database.to_str(), Some("/tmp/x.sqlite3"));
+    }
+
+    #[test]
+    fn server_options_do_not_mix_with_a_command() {
+        let result = Cli::try_parse_from([
+            "haven_server",
+            "--bind",
+            "127.0.0.1:0",
+            "policy",
+            "import",
+            "p.txt",
+            "--kind",
+            "other",
+        ]);
+        assert!(result.is_err());
     }
 }

@@ -1,10 +1,14 @@
 //! The API under `/api`: one module per resource.
 
+mod academies;
 mod agreements;
 mod auth;
 mod health;
 mod policies;
+mod pull;
+mod rules;
 mod sync;
+mod trust;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -14,13 +18,23 @@ use axum::http::{HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
+use uuid::Uuid;
 
 /// Routes of `/api`, to be nested there. Unknown paths and methods answer JSON.
 pub fn api() -> Router<AppState> {
     let v1 = Router::new()
         .route("/health", get(health::health))
-        .route("/policies", get(policies::list))
+        .route("/policies", get(policies::list).post(policies::publish))
         .route("/policies/{version_id}", get(policies::get_version))
+        .route("/policies/{policy_id}/versions", get(policies::versions))
+        .route("/rules", get(rules::get).put(rules::put))
+        .route("/academies", get(academies::list))
+        .route(
+            "/academies/{academy_id}",
+            axum::routing::put(academies::put),
+        )
+        .route("/trust", get(trust::get).put(trust::put))
+        .route("/pull", get(pull::pull))
         .route("/sync/push", post(sync::push))
         .route("/auth/login", post(auth::login))
         .route("/agreements", get(agreements::list))
@@ -34,6 +48,12 @@ pub fn api() -> Router<AppState> {
             CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+}
+
+/// A UUID from a path segment, or a 400 that says what was expected.
+fn parse_id(s: &str, what: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(s)
+        .map_err(|_| AppError::BadRequest(format!("{s:?} is not a {what}; expected a UUID")))
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> AppError {

@@ -1,6 +1,7 @@
 use crate::helpers::{spawn_app, spawn_app_with, test_config, Device, STAFF_AUA_VERSION_ID};
 use haven_core::policy::PolicySummary;
 use haven_core::sync::wire::Outcome;
+use haven_server::demo;
 use tempfile::TempDir;
 
 #[tokio::test]
@@ -14,7 +15,7 @@ async fn the_database_file_and_its_folder_are_created_on_first_start() {
 
     assert!(app.database_path().is_file());
     let list: Vec<PolicySummary> = app.get("/api/v1/policies").await.json().await.unwrap();
-    assert_eq!(list.len(), 3);
+    assert_eq!(list.len(), demo::policy_versions().len());
 }
 
 #[tokio::test]
@@ -31,7 +32,11 @@ async fn data_survives_a_restart_on_the_same_file() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].record, record);
     let list: Vec<PolicySummary> = app.get("/api/v1/policies").await.json().await.unwrap();
-    assert_eq!(list.len(), 3, "demo data is not loaded twice");
+    assert_eq!(
+        list.len(),
+        demo::policy_versions().len(),
+        "demo data is not loaded twice"
+    );
     let replay = app.push(&device.push(&[(1, &record)])).await;
     assert_eq!(replay.results[0].outcome, Outcome::Duplicate);
     assert_eq!(replay.last_mutation_id, 1);

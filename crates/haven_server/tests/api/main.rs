@@ -1,11 +1,17 @@
 //! Black-box tests of the HTTP API: each test starts the real server on a free
 //! port with a fresh SQLite file and talks to it over HTTP.
 
+mod academies;
 mod auth;
 mod database;
 mod headers;
 mod health;
 mod helpers;
+mod import_cli;
+mod library_client;
 mod policies;
+mod publishing;
+mod pull;
+mod rules;
 mod static_files;
 mod sync;
