@@ -2,10 +2,9 @@
 
 use gloo_net::http::{Request, Response};
 use haven_core::api::ApiError;
-use haven_core::policy::{PolicySummary, PolicyVersion};
+use haven_core::pull::{Cursor, PullResponse};
 use haven_core::sync::wire::{PushRequest, PushResponse};
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 const BASE: &str = "/api/v1";
 
@@ -57,16 +56,9 @@ async fn read<T: DeserializeOwned>(resp: Response) -> Result<T, ApiClientError> 
     }
 }
 
-pub async fn policies() -> Result<Vec<PolicySummary>, ApiClientError> {
-    let resp = Request::get(&format!("{BASE}/policies"))
-        .send()
-        .await
-        .map_err(|_| ApiClientError::Unreachable)?;
-    read(resp).await
-}
-
-pub async fn policy(id: Uuid) -> Result<PolicyVersion, ApiClientError> {
-    let resp = Request::get(&format!("{BASE}/policies/{id}"))
+/// Everything the server changed after `since`, at most one page.
+pub async fn pull(since: Cursor) -> Result<PullResponse, ApiClientError> {
+    let resp = Request::get(&format!("{BASE}/pull?since={since}"))
         .send()
         .await
         .map_err(|_| ApiClientError::Unreachable)?;

@@ -56,17 +56,19 @@ pub struct Progress {
     pub total: usize,
 }
 
-/// Fetches policy versions the device does not have yet.
-pub async fn pull_policies(db: &Db) -> Result<usize, SyncError> {
-    let have = db.policy_ids().await?;
-    let mut fetched = Vec::new();
-    for summary in api::policies().await? {
-        if !have.contains(&summary.id) {
-            fetched.push(api::policy(summary.id).await?);
+/// Brings down everything the server changed since the device's cursor
+/// (policies, academies, the trust, the rule tables), page by page; returns
+/// how many policy versions arrived.
+pub async fn pull_changes(db: &Db) -> Result<usize, SyncError> {
+    let mut fetched = 0;
+    loop {
+        let reply = api::pull(db.pull_cursor().await?).await?;
+        fetched += reply.policies.len();
+        db.apply_pull(&reply).await?;
+        if !reply.more {
+            return Ok(fetched);
         }
     }
-    db.put_policies(&fetched).await?;
-    Ok(fetched.len())
 }
 
 /// Entries read per batch: enough to find the next batch past a few rejected
@@ -123,7 +125,7 @@ pub async fn run_pass(
         error: None,
         next_at: now_ms(),
     };
-    match pull_policies(db).await {
+    match pull_changes(db).await {
         Ok(n) => report.policies_fetched = n,
         Err(e) => report.error = Some(e),
     }

@@ -50,10 +50,10 @@ pub fn TextSize() -> impl IntoView {
     view! {
         <div class="text-size" role="group" aria-label="Text size">
             <button type="button" class="button button-secondary" on:click=move |_| step(-1)
-                disabled=move || scale.get() <= STEPS[0]>"A−"<span class="visually-hidden">" smaller text"</span></button>
+                disabled=move || { scale.get() <= STEPS[0] }>"A−"<span class="visually-hidden">" smaller text"</span></button>
             <span class="text-size-value" aria-live="polite">{move || format!("{:.0}%", scale.get() * 100.0)}</span>
             <button type="button" class="button button-secondary" on:click=move |_| step(1)
-                disabled=move || scale.get() >= STEPS[STEPS.len() - 1]>"A+"<span class="visually-hidden">" larger text"</span></button>
+                disabled=move || { scale.get() >= STEPS[STEPS.len() - 1] }>"A+"<span class="visually-hidden">" larger text"</span></button>
         </div>
     }
 }

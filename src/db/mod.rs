@@ -9,6 +9,7 @@ mod durable;
 mod meta;
 mod outbox;
 mod policies;
+mod reference;
 
 pub use agreements::{StoredAgreement, SyncState};
 pub use meta::DeviceInfo;
@@ -20,12 +21,16 @@ use wasm_bindgen::JsValue;
 
 /// Name of the app's database; tests use their own names.
 pub const APP_DB: &str = "haven";
-const SCHEMA_VERSION: u32 = 1;
+/// 1: policies, agreements, outbox, meta. 2: academies and reference data.
+const SCHEMA_VERSION: u32 = 2;
 
 pub(crate) const POLICIES: &str = "policies";
 pub(crate) const AGREEMENTS: &str = "agreements";
 pub(crate) const OUTBOX: &str = "outbox";
 pub(crate) const META: &str = "meta";
+pub(crate) const ACADEMIES: &str = "academies";
+/// Single server-owned documents by name: the rule tables, the trust.
+pub(crate) const REFERENCE: &str = "reference";
 
 /// Why a storage operation failed, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +69,8 @@ impl Db {
             .add_object_store(ObjectStore::new(AGREEMENTS).key_path("record.id"))
             .add_object_store(ObjectStore::new(OUTBOX).key_path("mutation.id"))
             .add_object_store(ObjectStore::new(META))
+            .add_object_store(ObjectStore::new(ACADEMIES).key_path("id"))
+            .add_object_store(ObjectStore::new(REFERENCE))
             .build()
             .await
             .map_err(|e| DbError::Open(e.to_string()))?;

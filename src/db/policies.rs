@@ -52,20 +52,4 @@ impl Db {
         latest.sort_by(|a, b| a.title.cmp(&b.title));
         Ok(latest)
     }
-
-    /// Ids of the versions already on the device.
-    pub async fn policy_ids(&self) -> Result<Vec<Uuid>, DbError> {
-        let tx = self.tx(&[POLICIES], TransactionMode::ReadOnly)?;
-        let keys = tx
-            .store(POLICIES)
-            .map_err(read_err)?
-            .get_all_keys(None, None)
-            .await;
-        Ok(keys
-            .map_err(read_err)?
-            .into_iter()
-            .filter_map(|k| k.as_string())
-            .filter_map(|s| Uuid::parse_str(&s).ok())
-            .collect())
-    }
 }

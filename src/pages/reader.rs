@@ -88,13 +88,18 @@ fn PolicyDocument(policy: PolicyVersion) -> impl IntoView {
     let sign_href = format!("/sign/{}", policy.id);
     let signable = policy.kind.is_signable();
     let meta = format!(
-        "{} · version {} · effective {} · approved by {} · next review {}",
+        "{} · version {} · effective {} · approved by {} · last reviewed {} · next review {}",
         policy.kind.label(),
         policy.version,
         policy.effective_date,
         policy.approved_by,
+        policy.last_reviewed,
         policy.next_review_due
     );
+    let audiences = (!policy.audiences.is_empty()).then(|| {
+        let names: Vec<&str> = policy.audiences.iter().map(|a| a.label()).collect();
+        format!("For: {}.", names.join(", "))
+    });
     let title = policy.title.clone();
     let body = StoredValue::new(policy.body_markdown);
     // Safe: core escapes raw HTML and drops unsafe links; the search text is
@@ -116,6 +121,7 @@ fn PolicyDocument(policy: PolicyVersion) -> impl IntoView {
         <article>
             <h1 data-testid="policy-title">{title}</h1>
             <p class="meta">{meta}</p>
+            {audiences.map(|a| view! { <p class="meta" data-testid="audiences">{a}</p> })}
             {move || newer.get().flatten().map(|n| view! {
                 <div class="panel panel-warn" role="status" data-testid="newer-version">
                     <p>

@@ -3,6 +3,8 @@
 use haven::db::{Db, SyncState};
 use haven_core::agreement::AgreementRecord;
 use haven_core::policy::{text_hash, Audience, PolicyKind, PolicyOwner, PolicyVersion};
+use haven_core::pull::{Cursor, PullResponse};
+use haven_core::rules::RulesVersion;
 use haven_core::sync::outbox::{EntryState, Settlement};
 use haven_core::sync::wire::Change;
 use uuid::Uuid;
@@ -162,6 +164,54 @@ async fn policies_are_kept_and_the_latest_version_of_each_is_listed() {
     assert_eq!(db.policy(v1.id).await.unwrap(), Some(v1));
     assert_eq!(db.latest_policies().await.unwrap(), vec![v2]);
     assert_eq!(db.policy(Uuid::from_u128(0x99)).await.unwrap(), None);
+    db.close();
+    Db::delete(&name).await.unwrap();
+}
+
+fn pull_reply(cursor: u64, policies: Vec<PolicyVersion>, reset: bool) -> PullResponse {
+    PullResponse {
+        cursor: Cursor(cursor),
+        more: false,
+        reset,
+        policies,
+        rules: Some(RulesVersion {
+            id: Uuid::from_u128(0x21),
+            version: 1,
+            published_at: 1_780_000_000_000,
+            tables: haven_core::rules::defaults::tables(),
+        }),
+        academies: vec![],
+        trust: None,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_pull_is_stored_with_its_cursor_and_a_reset_replaces_what_was_there() {
+    let name = unique_name("pull");
+    let db = Db::open(&name).await.unwrap();
+    assert_eq!(db.pull_cursor().await.unwrap(), Cursor::START);
+
+    let first = policy();
+    db.apply_pull(&pull_reply(7, vec![first.clone()], false))
+        .await
+        .unwrap();
+    assert_eq!(db.pull_cursor().await.unwrap(), Cursor(7));
+    assert_eq!(db.policy(first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        db.rules().await.unwrap().unwrap().tables,
+        haven_core::rules::defaults::tables()
+    );
+
+    // The server was restored from a backup: the device replaces, not merges.
+    let mut other = policy();
+    other.id = Uuid::from_u128(0x31);
+    other.policy_id = Uuid::from_u128(0x32);
+    db.apply_pull(&pull_reply(2, vec![other.clone()], true))
+        .await
+        .unwrap();
+    assert_eq!(db.pull_cursor().await.unwrap(), Cursor(2));
+    assert_eq!(db.policy(first.id).await.unwrap(), None);
+    assert_eq!(db.latest_policies().await.unwrap(), vec![other]);
     db.close();
     Db::delete(&name).await.unwrap();
 }
