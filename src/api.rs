@@ -1,7 +1,8 @@
 //! Typed client for the server's REST API, over haven_core's wire types.
 
 use gloo_net::http::{Request, Response};
-use haven_core::api::ApiError;
+use haven_core::api::{ApiError, LoginRequest, LoginResponse};
+use haven_core::policy::{PolicyVersion, PublishPolicyVersion};
 use haven_core::pull::{Cursor, PullResponse};
 use haven_core::sync::wire::{PushRequest, PushResponse};
 use serde::de::DeserializeOwned;
@@ -68,6 +69,36 @@ pub async fn pull(since: Cursor) -> Result<PullResponse, ApiClientError> {
 pub async fn push(batch: &PushRequest) -> Result<PushResponse, ApiClientError> {
     let resp = Request::post(&format!("{BASE}/sync/push"))
         .json(batch)
+        .map_err(|e| ApiClientError::Decode(e.to_string()))?
+        .send()
+        .await
+        .map_err(|_| ApiClientError::Unreachable)?;
+    read(resp).await
+}
+
+/// Signs an admin in; the token is kept for this tab only (see `state::admin`).
+pub async fn login(email: &str, password: &str) -> Result<LoginResponse, ApiClientError> {
+    let body = LoginRequest {
+        email: email.to_owned(),
+        password: password.to_owned(),
+    };
+    let resp = Request::post(&format!("{BASE}/auth/login"))
+        .json(&body)
+        .map_err(|e| ApiClientError::Decode(e.to_string()))?
+        .send()
+        .await
+        .map_err(|_| ApiClientError::Unreachable)?;
+    read(resp).await
+}
+
+/// Publishes a new policy version (admin).
+pub async fn publish(
+    token: &str,
+    request: &PublishPolicyVersion,
+) -> Result<PolicyVersion, ApiClientError> {
+    let resp = Request::post(&format!("{BASE}/policies"))
+        .header("authorization", &format!("Bearer {token}"))
+        .json(request)
         .map_err(|e| ApiClientError::Decode(e.to_string()))?
         .send()
         .await

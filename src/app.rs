@@ -2,8 +2,8 @@
 
 use crate::components::header::SiteHeader;
 use crate::pages::{
-    home::Home, not_found::NotFound, policies::PolicyList, reader::Reader, sign::Sign,
-    status::SyncStatusPage,
+    admin::Admin, home::Home, not_found::NotFound, policies::PolicyList, publish::Publish,
+    reader::Reader, sign::Sign, status::SyncStatusPage,
 };
 use crate::state::provide_sync_status;
 use leptos::prelude::*;
@@ -26,6 +26,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/policies/:id") view=Reader/>
                     <Route path=path!("/sign/:id") view=Sign/>
                     <Route path=path!("/sync") view=SyncStatusPage/>
+                    <Route path=path!("/admin") view=Admin/>
+                    <Route path=path!("/admin/publish") view=Publish/>
                 </Routes>
             </main>
         </Router>

@@ -9,6 +9,7 @@ pub fn SiteHeader() -> impl IntoView {
             <A href="/" attr:class="brand">"Haven"</A>
             <nav class="site-nav" aria-label="Main">
                 <A href="/policies">"Policies"</A>
+                <A href="/admin">"Admin"</A>
             </nav>
             <SyncBadge/>
         </header>

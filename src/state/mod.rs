@@ -1,5 +1,6 @@
 //! App-wide state shared through Leptos context, and the background sync loop.
 
+pub mod admin;
 mod db;
 mod sync_status;
 pub mod tabs;

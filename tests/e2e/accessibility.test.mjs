@@ -49,6 +49,8 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
     ["sign page", `/sign/${visitor.id}`, () => page.getByLabel("Your full name").waitFor()],
     ["sync status", "/sync", () => page.getByTestId("status-pending").waitFor()],
     ["not found", "/no-such-page", () => page.getByRole("heading", { name: "Page not found" }).waitFor()],
+    ["admin sign-in", "/admin", () => page.getByLabel("Email address").waitFor()],
+    ["publish (signed out)", "/admin/publish", () => page.getByLabel("Text (Markdown)").waitFor()],
   ];
   const failures = [];
   for (const [name, path, ready] of pages) {
