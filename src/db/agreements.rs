@@ -63,7 +63,12 @@ impl Db {
             state: EntryState::Pending,
             queued_at: crate::clock::now_ms(),
         };
-        let write_failed = |e: JsValue| DbError::Write(format!("{e:?}"));
+        // A request can also fail as it is made (a full disk, say): abort so
+        // nothing of this transaction is kept, and say what happened.
+        let write_failed = |e: JsValue| {
+            let _ = tx.abort();
+            durable::classify(&e)
+        };
         // `add`, not `put`: a signature is never overwritten. Any failure aborts
         // the transaction, so the three writes land together or not at all.
         store(AGREEMENTS)?

@@ -99,7 +99,7 @@ pub(crate) async fn committed(tx: &IdbTransaction) -> Result<(), DbError> {
 
 /// Storage running out deserves its own message: it is the one failure a
 /// person can fix themselves.
-fn classify(err: &JsValue) -> DbError {
+pub(crate) fn classify(err: &JsValue) -> DbError {
     match err.dyn_ref::<DomException>() {
         Some(e) if e.name() == "QuotaExceededError" => DbError::QuotaExceeded,
         Some(e) if e.name() == "ConstraintError" => DbError::AlreadyExists,

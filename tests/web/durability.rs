@@ -1,0 +1,99 @@
+//! A signature is saved with strict durability, and a full disk is reported
+//! as such without losing what was saved before.
+
+use haven::db::{Db, DbError};
+use haven_core::agreement::AgreementRecord;
+use haven_core::hash::Sha256Hex;
+use uuid::Uuid;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+#[wasm_bindgen(inline_js = r#"
+export function spy_on_transactions() {
+  const original = IDBDatabase.prototype.transaction;
+  window.__txOptions = [];
+  IDBDatabase.prototype.transaction = function (stores, mode, options) {
+    window.__txOptions.push({ stores: [].concat(stores), mode, durability: options && options.durability });
+    return original.apply(this, arguments);
+  };
+  return () => { IDBDatabase.prototype.transaction = original; };
+}
+export function recorded_transactions() { return JSON.stringify(window.__txOptions); }
+export function fill_the_disk() {
+  const original = IDBObjectStore.prototype.add;
+  IDBObjectStore.prototype.add = function () {
+    throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+  };
+  return () => { IDBObjectStore.prototype.add = original; };
+}
+"#)]
+extern "C" {
+    fn spy_on_transactions() -> js_sys::Function;
+    fn recorded_transactions() -> String;
+    fn fill_the_disk() -> js_sys::Function;
+}
+
+fn signature(device_id: Uuid, name: &str) -> AgreementRecord {
+    AgreementRecord {
+        id: haven::clock::new_id(),
+        policy_version_id: Uuid::from_u128(0x11),
+        policy_text_sha256: Sha256Hex::of(b"text"),
+        signer_name: name.into(),
+        agreed: true,
+        signed_at: haven::clock::now_ms(),
+        device_id,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_signature_is_written_in_a_strict_durability_transaction() {
+    let name = format!("haven-test-strict-{}", haven::clock::new_id());
+    let db = Db::open(&name).await.unwrap();
+    let device = db.device().await.unwrap();
+    let restore = spy_on_transactions();
+    db.record_signature(&signature(device.device_id, "Ada"))
+        .await
+        .unwrap();
+    restore.call0(&JsValue::NULL).unwrap();
+
+    let recorded = recorded_transactions();
+    assert!(
+        recorded.contains(
+            r#""stores":["agreements","outbox","meta"],"mode":"readwrite","durability":"strict""#
+        ),
+        "{recorded}"
+    );
+    db.close();
+    Db::delete(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_full_disk_is_reported_clearly_and_earlier_signatures_are_kept() {
+    let name = format!("haven-test-quota-{}", haven::clock::new_id());
+    let db = Db::open(&name).await.unwrap();
+    let device = db.device().await.unwrap();
+    let first = signature(device.device_id, "Saved before");
+    db.record_signature(&first).await.unwrap();
+
+    let restore = fill_the_disk();
+    let result = db
+        .record_signature(&signature(device.device_id, "Too late"))
+        .await;
+    restore.call0(&JsValue::NULL).unwrap();
+
+    assert_eq!(result, Err(DbError::QuotaExceeded));
+    assert!(DbError::QuotaExceeded
+        .to_string()
+        .contains("out of storage space"));
+    let kept = db.agreements().await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].record, first);
+    assert_eq!(db.outbox().await.unwrap().len(), 1);
+    assert_eq!(
+        db.device().await.unwrap().next_mutation_id,
+        2,
+        "the numbering did not move"
+    );
+    db.close();
+    Db::delete(&name).await.unwrap();
+}
