@@ -47,3 +47,15 @@ self.addEventListener("fetch", (event) => {
     caches.match(request, { cacheName: CACHE }).then((cached) => cached || fetch(request)),
   );
 });
+
+// Background Sync: when the browser judges the connection is back it fires
+// "sync" even if the page is in the background. The sync itself runs in the
+// page (it needs the app's IndexedDB logic), so wake every open Haven window.
+self.addEventListener("sync", (event) => {
+  if (event.tag !== "haven-sync") return;
+  event.waitUntil(
+    self.clients
+      .matchAll({ type: "window", includeUncontrolled: true })
+      .then((windows) => windows.forEach((w) => w.postMessage({ type: "haven-sync" }))),
+  );
+});

@@ -1,6 +1,7 @@
 //! App-wide state shared through Leptos context, and the background sync loop.
 
 pub mod admin;
+pub mod background_sync;
 mod db;
 mod sync_status;
 pub mod tabs;

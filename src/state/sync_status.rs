@@ -3,6 +3,7 @@
 
 use crate::clock::now_ms;
 use crate::state::app_db;
+use crate::state::background_sync::{listen_for_background_sync, register_background_sync};
 use crate::state::tabs::{announce_change, on_change_elsewhere, with_sync_lock};
 use crate::sync::{run_pass, Progress, SyncError, SyncReport};
 use futures::channel::mpsc;
@@ -87,6 +88,7 @@ pub fn provide_sync_status() -> SyncStatus {
         })
     });
     request_persistent_storage();
+    listen_for_background_sync();
     leptos::task::spawn_local(run_loop(status, rx));
     status
 }
@@ -183,6 +185,9 @@ async fn run_loop(status: SyncStatus, mut kicks: mpsc::UnboundedReceiver<()>) {
             None => now_ms() + OTHER_TAB_INTERVAL_MS as Millis,
             Some(report) => {
                 let unreachable = report.error.as_ref().is_some_and(SyncError::is_unreachable);
+                if unreachable {
+                    register_background_sync();
+                }
                 status.reachable.set(!unreachable);
                 status.problem.set(
                     report
