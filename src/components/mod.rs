@@ -1,5 +1,6 @@
 //! Pieces shared by several pages.
 
 pub mod header;
+pub mod signature_pad;
 pub mod sync_badge;
 pub mod text_size;

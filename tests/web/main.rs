@@ -3,6 +3,7 @@
 
 mod durability;
 mod render;
+mod signature_pad;
 mod storage;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -13,6 +13,7 @@ pub mod policy;
 pub mod pull;
 pub mod render;
 pub mod rules;
+pub mod signature;
 pub mod slug;
 pub mod sync;
 pub mod validate;
