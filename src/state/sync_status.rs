@@ -180,7 +180,6 @@ async fn run_loop(status: SyncStatus, mut kicks: mpsc::UnboundedReceiver<()>) {
     loop {
         let report = locked_pass(status, machine.clone()).await;
         refresh_counts(status).await;
-        status.data_version.update(|v| *v += 1);
         let next_at = match report {
             None => now_ms() + OTHER_TAB_INTERVAL_MS as Millis,
             Some(report) => {
@@ -197,6 +196,8 @@ async fn run_loop(status: SyncStatus, mut kicks: mpsc::UnboundedReceiver<()>) {
                         .map(|e| e.to_string()),
                 );
                 if report.changed_anything() {
+                    // Only then: views re-read IndexedDB on every bump.
+                    status.data_version.update(|v| *v += 1);
                     announce_change();
                 }
                 report.next_at

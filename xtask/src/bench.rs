@@ -10,6 +10,14 @@
 //! 3. `crates/haven_server/benches/ingest.rs`: 50 simulated devices pushing
 //!    100-record batches at once to the release server (records/s, p50, p99),
 //!    and raw batched SQLite inserts as the ceiling, with the ratio.
+//! 4. `bench/reader_open.mjs`: a 50 KB policy opened in the reader from
+//!    IndexedDB in headless Chromium, by an in-app link and by an offline
+//!    reload (median and p95 of 20).
+//! 5. `bench/lighthouse.mjs`: Lighthouse's mobile preset (performance,
+//!    accessibility and best-practices scores; LCP, TBT, CLS; median of 3
+//!    runs) for the home page, a policy, a sign page and `/kiosk`, in the
+//!    system Chromium, with no network beyond loopback; the reports go to
+//!    `target/lighthouse/`.
 //!
 //! Each part sets its own time limit and stops the processes it started. A
 //! summary table of every figure closes the run.
@@ -62,6 +70,29 @@ pub fn run() -> Result {
     if let Err(e) = ingest {
         failures.push(format!("server ingest: {e}"));
     }
+    let reader = cmd::run(
+        Command::new("node")
+            .arg(root().join("bench/reader_open.mjs"))
+            .env("HAVEN_SERVER_BIN", &server_bin)
+            .env("HAVEN_DIST", &dist)
+            .env("CHROMIUM", CHROMIUM)
+            .env("HAVEN_BENCH_OUT", &results),
+    );
+    if let Err(e) = reader {
+        failures.push(format!("reader: {e}"));
+    }
+    let lighthouse = cmd::run(
+        Command::new("node")
+            .arg(root().join("bench/lighthouse.mjs"))
+            .env("HAVEN_SERVER_BIN", &server_bin)
+            .env("HAVEN_DIST", &dist)
+            .env("CHROMIUM", CHROMIUM)
+            .env("LIGHTHOUSE_REPORTS", target.join("lighthouse"))
+            .env("HAVEN_BENCH_OUT", &results),
+    );
+    if let Err(e) = lighthouse {
+        failures.push(format!("lighthouse: {e}"));
+    }
 
     summary(&results, started.elapsed().as_secs_f64())?;
     if failures.is_empty() {
@@ -80,11 +111,13 @@ fn target_dir() -> PathBuf {
 }
 
 /// pouchdb-browser, pouchdb-server and esbuild (to bundle pouchdb-browser for
-/// the page), pinned by `bench/package-lock.json`. Kept out of the root
+/// the page), and lighthouse, pinned by `bench/package-lock.json`. Kept out of the root
 /// package.json so `cargo xtask test` never installs them. `--ignore-scripts`:
 /// leveldown loads the prebuilt binary its package ships and esbuild its
 /// platform package, so no script is needed, and pouchdb-server's optional
-/// sqlite3 (unused here) would otherwise be compiled from source.
+/// sqlite3 (unused here) would otherwise be compiled from source. Lighthouse
+/// is 12.x, the last line that runs on Node 20, and is pointed at the system
+/// Chromium (`CHROME_PATH`), so it never downloads a browser.
 fn ensure_bench_packages() -> Result {
     let dir = root().join("bench");
     let modules = dir.join("node_modules");
@@ -95,9 +128,15 @@ fn ensure_bench_packages() -> Result {
         (Ok(lock), Ok(installed)) => lock.modified().ok() <= installed.modified().ok(),
         _ => false,
     };
-    let complete = ["pouchdb-browser", "pouchdb-server", "esbuild", "events"]
-        .iter()
-        .all(|p| modules.join(p).exists());
+    let complete = [
+        "pouchdb-browser",
+        "pouchdb-server",
+        "esbuild",
+        "events",
+        "lighthouse",
+    ]
+    .iter()
+    .all(|p| modules.join(p).exists());
     if fresh && complete {
         eprintln!("✓ bench npm packages already installed");
         return Ok(());

@@ -6,6 +6,7 @@
 mod bench;
 mod build;
 mod cmd;
+mod fuzz;
 mod test;
 mod tools;
 
@@ -20,7 +21,11 @@ usage: cargo xtask <command>
   test    install what is missing, then run every test: fmt, clippy, native,
           wasm in headless Chromium, end-to-end
   bench   print figures: bundle size, browser drain vs PouchDB, server
-          ingest under 50 devices, the raw SQLite ceiling
+          ingest under 50 devices, the raw SQLite ceiling, the reader opening
+          a 50 KB policy, Lighthouse (mobile) for four pages
+  fuzz [SECONDS_PER_TARGET]
+          run every fuzz target in fuzz/ for that long (default 30), with
+          cargo-fuzz on the nightly toolchain, and print runs and results
   setup   only install what is missing";
 
 fn main() -> ExitCode {
@@ -30,6 +35,7 @@ fn main() -> ExitCode {
         Some("build") => build::build_pwa().map(|_| ()),
         Some("test") => test::run(),
         Some("bench") => bench::run(),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("setup") => tools::ensure_all(),
         _ => {
             eprintln!("{USAGE}");

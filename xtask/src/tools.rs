@@ -117,3 +117,82 @@ fn skip(what: &str) -> Result {
     eprintln!("✓ {what} already installed");
     Ok(())
 }
+
+/// Schemathesis, from PyPI, for the API step of `cargo xtask test`.
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// `.tools/venv/bin/schemathesis` at [`SCHEMATHESIS_VERSION`]: makes the
+/// virtualenv (with Debian's `python3-venv` if `venv` is missing) and installs
+/// the pinned release into it when it is not there yet.
+pub fn ensure_schemathesis() -> Result<std::path::PathBuf> {
+    let venv = root().join(".tools/venv");
+    let bin = venv.join("bin/schemathesis");
+    let have = bin
+        .to_str()
+        .and_then(|b| output(b, &["--version"]))
+        .unwrap_or_default();
+    if have.trim().ends_with(SCHEMATHESIS_VERSION) {
+        skip("schemathesis")?;
+        return Ok(bin);
+    }
+    let venv_works = Command::new("python3")
+        .args(["-c", "import venv, ensurepip"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !venv_works {
+        let root_user = output("id", &["-u"]).is_some_and(|u| u.trim() == "0");
+        let apt = |args: &[&str]| {
+            let mut c = Command::new(if root_user { "apt-get" } else { "sudo" });
+            if !root_user {
+                c.arg("apt-get");
+            }
+            c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+            c
+        };
+        cmd::run(&mut apt(&["update"]))?;
+        cmd::run(&mut apt(&[
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "python3",
+            "python3-venv",
+        ]))?;
+    }
+    if !venv.join("bin/pip").exists() {
+        cmd::run(
+            Command::new("python3")
+                .args(["-m", "venv", "--clear"])
+                .arg(&venv),
+        )?;
+    }
+    cmd::run(Command::new(venv.join("bin/pip")).args([
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+        &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+    ]))?;
+    Ok(bin)
+}
+
+/// The nightly toolchain, which cargo-fuzz needs (sanitizers, `-Z` flags).
+pub fn ensure_nightly() -> Result {
+    let toolchains = output("rustup", &["toolchain", "list"]).unwrap_or_default();
+    if toolchains.lines().any(|l| l.starts_with("nightly")) {
+        return skip("nightly toolchain");
+    }
+    cmd::run(Command::new("rustup").args([
+        "toolchain",
+        "install",
+        "nightly",
+        "--profile",
+        "minimal",
+    ]))
+}
+
+/// cargo-fuzz from crates.io, for `cargo xtask fuzz`.
+pub fn ensure_cargo_fuzz() -> Result {
+    if output("cargo", &["fuzz", "--version"]).is_some() {
+        return skip("cargo-fuzz");
+    }
+    cmd::run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))
+}

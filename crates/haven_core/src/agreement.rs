@@ -14,6 +14,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 
 /// A signature as the device records it and the server receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgreementRecord {
     /// UUID v7 made on the device, so a record can be created with no server.
@@ -26,6 +27,7 @@ pub struct AgreementRecord {
     /// The signer ticked "I agree"; a record without it is not a signature.
     pub agreed: bool,
     /// Device clock at the moment of signing.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub signed_at: Millis,
     pub device_id: Uuid,
 }

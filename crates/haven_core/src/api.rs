@@ -7,18 +7,21 @@ use serde::{Deserialize, Serialize};
 /// Every error the API returns: a stable machine-readable code and a sentence
 /// for a person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     pub code: String,
     pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     pub version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -26,9 +29,11 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     /// Bearer token; only its hash is kept on the server.
     pub token: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub expires_at: Millis,
 }
 
@@ -39,4 +44,46 @@ pub struct AgreementView {
     pub record: AgreementRecord,
     /// Server clock when the record arrived.
     pub received_at: Millis,
+}
+
+/// The record's fields and `received_at` in one object. Written out rather
+/// than derived: a derived schema would be `allOf` the record and
+/// `received_at`, and the record's `additionalProperties: false` would then
+/// refuse `received_at`.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for AgreementView {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+        use utoipa::openapi::RefOr;
+        let record = <AgreementRecord as utoipa::PartialSchema>::schema();
+        let RefOr::T(Schema::Object(mut view)) = record else {
+            return record;
+        };
+        // The view is only ever written by the server; readers need not
+        // refuse fields added later.
+        view.additional_properties = None;
+        view.description = Some("A stored agreement as an admin sees it.".to_owned());
+        view.properties.insert(
+            "received_at".to_owned(),
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .description(Some("Server clock when the record arrived."))
+                .into(),
+        );
+        view.required.push("received_at".to_owned());
+        RefOr::T(Schema::Object(view))
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for AgreementView {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <AgreementRecord as utoipa::ToSchema>::schemas(schemas);
+    }
 }

@@ -44,6 +44,28 @@ impl From<Sha256Hex> for String {
     }
 }
 
+/// What [`Sha256Hex`] accepts, as an ECMA-262 regular expression (for the
+/// OpenAPI schema).
+pub const SHA256_HEX_PATTERN: &str = "^[0-9a-f]{64}$";
+
+/// On the wire: a string of exactly 64 lowercase hex characters.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Sha256Hex {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(SHA256_HEX_PATTERN))
+            .min_length(Some(64))
+            .max_length(Some(64))
+            .description(Some("A SHA-256 digest as 64 lowercase hex characters."))
+            .examples(["ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Sha256Hex {}
+
 impl fmt::Display for Sha256Hex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -53,6 +75,25 @@ impl fmt::Display for Sha256Hex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_digest_pattern_is_the_digest_check() {
+        let pattern = regex::Regex::new(SHA256_HEX_PATTERN).unwrap();
+        for s in [
+            "a".repeat(64),
+            "A".repeat(64),
+            "a".repeat(63),
+            "a".repeat(65),
+            "g".repeat(64),
+            format!("{}\n", "a".repeat(64)),
+        ] {
+            assert_eq!(
+                pattern.is_match(&s),
+                Sha256Hex::try_from(s.clone()).is_ok(),
+                "{s:?}"
+            );
+        }
+    }
 
     #[test]
     fn digest_of_known_input_matches_the_published_test_vector() {

@@ -8,6 +8,8 @@ pub mod agreement;
 pub mod api;
 pub mod hash;
 pub mod import;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod org;
 pub mod policy;
 pub mod pull;

@@ -16,11 +16,15 @@ pub const MAX_NAME_CHARS: usize = 200;
 
 /// A named person and how to reach them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::name))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::email))]
     pub email: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::phone))]
     pub phone: Option<String>,
 }
 
@@ -37,6 +41,7 @@ impl Contact {
 
 /// The people every academy must name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyPersonnel {
     pub headteacher: Contact,
@@ -56,19 +61,24 @@ impl KeyPersonnel {
 
 /// One school of the trust.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Academy {
     pub id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::name))]
     pub name: String,
     pub key_personnel: KeyPersonnel,
     /// Server clock when this was last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub updated_at: Millis,
 }
 
 /// `PUT /api/v1/academies/{id}`: an academy as an admin writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AcademyInput {
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::name))]
     pub name: String,
     pub key_personnel: KeyPersonnel,
 }
@@ -91,9 +101,11 @@ impl AcademyInput {
 
 /// The trust itself: one per server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Trust {
     pub id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::name))]
     pub name: String,
     /// Chief executive (or executive headteacher): hears concerns about a headteacher.
     pub chief_executive: Contact,
@@ -102,13 +114,16 @@ pub struct Trust {
     /// Handles subject access requests and data breaches.
     pub data_protection_officer: Contact,
     /// Server clock when this was last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub updated_at: Millis,
 }
 
 /// `PUT /api/v1/trust`: the trust as an admin writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TrustInput {
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::name))]
     pub name: String,
     pub chief_executive: Contact,
     pub chair_of_trustees: Contact,

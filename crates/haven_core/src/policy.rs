@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 /// What a policy document is, which decides who signs it and what they add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyKind {
     EsafetyPolicy,
@@ -78,6 +79,7 @@ impl PolicyKind {
 
 /// Who a policy version is for: for an agreement, who signs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
     Staff,
@@ -144,13 +146,39 @@ impl Audience {
 
 /// The body that owns a policy: the trust as a whole, or one academy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    from = "OwnerAsRead"
+)]
 pub enum PolicyOwner {
     #[default]
     Trust,
     Academy {
         academy_id: Uuid,
     },
+}
+
+/// [`PolicyOwner`] as it is read. serde lets any field stand beside the tag
+/// of a unit variant, `deny_unknown_fields` or not, so `{"type": "trust",
+/// "academy_id": ...}` would quietly be the trust; read as an empty struct
+/// variant, `trust` refuses other fields like `academy` does.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum OwnerAsRead {
+    Trust {},
+    Academy { academy_id: Uuid },
+}
+
+impl From<OwnerAsRead> for PolicyOwner {
+    fn from(owner: OwnerAsRead) -> Self {
+        match owner {
+            OwnerAsRead::Trust {} => PolicyOwner::Trust,
+            OwnerAsRead::Academy { academy_id } => PolicyOwner::Academy { academy_id },
+        }
+    }
 }
 
 impl PolicyOwner {
@@ -164,6 +192,7 @@ impl PolicyOwner {
 
 /// One published, immutable version of a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyVersion {
     /// Id of this version; what a signature names.
@@ -171,26 +200,34 @@ pub struct PolicyVersion {
     /// Id of the policy this is a version of; stable across versions.
     pub policy_id: Uuid,
     /// 1 for the first published version, then 2, 3, ...
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub version: u32,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::title))]
     pub title: String,
     pub kind: PolicyKind,
     /// Who it is for; for an agreement, who signs it. (Defaults to none only so
     /// that copies a device stored before this field existed still load.)
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeSet<Audience>))]
     pub audiences: Vec<Audience>,
     /// The trust, or the academy whose policy this is.
     #[serde(default)]
     pub owner: PolicyOwner,
     /// Markdown: headings, lists, tables.
     pub body_markdown: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::approved_by))]
     pub approved_by: String,
     /// Day the version takes effect, `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub effective_date: String,
     /// Day of the review that produced this version, `YYYY-MM-DD`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub last_reviewed: String,
     /// Day the next review is due, `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub next_review_due: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub published_at: Millis,
     /// SHA-256 of [`canonical_text`] of the title and body.
     pub text_sha256: Sha256Hex,
@@ -198,17 +235,24 @@ pub struct PolicyVersion {
 
 /// What the policy list shows; the body is fetched per version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicySummary {
     pub id: Uuid,
     pub policy_id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub version: u32,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::title))]
     pub title: String,
     pub kind: PolicyKind,
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeSet<Audience>))]
     pub audiences: Vec<Audience>,
     pub owner: PolicyOwner,
+    #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub effective_date: String,
+    #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub last_reviewed: String,
+    #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub next_review_due: String,
     pub text_sha256: Sha256Hex,
 }
@@ -271,6 +315,8 @@ impl PolicyVersion {
 
 /// Longest policy title accepted, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest "approved by" accepted, in characters.
+pub const MAX_APPROVER_CHARS: usize = 200;
 /// Largest policy body accepted, in bytes of Markdown: twenty times the size of
 /// a long real policy.
 pub const MAX_BODY_BYTES: usize = 1_000_000;
@@ -279,6 +325,7 @@ pub const MAX_BODY_BYTES: usize = 1_000_000;
 /// version of a new one. The server assigns the version id, the version
 /// number, the publishing time and the text hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PublishPolicyVersion {
     /// The policy this is a new version of. Absent: a new policy, with an id
@@ -286,17 +333,24 @@ pub struct PublishPolicyVersion {
     /// policy, so a client can choose the id and safely send the request again.
     #[serde(default)]
     pub policy_id: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::title))]
     pub title: String,
     /// Must be the kind of the policy's earlier versions.
     pub kind: PolicyKind,
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeSet<Audience>))]
     pub audiences: Vec<Audience>,
     /// The trust when absent.
     #[serde(default)]
     pub owner: PolicyOwner,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1_000_000))]
     pub body_markdown: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::approved_by))]
     pub approved_by: String,
+    #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub effective_date: String,
+    #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub last_reviewed: String,
+    #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub next_review_due: String,
 }
 
@@ -324,7 +378,7 @@ impl PublishPolicyVersion {
                 "must not contain NUL characters",
             ));
         }
-        validate::line("approved_by", &self.approved_by, 200)?;
+        validate::line("approved_by", &self.approved_by, MAX_APPROVER_CHARS)?;
         validate::iso_date("effective_date", &self.effective_date)?;
         validate::iso_date("last_reviewed", &self.last_reviewed)?;
         validate::iso_date("next_review_due", &self.next_review_due)?;
@@ -413,6 +467,32 @@ fn audience_names(audiences: &[Audience]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_owner_is_tagged_by_type_and_refuses_other_fields() {
+        let academy = PolicyOwner::Academy {
+            academy_id: Uuid::from_u128(7),
+        };
+        for owner in [PolicyOwner::Trust, academy] {
+            let json = serde_json::to_value(owner).unwrap();
+            assert_eq!(serde_json::from_value::<PolicyOwner>(json).unwrap(), owner);
+        }
+        assert_eq!(
+            serde_json::to_value(PolicyOwner::Trust).unwrap(),
+            serde_json::json!({"type": "trust"})
+        );
+        for bad in [
+            serde_json::json!({"type": "trust", "academy_id": Uuid::from_u128(7)}),
+            serde_json::json!({"type": "trust", "x": 1}),
+            serde_json::json!({"type": "academy", "academy_id": Uuid::from_u128(7), "x": 1}),
+            serde_json::json!({"type": "academy"}),
+        ] {
+            assert!(
+                serde_json::from_value::<PolicyOwner>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn the_hash_is_stable_for_the_same_text() {

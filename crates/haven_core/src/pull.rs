@@ -19,6 +19,27 @@ use std::fmt;
 #[serde(transparent)]
 pub struct Cursor(pub u64);
 
+/// On the wire: a whole number, 0 to 2^64 - 1.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Cursor {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::Custom("uint64".to_owned())))
+            .minimum(Some(0))
+            .maximum(Some(u64::MAX))
+            .description(Some(
+                "A position in the server's change sequence: the number of the last \
+                 change a device has seen. 0 is before the first change.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Cursor {}
+
 impl Cursor {
     pub const START: Cursor = Cursor(0);
 }
@@ -36,18 +57,29 @@ pub const MAX_PULL_LIMIT: u32 = 1000;
 
 /// `GET /api/v1/pull?since=N&limit=M`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct PullQuery {
+    /// The cursor of the device's last pull; 0 (the default) for everything.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(
+        value_type = Option<u64>,
+        format = "uint64",
+        minimum = 0,
+        maximum = 18_446_744_073_709_551_615_u64
+    ))]
     pub since: Cursor,
     /// At most this many changes (1 to [`MAX_PULL_LIMIT`]); default
     /// [`DEFAULT_PULL_LIMIT`].
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
     pub limit: Option<u32>,
 }
 
 /// What changed after `since`, up to and including `cursor`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     /// Where the next pull starts. Equal to `since` when nothing changed.
     pub cursor: Cursor,
@@ -60,10 +92,12 @@ pub struct PullResponse {
     /// Policy versions published in this range, in the order they were published.
     pub policies: Vec<PolicyVersion>,
     /// The rule tables in force, if they were replaced in this range.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub rules: Option<RulesVersion>,
     /// Academies added or edited in this range, as they are now.
     pub academies: Vec<Academy>,
     /// The trust, if it was added or edited in this range, as it is now.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub trust: Option<Trust>,
 }
 

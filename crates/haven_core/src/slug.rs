@@ -46,6 +46,31 @@ impl Slug {
     }
 }
 
+/// On the wire: a string the rules of [`Slug::parse`] accept.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Slug {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(SLUG_PATTERN))
+            .min_length(Some(1))
+            .max_length(Some(MAX_SLUG_LEN))
+            .description(Some(
+                "A stable row id: lowercase ASCII letters and digits in words joined by \
+                 single hyphens, starting with a letter.",
+            ))
+            .examples(["bypassing-filtering"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Slug {}
+
+/// [`Slug::parse`]'s rules as an ECMA-262 regular expression (for the
+/// OpenAPI schema; the length limit is separate).
+pub const SLUG_PATTERN: &str = "^[a-z][a-z0-9]*(-[a-z0-9]+)*$";
+
 impl TryFrom<String> for Slug {
     type Error = BadSlug;
 
@@ -81,6 +106,15 @@ impl PartialEq<&str> for Slug {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_slug_pattern_is_the_slug_check(s in "[a-z0-9A-Z_ -]{0,8}") {
+            let pattern = regex::Regex::new(SLUG_PATTERN).unwrap();
+            prop_assert_eq!(pattern.is_match(&s), Slug::parse(&s).is_ok(), "{:?}", s);
+        }
+    }
 
     #[test]
     fn slugs_are_lowercase_words_joined_by_hyphens() {

@@ -24,6 +24,55 @@ impl Invalid {
     }
 }
 
+// The checks below as ECMA-262 regular expressions, for the OpenAPI schemas
+// (lengths are separate). Written with `\u` escapes, which Python's `re`
+// (Schemathesis) and the `regex` crate (the tests) read alike; the tests hold
+// each pattern to its check.
+
+/// Control characters: Unicode's Cc, as `char::is_control`.
+macro_rules! control {
+    () => {
+        "\\u0000-\\u001f\\u007f-\\u009f"
+    };
+}
+
+/// Control characters and white space as `char::is_whitespace` has it (not
+/// ECMA's `\s`, which adds U+FEFF).
+macro_rules! blank_or_control {
+    () => {
+        "\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+    };
+}
+
+/// [`line`]: some text that is not white space, and no control characters.
+pub const LINE_PATTERN: &str = concat!(
+    "^[^",
+    control!(),
+    "]*[^",
+    blank_or_control!(),
+    "][^",
+    control!(),
+    "]*$"
+);
+
+/// [`email`]: a local part, `@`, and a domain of dot-separated labels, with
+/// no white space or control characters anywhere.
+pub const EMAIL_PATTERN: &str = concat!(
+    "^[^",
+    blank_or_control!(),
+    "]+@[^",
+    blank_or_control!(),
+    "@.]+(\\.[^",
+    blank_or_control!(),
+    "@.]+)+$"
+);
+
+/// [`phone`]: 7 to 15 digits among spaces, `+`, `(`, `)` and `-`.
+pub const PHONE_PATTERN: &str = "^[ +()-]*([0-9][ +()-]*){7,15}$";
+
+/// Longest phone number accepted, in characters.
+pub const MAX_PHONE_CHARS: usize = 40;
+
 /// A line of text a person typed: not blank, at most `max_chars` characters,
 /// no control characters (tabs and line breaks included).
 pub fn line(field: &str, value: &str, max_chars: usize) -> Result<(), Invalid> {
@@ -64,7 +113,7 @@ pub fn email(field: &str, value: &str) -> Result<(), Invalid> {
 
 /// A phone number: digits, spaces, `+`, `(`, `)` and `-`, with 7 to 15 digits.
 pub fn phone(field: &str, value: &str) -> Result<(), Invalid> {
-    line(field, value, 40)?;
+    line(field, value, MAX_PHONE_CHARS)?;
     let allowed = value
         .chars()
         .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '(' | ')' | '-'));
@@ -119,6 +168,128 @@ pub fn iso_date(field: &str, value: &str) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use regex::Regex;
+
+    /// Strings made mostly of the characters the checks and patterns tell
+    /// apart: white space of every kind (and U+FEFF, which is not), control
+    /// characters, the punctuation of emails and phone numbers, digits.
+    fn tricky_string(max_len: usize) -> impl Strategy<Value = String> {
+        let tricky = prop_oneof![
+            Just('a'),
+            Just('Z'),
+            Just('é'),
+            Just('1'),
+            Just('0'),
+            Just(' '),
+            Just('\t'),
+            Just('\n'),
+            Just('\r'),
+            Just('\u{b}'),
+            Just('\u{0}'),
+            Just('\u{1f}'),
+            Just('\u{7f}'),
+            Just('\u{85}'),
+            Just('\u{9f}'),
+            Just('\u{a0}'),
+            Just('\u{1680}'),
+            Just('\u{2003}'),
+            Just('\u{200b}'),
+            Just('\u{2028}'),
+            Just('\u{202f}'),
+            Just('\u{3000}'),
+            Just('\u{feff}'),
+            Just('@'),
+            Just('.'),
+            Just('+'),
+            Just('('),
+            Just(')'),
+            Just('-'),
+            any::<char>(),
+        ];
+        proptest::collection::vec(tricky, 0..max_len).prop_map(String::from_iter)
+    }
+
+    fn pattern(p: &str) -> Regex {
+        Regex::new(p).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn the_line_pattern_is_the_line_check(s in tricky_string(12)) {
+            prop_assert_eq!(pattern(LINE_PATTERN).is_match(&s), line("f", &s, usize::MAX).is_ok(), "{:?}", s);
+        }
+
+        #[test]
+        fn the_email_pattern_is_the_email_check(s in tricky_string(20)) {
+            prop_assert_eq!(pattern(EMAIL_PATTERN).is_match(&s), email("f", &s).is_ok(), "{:?}", s);
+        }
+
+        #[test]
+        fn the_phone_pattern_is_the_phone_check(s in tricky_string(30)) {
+            prop_assert_eq!(pattern(PHONE_PATTERN).is_match(&s), phone("f", &s).is_ok(), "{:?}", s);
+        }
+    }
+
+    fn agree(p: &str, check: impl Fn(&str) -> bool, strings: &[&str]) {
+        for s in strings {
+            assert_eq!(pattern(p).is_match(s), check(s), "{p} on {s:?}");
+        }
+    }
+
+    #[test]
+    fn the_patterns_agree_with_the_checks_on_known_cases() {
+        agree(
+            LINE_PATTERN,
+            |s| line("f", s, usize::MAX).is_ok(),
+            &[
+                "Staff AUA",
+                " x ",
+                "",
+                "  ",
+                "\u{3000}",
+                "\u{feff}",
+                "a\nb",
+                "a\u{85}",
+                "x\u{a0}",
+            ],
+        );
+        agree(
+            EMAIL_PATTERN,
+            |s| email("f", s).is_ok(),
+            &[
+                "dsl@oakfield.example.org",
+                "a@b@c.d",
+                "a.@b.c",
+                "@x.org",
+                "a@.org",
+                "a@x..org",
+                "a@x.org.",
+                "a @x.org",
+                "a@x.org\n",
+                "a\u{feff}@x.org",
+                "a\u{a0}@x.org",
+                "a@x",
+            ],
+        );
+        agree(
+            PHONE_PATTERN,
+            |s| phone("f", s).is_ok(),
+            &[
+                "+44 (0)1632 960 001",
+                "01632 960001",
+                "1234567",
+                "123456",
+                "1234567890123456",
+                "123-456-789012345",
+                "call me",
+                " 1234567 ",
+                "1234567\n",
+            ],
+        );
+    }
 
     #[test]
     fn lines_must_have_text_within_the_limit_and_no_control_characters() {

@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod json;
+pub mod openapi;
 pub mod org;
 pub mod policies;
 pub mod pull;
@@ -25,7 +26,10 @@ pub use config::Config;
 pub use error::{AppError, ServerError};
 pub use state::AppState;
 
+use axum::http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -51,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         // them, compress responses, trace everything, and put the security
         // headers on every response, the layers' own refusals included.
         .layer(RequestDecompressionLayer::new())
+        .layer(middleware::map_response(unknown_encoding_as_api_error))
         .layer(CompressionLayer::new())
         .layer(
             // Error responses are logged where they are made (AppError), so the
@@ -61,6 +66,33 @@ pub fn app(state: AppState) -> Router {
             security,
             security_headers::layer,
         ))
+}
+
+/// The request decompression layer refuses a `Content-Encoding` it cannot
+/// read with a bare 415; answer it as the API answers every error, JSON
+/// ([`AppError::UnsupportedMediaType`]), keeping its `Accept-Encoding`.
+async fn unknown_encoding_as_api_error(response: Response) -> Response {
+    let bare_415 = response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE
+        && !response.headers().contains_key(CONTENT_TYPE);
+    if !bare_415 {
+        return response;
+    }
+    let readable = response.headers().get(ACCEPT_ENCODING).cloned();
+    let mut error = AppError::UnsupportedMediaType(format!(
+        "the body's Content-Encoding cannot be read; send it uncompressed{}",
+        readable
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(|v| format!(" or as one of: {v}"))
+            .unwrap_or_default()
+    ))
+    .into_response();
+    let headers = error.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(readable) = readable {
+        headers.insert(ACCEPT_ENCODING, readable);
+    }
+    error
 }
 
 /// A server with its database open and its socket bound, not yet serving.

@@ -39,6 +39,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
 /// Who an incident is about, as the reporting routes tell them apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Involved {
     /// A pupil, during a lesson.
@@ -80,6 +81,7 @@ impl Involved {
 
 /// What kind of concern a reporting route is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Concern {
     /// Suspected illegal activity, or illegal content.
@@ -102,21 +104,29 @@ impl Concern {
 
 /// The four tables, as a trust edits them (the body of `PUT /api/v1/rules`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleTables {
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 500))]
     pub user_actions: Vec<UserAction>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<SanctionRow<PupilAction>>, min_items = 1, max_items = 500))]
     pub pupil_sanctions: Vec<PupilSanction>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<SanctionRow<StaffAction>>, min_items = 1, max_items = 500))]
     pub staff_sanctions: Vec<StaffSanction>,
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 500))]
     pub reporting_routes: Vec<ReportingRoute>,
 }
 
 /// One published, immutable version of a trust's rule tables.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RulesVersion {
     pub id: Uuid,
     /// 1 for the first published tables, then 2, 3, ...
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub version: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub published_at: Millis,
     pub tables: RuleTables,
 }

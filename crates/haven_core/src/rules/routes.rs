@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// By when a route must be followed. Sorted most urgent first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Timescale {
     /// At once: stop what you are doing.
@@ -27,6 +28,7 @@ impl Timescale {
 
 /// Someone a concern is reported to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Recipient {
     /// The academy's Designated Safeguarding Lead (the child protection team).
@@ -99,6 +101,7 @@ impl Recipient {
 
 /// How a report is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReportMethod {
     /// Face to face, finding the person now.
@@ -128,18 +131,24 @@ impl ReportMethod {
 
 /// One row of the reporting table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReportingRoute {
     pub id: Slug,
     /// The kind of incident, as the policy words it.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::description))]
     pub description: String,
     /// Whom the incident is about.
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeSet<Involved>, min_items = 1))]
     pub involved: Vec<Involved>,
     /// What kind of concern it is.
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeSet<Concern>, min_items = 1))]
     pub concerns: Vec<Concern>,
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeSet<Recipient>, min_items = 1))]
     pub report_to: Vec<Recipient>,
     pub timescale: Timescale,
     /// How to report, in order: for example in person, then on the record.
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeSet<ReportMethod>, min_items = 1))]
     pub how: Vec<ReportMethod>,
 }
 

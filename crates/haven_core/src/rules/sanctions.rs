@@ -17,6 +17,7 @@ pub trait SanctionAction: Copy + Ord {
 
 /// The columns of the pupil sanctions table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PupilAction {
     /// Refer to the class teacher or form tutor.
@@ -81,6 +82,7 @@ impl SanctionAction for PupilAction {
 
 /// The columns of the staff sanctions table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StaffAction {
     LineManager,
@@ -146,17 +148,20 @@ impl SanctionAction for StaffAction {
 
 /// One row: an incident type and the table's recommendation for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SanctionRow<A: Ord> {
     /// The incident type. A pupil row and a staff row with the same id are the
     /// same kind of incident.
     pub id: Slug,
     /// The incident, as a person logging it would recognise it.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::description))]
     pub incident: String,
     /// Suspected illegal activity: the police are told and the procedure for
     /// illegal incidents is followed.
     pub illegal: bool,
     /// The ticked columns: referrals first, then what may follow.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<A>))]
     pub actions: BTreeSet<A>,
 }
 

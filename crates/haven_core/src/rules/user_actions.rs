@@ -6,8 +6,12 @@ use crate::slug::Slug;
 use crate::validate::{self, Invalid};
 use serde::{Deserialize, Serialize};
 
+/// Longest name of an Act accepted, in characters.
+pub const MAX_LEGISLATION_CHARS: usize = 200;
+
 /// How the trust regards an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActionStatus {
     Acceptable,
@@ -56,6 +60,7 @@ impl ActionStatus {
 
 /// Headings the table is read under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActionGroup {
     /// Material no one may look at, make, keep, post or pass on.
@@ -81,10 +86,12 @@ impl ActionGroup {
 
 /// One row of the user-actions table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserAction {
     pub id: Slug,
     pub group: ActionGroup,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::description))]
     pub description: String,
     /// Its status for staff (and other adults: governors, volunteers, visitors).
     pub staff: ActionStatus,
@@ -92,6 +99,7 @@ pub struct UserAction {
     pub pupils: ActionStatus,
     /// The Act that makes it illegal; required when it is.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::legislation))]
     pub legislation: Option<String>,
 }
 
@@ -123,7 +131,7 @@ impl UserAction {
             ));
         }
         match &self.legislation {
-            Some(act) => validate::line(&format!("{at}.legislation"), act, 200)?,
+            Some(act) => validate::line(&format!("{at}.legislation"), act, MAX_LEGISLATION_CHARS)?,
             None if self.is_illegal() => {
                 return Err(Invalid::new(
                     format!("{at}.legislation"),

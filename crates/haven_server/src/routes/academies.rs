@@ -5,19 +5,53 @@ use crate::auth::AdminUser;
 use crate::db;
 use crate::error::AppError;
 use crate::json::Json;
+use crate::openapi::{
+    examples, Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::org::{self, Put};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use haven_core::api::ApiError;
 use haven_core::org::{Academy, AcademyInput};
 
 /// Every academy with its key personnel, by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/academies",
+    tag = "organisation",
+    operation_id = "list_academies",
+    responses(
+        (status = 200, description = "Every academy with its key personnel, by name", body = Vec<Academy>),
+        (status = 500, response = Internal),
+    )
+)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Academy>>, AppError> {
     Ok(Json(org::academies(&state.pool).await?))
 }
 
 /// Adds (201) or replaces (200) an academy; the id is chosen by the caller, so
 /// sending the same request twice is harmless.
+#[utoipa::path(
+    put,
+    path = "/api/v1/academies/{academy_id}",
+    tag = "organisation",
+    operation_id = "put_academy",
+    params(("academy_id" = Uuid, Path, description = "Id of the academy, chosen by the caller",
+        example = json!(examples::academy_id()))),
+    request_body(content = AcademyInput, example = json!(examples::academy())),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Added", body = Academy),
+        (status = 200, description = "Replaced, or already exactly so", body = Academy),
+        (status = 400, description = "`bad_request`: malformed JSON, an unknown or missing field, the id is not a UUID; `invalid_academy`: a field breaks a rule (the message names it)", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = Internal),
+    )
+)]
 pub async fn put(
     _admin: AdminUser,
     State(state): State<AppState>,

@@ -3,6 +3,7 @@
 use crate::auth::AdminUser;
 use crate::error::AppError;
 use crate::json::Json;
+use crate::openapi::{Forbidden, Internal, Unauthorized};
 use crate::policies::{digest_from_db, uuid_from_db};
 use crate::state::AppState;
 use axum::extract::State;
@@ -41,6 +42,19 @@ impl TryFrom<AgreementRow> for AgreementView {
 }
 
 /// All agreements, newest signature first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agreements",
+    tag = "agreements",
+    operation_id = "list_agreements",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every stored agreement, newest signature first", body = Vec<AgreementView>),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    )
+)]
 pub async fn list(
     _admin: AdminUser,
     State(state): State<AppState>,

@@ -6,10 +6,28 @@ use crate::auth::{
 use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::json::Json;
+use crate::openapi::{examples, Internal, PayloadTooLarge, UnsupportedMediaType};
 use crate::state::AppState;
 use axum::extract::State;
-use haven_core::api::{LoginRequest, LoginResponse};
+use haven_core::api::{ApiError, LoginRequest, LoginResponse};
 
+/// Signs in: a bearer token for `Authorization: Bearer ...`, valid for 12 hours.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    operation_id = "login",
+    request_body(content = LoginRequest, example = json!(examples::login())),
+    responses(
+        (status = 200, description = "Signed in", body = LoginResponse),
+        (status = 400, description = "`bad_request`: malformed JSON, an unknown or missing field", body = ApiError),
+        (status = 401, description = "`invalid_credentials`: the email or password is wrong", body = ApiError,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = Internal),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     Json(request): Json<LoginRequest>,

@@ -1,14 +1,14 @@
 //! The API under `/api`: one module per resource.
 
-mod academies;
-mod agreements;
-mod auth;
-mod health;
-mod policies;
-mod pull;
-mod rules;
-mod sync;
-mod trust;
+pub(crate) mod academies;
+pub(crate) mod agreements;
+pub(crate) mod auth;
+pub(crate) mod health;
+pub(crate) mod policies;
+pub(crate) mod pull;
+pub(crate) mod rules;
+pub(crate) mod sync;
+pub(crate) mod trust;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -24,6 +24,7 @@ use uuid::Uuid;
 pub fn api() -> Router<AppState> {
     let v1 = Router::new()
         .route("/health", get(health::health))
+        .route("/openapi.json", get(crate::openapi::serve))
         .route("/policies", get(policies::list).post(policies::publish))
         .route("/policies/{version_id}", get(policies::get_version))
         .route("/policies/{policy_id}/versions", get(policies::versions))

@@ -2,12 +2,28 @@
 
 use crate::error::AppError;
 use crate::json::Json;
+use crate::openapi::Internal;
 use crate::pull;
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use haven_core::api::ApiError;
 use haven_core::pull::{PullQuery, PullResponse, DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT};
 
+/// What changed after a cursor: policy versions, the rule tables, academies,
+/// the trust.
+#[utoipa::path(
+    get,
+    path = "/api/v1/pull",
+    tag = "sync",
+    operation_id = "pull",
+    params(PullQuery),
+    responses(
+        (status = 200, description = "The changes after `since`, up to `cursor`", body = PullResponse),
+        (status = 400, description = "`bad_request`: `since` or `limit` is not a whole number in range, or an unknown parameter", body = ApiError),
+        (status = 500, response = Internal),
+    )
+)]
 pub async fn pull(
     State(state): State<AppState>,
     query: Result<Query<PullQuery>, QueryRejection>,

@@ -4,12 +4,28 @@ use crate::auth::AdminUser;
 use crate::db;
 use crate::error::AppError;
 use crate::json::Json;
+use crate::openapi::{
+    examples, Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::org::{self, Put};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
+use haven_core::api::ApiError;
 use haven_core::org::{Trust, TrustInput};
 
+/// The trust and its key people.
+#[utoipa::path(
+    get,
+    path = "/api/v1/trust",
+    tag = "organisation",
+    operation_id = "get_trust",
+    responses(
+        (status = 200, description = "The trust", body = Trust),
+        (status = 404, description = "`not_found`: the trust has not been set up yet", body = ApiError),
+        (status = 500, response = Internal),
+    )
+)]
 pub async fn get(State(state): State<AppState>) -> Result<Json<Trust>, AppError> {
     org::trust(&state.pool)
         .await?
@@ -18,6 +34,24 @@ pub async fn get(State(state): State<AppState>) -> Result<Json<Trust>, AppError>
 }
 
 /// Sets up (201) or edits (200) the trust.
+#[utoipa::path(
+    put,
+    path = "/api/v1/trust",
+    tag = "organisation",
+    operation_id = "put_trust",
+    request_body(content = TrustInput, example = json!(examples::trust())),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Set up", body = Trust),
+        (status = 200, description = "Edited, or already exactly so", body = Trust),
+        (status = 400, description = "`bad_request`: malformed JSON, an unknown or missing field; `invalid_trust`: a field breaks a rule (the message names it)", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = Internal),
+    )
+)]
 pub async fn put(
     _admin: AdminUser,
     State(state): State<AppState>,

@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod import_cli;
 mod library_client;
+mod openapi;
 mod policies;
 mod publishing;
 mod pull;

@@ -324,6 +324,24 @@ async fn a_gzip_compressed_push_is_accepted() {
 }
 
 #[tokio::test]
+async fn a_body_in_an_unknown_encoding_is_refused_with_an_api_error() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/sync/push"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "zstd-from-the-future")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().contains_key("accept-encoding"));
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let error = expect_error(response, 415, "unsupported_media_type").await;
+    assert!(error.message.contains("gzip"), "{}", error.message);
+}
+
+#[tokio::test]
 async fn responses_are_compressed_when_the_client_accepts_it() {
     let app = spawn_app().await;
     let response = app
