@@ -30,6 +30,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+/// The first-load budget stated in the README (wasm + js + css + html, brotli).
+const BUNDLE_BUDGET_BROTLI: usize = 350_000;
+
 pub fn run() -> Result {
     #[allow(clippy::disallowed_methods)] // native tool, not wasm: the clock is fine here
     let started = Instant::now();
@@ -45,7 +48,10 @@ pub fn run() -> Result {
     let results = target.join("bench-results.tsv");
     std::fs::write(
         &results,
-        format!("first-load transfer, brotli\t{} bytes\n", bundle.brotli),
+        format!(
+            "first-load transfer, brotli\t{} bytes (budget {BUNDLE_BUDGET_BROTLI})\n",
+            bundle.brotli
+        ),
     )
     .map_err(|e| format!("writing {}: {e}", results.display()))?;
 
@@ -204,6 +210,14 @@ fn bundle_report(dist: &Path) -> Result<BundleTotals> {
     println!(
         "{:<6} {:<44} {raw:>10} {gz:>10} {br:>10}",
         "total", "first-load transfer (bytes)"
+    );
+    let verdict = if br <= BUNDLE_BUDGET_BROTLI {
+        "within"
+    } else {
+        "OVER"
+    };
+    println!(
+        "budget: first load {br} B brotli against {BUNDLE_BUDGET_BROTLI} B (README): {verdict} budget"
     );
     Ok(BundleTotals { brotli: br })
 }
