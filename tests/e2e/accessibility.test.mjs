@@ -68,8 +68,13 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
   await page.keyboard.press("Tab"); // to the Sign button
   await page.keyboard.press("Enter");
   await page.getByRole("heading", { name: "There is a problem" }).waitFor();
-  const focused = await page.evaluate(() => document.activeElement?.id);
-  assert.equal(focused, "error-summary", "focus moves to the error summary");
+  // Focus moves to the error summary (on the next frame, once it has rendered).
+  await page
+    .waitForFunction(() => document.activeElement?.id === "error-summary", null, { timeout: 5_000 })
+    .catch(async () => {
+      const focused = await page.evaluate(() => document.activeElement?.id);
+      assert.fail(`focus should move to the error summary, but is on ${JSON.stringify(focused)}`);
+    });
   const errorState = await axeViolations(page);
   if (errorState.length) failures.push({ name: "sign page with errors", violations: errorState });
 
