@@ -83,16 +83,24 @@ fn list_files(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result {
     Ok(())
 }
 
-/// `cargo xtask run [server flags]`: build and start Haven with demo data.
+/// `cargo xtask run [-- server flags]`: build and start Haven with demo data.
 pub fn run(extra: &[String]) -> Result {
     let dist = build_pwa()?;
-    std::fs::create_dir_all(root().join("data")).map_err(|e| format!("creating data/: {e}"))?;
-    cmd::run(
-        Command::new("cargo")
-            .args(["run", "--release", "--package", "haven_server", "--"])
-            .arg("--static-dir")
-            .arg(&dist)
-            .args(["--database", "data/haven.sqlite3"])
-            .args(extra),
-    )
+    // `cargo xtask run -- --bind ...`: the separator is ours, not the server's.
+    let extra: Vec<&String> = extra.iter().skip_while(|a| *a == "--").collect();
+    let given = |flag: &str| {
+        extra
+            .iter()
+            .any(|a| *a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    let mut cmd = Command::new("cargo");
+    cmd.args(["run", "--release", "--package", "haven_server", "--"]);
+    if !given("--static-dir") {
+        cmd.arg("--static-dir").arg(&dist);
+    }
+    if !given("--database") {
+        std::fs::create_dir_all(root().join("data")).map_err(|e| format!("creating data/: {e}"))?;
+        cmd.args(["--database", "data/haven.sqlite3"]);
+    }
+    cmd::run(cmd.args(extra))
 }
