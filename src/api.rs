@@ -81,6 +81,7 @@ pub async fn login(email: &str, password: &str) -> Result<LoginResponse, ApiClie
     let body = LoginRequest {
         email: email.to_owned(),
         password: password.to_owned(),
+        totp_code: None,
     };
     let resp = Request::post(&format!("{BASE}/auth/login"))
         .json(&body)

@@ -30,6 +30,9 @@ const TARGETS: &[(&str, &str)] = &[
     ("rule_tables", "json.dict"),
     ("pull_response", "json.dict"),
     ("admin_inputs", "json.dict"),
+    // CSV is plain text: the Markdown dictionary has its line ends, BOM and quotes.
+    ("staff_csv", "markdown.dict"),
+    ("class_list_csv", "markdown.dict"),
 ];
 
 struct Outcome {

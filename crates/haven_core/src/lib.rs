@@ -4,6 +4,7 @@
 //! random source. Callers pass time (milliseconds since the Unix epoch) and ids in,
 //! which is what lets the sync protocol run in memory in tests.
 
+pub mod accounts;
 pub mod agreement;
 pub mod api;
 pub mod hash;

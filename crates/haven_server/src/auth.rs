@@ -1,26 +1,30 @@
-//! Passwords, bearer tokens and the [`AdminUser`] extractor.
+//! Passwords, bearer tokens, and the extractors that say who is calling:
+//! [`Caller`] (anyone with a valid token), [`Staff`], [`TrustAdmin`].
 //!
-//! Passwords are hashed with argon2id. A bearer token is 32 random bytes in hex;
-//! the server keeps only its SHA-256, so a copy of the database holds no usable
-//! token. Tokens expire after [`TOKEN_LIFETIME_MS`].
+//! Passwords are hashed with argon2id. A bearer token is a kind prefix and 32
+//! random bytes in hex; the server keeps only its SHA-256, so a copy of the
+//! database holds no usable token. Staff sessions expire after
+//! [`TOKEN_LIFETIME_MS`]. Academy-level checks are made in the handlers with
+//! [`StaffCaller::require`], since only they know which academy is touched.
 
 use crate::error::AppError;
 use crate::state::AppState;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use axum::extract::ConnectInfo;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use haven_core::accounts::roles::{Grants, Role, RoleGrant};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
 use std::sync::OnceLock;
+use uuid::Uuid;
 
 /// How long a token from `POST /auth/login` is valid: 12 hours.
 pub const TOKEN_LIFETIME_MS: i64 = 12 * 60 * 60 * 1000;
-
-/// The role that may see every agreement.
-pub const ROLE_ADMIN: &str = "admin";
 
 /// Hashes a password with argon2id and a fresh random salt, as a PHC string.
 ///
@@ -74,32 +78,266 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// A signed-in user with the admin role. Extracting it answers 401 when the
-/// token is missing, unknown or expired, and 403 for other roles.
-#[derive(Debug, Clone)]
-pub struct AdminUser {
-    pub user_id: String,
-    pub email: String,
+/// Prefixes that say what a bearer token is, so it is looked up in one table
+/// only (and a leaked token says what it is for).
+pub const STAFF_SESSION_PREFIX: &str = "hs_";
+pub const DEVICE_TOKEN_PREFIX: &str = "hd_";
+pub const PARENT_SESSION_PREFIX: &str = "hp_";
+
+/// A new token with its kind's prefix.
+pub fn new_prefixed_token(prefix: &str) -> String {
+    format!("{prefix}{}", new_token())
 }
 
-impl FromRequestParts<AppState> for AdminUser {
+/// The client's address as the audit log and rate limits see it: the socket
+/// peer, or the first `X-Forwarded-For` hop when a trusted proxy is in front.
+#[derive(Debug, Clone, Default)]
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.trust_proxy {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(str::trim)
+                .filter(|v| !v.is_empty());
+            if let Some(addr) = forwarded {
+                return Ok(ClientAddr(addr.to_owned()));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_default();
+        Ok(ClientAddr(peer))
+    }
+}
+
+/// A signed-in staff member.
+#[derive(Debug, Clone)]
+pub struct StaffCaller {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    pub grants: Grants,
+    /// The stored form of this session's token, to end it.
+    pub session_digest: String,
+    /// Signed in with a password but still owing the second factor the trust
+    /// requires for one of their roles: may only enrol it or sign out.
+    pub limited: bool,
+}
+
+impl StaffCaller {
+    /// `Forbidden` unless the person is a trust admin or holds one of `roles`
+    /// at `academy` (any academy when `None`).
+    pub fn require(&self, academy: Option<Uuid>, roles: &[Role]) -> Result<(), AppError> {
+        if self.grants.allows(academy, roles) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.user_id)
+    }
+}
+
+/// An enrolled reception kiosk or shared tablet.
+#[derive(Debug, Clone)]
+pub struct DeviceCaller {
+    pub id: String,
+    pub sync_device_id: Uuid,
+    pub academy_id: Uuid,
+    pub kind: String,
+}
+
+/// A parent/carer holding a redeemed invitation.
+#[derive(Debug, Clone)]
+pub struct ParentCaller {
+    pub invitation_id: String,
+    pub academy_id: Uuid,
+}
+
+/// Whoever a bearer token says the caller is. Extracting it answers 401 when
+/// the token is missing, unknown, expired or revoked.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Staff(StaffCaller),
+    Device(DeviceCaller),
+    Parent(ParentCaller),
+}
+
+impl Caller {
+    pub fn actor(&self) -> String {
+        match self {
+            Caller::Staff(s) => s.actor(),
+            Caller::Device(d) => format!("device:{}", d.id),
+            Caller::Parent(p) => format!("parent:{}", p.invitation_id),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
         let token = bearer_token(&parts.headers).ok_or(AppError::Unauthorized)?;
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT u.id, u.email, u.role FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_sha256 = ? AND s.expires_at > ?",
+        let caller = resolve(token, state).await?;
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+async fn resolve(token: &str, state: &AppState) -> Result<Caller, AppError> {
+    let digest = token_digest(token);
+    let now = crate::clock::now_ms();
+    if token.starts_with(DEVICE_TOKEN_PREFIX) {
+        let row: Option<(String, String, String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, sync_device_id, academy_id, kind, revoked_at FROM enrolled_devices \
+             WHERE token_sha256 = ?",
         )
-        .bind(token_digest(token))
-        .bind(crate::clock::now_ms())
+        .bind(&digest)
         .fetch_optional(&state.pool)
         .await?;
-        let (user_id, email, role) = row.ok_or(AppError::Unauthorized)?;
-        if role != ROLE_ADMIN {
-            return Err(AppError::Forbidden);
+        let (id, sync_device_id, academy_id, kind, revoked_at) =
+            row.ok_or(AppError::Unauthorized)?;
+        if revoked_at.is_some() {
+            return Err(AppError::DeviceRevoked);
         }
-        Ok(AdminUser { user_id, email })
+        sqlx::query("UPDATE enrolled_devices SET last_contact_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(&id)
+            .execute(&state.pool)
+            .await?;
+        return Ok(Caller::Device(DeviceCaller {
+            id,
+            sync_device_id: parse_stored_id(&sync_device_id)?,
+            academy_id: parse_stored_id(&academy_id)?,
+            kind,
+        }));
+    }
+    if token.starts_with(PARENT_SESSION_PREFIX) {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT i.id, i.academy_id FROM parent_sessions s \
+             JOIN parent_invitations i ON i.id = s.invitation_id \
+             WHERE s.token_sha256 = ? AND s.expires_at > ?",
+        )
+        .bind(&digest)
+        .bind(now)
+        .fetch_optional(&state.pool)
+        .await?;
+        let (invitation_id, academy_id) = row.ok_or(AppError::Unauthorized)?;
+        return Ok(Caller::Parent(ParentCaller {
+            invitation_id,
+            academy_id: parse_stored_id(&academy_id)?,
+        }));
+    }
+    let row: Option<(String, String, String, bool)> = sqlx::query_as(
+        "SELECT u.id, u.name, u.email, s.limited FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_sha256 = ? AND s.expires_at > ? AND u.active = 1",
+    )
+    .bind(&digest)
+    .bind(now)
+    .fetch_optional(&state.pool)
+    .await?;
+    let (user_id, name, email, limited) = row.ok_or(AppError::Unauthorized)?;
+    let grants = load_grants(&state.pool, &user_id).await?;
+    Ok(Caller::Staff(StaffCaller {
+        user_id,
+        name,
+        email,
+        grants,
+        session_digest: digest,
+        limited,
+    }))
+}
+
+fn parse_stored_id(s: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(s).map_err(|e| AppError::Internal(format!("stored id {s:?}: {e}")))
+}
+
+/// Everything `user_id` holds.
+pub async fn load_grants(pool: &sqlx::SqlitePool, user_id: &str) -> Result<Grants, AppError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT role, academy_id FROM user_roles WHERE user_id = ? ORDER BY 1, 2")
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?;
+    let mut grants = Vec::with_capacity(rows.len());
+    for (role, academy) in rows {
+        let role = Role::parse(&role)
+            .ok_or_else(|| AppError::Internal(format!("unknown stored role {role:?}")))?;
+        let academy_id = if academy.is_empty() {
+            None
+        } else {
+            Some(parse_stored_id(&academy)?)
+        };
+        grants.push(RoleGrant { role, academy_id });
+    }
+    Ok(Grants(grants))
+}
+
+/// A signed-in staff member with a full session (second factor done where the
+/// trust requires one). 401 for no or a bad token, 403 for a device, a parent
+/// or a limited session.
+#[derive(Debug, Clone)]
+pub struct Staff(pub StaffCaller);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Staff(staff) if staff.limited => Err(AppError::SecondFactorEnrolmentRequired),
+            Caller::Staff(staff) => Ok(Staff(staff)),
+            _ => Err(AppError::Forbidden),
+        }
+    }
+}
+
+/// A staff session, full or limited: for the few endpoints a person who owes
+/// a second factor may use (enrol it, see who they are, sign out).
+#[derive(Debug, Clone)]
+pub struct AnyStaffSession(pub StaffCaller);
+
+impl FromRequestParts<AppState> for AnyStaffSession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Staff(staff) => Ok(AnyStaffSession(staff)),
+            _ => Err(AppError::Forbidden),
+        }
+    }
+}
+
+/// A trust admin with a full session.
+#[derive(Debug, Clone)]
+pub struct TrustAdmin(pub StaffCaller);
+
+impl FromRequestParts<AppState> for TrustAdmin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let Staff(staff) = Staff::from_request_parts(parts, state).await?;
+        if staff.grants.is_trust_admin() {
+            Ok(TrustAdmin(staff))
+        } else {
+            Err(AppError::Forbidden)
+        }
     }
 }
 

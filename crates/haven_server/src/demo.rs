@@ -13,6 +13,7 @@
 
 use crate::error::ServerError;
 use crate::{org, policies};
+use haven_core::accounts::roles::Role;
 use haven_core::org::{AcademyInput, Contact, KeyPersonnel, TrustInput};
 use haven_core::policy::{text_hash, Audience, PolicyKind, PolicyOwner, PolicyVersion};
 use sqlx::SqlitePool;
@@ -21,6 +22,46 @@ use uuid::Uuid;
 pub const ADMIN_EMAIL: &str = "admin@riverside.example";
 pub const ADMIN_PASSWORD: &str = "haven-demo-2026";
 const ADMIN_ID: Uuid = Uuid::from_u128(0x0198_0a00_0000_7000_8000_0000_0000_0001);
+
+/// Demo staff, one per role, all with [`ADMIN_PASSWORD`]: (id, name, email,
+/// role, academy).
+pub const DEMO_STAFF: [(Uuid, &str, &str, Role, Uuid); 5] = [
+    (
+        Uuid::from_u128(0x0198_0a00_0000_7000_8000_0000_0000_0011),
+        "Helen Okafor",
+        "head@oakfield.example",
+        Role::Headteacher,
+        OAKFIELD_ID,
+    ),
+    (
+        Uuid::from_u128(0x0198_0a00_0000_7000_8000_0000_0000_0012),
+        "Sam Patel",
+        "esafety@oakfield.example",
+        Role::EsafetyLead,
+        OAKFIELD_ID,
+    ),
+    (
+        Uuid::from_u128(0x0198_0a00_0000_7000_8000_0000_0000_0013),
+        "Grace Mensah",
+        "dsl@oakfield.example",
+        Role::Dsl,
+        OAKFIELD_ID,
+    ),
+    (
+        Uuid::from_u128(0x0198_0a00_0000_7000_8000_0000_0000_0014),
+        "Tom Reilly",
+        "teacher@oakfield.example",
+        Role::Staff,
+        OAKFIELD_ID,
+    ),
+    (
+        Uuid::from_u128(0x0198_0a00_0000_7000_8000_0000_0000_0015),
+        "Priya Shah",
+        "head@hilltop.example",
+        Role::Headteacher,
+        HILLTOP_ID,
+    ),
+];
 
 pub const ONLINE_SAFETY_VERSION_ID: Uuid =
     Uuid::from_u128(0x0198_0a00_0000_7000_8000_0000_0000_0101);
@@ -282,19 +323,45 @@ pub async fn load_if_empty(pool: &SqlitePool) -> Result<bool, ServerError> {
     for version in &versions {
         policies::insert_version(&mut *tx, version).await?;
     }
-    sqlx::query(
-        "INSERT INTO users (id, email, password_hash, role) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (email) DO NOTHING",
-    )
-    .bind(ADMIN_ID.to_string())
-    .bind(ADMIN_EMAIL)
-    .bind(password_hash)
-    .bind(crate::auth::ROLE_ADMIN)
-    .execute(&mut *tx)
-    .await?;
+    // One hash for every demo account (same password, same salt): argon2 is
+    // slow on purpose, and the demo is loaded at every test server's start.
+    let people = std::iter::once((
+        ADMIN_ID,
+        "Riverside Trust Admin",
+        ADMIN_EMAIL,
+        Role::TrustAdmin,
+        None,
+    ))
+    .chain(
+        DEMO_STAFF
+            .iter()
+            .map(|&(id, name, email, role, academy)| (id, name, email, role, Some(academy))),
+    );
+    for (id, name, email, role, academy) in people {
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, role, name, active, created_at) \
+             VALUES (?, ?, ?, 'staff', ?, 1, ?) ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(email)
+        .bind(&password_hash)
+        .bind(name)
+        .bind(PUBLISHED_AT)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO user_roles (user_id, role, academy_id) VALUES (?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(role.as_str())
+        .bind(academy.map(|a| a.to_string()).unwrap_or_default())
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     tracing::info!(
-        "loaded the demo trust: 2 academies, {} policies and the demo admin",
+        "loaded the demo trust: 2 academies, {} policies, the demo admin and 5 staff",
         versions.len()
     );
     Ok(true)

@@ -43,6 +43,28 @@ pub enum AppError {
     Forbidden,
     #[error("the email or password is wrong")]
     InvalidCredentials,
+    #[error("enter the 6-digit code from your authenticator app")]
+    SecondFactorRequired,
+    #[error("that code is not right or was already used; enter the newest code from your authenticator app")]
+    SecondFactorWrong,
+    #[error(
+        "your trust requires a second factor for your role: set up an authenticator app \
+         (POST /api/v1/auth/totp/setup) before doing anything else"
+    )]
+    SecondFactorEnrolmentRequired,
+    #[error(
+        "this device's enrolment was withdrawn by an admin; ask an admin for a new enrolment code"
+    )]
+    DeviceRevoked,
+    #[error("{message}")]
+    TooManyAttempts {
+        message: String,
+        retry_after_ms: i64,
+    },
+    #[error("this link has already been used; ask the school for a new one")]
+    LinkUsed,
+    #[error("this link has expired; ask the school for a new one")]
+    LinkExpired,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -66,6 +88,17 @@ impl AppError {
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            AppError::SecondFactorRequired => (StatusCode::UNAUTHORIZED, "second_factor_required"),
+            AppError::SecondFactorWrong => (StatusCode::UNAUTHORIZED, "second_factor_wrong"),
+            AppError::SecondFactorEnrolmentRequired => {
+                (StatusCode::FORBIDDEN, "second_factor_enrolment_required")
+            }
+            AppError::DeviceRevoked => (StatusCode::UNAUTHORIZED, "device_revoked"),
+            AppError::TooManyAttempts { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+            }
+            AppError::LinkUsed => (StatusCode::GONE, "link_used"),
+            AppError::LinkExpired => (StatusCode::GONE, "link_expired"),
             AppError::Database(_) | AppError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -96,7 +129,19 @@ impl IntoResponse for AppError {
             code: code.to_owned(),
             message,
         };
+        let retry_after_ms = match &self {
+            AppError::TooManyAttempts { retry_after_ms, .. } => Some(*retry_after_ms),
+            _ => None,
+        };
         let mut response = (status, axum::Json(body)).into_response();
+        if let Some(ms) = retry_after_ms {
+            let secs = (ms.max(1000) + 999) / 1000;
+            if let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -130,4 +175,8 @@ pub enum ServerError {
     Demo(String),
     #[error("cannot publish the default rule tables: {0}")]
     DefaultRules(String),
+    #[error("cannot make the first admin's set-up link: {0}")]
+    Setup(String),
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
 }

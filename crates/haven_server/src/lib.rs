@@ -4,6 +4,8 @@
 //! it can be tested with `oneshot`; [`Server`] opens the database and binds;
 //! [`run`] is what the binary does.
 
+pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -11,6 +13,8 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod json;
+pub mod keys;
+pub mod limiter;
 pub mod openapi;
 pub mod org;
 pub mod policies;
@@ -21,6 +25,7 @@ pub mod rules;
 pub mod security_headers;
 pub mod state;
 pub mod static_files;
+pub mod totp;
 
 pub use config::Config;
 pub use error::{AppError, ServerError};
@@ -115,6 +120,7 @@ impl Server {
         rules::ensure_default(&pool)
             .await
             .map_err(|e| ServerError::DefaultRules(e.to_string()))?;
+        let key = keys::ServerKey::load_or_create(&keys::key_path_for(&config.database))?;
         let listener =
             TcpListener::bind(config.bind)
                 .await
@@ -125,7 +131,9 @@ impl Server {
         let addr = listener.local_addr()?;
         Ok(Server {
             listener,
-            state: AppState::new(pool, &config.static_dir).with_trust_proxy(config.trust_proxy),
+            state: AppState::new(pool, &config.static_dir)
+                .with_trust_proxy(config.trust_proxy)
+                .with_key(key),
             addr,
         })
     }
@@ -146,7 +154,9 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let pool = self.state.pool.clone();
-        axum::serve(self.listener, app(self.state))
+        // The peer address feeds the per-address rate limits and the audit log.
+        let service = app(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;
         pool.close().await;
@@ -162,9 +172,19 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     println!("Haven is running at http://{addr}/");
     if demo::admin_exists(&server.state().pool).await? {
         println!(
-            "Demo sign-in: {} / {}",
+            "Demo sign-in: {} / {} (staff at Oakfield: see README)",
             demo::ADMIN_EMAIL,
             demo::ADMIN_PASSWORD
+        );
+    }
+    // With no one able to sign in, print a one-time link to set up the first
+    // trust admin (a new one at each start until it is used).
+    if let Some(token) = accounts::setup_link_if_needed(&server.state().pool)
+        .await
+        .map_err(|e| ServerError::Setup(e.to_string()))?
+    {
+        println!(
+            "Set up the first trust admin (once, within 24 hours): http://{addr}/setup/{token}"
         );
     }
     tracing::info!("listening on {addr}");

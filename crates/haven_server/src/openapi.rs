@@ -29,14 +29,41 @@ use utoipa::{Modify, OpenApi};
     info(
         title = "Haven API",
         description = "Haven's REST API: the policy library, the trust's rule tables, its \
-                       academies, sync (pull and push) and signed agreements. Every error is \
-                       `{\"code\", \"message\"}` JSON (`ApiError`). Admin operations need \
-                       `Authorization: Bearer TOKEN` with a token from `POST /api/v1/auth/login`."
+                       academies, staff accounts, devices and parent invitations, sync (pull and \
+                       push) and signed agreements. Every error is `{\"code\", \"message\"}` \
+                       JSON (`ApiError`). Operations marked with security need \
+                       `Authorization: Bearer TOKEN`: a staff session (`hs_…`, from \
+                       `POST /api/v1/auth/login`), an enrolled device (`hd_…`) or a parent \
+                       session (`hp_…`); each checks the caller's role at the academy concerned."
     ),
     paths(
         routes::health::health,
         serve,
         routes::auth::login,
+        routes::auth::logout,
+        routes::auth::logout_everywhere,
+        routes::auth::me,
+        routes::auth::totp_setup,
+        routes::auth::totp_confirm,
+        routes::auth::setup,
+        routes::auth::accept_invitation,
+        routes::staff::list,
+        routes::staff::invite,
+        routes::staff::import,
+        routes::staff::put_roles,
+        routes::staff::set_active,
+        routes::settings::get,
+        routes::settings::put,
+        routes::devices::create_code,
+        routes::devices::enrol,
+        routes::devices::list,
+        routes::devices::revoke,
+        routes::parents::import,
+        routes::parents::list,
+        routes::parents::reissue,
+        routes::parents::redeem,
+        routes::parents::mine,
+        routes::audit::list,
         routes::policies::list,
         routes::policies::publish,
         routes::policies::get_version,
@@ -53,12 +80,16 @@ use utoipa::{Modify, OpenApi};
     ),
     components(
         schemas(ApiError),
-        responses(Unauthorized, Forbidden, PayloadTooLarge, UnsupportedMediaType, Internal)
+        responses(Unauthorized, Forbidden, PayloadTooLarge, UnsupportedMediaType, TooManyAttempts, Internal)
     ),
     modifiers(&BearerAuth, &StrictTaggedVariants),
     tags(
         (name = "meta", description = "The server and this document"),
-        (name = "auth", description = "Signing in"),
+        (name = "auth", description = "Signing in and out, the second factor, set-up and invitation links"),
+        (name = "staff", description = "Staff accounts and roles, and the trust's account rules"),
+        (name = "devices", description = "Enrolled reception kiosks and shared tablets"),
+        (name = "parents", description = "Parent/carer invitation links"),
+        (name = "audit", description = "Who did what"),
         (name = "policies", description = "The policy library: published, immutable versions"),
         (name = "rules", description = "The trust's rule tables"),
         (name = "organisation", description = "The trust and its academies"),
@@ -162,7 +193,7 @@ macro_rules! error_response {
 
 error_response!(
     Forbidden,
-    "`forbidden`: the signed-in account is not an admin."
+    "`forbidden`: the caller is signed in but their role (at that academy) does not allow this; `second_factor_enrolment_required`: set up the second factor first."
 );
 error_response!(
     PayloadTooLarge,
@@ -172,6 +203,26 @@ error_response!(
     UnsupportedMediaType,
     "`unsupported_media_type`: the body is not sent as `application/json`."
 );
+/// `too_many_attempts`, with `Retry-After` in seconds.
+pub struct TooManyAttempts;
+
+impl<'r> utoipa::ToResponse<'r> for TooManyAttempts {
+    fn response() -> (&'r str, RefOr<ApiResponse>) {
+        let response = error_body(
+            "`too_many_attempts`: too many failed sign-ins, codes or links; the message says how long to wait.",
+        )
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some("Seconds to wait"))
+                .build(),
+        )
+        .build();
+        ("TooManyAttempts", response.into())
+    }
+}
+
 error_response!(
     Internal,
     "`internal`: something went wrong on the server (details are logged, not returned)."
@@ -183,7 +234,7 @@ pub struct Unauthorized;
 impl<'r> utoipa::ToResponse<'r> for Unauthorized {
     fn response() -> (&'r str, RefOr<ApiResponse>) {
         let response =
-            error_body("`unauthorized`: the bearer token is missing, unknown or expired.")
+            error_body("`unauthorized`: the bearer token is missing, unknown or expired; `device_revoked`: this device's enrolment was withdrawn.")
                 .header(
                     "WWW-Authenticate",
                     HeaderBuilder::new()
@@ -216,6 +267,7 @@ pub(crate) mod examples {
         value(LoginRequest {
             email: demo::ADMIN_EMAIL.to_owned(),
             password: demo::ADMIN_PASSWORD.to_owned(),
+            totp_code: None,
         })
     }
 

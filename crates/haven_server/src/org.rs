@@ -81,6 +81,26 @@ pub async fn academies(db: impl SqliteExecutor<'_>) -> Result<Vec<Academy>, AppE
     rows.into_iter().map(Academy::try_from).collect()
 }
 
+/// Every academy's id and name, by name: what role checks and CSV imports need.
+pub async fn academy_names(db: impl SqliteExecutor<'_>) -> Result<Vec<(Uuid, String)>, AppError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, name FROM academies ORDER BY name COLLATE NOCASE, id")
+            .fetch_all(db)
+            .await?;
+    rows.into_iter()
+        .map(|(id, name)| Ok((crate::accounts::parse_uuid(&id)?, name)))
+        .collect()
+}
+
+/// Every academy's id.
+pub async fn academy_ids(db: impl SqliteExecutor<'_>) -> Result<Vec<Uuid>, AppError> {
+    Ok(academy_names(db)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect())
+}
+
 /// Academies added or edited in changes `since + 1` to `upto`, as they are now, by name.
 pub async fn academies_changed_between(
     db: impl SqliteExecutor<'_>,

@@ -1,7 +1,10 @@
 //! What every handler can reach.
 
+use crate::keys::ServerKey;
+use crate::limiter::Limiter;
 use sqlx::SqlitePool;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Shared state of the app: cheap to clone.
 #[derive(Debug, Clone)]
@@ -12,6 +15,10 @@ pub struct AppState {
     /// Whether `X-Forwarded-Proto` from a reverse proxy is believed (see
     /// [`crate::Config::trust_proxy`]).
     pub trust_proxy: bool,
+    /// Seals TOTP secrets and derives online keys (see [`crate::keys`]).
+    pub key: Arc<ServerKey>,
+    /// Failed sign-ins, codes and links, for rate limits.
+    pub limiter: Arc<Limiter>,
 }
 
 impl AppState {
@@ -20,7 +27,15 @@ impl AppState {
             pool,
             static_dir: static_dir.into(),
             trust_proxy: false,
+            key: Arc::new(ServerKey::random()),
+            limiter: Arc::new(Limiter::default()),
         }
+    }
+
+    /// The same state with the server key from its file.
+    pub fn with_key(mut self, key: ServerKey) -> Self {
+        self.key = Arc::new(key);
+        self
     }
 
     /// The same state, believing `X-Forwarded-Proto` or not.

@@ -1,7 +1,8 @@
-//! `GET /api/v1/academies` and `PUT /api/v1/academies/{id}` (admin).
+//! `GET /api/v1/academies` and `PUT /api/v1/academies/{id}` (a trust admin, or
+//! that academy's headteacher: the key personnel are theirs to keep right).
 
 use super::parse_id;
-use crate::auth::AdminUser;
+use crate::auth::Staff;
 use crate::db;
 use crate::error::AppError;
 use crate::json::Json;
@@ -12,6 +13,7 @@ use crate::org::{self, Put};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use haven_core::accounts::roles::Role;
 use haven_core::api::ApiError;
 use haven_core::org::{Academy, AcademyInput};
 
@@ -53,12 +55,13 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Academy>>, A
     )
 )]
 pub async fn put(
-    _admin: AdminUser,
+    Staff(staff): Staff,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Json(input): Json<AcademyInput>,
 ) -> Result<(StatusCode, Json<Academy>), AppError> {
     let id = parse_id(&id, "academy id")?;
+    staff.require(Some(id), &[Role::Headteacher])?;
     let mut tx = db::begin_write(&state.pool).await?;
     let (academy, outcome) = org::put_academy(&mut tx, id, input).await?;
     tx.commit().await?;

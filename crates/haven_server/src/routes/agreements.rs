@@ -1,6 +1,7 @@
 //! `GET /api/v1/agreements`: every stored signature, for admins.
 
-use crate::auth::AdminUser;
+use crate::audit::{Action, Entry};
+use crate::auth::{ClientAddr, TrustAdmin};
 use crate::error::AppError;
 use crate::json::Json;
 use crate::openapi::{Forbidden, Internal, Unauthorized};
@@ -56,9 +57,14 @@ impl TryFrom<AgreementRow> for AgreementView {
     )
 )]
 pub async fn list(
-    _admin: AdminUser,
+    TrustAdmin(admin): TrustAdmin,
+    client: ClientAddr,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<AgreementView>>, AppError> {
+    Entry::new(admin.actor(), Action::ReadAgreements)
+        .client(&client)
+        .write(&state.pool)
+        .await?;
     let rows: Vec<AgreementRow> = sqlx::query_as(
         "SELECT id, policy_version_id, policy_text_sha256, signer_name, agreed, signed_at, \
          device_id, received_at FROM agreements ORDER BY signed_at DESC, id DESC",

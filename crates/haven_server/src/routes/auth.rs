@@ -1,14 +1,29 @@
-//! `POST /api/v1/auth/login`: email and password in, bearer token out.
+//! `/api/v1/auth/*`: signing in and out, the TOTP second factor, the first
+//! trust admin's set-up link and accepting a staff invitation.
 
+use crate::accounts::{self, UserRow};
+use crate::audit::{Action, Entry};
 use crate::auth::{
-    dummy_password_hash, new_token, token_digest, verify_password, TOKEN_LIFETIME_MS,
+    dummy_password_hash, hash_password, verify_password, AnyStaffSession, ClientAddr,
 };
 use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::json::Json;
-use crate::openapi::{examples, Internal, PayloadTooLarge, UnsupportedMediaType};
+use crate::limiter::{wait_words, PER_ACCOUNT, PER_ADDRESS};
+use crate::openapi::{
+    examples, Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized,
+    UnsupportedMediaType,
+};
 use crate::state::AppState;
+use crate::totp;
 use axum::extract::State;
+use axum::http::StatusCode;
+use base64::Engine;
+use haven_core::accounts::password::check_new_password;
+use haven_core::accounts::roles::{Role, RoleGrant};
+use haven_core::api::accounts::{
+    AcceptInvitationRequest, Me, SecondFactorState, SetupRequest, TotpConfirm, TotpSetup,
+};
 use haven_core::api::{ApiError, LoginRequest, LoginResponse};
 
 /// Signs in: a bearer token for `Authorization: Bearer ...`, valid for 12 hours.
@@ -21,53 +36,554 @@ use haven_core::api::{ApiError, LoginRequest, LoginResponse};
     responses(
         (status = 200, description = "Signed in", body = LoginResponse),
         (status = 400, description = "`bad_request`: malformed JSON, an unknown or missing field", body = ApiError),
-        (status = 401, description = "`invalid_credentials`: the email or password is wrong", body = ApiError,
+        (status = 401, description = "`invalid_credentials`: the email or password is wrong; `second_factor_required`: send `totp_code` too; `second_factor_wrong`: the code is wrong or used", body = ApiError,
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = TooManyAttempts),
         (status = 500, response = Internal),
     )
 )]
 pub async fn login(
     State(state): State<AppState>,
+    client: ClientAddr,
     Json(request): Json<LoginRequest>,
 ) -> Result<Json<LoginResponse>, AppError> {
-    let user: Option<(String, String)> =
-        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ?")
-            .bind(request.email.trim())
-            .fetch_optional(&state.pool)
+    let now = now_ms();
+    let email = request.email.trim().to_lowercase();
+    let account_key = format!("account:{email}");
+    let address_key = format!("address:{}", client.0);
+    let over_limit = state
+        .limiter
+        .check(&account_key, PER_ACCOUNT, now)
+        .map_err(|wait| ("for this account", wait))
+        .and_then(|()| {
+            state
+                .limiter
+                .check(&address_key, PER_ADDRESS, now)
+                .map_err(|wait| ("from this network", wait))
+        });
+    if let Err((whose, wait)) = over_limit {
+        Entry::new("anonymous", Action::SignInRefusedRateLimit)
+            .subject(&email)
+            .client(&client)
+            .write(&state.pool)
             .await?;
+        return Err(AppError::TooManyAttempts {
+            message: format!(
+                "Too many failed sign-ins {whose}. Try again in {}, or ask your trust admin \
+                 to reset your password.",
+                wait_words(wait)
+            ),
+            retry_after_ms: wait,
+        });
+    }
 
+    let user = accounts::user_by_email(&state.pool, &email)
+        .await?
+        .filter(|u| u.active);
     // An unknown email is checked against a dummy hash so that it takes as long
     // to refuse as a wrong password and does not reveal which emails exist.
-    let (user_id, stored_hash) = match user {
-        Some((id, hash)) => (Some(id), hash),
-        None => (None, dummy_password_hash().to_owned()),
-    };
+    let stored_hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| dummy_password_hash().to_owned());
     let password = request.password;
     let matches = tokio::task::spawn_blocking(move || verify_password(&password, &stored_hash))
         .await
         .map_err(|e| AppError::Internal(format!("password check did not finish: {e}")))?;
-    let user_id = match (user_id, matches) {
-        (Some(id), true) => id,
-        _ => return Err(AppError::InvalidCredentials),
+    let user = match (user, matches) {
+        (Some(user), true) => user,
+        _ => {
+            state.limiter.fail(&account_key, now);
+            state.limiter.fail(&address_key, now);
+            Entry::new("anonymous", Action::SignInFailed)
+                .subject(&email)
+                .client(&client)
+                .write(&state.pool)
+                .await?;
+            return Err(AppError::InvalidCredentials);
+        }
     };
 
-    let now = now_ms();
-    let token = new_token();
-    let expires_at = now + TOKEN_LIFETIME_MS;
+    let second_factor = match &user.totp_sealed {
+        Some(sealed) => {
+            let Some(code) = request
+                .totp_code
+                .as_deref()
+                .filter(|c| !c.trim().is_empty())
+            else {
+                return Err(AppError::SecondFactorRequired);
+            };
+            check_totp(&state, &user, sealed, code, now, &client).await?;
+            SecondFactorState::Done
+        }
+        None => SecondFactorState::NotNeeded,
+    };
+    let grants = crate::auth::load_grants(&state.pool, &user.id).await?;
+    let settings = accounts::settings(&state.pool).await?;
+    let second_factor = if second_factor == SecondFactorState::NotNeeded
+        && accounts::second_factor_required(&settings, &grants)
+    {
+        SecondFactorState::EnrolRequired
+    } else {
+        second_factor
+    };
+
     let mut tx = state.pool.begin().await?;
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO sessions (token_sha256, user_id, expires_at) VALUES (?, ?, ?)")
-        .bind(token_digest(&token))
-        .bind(&user_id)
-        .bind(expires_at)
-        .execute(&mut *tx)
+    let (token, expires_at) = accounts::start_session(
+        &mut tx,
+        &user.id,
+        second_factor == SecondFactorState::EnrolRequired,
+    )
+    .await?;
+    Entry::new(format!("user:{}", user.id), Action::SignIn)
+        .subject(&email)
+        .client(&client)
+        .write(&mut *tx)
         .await?;
     tx.commit().await?;
-    tracing::info!(%user_id, "signed in");
-    Ok(Json(LoginResponse { token, expires_at }))
+    state.limiter.clear(&account_key);
+    tracing::info!(user_id = %user.id, "signed in");
+    Ok(Json(
+        session_response(&state, &user.id, token, expires_at, second_factor).await?,
+    ))
+}
+
+/// Checks a TOTP code against the sealed secret and uses up its time step.
+async fn check_totp(
+    state: &AppState,
+    user: &UserRow,
+    sealed: &str,
+    code: &str,
+    now: i64,
+    client: &ClientAddr,
+) -> Result<(), AppError> {
+    let secret = state
+        .key
+        .open(sealed, &totp_context(&user.id))
+        .ok_or_else(|| {
+            AppError::Internal(format!(
+                "the TOTP secret of {} cannot be opened with this server key",
+                user.id
+            ))
+        })?;
+    match totp::verify(&secret, code, now, user.totp_last_step) {
+        Some(step) => {
+            sqlx::query("UPDATE users SET totp_last_step = ? WHERE id = ?")
+                .bind(step)
+                .bind(&user.id)
+                .execute(&state.pool)
+                .await?;
+            Ok(())
+        }
+        None => {
+            state
+                .limiter
+                .fail(&format!("account:{}", user.email.to_lowercase()), now);
+            Entry::new(format!("user:{}", user.id), Action::SecondFactorFailed)
+                .client(client)
+                .write(&state.pool)
+                .await?;
+            Err(AppError::SecondFactorWrong)
+        }
+    }
+}
+
+fn totp_context(user_id: &str) -> String {
+    format!("totp:{user_id}")
+}
+
+async fn session_response(
+    state: &AppState,
+    user_id: &str,
+    token: String,
+    expires_at: i64,
+    second_factor: SecondFactorState,
+) -> Result<LoginResponse, AppError> {
+    let member = accounts::staff_member(&state.pool, user_id).await?;
+    Ok(LoginResponse {
+        token,
+        expires_at,
+        me: accounts::me(&member),
+        second_factor,
+        online_key: base64::engine::general_purpose::STANDARD.encode(state.key.online_key(user_id)),
+    })
+}
+
+/// Ends this session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    operation_id = "logout",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn logout(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    AnyStaffSession(staff): AnyStaffSession,
+) -> Result<StatusCode, AppError> {
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("DELETE FROM sessions WHERE token_sha256 = ?")
+        .bind(&staff.session_digest)
+        .execute(&mut *tx)
+        .await?;
+    Entry::new(staff.actor(), Action::SignOut)
+        .client(&client)
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of the signed-in person, on every device.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout-everywhere",
+    tag = "auth",
+    operation_id = "logout_everywhere",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every session ended"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn logout_everywhere(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    AnyStaffSession(staff): AnyStaffSession,
+) -> Result<StatusCode, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        .bind(&staff.user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    Entry::new(staff.actor(), Action::SignOutEverywhere)
+        .client(&client)
+        .detail(format!("{ended} sessions ended"))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who is signed in, with their roles.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "auth",
+    operation_id = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The signed-in person", body = Me),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn me(
+    State(state): State<AppState>,
+    AnyStaffSession(staff): AnyStaffSession,
+) -> Result<Json<Me>, AppError> {
+    let member = accounts::staff_member(&state.pool, &staff.user_id).await?;
+    Ok(Json(accounts::me(&member)))
+}
+
+/// Starts setting up an authenticator app: a new secret, which takes effect
+/// once a code from it is confirmed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp/setup",
+    tag = "auth",
+    operation_id = "totp_setup",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The secret, as text and as an otpauth link", body = TotpSetup),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn totp_setup(
+    State(state): State<AppState>,
+    AnyStaffSession(staff): AnyStaffSession,
+) -> Result<Json<TotpSetup>, AppError> {
+    let secret = totp::new_secret();
+    sqlx::query("UPDATE users SET totp_pending_sealed = ? WHERE id = ?")
+        .bind(state.key.seal(&secret, &totp_context(&staff.user_id)))
+        .bind(&staff.user_id)
+        .execute(&state.pool)
+        .await?;
+    let trust: Option<String> = sqlx::query_scalar("SELECT name FROM trust")
+        .fetch_optional(&state.pool)
+        .await?;
+    let issuer = format!("Haven {}", trust.unwrap_or_default());
+    Ok(Json(TotpSetup {
+        secret: totp::secret_base32(&secret),
+        otpauth_uri: totp::otpauth_uri(&secret, issuer.trim(), &staff.email),
+    }))
+}
+
+/// Confirms the authenticator app with its current code; from then on
+/// sign-in needs a code, and a limited session becomes a full one. A code
+/// that does not match is a 401 `second_factor_wrong`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp/confirm",
+    tag = "auth",
+    operation_id = "totp_confirm",
+    security(("bearer" = [])),
+    request_body(content = TotpConfirm, example = json!({"code": "123456"})),
+    responses(
+        (status = 204, description = "The second factor is on"),
+        (status = 400, description = "`bad_request`: malformed JSON; `no_totp_setup`: call /auth/totp/setup first", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    AnyStaffSession(staff): AnyStaffSession,
+    Json(request): Json<TotpConfirm>,
+) -> Result<StatusCode, AppError> {
+    let pending: Option<String> =
+        sqlx::query_scalar("SELECT totp_pending_sealed FROM users WHERE id = ?")
+            .bind(&staff.user_id)
+            .fetch_optional(&state.pool)
+            .await?
+            .flatten();
+    let pending = pending.ok_or(AppError::Invalid {
+        code: "no_totp_setup",
+        message: "start with POST /api/v1/auth/totp/setup, then confirm a code".into(),
+    })?;
+    let secret = state
+        .key
+        .open(&pending, &totp_context(&staff.user_id))
+        .ok_or_else(|| AppError::Internal("the pending TOTP secret cannot be opened".into()))?;
+    let step = totp::verify(&secret, &request.code, now_ms(), 0).ok_or_else(|| {
+        state
+            .limiter
+            .fail(&format!("address:{}", client.0), now_ms());
+        AppError::SecondFactorWrong
+    })?;
+    let mut tx = state.pool.begin().await?;
+    sqlx::query(
+        "UPDATE users SET totp_sealed = totp_pending_sealed, totp_pending_sealed = NULL, \
+         totp_last_step = ? WHERE id = ?",
+    )
+    .bind(step)
+    .bind(&staff.user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE sessions SET limited = 0 WHERE token_sha256 = ?")
+        .bind(&staff.session_digest)
+        .execute(&mut *tx)
+        .await?;
+    Entry::new(staff.actor(), Action::SecondFactorEnrolled)
+        .client(&client)
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Refuses link and code guessing from one address once it has failed too often.
+pub(crate) fn guard_address(state: &AppState, client: &ClientAddr) -> Result<(), AppError> {
+    state
+        .limiter
+        .check(&format!("address:{}", client.0), PER_ADDRESS, now_ms())
+        .map_err(|wait| AppError::TooManyAttempts {
+            message: format!(
+                "Too many wrong codes or links from this network. Try again in {}.",
+                wait_words(wait)
+            ),
+            retry_after_ms: wait,
+        })
+}
+
+/// Counts a failed link or code against the caller's address.
+pub(crate) fn count_failure<T>(
+    state: &AppState,
+    client: &ClientAddr,
+    result: Result<T, AppError>,
+) -> Result<T, AppError> {
+    if let Err(AppError::NotFound(_) | AppError::LinkUsed | AppError::LinkExpired) = &result {
+        state
+            .limiter
+            .fail(&format!("address:{}", client.0), now_ms());
+    }
+    result
+}
+
+fn password_problem(e: haven_core::accounts::password::PasswordProblem) -> AppError {
+    AppError::Invalid {
+        code: "weak_password",
+        message: e.to_string(),
+    }
+}
+
+async fn hash(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AppError::Internal(format!("password hashing did not finish: {e}")))?
+}
+
+/// Sets up the first trust admin from the one-time link printed at first start.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/setup",
+    tag = "auth",
+    operation_id = "setup",
+    request_body(content = SetupRequest),
+    responses(
+        (status = 200, description = "The first trust admin, signed in", body = LoginResponse),
+        (status = 400, description = "`bad_request`; `invalid_email`; `weak_password`: the message says what to change", body = ApiError),
+        (status = 404, description = "`not_found`: the link is not known", body = ApiError),
+        (status = 409, description = "`already_set_up`: a trust admin exists", body = ApiError),
+        (status = 410, description = "`link_used` or `link_expired`", body = ApiError),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn setup(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Json(request): Json<SetupRequest>,
+) -> Result<Json<LoginResponse>, AppError> {
+    guard_address(&state, &client)?;
+    let email = haven_core::accounts::normalise_email(&request.email).map_err(|message| {
+        AppError::Invalid {
+            code: "invalid_email",
+            message,
+        }
+    })?;
+    let name = request
+        .name
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if name.is_empty() {
+        return Err(AppError::Invalid {
+            code: "invalid_name",
+            message: "enter your name".into(),
+        });
+    }
+    check_new_password(&request.password, &email, &name).map_err(password_problem)?;
+    let password_hash = hash(request.password).await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let used = accounts::use_account_link(&mut tx, "setup", &request.token).await;
+    count_failure(&state, &client, used)?;
+    let admins: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role = 'trust_admin'")
+            .fetch_one(&mut *tx)
+            .await?;
+    if admins > 0 {
+        return Err(AppError::Conflict {
+            code: "already_set_up",
+            message: "Haven already has a trust admin; ask them for an invitation".into(),
+        });
+    }
+    let grants = [RoleGrant {
+        role: Role::TrustAdmin,
+        academy_id: None,
+    }];
+    let user_id = accounts::create_user(&mut tx, &name, &email, &password_hash, &grants)
+        .await?
+        .to_string();
+    let (token, expires_at) = accounts::start_session(&mut tx, &user_id, false).await?;
+    Entry::new(format!("user:{user_id}"), Action::FirstAdminSetUp)
+        .subject(&email)
+        .client(&client)
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Json(
+        session_response(
+            &state,
+            &user_id,
+            token,
+            expires_at,
+            SecondFactorState::NotNeeded,
+        )
+        .await?,
+    ))
+}
+
+/// Accepts a staff invitation: the invited person chooses their password.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/invitations/accept",
+    tag = "auth",
+    operation_id = "accept_invitation",
+    request_body(content = AcceptInvitationRequest),
+    responses(
+        (status = 200, description = "Signed in", body = LoginResponse),
+        (status = 400, description = "`bad_request`; `weak_password`: the message says what to change", body = ApiError),
+        (status = 404, description = "`not_found`: the link is not known", body = ApiError),
+        (status = 410, description = "`link_used` or `link_expired`", body = ApiError),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn accept_invitation(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Json(request): Json<AcceptInvitationRequest>,
+) -> Result<Json<LoginResponse>, AppError> {
+    guard_address(&state, &client)?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let used = accounts::use_account_link(&mut tx, "staff_invitation", &request.token).await;
+    let user_id = count_failure(&state, &client, used)?
+        .ok_or_else(|| AppError::Internal("a staff invitation without a user".into()))?;
+    let user = accounts::user_by_id(&state.pool, &user_id)
+        .await?
+        .filter(|u| u.active)
+        .ok_or(AppError::LinkExpired)?;
+    // Checked before anything is written, so a weak password leaves the link usable.
+    check_new_password(&request.password, &user.email, &user.name).map_err(password_problem)?;
+    let password_hash = hash(request.password).await?;
+    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        .bind(password_hash)
+        .bind(&user_id)
+        .execute(&mut *tx)
+        .await?;
+    let grants = crate::auth::load_grants(&state.pool, &user_id).await?;
+    let settings = accounts::settings(&state.pool).await?;
+    let second_factor = if accounts::second_factor_required(&settings, &grants) {
+        SecondFactorState::EnrolRequired
+    } else {
+        SecondFactorState::NotNeeded
+    };
+    let (token, expires_at) = accounts::start_session(
+        &mut tx,
+        &user_id,
+        second_factor == SecondFactorState::EnrolRequired,
+    )
+    .await?;
+    Entry::new(format!("user:{user_id}"), Action::InvitationAccepted)
+        .client(&client)
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Json(
+        session_response(&state, &user_id, token, expires_at, second_factor).await?,
+    ))
 }

@@ -2,11 +2,16 @@
 
 pub(crate) mod academies;
 pub(crate) mod agreements;
+pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod devices;
 pub(crate) mod health;
+pub(crate) mod parents;
 pub(crate) mod policies;
 pub(crate) mod pull;
 pub(crate) mod rules;
+pub(crate) mod settings;
+pub(crate) mod staff;
 pub(crate) mod sync;
 pub(crate) mod trust;
 
@@ -15,7 +20,7 @@ use crate::state::AppState;
 use axum::extract::OriginalUri;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderValue, Method};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 use uuid::Uuid;
@@ -30,14 +35,36 @@ pub fn api() -> Router<AppState> {
         .route("/policies/{policy_id}/versions", get(policies::versions))
         .route("/rules", get(rules::get).put(rules::put))
         .route("/academies", get(academies::list))
-        .route(
-            "/academies/{academy_id}",
-            axum::routing::put(academies::put),
-        )
+        .route("/academies/{academy_id}", put(academies::put))
         .route("/trust", get(trust::get).put(trust::put))
         .route("/pull", get(pull::pull))
         .route("/sync/push", post(sync::push))
         .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/logout-everywhere", post(auth::logout_everywhere))
+        .route("/auth/me", get(auth::me))
+        .route("/auth/totp/setup", post(auth::totp_setup))
+        .route("/auth/totp/confirm", post(auth::totp_confirm))
+        .route("/auth/setup", post(auth::setup))
+        .route("/auth/invitations/accept", post(auth::accept_invitation))
+        .route("/staff", get(staff::list).post(staff::invite))
+        .route("/staff/import", post(staff::import))
+        .route("/staff/{user_id}/roles", put(staff::put_roles))
+        .route("/staff/{user_id}/active", put(staff::set_active))
+        .route("/settings/accounts", get(settings::get).put(settings::put))
+        .route("/devices", get(devices::list))
+        .route("/devices/codes", post(devices::create_code))
+        .route("/devices/enrol", post(devices::enrol))
+        .route("/devices/{device_id}/revoke", post(devices::revoke))
+        .route("/parent-invitations", get(parents::list))
+        .route("/parent-invitations/import", post(parents::import))
+        .route("/parent-invitations/redeem", post(parents::redeem))
+        .route("/parent-invitations/mine", get(parents::mine))
+        .route(
+            "/parent-invitations/{invitation_id}/link",
+            post(parents::reissue),
+        )
+        .route("/audit", get(audit::list))
         .route("/agreements", get(agreements::list))
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()

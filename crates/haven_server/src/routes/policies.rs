@@ -3,7 +3,7 @@
 //! and `GET /api/v1/policies/{policy_id}/versions`.
 
 use super::parse_id;
-use crate::auth::AdminUser;
+use crate::auth::TrustAdmin;
 use crate::error::AppError;
 use crate::json::Json;
 use crate::openapi::{
@@ -106,7 +106,7 @@ pub async fn versions(
     )
 )]
 pub async fn publish(
-    _admin: AdminUser,
+    _admin: TrustAdmin,
     State(state): State<AppState>,
     Json(request): Json<PublishPolicyVersion>,
 ) -> Result<(StatusCode, Json<PolicyVersion>), AppError> {

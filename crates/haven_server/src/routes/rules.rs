@@ -1,7 +1,7 @@
 //! The trust's rule tables: `GET /api/v1/rules` (the version in force) and
 //! `PUT /api/v1/rules` (publish new tables, admin).
 
-use crate::auth::AdminUser;
+use crate::auth::TrustAdmin;
 use crate::error::AppError;
 use crate::json::Json;
 use crate::openapi::{
@@ -54,7 +54,7 @@ pub async fn get(State(state): State<AppState>) -> Result<Json<RulesVersion>, Ap
     )
 )]
 pub async fn put(
-    _admin: AdminUser,
+    _admin: TrustAdmin,
     State(state): State<AppState>,
     Json(tables): Json<RuleTables>,
 ) -> Result<(StatusCode, Json<RulesVersion>), AppError> {

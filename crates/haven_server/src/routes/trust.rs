@@ -1,6 +1,6 @@
 //! `GET /api/v1/trust` and `PUT /api/v1/trust` (admin).
 
-use crate::auth::AdminUser;
+use crate::auth::TrustAdmin;
 use crate::db;
 use crate::error::AppError;
 use crate::json::Json;
@@ -53,7 +53,7 @@ pub async fn get(State(state): State<AppState>) -> Result<Json<Trust>, AppError>
     )
 )]
 pub async fn put(
-    _admin: AdminUser,
+    _admin: TrustAdmin,
     State(state): State<AppState>,
     Json(input): Json<TrustInput>,
 ) -> Result<(StatusCode, Json<Trust>), AppError> {

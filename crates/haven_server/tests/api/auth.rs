@@ -22,7 +22,8 @@ async fn the_demo_admin_signs_in_and_sees_the_agreements() {
     let response = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert_eq!(response.status(), 200);
     let login: LoginResponse = response.json().await.unwrap();
-    assert_eq!(login.token.len(), 64);
+    assert_eq!(login.token.len(), 67);
+    assert!(login.token.starts_with("hs_"));
     assert!(login.expires_at > 1_700_000_000_000);
 
     let response = app.get_agreements(Some(&login.token)).await;

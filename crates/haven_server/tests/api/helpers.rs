@@ -10,6 +10,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+/// The demo class teacher at Oakfield: a plain staff member.
+pub const TEACHER_EMAIL: &str = "teacher@oakfield.example";
+
 pub use haven_server::demo::{
     ADMIN_EMAIL, ADMIN_PASSWORD, ONLINE_SAFETY_VERSION_ID, STAFF_AUA_VERSION_ID,
     VISITOR_AUA_VERSION_ID,
@@ -35,6 +38,8 @@ pub const INDEX_HTML: &str = concat!(
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// A staff session for pushing, made at the first push (pushes need one).
+    push_token: tokio::sync::OnceCell<String>,
     pub config: Config,
     pub dir: TempDir,
     shutdown: oneshot::Sender<()>,
@@ -77,6 +82,7 @@ pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
     TestApp {
         address,
         client: reqwest::Client::new(),
+        push_token: tokio::sync::OnceCell::new(),
         config,
         dir,
         shutdown,
@@ -113,9 +119,22 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// The staff session pushes are sent with.
+    pub async fn push_token(&self) -> &str {
+        self.push_token
+            .get_or_init(|| async {
+                let response = self.login(TEACHER_EMAIL, ADMIN_PASSWORD).await;
+                assert_eq!(response.status(), 200);
+                response.json::<LoginResponse>().await.unwrap().token
+            })
+            .await
+    }
+
     pub async fn post_push(&self, request: &PushRequest) -> reqwest::Response {
+        let token = self.push_token().await.to_owned();
         self.client
             .post(self.url("/api/v1/sync/push"))
+            .bearer_auth(token)
             .json(request)
             .send()
             .await
@@ -128,9 +147,13 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// A POST with a raw body, sent with the push session (so endpoints that
+    /// need one get as far as reading the body).
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> reqwest::Response {
+        let token = self.push_token().await.to_owned();
         self.client
             .post(self.url(path))
+            .bearer_auth(token)
             .header("content-type", content_type)
             .body(body.to_owned())
             .send()
@@ -144,6 +167,7 @@ impl TestApp {
             .json(&LoginRequest {
                 email: email.to_owned(),
                 password: password.to_owned(),
+                totp_code: None,
             })
             .send()
             .await

@@ -2,7 +2,9 @@
 //! port with a fresh SQLite file and talks to it over HTTP.
 
 mod academies;
+mod accounts;
 mod auth;
+mod authorization;
 mod database;
 mod headers;
 mod health;

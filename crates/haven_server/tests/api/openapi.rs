@@ -3,40 +3,30 @@
 //!
 //! `cargo xtask test` also runs Schemathesis against it (xtask/src/test.rs).
 
+use crate::authorization::{Access, MATRIX};
 use crate::helpers::{spawn_app, TestApp};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// Every API route of `routes::api()`, as (method, path). A route added to the
-/// router must be added here and to the document; `routes/mod.rs` is read
-/// below so that one missing from this list fails too.
-const ROUTES: &[(&str, &str)] = &[
-    ("get", "/api/v1/health"),
-    ("get", "/api/v1/openapi.json"),
-    ("post", "/api/v1/auth/login"),
-    ("get", "/api/v1/policies"),
-    ("post", "/api/v1/policies"),
-    ("get", "/api/v1/policies/{version_id}"),
-    ("get", "/api/v1/policies/{policy_id}/versions"),
-    ("get", "/api/v1/rules"),
-    ("put", "/api/v1/rules"),
-    ("get", "/api/v1/academies"),
-    ("put", "/api/v1/academies/{academy_id}"),
-    ("get", "/api/v1/trust"),
-    ("put", "/api/v1/trust"),
-    ("get", "/api/v1/pull"),
-    ("post", "/api/v1/sync/push"),
-    ("get", "/api/v1/agreements"),
-];
+/// Every API route of `routes::api()`, as (method, path), from the
+/// authorization matrix: a route added to the router must be added there (with
+/// who may call it) and to the document; `routes/mod.rs` is read below so that
+/// one missing from the matrix fails too.
+fn routes() -> BTreeSet<(String, String)> {
+    MATRIX
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect()
+}
 
-/// The routes that take the `AdminUser` extractor: bearer token, admin role.
-const ADMIN_ROUTES: &[(&str, &str)] = &[
-    ("post", "/api/v1/policies"),
-    ("put", "/api/v1/rules"),
-    ("put", "/api/v1/academies/{academy_id}"),
-    ("put", "/api/v1/trust"),
-    ("get", "/api/v1/agreements"),
-];
+/// Routes that need a bearer token of some kind.
+fn secured_routes() -> BTreeSet<(String, String)> {
+    MATRIX
+        .iter()
+        .filter(|r| r.access != Access::Public)
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect()
+}
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -63,13 +53,6 @@ fn operations(doc: &Value) -> BTreeSet<(String, String)> {
                 .filter(|k| METHODS.contains(&k.as_str()))
                 .map(move |method| (method.clone(), path.clone()))
         })
-        .collect()
-}
-
-fn set(routes: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    routes
-        .iter()
-        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
         .collect()
 }
 
@@ -113,6 +96,9 @@ fn url_of(path: &str) -> String {
     path.replace("{version_id}", "01980a00-0000-7000-8000-000000000102")
         .replace("{policy_id}", "01980a00-0000-7000-8000-000000000202")
         .replace("{academy_id}", "01980a00-0000-7000-8000-000000000302")
+        .replace("{user_id}", "01980a00-0000-7000-8000-000000000014")
+        .replace("{device_id}", "01980a00-0000-7000-8000-0000000000d1")
+        .replace("{invitation_id}", "01980a00-0000-7000-8000-0000000000e1")
 }
 
 #[tokio::test]
@@ -132,18 +118,19 @@ async fn the_document_is_openapi_3_1_json() {
 async fn every_route_of_the_router_is_in_the_document_and_nothing_else() {
     assert_eq!(
         routes_in_the_router_source(),
-        set(ROUTES),
-        "routes/mod.rs and ROUTES differ: add the new route to ROUTES and document it"
+        routes(),
+        "routes/mod.rs and the authorization matrix differ: add the new route to MATRIX \
+         (tests/api/authorization.rs) and document it"
     );
     let app = spawn_app().await;
     let doc = document(&app).await;
     let documented = operations(&doc);
-    let missing: Vec<_> = set(ROUTES).difference(&documented).cloned().collect();
+    let missing: Vec<_> = routes().difference(&documented).cloned().collect();
     assert!(
         missing.is_empty(),
         "routes missing from the document: {missing:?}"
     );
-    let extra: Vec<_> = documented.difference(&set(ROUTES)).cloned().collect();
+    let extra: Vec<_> = documented.difference(&routes()).cloned().collect();
     assert!(
         extra.is_empty(),
         "operations the router does not have: {extra:?}"
@@ -183,26 +170,32 @@ async fn the_router_answers_the_documented_methods_and_only_those() {
 }
 
 #[tokio::test]
-async fn admin_routes_and_only_those_need_the_bearer_token() {
+async fn secured_routes_and_only_those_need_the_bearer_token() {
     let app = spawn_app().await;
     let doc = document(&app).await;
     for (method, path) in operations(&doc) {
         let operation = &doc["paths"][&path][&method];
         let secured = operation["security"] == serde_json::json!([{"bearer": []}]);
-        let admin = set(ADMIN_ROUTES).contains(&(method.clone(), path.clone()));
-        assert_eq!(secured, admin, "{method} {path}: security");
+        let secured_route = secured_routes().contains(&(method.clone(), path.clone()));
+        assert_eq!(secured, secured_route, "{method} {path}: security");
         let responses = &operation["responses"];
-        if admin {
+        if secured_route {
             assert_eq!(
                 responses["401"]["$ref"], "#/components/responses/Unauthorized",
                 "{method} {path}"
             );
-            assert_eq!(
-                responses["403"]["$ref"], "#/components/responses/Forbidden",
-                "{method} {path}"
-            );
+            // Any credential will do for these, so nothing is forbidden.
+            let anyone = MATRIX
+                .iter()
+                .any(|r| r.method == method && r.path == path && r.access == Access::AnyCaller);
+            if !anyone || !responses["403"].is_null() {
+                assert_eq!(
+                    responses["403"]["$ref"], "#/components/responses/Forbidden",
+                    "{method} {path}"
+                );
+            }
         }
-        // And the server agrees: with no token, only admin routes answer 401
+        // And the server agrees: with no token, only secured routes answer 401
         // (before reading any body).
         let response = app
             .client
@@ -215,7 +208,7 @@ async fn admin_routes_and_only_those_need_the_bearer_token() {
             .unwrap();
         assert_eq!(
             response.status() == 401,
-            admin,
+            secured_route,
             "{method} {path} answered {} with no token",
             response.status()
         );

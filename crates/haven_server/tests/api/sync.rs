@@ -307,9 +307,11 @@ async fn a_gzip_compressed_push_is_accepted() {
     encoder.write_all(&json).unwrap();
     let gzipped = encoder.finish().unwrap();
 
+    let token = app.push_token().await.to_owned();
     let response = app
         .client
         .post(app.url("/api/v1/sync/push"))
+        .bearer_auth(token)
         .header("content-type", "application/json")
         .header("content-encoding", "gzip")
         .body(gzipped)

@@ -1,5 +1,7 @@
 //! Wire types of the REST API other than sync (see [`crate::sync::wire`]).
 
+pub mod accounts;
+
 use crate::agreement::AgreementRecord;
 use crate::Millis;
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,10 @@ pub struct Health {
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
+    /// The current code from the authenticator app, for accounts with a
+    /// second factor; without it such an account gets `second_factor_required`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +41,14 @@ pub struct LoginResponse {
     pub token: String,
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub expires_at: Millis,
+    pub me: accounts::Me,
+    /// `enrol_required`: the session may only set up the second factor
+    /// (`/auth/totp/setup` then `/auth/totp/confirm`) or sign out.
+    pub second_factor: accounts::SecondFactorState,
+    /// 32 bytes, base64: lets a shared tablet recover this person's local key
+    /// after too many wrong PINs. Stable per person; never stored by a device
+    /// in the clear.
+    pub online_key: String,
 }
 
 /// A stored agreement as an admin sees it.

@@ -1,0 +1,307 @@
+//! Wire types for accounts, devices, parent invitations and the audit log.
+
+use crate::accounts::class_list::Child;
+use crate::accounts::roles::{Grants, Role, RoleGrant};
+use crate::accounts::RowProblem;
+use crate::Millis;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Who is signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Me {
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub grants: Grants,
+    pub second_factor_enrolled: bool,
+}
+
+/// Where a session stands on the second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactorState {
+    /// Checked at sign-in.
+    Done,
+    /// The account has none and the trust does not require one.
+    NotNeeded,
+    /// The trust requires one for this person's roles and none is set up yet.
+    EnrolRequired,
+}
+
+/// A new TOTP secret to put in an authenticator app, then confirm with a code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TotpSetup {
+    /// The secret in base32, for typing in.
+    pub secret: String,
+    /// The `otpauth://` link, for a QR code.
+    pub otpauth_uri: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TotpConfirm {
+    pub code: String,
+}
+
+/// The first trust admin, from the one-time set-up link printed at first start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetupRequest {
+    pub token: String,
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// A staff invitation accepted: the password the person chose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationRequest {
+    pub token: String,
+    pub password: String,
+}
+
+/// A staff member as an admin sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StaffMember {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub active: bool,
+    pub grants: Grants,
+    pub second_factor_enrolled: bool,
+    /// Invited and not yet set a password.
+    pub invitation_pending: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InviteStaffRequest {
+    pub name: String,
+    pub email: String,
+    pub grants: Vec<RoleGrant>,
+}
+
+/// A staff member invited: the one-time link to pass on to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvitedStaff {
+    pub staff: StaffMember,
+    /// Path on this server, e.g. `/invite/hl_…`; valid once, until `expires_at`.
+    pub link_path: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CsvUpload {
+    /// The file's text (UTF-8).
+    pub csv: String,
+}
+
+/// What a staff CSV import did, row by row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StaffImportReport {
+    /// New people, with their invitation links.
+    pub invited: Vec<InvitedStaff>,
+    /// People already in Haven who were given the roles in the file.
+    pub updated: Vec<StaffMember>,
+    /// Rows that were not imported, and why.
+    pub problems: Vec<RowProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PutRolesRequest {
+    pub grants: Vec<RoleGrant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetActiveRequest {
+    pub active: bool,
+}
+
+/// What an enrolled device is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    ReceptionKiosk,
+    SharedTablet,
+}
+
+impl DeviceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::ReceptionKiosk => "reception_kiosk",
+            DeviceKind::SharedTablet => "shared_tablet",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeviceKind> {
+        match s {
+            "reception_kiosk" => Some(DeviceKind::ReceptionKiosk),
+            "shared_tablet" => Some(DeviceKind::SharedTablet),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentCodeRequest {
+    pub academy_id: Uuid,
+    pub kind: DeviceKind,
+    /// Where the device is, e.g. "Main reception".
+    pub label: String,
+}
+
+/// A short code to type into the device, once, before `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnrolmentCode {
+    pub code: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    pub code: String,
+    /// The id the device numbers its sync mutations under.
+    pub sync_device_id: Uuid,
+}
+
+/// An enrolled device as an admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceView {
+    pub id: Uuid,
+    pub sync_device_id: Uuid,
+    pub academy_id: Uuid,
+    pub kind: DeviceKind,
+    pub label: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub enrolled_at: Millis,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub last_contact_at: Millis,
+    /// Changes the device said were still waiting at its last push.
+    pub reported_backlog: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub revoked_at: Option<Millis>,
+}
+
+/// The device token, kept by the device and sent as its bearer token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Enrolled {
+    pub token: String,
+    pub device: DeviceView,
+    /// Minutes of no use before the device locks.
+    pub idle_lock_minutes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ClassListUpload {
+    pub csv: String,
+    /// Days the links stay valid: 1 to 90, 28 if not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_days: Option<u32>,
+}
+
+/// One parent/carer's invitation, covering all their children at one academy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ParentInvitation {
+    pub id: Uuid,
+    pub academy_id: Uuid,
+    pub parent_name: String,
+    pub parent_email: Option<String>,
+    pub children: Vec<Child>,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub created_at: Millis,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub expires_at: Millis,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub redeemed_at: Option<Millis>,
+}
+
+/// An invitation with its link, shown once (only the link's hash is kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IssuedParentInvitation {
+    pub invitation: ParentInvitation,
+    /// Path on this server, e.g. `/join/hl_…`.
+    pub link_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClassListReport {
+    pub invitations: Vec<IssuedParentInvitation>,
+    pub problems: Vec<RowProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RedeemRequest {
+    pub token: String,
+}
+
+/// A redeemed invitation link: a session for that parent only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ParentSession {
+    pub token: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub expires_at: Millis,
+    pub invitation: ParentInvitation,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    pub seq: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub at: Millis,
+    /// `user:<id>`, `device:<id>`, `parent:<id>` or `anonymous`.
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub academy_id: String,
+    pub client: String,
+    pub detail: String,
+}
+
+/// Trust-wide account rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AccountSettings {
+    /// Roles that must sign in with a second factor (of trust_admin, dsl, esafety_lead).
+    pub second_factor_required: Vec<Role>,
+    /// Minutes of no use before a shared device locks: 1 to 120.
+    pub idle_lock_minutes: u32,
+}

@@ -1,0 +1,134 @@
+//! The audit log: sign-ins, failures, account and device changes, and every
+//! read of a sensitive record. Rows are only ever added (triggers in
+//! migration 0004 refuse updates and deletes).
+
+use crate::clock::now_ms;
+use serde::Serialize;
+use sqlx::SqliteExecutor;
+
+/// Things that are audited. The string forms are stored and shown to admins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    SignIn,
+    SignInFailed,
+    SignInRefusedRateLimit,
+    SignOut,
+    SignOutEverywhere,
+    SecondFactorEnrolled,
+    SecondFactorFailed,
+    FirstAdminSetUp,
+    StaffInvited,
+    StaffImported,
+    InvitationAccepted,
+    RolesChanged,
+    StaffDeactivated,
+    StaffReactivated,
+    DeviceCodeCreated,
+    DeviceEnrolled,
+    DeviceRevoked,
+    DeviceRefused,
+    ParentInvitationsCreated,
+    ParentLinkReissued,
+    ParentLinkRedeemed,
+    ParentLinkRefused,
+    ReadAgreements,
+    ReadAuditLog,
+    ReadStaff,
+    ReadParentInvitations,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::SignIn => "sign_in",
+            Action::SignInFailed => "sign_in_failed",
+            Action::SignInRefusedRateLimit => "sign_in_refused_rate_limit",
+            Action::SignOut => "sign_out",
+            Action::SignOutEverywhere => "sign_out_everywhere",
+            Action::SecondFactorEnrolled => "second_factor_enrolled",
+            Action::SecondFactorFailed => "second_factor_failed",
+            Action::FirstAdminSetUp => "first_admin_set_up",
+            Action::StaffInvited => "staff_invited",
+            Action::StaffImported => "staff_imported",
+            Action::InvitationAccepted => "invitation_accepted",
+            Action::RolesChanged => "roles_changed",
+            Action::StaffDeactivated => "staff_deactivated",
+            Action::StaffReactivated => "staff_reactivated",
+            Action::DeviceCodeCreated => "device_code_created",
+            Action::DeviceEnrolled => "device_enrolled",
+            Action::DeviceRevoked => "device_revoked",
+            Action::DeviceRefused => "device_refused",
+            Action::ParentInvitationsCreated => "parent_invitations_created",
+            Action::ParentLinkReissued => "parent_link_reissued",
+            Action::ParentLinkRedeemed => "parent_link_redeemed",
+            Action::ParentLinkRefused => "parent_link_refused",
+            Action::ReadAgreements => "read_agreements",
+            Action::ReadAuditLog => "read_audit_log",
+            Action::ReadStaff => "read_staff",
+            Action::ReadParentInvitations => "read_parent_invitations",
+        }
+    }
+}
+
+/// One entry, built up then written with [`Entry::write`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub actor: String,
+    pub action: &'static str,
+    pub subject: String,
+    pub academy_id: String,
+    pub client: String,
+    pub detail: String,
+}
+
+impl Entry {
+    /// `actor` is "user:<id>", "device:<id>", "parent:<id>" or "anonymous".
+    pub fn new(actor: impl Into<String>, action: Action) -> Entry {
+        Entry {
+            actor: actor.into(),
+            action: action.as_str(),
+            subject: String::new(),
+            academy_id: String::new(),
+            client: String::new(),
+            detail: String::new(),
+        }
+    }
+
+    pub fn subject(mut self, subject: impl Into<String>) -> Entry {
+        self.subject = subject.into();
+        self
+    }
+
+    pub fn academy(mut self, academy_id: impl ToString) -> Entry {
+        self.academy_id = academy_id.to_string();
+        self
+    }
+
+    pub fn client(mut self, client: &crate::auth::ClientAddr) -> Entry {
+        self.client = client.0.clone();
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Entry {
+        self.detail = detail.into();
+        self
+    }
+
+    /// Adds the entry; pass a transaction to make it part of the change it records.
+    pub async fn write<'e>(self, db: impl SqliteExecutor<'e>) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, subject, academy_id, client, detail) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(now_ms())
+        .bind(&self.actor)
+        .bind(self.action)
+        .bind(&self.subject)
+        .bind(&self.academy_id)
+        .bind(&self.client)
+        .bind(&self.detail)
+        .execute(db)
+        .await?;
+        Ok(())
+    }
+}

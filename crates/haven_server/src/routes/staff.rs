@@ -1,0 +1,419 @@
+//! `/api/v1/staff`: staff accounts for trust admins, and for headteachers
+//! within their own academies: list, invite, import from CSV, change roles,
+//! deactivate.
+
+use super::parse_id;
+use crate::accounts::{self, STAFF_INVITATION_LIFETIME_MS};
+use crate::audit::{Action, Entry};
+use crate::auth::{ClientAddr, Staff, StaffCaller};
+use crate::error::AppError;
+use crate::json::Json;
+use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use haven_core::accounts::roles::{Role, RoleGrant};
+use haven_core::accounts::staff_csv::parse_staff_csv;
+use haven_core::accounts::RowProblem;
+use haven_core::api::accounts::{
+    CsvUpload, InviteStaffRequest, InvitedStaff, PutRolesRequest, SetActiveRequest,
+    StaffImportReport, StaffMember,
+};
+use haven_core::api::ApiError;
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+/// Academies whose staff `caller` manages; `None` means all (a trust admin).
+async fn managed_academies(
+    state: &AppState,
+    caller: &StaffCaller,
+) -> Result<Option<Vec<Uuid>>, AppError> {
+    if caller.grants.is_trust_admin() {
+        return Ok(None);
+    }
+    let all = crate::org::academy_ids(&state.pool).await?;
+    let mine = caller.grants.academies_with(&[Role::Headteacher], &all);
+    if mine.is_empty() {
+        return Err(AppError::Forbidden);
+    }
+    Ok(Some(mine))
+}
+
+/// Whether `grant` is within `scope`: trust-wide roles only for trust admins.
+fn in_scope(scope: &Option<Vec<Uuid>>, grant: &RoleGrant) -> bool {
+    match (scope, grant.academy_id) {
+        (None, _) => true,
+        (Some(mine), Some(academy)) => mine.contains(&academy),
+        (Some(_), None) => false,
+    }
+}
+
+/// Checks each grant is well formed, names a known academy and is in scope.
+async fn check_grants(
+    state: &AppState,
+    scope: &Option<Vec<Uuid>>,
+    grants: &[RoleGrant],
+) -> Result<(), AppError> {
+    let known = crate::org::academy_ids(&state.pool).await?;
+    for grant in grants {
+        grant
+            .validate()
+            .map_err(|e| AppError::invalid("invalid_roles", e))?;
+        if let Some(academy) = grant.academy_id {
+            if !known.contains(&academy) {
+                return Err(AppError::Invalid {
+                    code: "invalid_roles",
+                    message: format!("there is no academy {academy}"),
+                });
+            }
+        }
+        if !in_scope(scope, grant) {
+            return Err(AppError::Forbidden);
+        }
+    }
+    Ok(())
+}
+
+/// Staff the caller manages, by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/staff",
+    tag = "staff",
+    operation_id = "list_staff",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Everyone with a role at an academy the caller manages (everyone, for a trust admin)", body = Vec<StaffMember>),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Staff(caller): Staff,
+) -> Result<Json<Vec<StaffMember>>, AppError> {
+    let scope = managed_academies(&state, &caller).await?;
+    let everyone = accounts::all_staff(&state.pool).await?;
+    let visible = everyone
+        .into_iter()
+        .filter(|m| m.grants.0.iter().any(|g| in_scope(&scope, g)) || scope.is_none())
+        .collect();
+    Entry::new(caller.actor(), Action::ReadStaff)
+        .client(&client)
+        .write(&state.pool)
+        .await?;
+    Ok(Json(visible))
+}
+
+async fn invite_one(
+    tx: &mut SqliteConnection,
+    name: &str,
+    email: &str,
+    grants: &[RoleGrant],
+) -> Result<(String, String, i64), AppError> {
+    let id = accounts::create_user(tx, name, email, "", grants).await?;
+    let (token, expires_at) = accounts::new_account_link(
+        tx,
+        "staff_invitation",
+        Some(&id.to_string()),
+        STAFF_INVITATION_LIFETIME_MS,
+    )
+    .await?;
+    Ok((id.to_string(), format!("/invite/{token}"), expires_at))
+}
+
+/// Invites one person: their account, roles, and a one-time link (14 days)
+/// to choose a password.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff",
+    tag = "staff",
+    operation_id = "invite_staff",
+    security(("bearer" = [])),
+    request_body(content = InviteStaffRequest),
+    responses(
+        (status = 201, description = "Invited; pass the link on to them", body = InvitedStaff),
+        (status = 400, description = "`bad_request`; `invalid_email`; `invalid_name`; `invalid_roles`", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, description = "`email_taken`: that email already has an account", body = ApiError),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn invite(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Staff(caller): Staff,
+    Json(request): Json<InviteStaffRequest>,
+) -> Result<(StatusCode, Json<InvitedStaff>), AppError> {
+    let scope = managed_academies(&state, &caller).await?;
+    let email = haven_core::accounts::normalise_email(&request.email).map_err(|message| {
+        AppError::Invalid {
+            code: "invalid_email",
+            message,
+        }
+    })?;
+    let name = request
+        .name
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::Invalid {
+            code: "invalid_name",
+            message: "enter the person's name (at most 200 characters)".into(),
+        });
+    }
+    if request.grants.is_empty() {
+        return Err(AppError::Invalid {
+            code: "invalid_roles",
+            message: "give at least one role".into(),
+        });
+    }
+    check_grants(&state, &scope, &request.grants).await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let (id, link_path, expires_at) = invite_one(&mut tx, &name, &email, &request.grants).await?;
+    Entry::new(caller.actor(), Action::StaffInvited)
+        .subject(format!("user:{id}"))
+        .client(&client)
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let staff = accounts::staff_member(&state.pool, &id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(InvitedStaff {
+            staff,
+            link_path,
+            expires_at,
+        }),
+    ))
+}
+
+/// Imports staff from CSV (name, email, academy, role): new people are
+/// invited, people already in Haven get the roles; every row that cannot be
+/// used is reported with its line and reason, and the rest still import.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/import",
+    tag = "staff",
+    operation_id = "import_staff",
+    security(("bearer" = [])),
+    request_body(content = CsvUpload, example = json!({"csv": "name,email,academy,role\nAda Lovelace,ada@oakfield.example,Oakfield Primary Academy,staff\n"})),
+    responses(
+        (status = 200, description = "What was imported and what was not", body = StaffImportReport),
+        (status = 400, description = "`bad_request`; `invalid_csv`: the file as a whole cannot be read (the message says why)", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn import(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Staff(caller): Staff,
+    Json(upload): Json<CsvUpload>,
+) -> Result<Json<StaffImportReport>, AppError> {
+    let scope = managed_academies(&state, &caller).await?;
+    let academies = crate::org::academy_names(&state.pool).await?;
+    let parsed = parse_staff_csv(&upload.csv, &academies).map_err(|e| AppError::Invalid {
+        code: "invalid_csv",
+        message: e.to_string(),
+    })?;
+    let mut problems = parsed.problems;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
+    // Rows are grants; gather them per person, in file order.
+    let mut people: Vec<(String, String, Vec<RoleGrant>)> = Vec::new();
+    for row in parsed.rows {
+        let grant = RoleGrant {
+            role: row.role,
+            academy_id: Some(row.academy_id),
+        };
+        if !in_scope(&scope, &grant) {
+            problems.push(RowProblem {
+                line: row.line,
+                message: "you can only add staff at an academy where you are headteacher".into(),
+            });
+            continue;
+        }
+        match people.iter_mut().find(|(_, email, _)| *email == row.email) {
+            Some((_, _, grants)) => grants.push(grant),
+            None => people.push((row.name, row.email, vec![grant])),
+        }
+    }
+    let mut invited_ids = Vec::new();
+    let mut updated_ids = Vec::new();
+    for (name, email, grants) in &people {
+        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match existing {
+            Some(id) => {
+                accounts::add_grants(&mut tx, &id, grants).await?;
+                updated_ids.push(id);
+            }
+            None => invited_ids.push(invite_one(&mut tx, name, email, grants).await?),
+        }
+    }
+    Entry::new(caller.actor(), Action::StaffImported)
+        .client(&client)
+        .detail(format!(
+            "{} invited, {} updated, {} rows refused",
+            invited_ids.len(),
+            updated_ids.len(),
+            problems.len()
+        ))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    problems.sort_by_key(|p| p.line);
+    let mut invited = Vec::with_capacity(invited_ids.len());
+    for (id, link_path, expires_at) in invited_ids {
+        invited.push(InvitedStaff {
+            staff: accounts::staff_member(&state.pool, &id).await?,
+            link_path,
+            expires_at,
+        });
+    }
+    let mut updated = Vec::with_capacity(updated_ids.len());
+    for id in updated_ids {
+        updated.push(accounts::staff_member(&state.pool, &id).await?);
+    }
+    Ok(Json(StaffImportReport {
+        invited,
+        updated,
+        problems,
+    }))
+}
+
+/// Sets a person's roles: a trust admin sets all of them, a headteacher those
+/// at their own academies (roles elsewhere are kept).
+#[utoipa::path(
+    put,
+    path = "/api/v1/staff/{user_id}/roles",
+    tag = "staff",
+    operation_id = "put_staff_roles",
+    security(("bearer" = [])),
+    params(("user_id" = Uuid, Path, description = "The staff member")),
+    request_body(content = PutRolesRequest),
+    responses(
+        (status = 200, description = "The person with their roles now", body = StaffMember),
+        (status = 400, description = "`bad_request`; `invalid_roles`", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "`not_found`: no such staff member", body = ApiError),
+        (status = 409, description = "`last_trust_admin`: the trust would have no admin", body = ApiError),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn put_roles(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Staff(caller): Staff,
+    Path(user_id): Path<String>,
+    Json(request): Json<PutRolesRequest>,
+) -> Result<Json<StaffMember>, AppError> {
+    let user_id = parse_id(&user_id, "staff member id")?.to_string();
+    let scope = managed_academies(&state, &caller).await?;
+    accounts::staff_member(&state.pool, &user_id).await?;
+    check_grants(&state, &scope, &request.grants).await?;
+    let mut tx = crate::db::begin_write(&state.pool).await?;
+    accounts::replace_grants(&mut tx, &user_id, scope.as_deref(), &request.grants).await?;
+    let admins: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role = 'trust_admin'")
+            .fetch_one(&mut *tx)
+            .await?;
+    if admins == 0 {
+        return Err(AppError::Conflict {
+            code: "last_trust_admin",
+            message:
+                "this would leave the trust with no admin; make someone else trust admin first"
+                    .into(),
+        });
+    }
+    Entry::new(caller.actor(), Action::RolesChanged)
+        .subject(format!("user:{user_id}"))
+        .client(&client)
+        .detail(serde_json::to_string(&request.grants).unwrap_or_default())
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Json(accounts::staff_member(&state.pool, &user_id).await?))
+}
+
+/// Deactivates (every session ends at once, sign-in is refused) or
+/// reactivates a person.
+#[utoipa::path(
+    put,
+    path = "/api/v1/staff/{user_id}/active",
+    tag = "staff",
+    operation_id = "set_staff_active",
+    security(("bearer" = [])),
+    params(("user_id" = Uuid, Path, description = "The staff member")),
+    request_body(content = SetActiveRequest),
+    responses(
+        (status = 200, description = "The person as they are now", body = StaffMember),
+        (status = 400, description = "`bad_request`; `cannot_deactivate_self`", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "`not_found`: no such staff member", body = ApiError),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn set_active(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Staff(caller): Staff,
+    Path(user_id): Path<String>,
+    Json(request): Json<SetActiveRequest>,
+) -> Result<Json<StaffMember>, AppError> {
+    let user_id = parse_id(&user_id, "staff member id")?.to_string();
+    let scope = managed_academies(&state, &caller).await?;
+    let member = accounts::staff_member(&state.pool, &user_id).await?;
+    if scope.is_some() && !member.grants.0.iter().any(|g| in_scope(&scope, g)) {
+        return Err(AppError::Forbidden);
+    }
+    if member.grants.is_trust_admin() && !caller.grants.is_trust_admin() {
+        return Err(AppError::Forbidden);
+    }
+    if user_id == caller.user_id && !request.active {
+        return Err(AppError::Invalid {
+            code: "cannot_deactivate_self",
+            message: "you cannot deactivate your own account; ask another admin".into(),
+        });
+    }
+    let mut tx = crate::db::begin_write(&state.pool).await?;
+    sqlx::query("UPDATE users SET active = ? WHERE id = ?")
+        .bind(request.active)
+        .bind(&user_id)
+        .execute(&mut *tx)
+        .await?;
+    if !request.active {
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let action = if request.active {
+        Action::StaffReactivated
+    } else {
+        Action::StaffDeactivated
+    };
+    Entry::new(caller.actor(), action)
+        .subject(format!("user:{user_id}"))
+        .client(&client)
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Json(accounts::staff_member(&state.pool, &user_id).await?))
+}

@@ -1,0 +1,544 @@
+//! The authorization matrix: every API endpoint called as every kind of
+//! caller — nobody, an expired staff session, a revoked device, each role,
+//! a headteacher of the *other* academy, a reception kiosk and a parent — and
+//! each outcome checked. [`MATRIX`] is also the list of routes the OpenAPI
+//! tests hold the router and the document to, so an endpoint missing here
+//! fails there.
+
+use crate::helpers::{spawn_app, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD, TEACHER_EMAIL};
+use crate::library_client::publish_request;
+use haven_core::api::accounts::{ClassListReport, Enrolled, EnrolmentCode};
+use haven_core::api::{ApiError, LoginResponse};
+use haven_core::org::{Academy, AcademyInput, Trust, TrustInput};
+use haven_server::demo::{HILLTOP_ID, OAKFIELD_ID};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, no token needed.
+    Public,
+    /// Any valid credential: staff, device or parent.
+    AnyCaller,
+    /// Any staff session.
+    AnyStaff,
+    /// Trust admins only.
+    TrustAdmin,
+    /// Anyone who manages staff somewhere (headteachers); the target is at Oakfield.
+    Headteachers,
+    /// A trust admin or Oakfield's headteacher (the target is at Oakfield).
+    OakfieldHead,
+    /// Headteachers and e-safety leads anywhere (list, or import with rows elsewhere refused).
+    Managers,
+    /// A trust admin, or Oakfield's headteacher or e-safety lead.
+    OakfieldManagers,
+    /// A parent session only.
+    Parent,
+}
+
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+const fn r(method: &'static str, path: &'static str, access: Access) -> Route {
+    Route {
+        method,
+        path,
+        access,
+    }
+}
+
+/// Every API route, with who may call it.
+pub const MATRIX: &[Route] = &[
+    r("get", "/api/v1/health", Access::Public),
+    r("get", "/api/v1/openapi.json", Access::Public),
+    r("post", "/api/v1/auth/login", Access::Public),
+    r("post", "/api/v1/auth/setup", Access::Public),
+    r("post", "/api/v1/auth/invitations/accept", Access::Public),
+    r("get", "/api/v1/auth/me", Access::AnyStaff),
+    r("post", "/api/v1/auth/totp/setup", Access::AnyStaff),
+    r("post", "/api/v1/auth/totp/confirm", Access::AnyStaff),
+    r("post", "/api/v1/auth/logout", Access::AnyStaff),
+    r("post", "/api/v1/auth/logout-everywhere", Access::AnyStaff),
+    r("get", "/api/v1/policies", Access::Public),
+    r("post", "/api/v1/policies", Access::TrustAdmin),
+    r("get", "/api/v1/policies/{version_id}", Access::Public),
+    r(
+        "get",
+        "/api/v1/policies/{policy_id}/versions",
+        Access::Public,
+    ),
+    r("get", "/api/v1/rules", Access::Public),
+    r("put", "/api/v1/rules", Access::TrustAdmin),
+    r("get", "/api/v1/academies", Access::Public),
+    r(
+        "put",
+        "/api/v1/academies/{academy_id}",
+        Access::OakfieldHead,
+    ),
+    r("get", "/api/v1/trust", Access::Public),
+    r("put", "/api/v1/trust", Access::TrustAdmin),
+    r("get", "/api/v1/pull", Access::Public),
+    r("post", "/api/v1/sync/push", Access::AnyCaller),
+    r("get", "/api/v1/agreements", Access::TrustAdmin),
+    r("get", "/api/v1/staff", Access::Headteachers),
+    r("post", "/api/v1/staff", Access::OakfieldHead),
+    r("post", "/api/v1/staff/import", Access::Headteachers),
+    r("put", "/api/v1/staff/{user_id}/roles", Access::OakfieldHead),
+    r(
+        "put",
+        "/api/v1/staff/{user_id}/active",
+        Access::OakfieldHead,
+    ),
+    r("get", "/api/v1/settings/accounts", Access::AnyCaller),
+    r("put", "/api/v1/settings/accounts", Access::TrustAdmin),
+    r("get", "/api/v1/devices", Access::Managers),
+    r("post", "/api/v1/devices/codes", Access::OakfieldManagers),
+    r("post", "/api/v1/devices/enrol", Access::Public),
+    r(
+        "post",
+        "/api/v1/devices/{device_id}/revoke",
+        Access::OakfieldManagers,
+    ),
+    r("get", "/api/v1/parent-invitations", Access::Managers),
+    r(
+        "post",
+        "/api/v1/parent-invitations/import",
+        Access::Managers,
+    ),
+    r("post", "/api/v1/parent-invitations/redeem", Access::Public),
+    r("get", "/api/v1/parent-invitations/mine", Access::Parent),
+    r(
+        "post",
+        "/api/v1/parent-invitations/{invitation_id}/link",
+        Access::OakfieldManagers,
+    ),
+    r("get", "/api/v1/audit", Access::TrustAdmin),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Who {
+    Nobody,
+    ExpiredStaff,
+    RevokedDevice,
+    TrustAdmin,
+    OakfieldHead,
+    OakfieldEsafetyLead,
+    OakfieldDsl,
+    OakfieldStaff,
+    HilltopHead,
+    OakfieldKiosk,
+    Parent,
+}
+
+const EVERYONE: [Who; 11] = [
+    Who::Nobody,
+    Who::ExpiredStaff,
+    Who::RevokedDevice,
+    Who::TrustAdmin,
+    Who::OakfieldHead,
+    Who::OakfieldEsafetyLead,
+    Who::OakfieldDsl,
+    Who::OakfieldStaff,
+    Who::HilltopHead,
+    Who::OakfieldKiosk,
+    Who::Parent,
+];
+
+#[derive(Debug, PartialEq, Eq)]
+enum Expect {
+    Allowed,
+    Unauthorized,
+    Forbidden,
+}
+
+fn expected(access: Access, who: Who) -> Expect {
+    use Expect::*;
+    let staff = matches!(
+        who,
+        Who::TrustAdmin
+            | Who::OakfieldHead
+            | Who::OakfieldEsafetyLead
+            | Who::OakfieldDsl
+            | Who::OakfieldStaff
+            | Who::HilltopHead
+    );
+    if access == Access::Public {
+        return Allowed;
+    }
+    if matches!(who, Who::Nobody | Who::ExpiredStaff | Who::RevokedDevice) {
+        return Unauthorized;
+    }
+    let allowed = match access {
+        Access::Public | Access::AnyCaller => true,
+        Access::AnyStaff => staff,
+        Access::TrustAdmin => who == Who::TrustAdmin,
+        Access::Headteachers => {
+            matches!(who, Who::TrustAdmin | Who::OakfieldHead | Who::HilltopHead)
+        }
+        Access::OakfieldHead => matches!(who, Who::TrustAdmin | Who::OakfieldHead),
+        Access::Managers => matches!(
+            who,
+            Who::TrustAdmin | Who::OakfieldHead | Who::OakfieldEsafetyLead | Who::HilltopHead
+        ),
+        Access::OakfieldManagers => matches!(
+            who,
+            Who::TrustAdmin | Who::OakfieldHead | Who::OakfieldEsafetyLead
+        ),
+        Access::Parent => who == Who::Parent,
+    };
+    if allowed {
+        Allowed
+    } else {
+        Forbidden
+    }
+}
+
+/// Everything the matrix needs: a token per caller and targets to act on.
+struct World {
+    tokens: HashMap<Who, String>,
+    teacher_id: String,
+    kiosk_sync_id: Uuid,
+    spare_device_id: Uuid,
+    spare_invitation_id: Uuid,
+    settings: Value,
+    academy: AcademyInput,
+    trust: TrustInput,
+}
+
+async fn login(app: &TestApp, email: &str) -> LoginResponse {
+    let response = app.login(email, ADMIN_PASSWORD).await;
+    assert_eq!(response.status(), 200, "{email} signs in");
+    response.json().await.unwrap()
+}
+
+/// The test server's SQLite file, opened beside the server.
+pub async fn open_db(app: &TestApp) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!("sqlite://{}", app.database_path().display()))
+        .await
+        .unwrap()
+}
+
+async fn enrol(app: &TestApp, admin: &str) -> (Enrolled, Uuid) {
+    let code: EnrolmentCode = app
+        .client
+        .post(app.url("/api/v1/devices/codes"))
+        .bearer_auth(admin)
+        .json(&json!({"academy_id": OAKFIELD_ID, "kind": "reception_kiosk", "label": "Front desk"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sync_id = Uuid::now_v7();
+    let response = app
+        .client
+        .post(app.url("/api/v1/devices/enrol"))
+        .json(&json!({"code": code.code, "sync_device_id": sync_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    (response.json().await.unwrap(), sync_id)
+}
+
+impl World {
+    async fn new(app: &TestApp) -> World {
+        let mut tokens = HashMap::new();
+        let admin = login(app, ADMIN_EMAIL).await.token;
+        for (who, email) in [
+            (Who::OakfieldHead, "head@oakfield.example"),
+            (Who::OakfieldEsafetyLead, "esafety@oakfield.example"),
+            (Who::OakfieldDsl, "dsl@oakfield.example"),
+            (Who::OakfieldStaff, TEACHER_EMAIL),
+            (Who::HilltopHead, "head@hilltop.example"),
+        ] {
+            tokens.insert(who, login(app, email).await.token);
+        }
+        let teacher = login(app, TEACHER_EMAIL).await;
+        let expired = login(app, TEACHER_EMAIL).await.token;
+        let pool = open_db(app).await;
+        sqlx::query("UPDATE sessions SET expires_at = 1 WHERE token_sha256 = ?")
+            .bind(haven_server::auth::token_digest(&expired))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        tokens.insert(Who::ExpiredStaff, expired);
+
+        let (kiosk, kiosk_sync_id) = enrol(app, &admin).await;
+        tokens.insert(Who::OakfieldKiosk, kiosk.token);
+        let (revoked, _) = enrol(app, &admin).await;
+        let response = app
+            .client
+            .post(app.url(&format!("/api/v1/devices/{}/revoke", revoked.device.id)))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        tokens.insert(Who::RevokedDevice, revoked.token);
+        let (spare, _) = enrol(app, &admin).await;
+
+        let csv = "pupil name,class,academy,parent/carer name,email\n\
+                   Amira Khan,Year 3,Oakfield Primary Academy,Sara Khan,sara@example.org\n\
+                   Leo Brown,Year 5,Oakfield Primary Academy,Jo Brown,jo@example.org\n";
+        let report: ClassListReport = app
+            .client
+            .post(app.url("/api/v1/parent-invitations/import"))
+            .bearer_auth(&admin)
+            .json(&json!({ "csv": csv }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(report.invitations.len(), 2, "{:?}", report.problems);
+        let link = &report.invitations[0].link_path;
+        let redeemed: Value = app
+            .client
+            .post(app.url("/api/v1/parent-invitations/redeem"))
+            .json(&json!({"token": link.trim_start_matches("/join/")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens.insert(Who::Parent, redeemed["token"].as_str().unwrap().to_owned());
+
+        let settings: Value = app
+            .client
+            .get(app.url("/api/v1/settings/accounts"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let academies: Vec<Academy> = app.get("/api/v1/academies").await.json().await.unwrap();
+        let oakfield = academies.into_iter().find(|a| a.id == OAKFIELD_ID).unwrap();
+        let trust: Trust = app.get("/api/v1/trust").await.json().await.unwrap();
+        tokens.insert(Who::TrustAdmin, admin);
+        World {
+            tokens,
+            teacher_id: teacher.me.user_id.to_string(),
+            kiosk_sync_id,
+            spare_device_id: spare.device.id,
+            spare_invitation_id: report.invitations[1].invitation.id,
+            settings,
+            academy: AcademyInput {
+                name: oakfield.name,
+                key_personnel: oakfield.key_personnel,
+            },
+            trust: TrustInput {
+                name: trust.name,
+                chief_executive: trust.chief_executive,
+                chair_of_trustees: trust.chair_of_trustees,
+                data_protection_officer: trust.data_protection_officer,
+            },
+        }
+    }
+
+    /// A token again after a sign-out ended it: a session row written
+    /// straight into the database, since signing in again would soon meet
+    /// the per-address limit the matrix's deliberate failures run into.
+    async fn renew(&mut self, app: &TestApp, who: Who) {
+        let email = match who {
+            Who::TrustAdmin => ADMIN_EMAIL,
+            Who::OakfieldHead => "head@oakfield.example",
+            Who::OakfieldEsafetyLead => "esafety@oakfield.example",
+            Who::OakfieldDsl => "dsl@oakfield.example",
+            Who::OakfieldStaff => TEACHER_EMAIL,
+            Who::HilltopHead => "head@hilltop.example",
+            _ => return,
+        };
+        let pool = open_db(app).await;
+        let token = format!("hs_{}", haven_server::auth::new_token());
+        sqlx::query(
+            "INSERT INTO sessions (token_sha256, user_id, expires_at, created_at, limited) \
+             SELECT ?, id, ?, 0, 0 FROM users WHERE email = ?",
+        )
+        .bind(haven_server::auth::token_digest(&token))
+        .bind(i64::MAX)
+        .bind(email)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        self.tokens.insert(who, token);
+    }
+
+    fn url(&self, path: &str) -> String {
+        path.replace("{version_id}", "01980a00-0000-7000-8000-000000000102")
+            .replace("{policy_id}", "01980a00-0000-7000-8000-000000000202")
+            .replace("{academy_id}", &OAKFIELD_ID.to_string())
+            .replace("{user_id}", &self.teacher_id)
+            .replace("{device_id}", &self.spare_device_id.to_string())
+            .replace("{invitation_id}", &self.spare_invitation_id.to_string())
+    }
+
+    /// A body each endpoint accepts from a caller who is allowed.
+    fn body(&self, method: &str, path: &str, n: usize) -> Option<Value> {
+        let unique = format!("matrix{n}@oakfield.example");
+        Some(match (method, path) {
+            ("post", "/api/v1/auth/login") => {
+                json!({"email": unique, "password": "wrong password"})
+            }
+            ("post", "/api/v1/auth/setup") => {
+                json!({"token": "hl_unknown", "name": "A", "email": unique, "password": "long enough passphrase"})
+            }
+            ("post", "/api/v1/auth/invitations/accept") => {
+                json!({"token": "hl_unknown", "password": "long enough passphrase"})
+            }
+            ("post", "/api/v1/auth/totp/confirm") => json!({"code": "000000"}),
+            ("post", "/api/v1/policies") => {
+                serde_json::to_value(publish_request(&format!("Matrix {n}"), "Text.")).unwrap()
+            }
+            ("put", "/api/v1/rules") => {
+                serde_json::to_value(haven_core::rules::RuleTables::trust_default()).unwrap()
+            }
+            ("put", "/api/v1/academies/{academy_id}") => {
+                serde_json::to_value(&self.academy).unwrap()
+            }
+            ("put", "/api/v1/trust") => serde_json::to_value(&self.trust).unwrap(),
+            ("post", "/api/v1/sync/push") => {
+                json!({"device_id": self.kiosk_sync_id, "mutations": [], "backlog": 0})
+            }
+            ("post", "/api/v1/staff") => {
+                json!({"name": "Matrix Person", "email": unique, "grants": [{"role": "staff", "academy_id": OAKFIELD_ID}]})
+            }
+            ("post", "/api/v1/staff/import") => {
+                json!({"csv": format!("name,email,academy,role\nMatrix Person,{unique},Oakfield Primary Academy,staff\n")})
+            }
+            ("put", "/api/v1/staff/{user_id}/roles") => {
+                json!({"grants": [{"role": "staff", "academy_id": OAKFIELD_ID}]})
+            }
+            ("put", "/api/v1/staff/{user_id}/active") => json!({"active": true}),
+            ("put", "/api/v1/settings/accounts") => self.settings.clone(),
+            ("post", "/api/v1/devices/codes") => {
+                json!({"academy_id": OAKFIELD_ID, "kind": "shared_tablet", "label": "Year 3"})
+            }
+            ("post", "/api/v1/devices/enrol") => {
+                json!({"code": "ZZZZ-ZZZZ", "sync_device_id": Uuid::now_v7()})
+            }
+            ("post", "/api/v1/parent-invitations/import") => {
+                json!({"csv": format!("pupil name,class,academy,parent/carer name,email\nMia Lee,Year 1,Oakfield Primary Academy,Ann Lee,{unique}\n")})
+            }
+            ("post", "/api/v1/parent-invitations/redeem") => json!({"token": "hl_unknown"}),
+            _ => return None,
+        })
+    }
+}
+
+/// The codes a refusal of each kind may carry.
+fn outcome(status: u16, error: Option<&ApiError>) -> Expect {
+    match (status, error.map(|e| e.code.as_str())) {
+        (401, Some("unauthorized" | "device_revoked")) => Expect::Unauthorized,
+        (403, Some("forbidden")) => Expect::Forbidden,
+        _ => Expect::Allowed,
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
+    let app = spawn_app().await;
+    let mut world = World::new(&app).await;
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for route in MATRIX {
+        for who in EVERYONE {
+            n += 1;
+            let url = app.url(&world.url(route.path));
+            let mut request = app
+                .client
+                .request(route.method.to_uppercase().parse().unwrap(), url);
+            if let Some(token) = world.tokens.get(&who) {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = world.body(route.method, route.path, n) {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            let error: Option<ApiError> = serde_json::from_str(&text).ok();
+            let got = outcome(status, error.as_ref());
+            let want = expected(route.access, who);
+            // Allowed calls must succeed outright, except those whose body is
+            // made to be refused (wrong password, unknown link or code).
+            let refused_on_purpose = matches!(
+                route.path,
+                "/api/v1/auth/login"
+                    | "/api/v1/auth/setup"
+                    | "/api/v1/auth/invitations/accept"
+                    | "/api/v1/auth/totp/confirm"
+                    | "/api/v1/devices/enrol"
+                    | "/api/v1/parent-invitations/redeem"
+            );
+            let ok = got == want
+                && (want != Expect::Allowed || refused_on_purpose || (200..300).contains(&status));
+            if !ok {
+                failures.push(format!(
+                    "{} {} as {who:?}: expected {want:?}, got {status} {text:.200}",
+                    route.method, route.path
+                ));
+            }
+            if route.path.starts_with("/api/v1/auth/logout") && want == Expect::Allowed {
+                world.renew(&app, who).await;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn a_headteacher_cannot_give_roles_at_another_academy() {
+    let app = spawn_app().await;
+    let head = login(&app, "head@hilltop.example").await.token;
+    let response = app
+        .client
+        .post(app.url("/api/v1/staff"))
+        .bearer_auth(&head)
+        .json(&json!({"name": "New Teacher", "email": "new@hilltop.example",
+            "grants": [{"role": "staff", "academy_id": HILLTOP_ID}, {"role": "dsl", "academy_id": OAKFIELD_ID}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = app
+        .client
+        .post(app.url("/api/v1/staff"))
+        .bearer_auth(&head)
+        .json(
+            &json!({"name": "New Teacher", "email": "new@hilltop.example",
+            "grants": [{"role": "trust_admin", "academy_id": null}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        403,
+        "only trust admins make trust admins"
+    );
+    let response = app
+        .client
+        .post(app.url("/api/v1/staff"))
+        .bearer_auth(&head)
+        .json(
+            &json!({"name": "New Teacher", "email": "new@hilltop.example",
+            "grants": [{"role": "staff", "academy_id": HILLTOP_ID}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}
