@@ -8,6 +8,7 @@ pub mod app;
 pub mod clock;
 pub mod components;
 pub mod db;
+pub mod lock;
 pub mod pages;
 pub mod state;
 pub mod sync;

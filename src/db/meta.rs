@@ -9,6 +9,43 @@ use wasm_bindgen::JsValue;
 
 pub(super) const DEVICE_KEY: &str = "device";
 const LAST_SYNC_KEY: &str = "last_sync_at";
+const CREDENTIAL_KEY: &str = "credential";
+
+/// What kind of credential the device sends its outbox with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// An enrolled reception kiosk or shared tablet (never expires; revocable).
+    Device,
+    /// A staff member's session (expires after 12 hours).
+    Staff,
+    /// A parent/carer's session from an invitation link.
+    Parent,
+}
+
+/// The bearer token sync pushes with. Kept in the clear in IndexedDB on
+/// purpose: the outbox must drain while the screen is locked, and the token is
+/// revocable, expires (staff, parent), and is refused for another device's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    pub kind: CredentialKind,
+    pub token: String,
+    /// When the server stops accepting it; `None` for a device token.
+    pub expires_at: Option<Millis>,
+    /// Whose it is, for people: "Tom Reilly", "Main reception".
+    pub label: String,
+    /// Set when the server refused it (expired early, signed out elsewhere,
+    /// revoked): records wait until a new one is stored.
+    #[serde(default)]
+    pub refused: bool,
+}
+
+impl Credential {
+    /// Whether it is worth sending at `now`.
+    pub fn usable(&self, now: Millis) -> bool {
+        !self.refused && self.expires_at.is_none_or(|at| at > now)
+    }
+}
 
 /// Who this device is to the server, and where its numbering stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +99,58 @@ impl Db {
             .put(&to_js(info)?, Some(&JsValue::from_str(DEVICE_KEY)))
             .await
             .map_err(write_err)?;
+        Ok(())
+    }
+
+    /// A small named value kept in the clear (roles, settings): never a secret.
+    pub async fn put_meta<T: Serialize>(&self, key: &str, value: &T) -> Result<(), DbError> {
+        let tx = self.tx(&[META], TransactionMode::ReadWrite)?;
+        let store = tx.store(META).map_err(read_err)?;
+        store
+            .put(&to_js(value)?, Some(&JsValue::from_str(key)))
+            .await
+            .map_err(write_err)?;
+        commit(tx).await
+    }
+
+    pub async fn get_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, DbError> {
+        let tx = self.tx(&[META], TransactionMode::ReadOnly)?;
+        let store = tx.store(META).map_err(read_err)?;
+        match store.get(JsValue::from_str(key)).await.map_err(read_err)? {
+            Some(v) if !v.is_undefined() => from_js(v).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The credential sync pushes with, if there is one.
+    pub async fn credential(&self) -> Result<Option<Credential>, DbError> {
+        let tx = self.tx(&[META], TransactionMode::ReadOnly)?;
+        let store = tx.store(META).map_err(read_err)?;
+        match store
+            .get(JsValue::from_str(CREDENTIAL_KEY))
+            .await
+            .map_err(read_err)?
+        {
+            Some(v) if !v.is_undefined() => from_js(v).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Stores (or with `None`, forgets) the credential sync pushes with.
+    pub async fn set_credential(&self, credential: Option<&Credential>) -> Result<(), DbError> {
+        let tx = self.tx(&[META], TransactionMode::ReadWrite)?;
+        let store = tx.store(META).map_err(read_err)?;
+        let key = JsValue::from_str(CREDENTIAL_KEY);
+        match credential {
+            Some(c) => {
+                store.put(&to_js(c)?, Some(&key)).await.map_err(write_err)?;
+            }
+            None => store.delete(key).await.map_err(write_err)?,
+        }
+        commit(tx).await?;
         Ok(())
     }
 

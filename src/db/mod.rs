@@ -12,9 +12,9 @@ mod policies;
 mod reference;
 
 pub use agreements::{StoredAgreement, SyncState};
-pub use meta::DeviceInfo;
+pub use meta::{Credential, CredentialKind, DeviceInfo};
 
-use rexie::{ObjectStore, Rexie, TransactionMode};
+use rexie::{Index, ObjectStore, Rexie, TransactionMode};
 use serde::{de::DeserializeOwned, Serialize};
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -22,7 +22,8 @@ use wasm_bindgen::JsValue;
 /// Name of the app's database; tests use their own names.
 pub const APP_DB: &str = "haven";
 /// 1: policies, agreements, outbox, meta. 2: academies and reference data.
-const SCHEMA_VERSION: u32 = 2;
+/// 3: local users (each person's wrapped key, see `lock`) and sealed drafts.
+const SCHEMA_VERSION: u32 = 3;
 
 pub(crate) const POLICIES: &str = "policies";
 pub(crate) const AGREEMENTS: &str = "agreements";
@@ -31,6 +32,11 @@ pub(crate) const META: &str = "meta";
 pub(crate) const ACADEMIES: &str = "academies";
 /// Single server-owned documents by name: the rule tables, the trust.
 pub(crate) const REFERENCE: &str = "reference";
+/// Staff profiles on this device, by `user_id` (see `lock`).
+pub(crate) const LOCAL_USERS: &str = "local_users";
+/// Sealed drafts by `id`, indexed by author.
+pub(crate) const DRAFTS: &str = "drafts";
+pub(crate) const DRAFTS_BY_USER: &str = "user_id";
 
 /// Why a storage operation failed, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,6 +77,12 @@ impl Db {
             .add_object_store(ObjectStore::new(META))
             .add_object_store(ObjectStore::new(ACADEMIES).key_path("id"))
             .add_object_store(ObjectStore::new(REFERENCE))
+            .add_object_store(ObjectStore::new(LOCAL_USERS).key_path("user_id"))
+            .add_object_store(
+                ObjectStore::new(DRAFTS)
+                    .key_path("id")
+                    .add_index(Index::new(DRAFTS_BY_USER, "user_id")),
+            )
             .build()
             .await
             .map_err(|e| DbError::Open(e.to_string()))?;
