@@ -35,6 +35,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import * as esbuild from "esbuild";
+import { enrolDevice } from "../tests/e2e/support.mjs";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH_DIR, "..");
@@ -269,7 +270,10 @@ async function benchHaven(policy) {
     const pageErrors = [];
     page.on("pageerror", (e) => pageErrors.push(e.message));
 
-    // First visit: the app makes its device and stores the policies.
+    // First visit: the app makes its device and stores the policies; it is
+    // enrolled (as a reception kiosk would be) so that it may push.
+    await page.goto(`${base}/`);
+    await enrolDevice(page, base);
     await page.goto(`${base}/`);
     await eventually(
       "the app's first sync pass",

@@ -29,6 +29,21 @@ impl ApiClientError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, ApiClientError::Unreachable)
     }
+
+    /// The credential sent was refused (expired, signed out, revoked): a new
+    /// sign-in or enrolment is needed, and nothing should be retried with it.
+    pub fn is_credential_refused(&self) -> bool {
+        matches!(self, ApiClientError::Server { status: 401, code, .. }
+            if code == "unauthorized" || code == "device_revoked")
+    }
+
+    /// The server's error code, if it answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiClientError::Server { code, .. } => Some(code),
+            _ => None,
+        }
+    }
 }
 
 async fn read<T: DeserializeOwned>(resp: Response) -> Result<T, ApiClientError> {
@@ -66,8 +81,9 @@ pub async fn pull(since: Cursor) -> Result<PullResponse, ApiClientError> {
     read(resp).await
 }
 
-pub async fn push(batch: &PushRequest) -> Result<PushResponse, ApiClientError> {
+pub async fn push(batch: &PushRequest, token: &str) -> Result<PushResponse, ApiClientError> {
     let resp = Request::post(&format!("{BASE}/sync/push"))
+        .header("authorization", &format!("Bearer {token}"))
         .json(batch)
         .map_err(|e| ApiClientError::Decode(e.to_string()))?
         .send()
@@ -76,15 +92,33 @@ pub async fn push(batch: &PushRequest) -> Result<PushResponse, ApiClientError> {
     read(resp).await
 }
 
-/// Signs an admin in; the token is kept for this tab only (see `state::admin`).
-pub async fn login(email: &str, password: &str) -> Result<LoginResponse, ApiClientError> {
+/// Signs a staff member in. `totp_code` is needed once the account has a
+/// second factor (the server answers `second_factor_required` without it).
+pub async fn login(
+    email: &str,
+    password: &str,
+    totp_code: Option<&str>,
+) -> Result<LoginResponse, ApiClientError> {
     let body = LoginRequest {
         email: email.to_owned(),
         password: password.to_owned(),
-        totp_code: None,
+        totp_code: totp_code.map(str::to_owned),
     };
-    let resp = Request::post(&format!("{BASE}/auth/login"))
-        .json(&body)
+    post_json(&format!("{BASE}/auth/login"), None, &body).await
+}
+
+/// A JSON POST, with a bearer token if given.
+pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+    url: &str,
+    token: Option<&str>,
+    body: &B,
+) -> Result<T, ApiClientError> {
+    let mut request = Request::post(url);
+    if let Some(token) = token {
+        request = request.header("authorization", &format!("Bearer {token}"));
+    }
+    let resp = request
+        .json(body)
         .map_err(|e| ApiClientError::Decode(e.to_string()))?
         .send()
         .await
@@ -92,17 +126,75 @@ pub async fn login(email: &str, password: &str) -> Result<LoginResponse, ApiClie
     read(resp).await
 }
 
-/// Publishes a new policy version (admin).
-pub async fn publish(
+/// A JSON PUT with a bearer token.
+pub async fn put_json<B: serde::Serialize, T: DeserializeOwned>(
+    url: &str,
     token: &str,
-    request: &PublishPolicyVersion,
-) -> Result<PolicyVersion, ApiClientError> {
-    let resp = Request::post(&format!("{BASE}/policies"))
+    body: &B,
+) -> Result<T, ApiClientError> {
+    let resp = Request::put(url)
         .header("authorization", &format!("Bearer {token}"))
-        .json(request)
+        .json(body)
         .map_err(|e| ApiClientError::Decode(e.to_string()))?
         .send()
         .await
         .map_err(|_| ApiClientError::Unreachable)?;
     read(resp).await
+}
+
+/// A GET with a bearer token.
+pub async fn get_json<T: DeserializeOwned>(url: &str, token: &str) -> Result<T, ApiClientError> {
+    let resp = Request::get(url)
+        .header("authorization", &format!("Bearer {token}"))
+        .send()
+        .await
+        .map_err(|_| ApiClientError::Unreachable)?;
+    read(resp).await
+}
+
+/// A POST whose answer has no body (204), with a bearer token.
+pub async fn post_empty(url: &str, token: &str) -> Result<(), ApiClientError> {
+    let resp = Request::post(url)
+        .header("authorization", &format!("Bearer {token}"))
+        .send()
+        .await
+        .map_err(|_| ApiClientError::Unreachable)?;
+    if resp.ok() {
+        Ok(())
+    } else {
+        read::<serde_json::Value>(resp).await.map(|_| ())
+    }
+}
+
+/// A JSON POST whose answer has no body (204), with a bearer token.
+pub async fn post_empty_json<B: serde::Serialize>(
+    url: &str,
+    token: &str,
+    body: &B,
+) -> Result<(), ApiClientError> {
+    let resp = Request::post(url)
+        .header("authorization", &format!("Bearer {token}"))
+        .json(body)
+        .map_err(|e| ApiClientError::Decode(e.to_string()))?
+        .send()
+        .await
+        .map_err(|_| ApiClientError::Unreachable)?;
+    if resp.ok() {
+        Ok(())
+    } else {
+        read::<serde_json::Value>(resp).await.map(|_| ())
+    }
+}
+
+/// The API's base path, for pages that build their own URLs.
+pub fn url(path: &str) -> String {
+    format!("{BASE}{path}")
+}
+
+/// Publishes a new policy version (admin).
+pub async fn publish(
+    token: &str,
+    request: &PublishPolicyVersion,
+) -> Result<PolicyVersion, ApiClientError> {
+    post_json(&format!("{BASE}/policies"), Some(token), request).await
 }

@@ -1,11 +1,16 @@
 //! The root component: provides contexts, registers the service worker, routes.
 
 use crate::components::header::SiteHeader;
+use crate::pages::manage::{
+    audit::AuditAdmin, devices::DevicesAdmin, parents::ParentsAdmin, staff::StaffAdmin,
+};
 use crate::pages::{
-    admin::Admin, home::Home, not_found::NotFound, policies::PolicyList, publish::Publish,
-    reader::Reader, sign::Sign, status::SyncStatusPage,
+    admin::Admin, drafts::Drafts, enrol::Enrol, home::Home, not_found::NotFound,
+    policies::PolicyList, publish::Publish, reader::Reader, sign::Sign, signin::SignIn,
+    status::SyncStatusPage, unlock::Unlock,
 };
 use crate::state::provide_sync_status;
+use crate::state::session::provide_session;
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
@@ -13,6 +18,7 @@ use leptos_router::path;
 #[component]
 pub fn App() -> impl IntoView {
     provide_sync_status();
+    provide_session();
     register_service_worker();
     crate::components::text_size::restore_text_size();
     view! {
@@ -28,6 +34,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sync") view=SyncStatusPage/>
                     <Route path=path!("/admin") view=Admin/>
                     <Route path=path!("/admin/publish") view=Publish/>
+                    <Route path=path!("/admin/staff") view=StaffAdmin/>
+                    <Route path=path!("/admin/devices") view=DevicesAdmin/>
+                    <Route path=path!("/admin/parents") view=ParentsAdmin/>
+                    <Route path=path!("/admin/audit") view=AuditAdmin/>
+                    <Route path=path!("/signin") view=SignIn/>
+                    <Route path=path!("/unlock") view=Unlock/>
+                    <Route path=path!("/enrol") view=Enrol/>
+                    <Route path=path!("/drafts") view=Drafts/>
                 </Routes>
             </main>
         </Router>

@@ -23,7 +23,19 @@ pub enum SyncError {
     Api(#[from] ApiClientError),
     #[error(transparent)]
     Db(#[from] DbError),
+    /// Records are waiting and there is no credential the server will take:
+    /// they stay on the device until someone signs in or enrols it.
+    #[error("{0}")]
+    NeedsCredential(String),
 }
+
+/// What to tell people when records wait for a credential.
+const NO_CREDENTIAL: &str = "Saved on this device. To send it to the school, sign in \
+     (or ask an admin to enrol this device).";
+const CREDENTIAL_REFUSED: &str = "Saved on this device, but your sign-in has expired or \
+     was ended. Sign in again to send what is waiting; nothing has been lost.";
+const DEVICE_REVOKED: &str = "Saved on this device, but this device's enrolment was \
+     withdrawn. Ask an admin to enrol it again; nothing has been lost.";
 
 impl SyncError {
     pub fn is_unreachable(&self) -> bool {
@@ -71,6 +83,9 @@ pub async fn pull_changes(db: &Db) -> Result<usize, SyncError> {
     }
 }
 
+/// How soon to look again for a credential when records wait for one.
+const CREDENTIAL_RECHECK_MS: Millis = 30_000;
+
 /// Entries read per batch: enough to find the next batch past a few rejected
 /// entries, without decoding the whole backlog for every push.
 const HEAD: u32 = 5 * DEFAULT_BATCH_SIZE as u32;
@@ -102,14 +117,37 @@ fn failure_kind(e: &ApiClientError) -> FailureKind {
 /// cannot stall sync; the machine treats a late reply as stale.
 async fn push_with_timeout(
     request: &haven_core::sync::wire::PushRequest,
-) -> Result<haven_core::sync::wire::PushResponse, FailureKind> {
+    token: &str,
+) -> Result<haven_core::sync::wire::PushResponse, (FailureKind, Option<ApiClientError>)> {
     let timeout = gloo_timers::future::TimeoutFuture::new(REQUEST_TIMEOUT_MS as u32);
-    let push = Box::pin(api::push(request));
+    let push = Box::pin(api::push(request, token));
     match select(push, timeout).await {
         Either::Left((Ok(reply), _)) => Ok(reply),
-        Either::Left((Err(e), _)) => Err(failure_kind(&e)),
-        Either::Right(_) => Err(FailureKind::TimedOut),
+        Either::Left((Err(e), _)) => Err((failure_kind(&e), Some(e))),
+        Either::Right(_) => Err((FailureKind::TimedOut, None)),
     }
+}
+
+/// The token to push with, or why there is none.
+async fn push_token(db: &Db) -> Result<String, SyncError> {
+    match db.credential().await? {
+        Some(c) if c.usable(now_ms()) => Ok(c.token),
+        Some(c) if c.refused && c.kind == crate::db::CredentialKind::Device => {
+            Err(SyncError::NeedsCredential(DEVICE_REVOKED.into()))
+        }
+        Some(_) => Err(SyncError::NeedsCredential(CREDENTIAL_REFUSED.into())),
+        None => Err(SyncError::NeedsCredential(NO_CREDENTIAL.into())),
+    }
+}
+
+/// Marks the stored credential as refused, so sync stops sending it and the
+/// status says what to do.
+async fn mark_refused(db: &Db) -> Result<(), DbError> {
+    if let Some(mut credential) = db.credential().await? {
+        credential.refused = true;
+        db.set_credential(Some(&credential)).await?;
+    }
+    Ok(())
 }
 
 /// One pass: pull policies, then push as the machine directs until it says wait.
@@ -148,13 +186,30 @@ pub async fn run_pass(
             }
             Command::Push { ticket, request } => (ticket, request),
         };
+        let token = match push_token(db).await {
+            Ok(token) => token,
+            Err(e) => {
+                // Nothing is sent, so nothing is in flight: tell the machine
+                // the batch was refused, which keeps the records and retries
+                // slowly (a new sign-in triggers a pass straight away).
+                machine.borrow_mut().on_failure(
+                    now_ms(),
+                    ticket,
+                    FailureKind::Refused,
+                    js_sys::Math::random(),
+                );
+                report.error = Some(e);
+                report.next_at = now_ms() + CREDENTIAL_RECHECK_MS;
+                break;
+            }
+        };
         request.backlog = backlog as u64;
         let total = *total.get_or_insert(backlog);
         on_progress(Some(Progress {
             done: total.saturating_sub(backlog),
             total,
         }));
-        match push_with_timeout(&request).await {
+        match push_with_timeout(&request, &token).await {
             Ok(reply) => {
                 report.error = None;
                 let settlement = machine.borrow_mut().on_reply(now_ms(), ticket, &reply);
@@ -167,7 +222,26 @@ pub async fn run_pass(
                     report.rejected += settlement.rejected.len();
                 }
             }
-            Err(kind) => {
+            Err((kind, Some(e))) if e.is_credential_refused() => {
+                if let Err(e) = mark_refused(db).await {
+                    report.error = Some(e.into());
+                    break;
+                }
+                machine
+                    .borrow_mut()
+                    .on_failure(now_ms(), ticket, kind, js_sys::Math::random());
+                report.error = Some(SyncError::NeedsCredential(
+                    if e.code() == Some("device_revoked") {
+                        DEVICE_REVOKED
+                    } else {
+                        CREDENTIAL_REFUSED
+                    }
+                    .into(),
+                ));
+                report.next_at = now_ms() + CREDENTIAL_RECHECK_MS;
+                break;
+            }
+            Err((kind, _)) => {
                 report.error = Some(SyncError::Api(match kind {
                     FailureKind::Unreachable | FailureKind::TimedOut => ApiClientError::Unreachable,
                     _ => ApiClientError::Server {

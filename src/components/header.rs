@@ -1,17 +1,46 @@
 use crate::components::sync_badge::SyncBadge;
+use crate::state::session::{sign_out, use_session};
 use leptos::prelude::*;
 use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
 
 #[component]
 pub fn SiteHeader() -> impl IntoView {
+    let session = use_session();
+    let navigate = StoredValue::new_local(use_navigate());
+    let hide = move |_| {
+        // Locks at once and shows only the lock screen.
+        session.lock();
+        navigate.with_value(|nav| nav("/unlock", Default::default()));
+    };
+    let signing_out = Action::new_local(move |_: &()| async move {
+        let _ = sign_out(session, false).await;
+        navigate.with_value(|nav| nav("/", Default::default()));
+    });
     view! {
         <header class="site-header">
             <A href="/" attr:class="brand">"Haven"</A>
             <nav class="site-nav" aria-label="Main">
                 <A href="/policies">"Policies"</A>
                 <A href="/admin">"Admin"</A>
+                {move || session.user.get().is_some().then(|| view! { <A href="/drafts">"My drafts"</A> })}
             </nav>
             <SyncBadge/>
+            <div class="session-bar">
+                {move || match session.user.get() {
+                    Some(user) => view! {
+                        <span class="session-name" data-testid="signed-in-as">{user.name()}</span>
+                        <button type="button" class="button button-small" data-testid="hide-screen" on:click=hide>"Hide screen"</button>
+                        <A href="/unlock" attr:class="button button-secondary button-small">"Switch user"</A>
+                        <button type="button" class="button button-secondary button-small"
+                            on:click=move |_| { signing_out.dispatch(()); }>"Sign out"</button>
+                    }.into_any(),
+                    None => view! {
+                        <A href="/unlock" attr:class="button button-secondary button-small">"Unlock"</A>
+                        <A href="/signin" attr:class="button button-small">"Sign in"</A>
+                    }.into_any(),
+                }}
+            </div>
         </header>
     }
 }

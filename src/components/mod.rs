@@ -1,6 +1,7 @@
 //! Pieces shared by several pages.
 
 pub mod header;
+pub mod qr;
 pub mod signature_pad;
 pub mod sync_badge;
 pub mod text_size;

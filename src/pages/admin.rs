@@ -1,10 +1,10 @@
-//! Admin home: sign in (the demo admin until accounts arrive), policies due
-//! for review, and the way to publish a new version.
+//! Admin home: what the signed-in person may manage (by their roles), and
+//! policies due for review.
 
-use crate::api;
 use crate::pages::policies::today;
-use crate::state::admin::{admin_token, forget_admin, remember_admin};
+use crate::state::session::use_session;
 use crate::state::{app_db, use_sync_status};
+use haven_core::accounts::roles::Role;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -13,60 +13,37 @@ const DUE_SOON_DAYS: f64 = 60.0;
 
 #[component]
 pub fn Admin() -> impl IntoView {
-    let signed_in = RwSignal::new(admin_token().is_some());
+    let session = use_session();
     view! {
         <h1>"Admin"</h1>
-        <Show when=move || signed_in.get() fallback=move || view! { <SignIn signed_in=signed_in/> }>
-            <p>
-                <A href="/admin/publish" attr:class="button">"Publish a new version"</A>
-                " "
-                <button type="button" class="button button-secondary" on:click=move |_| {
-                    forget_admin();
-                    signed_in.set(false);
-                }>"Sign out"</button>
-            </p>
-            <DueForReview/>
-        </Show>
-    }
-}
-
-#[component]
-fn SignIn(signed_in: RwSignal<bool>) -> impl IntoView {
-    let email = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let sign_in = Action::new_local(move |_: &()| async move {
-        match api::login(&email.get_untracked(), &password.get_untracked()).await {
-            Ok(session) => {
-                remember_admin(&session);
-                password.set(String::new());
-                signed_in.set(true);
+        {move || {
+            let Some(user) = session.user.get() else {
+                return view! {
+                    <p>"Sign in with an admin account to publish policies, manage staff and devices, \
+                        and invite parents."</p>
+                    <p><A href="/signin?next=/admin" attr:class="button">"Sign in"</A></p>
+                }.into_any();
+            };
+            let grants = user.grants.clone();
+            let trust_admin = grants.is_trust_admin();
+            let heads = grants.0.iter().any(|g| g.role == Role::Headteacher);
+            let managers = heads || grants.0.iter().any(|g| g.role == Role::EsafetyLead);
+            if !trust_admin && !managers {
+                return view! {
+                    <p>"Your account has no admin role. Ask your headteacher or trust admin if you need one."</p>
+                }.into_any();
             }
-            Err(e) => error.set(Some(e.to_string())),
-        }
-    });
-    view! {
-        <p>"Sign in to publish policies and see which are due for review."</p>
-        {move || error.get().map(|m| view! {
-            <div class="error-summary" role="alert"><h2>"There is a problem"</h2><p>{m}</p></div>
-        })}
-        <form on:submit=move |ev: leptos::ev::SubmitEvent| {
-            ev.prevent_default();
-            error.set(None);
-            sign_in.dispatch(());
-        }>
-            <div class="field">
-                <label for="admin-email">"Email address"</label>
-                <input type="email" id="admin-email" autocomplete="username" inputmode="email" spellcheck="false"
-                    prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev))/>
-            </div>
-            <div class="field">
-                <label for="admin-password">"Password"</label>
-                <input type="password" id="admin-password" autocomplete="current-password"
-                    prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
-            </div>
-            <button type="submit" class="button" disabled=move || sign_in.pending().get()>"Sign in"</button>
-        </form>
+            view! {
+                <ul class="admin-links">
+                    {trust_admin.then(|| view! { <li><A href="/admin/publish">"Publish a new version"</A></li> })}
+                    {(trust_admin || heads).then(|| view! { <li><A href="/admin/staff">"Staff and roles"</A></li> })}
+                    {(trust_admin || managers).then(|| view! { <li><A href="/admin/devices">"Devices"</A></li> })}
+                    {(trust_admin || managers).then(|| view! { <li><A href="/admin/parents">"Parent and carer invitations"</A></li> })}
+                    {trust_admin.then(|| view! { <li><A href="/admin/audit">"Audit log"</A></li> })}
+                </ul>
+                <DueForReview/>
+            }.into_any()
+        }}
     }
 }
 

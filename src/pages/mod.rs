@@ -1,10 +1,15 @@
 //! One module per route.
 
 pub mod admin;
+pub mod drafts;
+pub mod enrol;
 pub mod home;
+pub mod manage;
 pub mod not_found;
 pub mod policies;
 pub mod publish;
 pub mod reader;
 pub mod sign;
+pub mod signin;
 pub mod status;
+pub mod unlock;

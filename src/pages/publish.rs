@@ -4,7 +4,7 @@
 
 use crate::api::{self, ApiClientError};
 use crate::pages::policies::today;
-use crate::state::admin::admin_token;
+use crate::state::session::use_session;
 use crate::state::{app_db, request_sync};
 use haven_core::import::import_document;
 use haven_core::policy::{
@@ -70,14 +70,15 @@ impl Draft {
 
 #[component]
 pub fn Publish() -> impl IntoView {
+    let session = use_session();
     let library = LocalResource::new(|| async {
         let db = app_db().await?;
         Ok::<_, crate::db::DbError>((db.latest_policies().await?, db.academies().await?))
     });
     view! {
         <h1>"Publish a new version"</h1>
-        {move || admin_token().is_none().then(|| view! {
-            <p class="panel panel-warn">"You need to " <A href="/admin">"sign in as an admin"</A> " first."</p>
+        {move || (!session.grants().is_trust_admin()).then(|| view! {
+            <p class="panel panel-warn">"You need to " <A href="/signin?next=/admin/publish">"sign in as a trust admin"</A> " first."</p>
         })}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || library.get().map(|r| match r {
@@ -93,6 +94,8 @@ fn PublishForm(
     policies: Vec<PolicyVersion>,
     academies: Vec<haven_core::org::Academy>,
 ) -> impl IntoView {
+    let session = use_session();
+    let use_session_token = move || session.token();
     let draft = RwSignal::new(Draft {
         effective_date: today(),
         last_reviewed: today(),
@@ -159,7 +162,7 @@ fn PublishForm(
     let publish = Action::new_local(move |request: &PublishPolicyVersion| {
         let request = request.clone();
         async move {
-            let Some(token) = admin_token() else {
+            let Some(token) = use_session_token() else {
                 problem.set(Some("your admin sign-in has ended; sign in again".into()));
                 return;
             };

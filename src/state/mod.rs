@@ -1,8 +1,8 @@
 //! App-wide state shared through Leptos context, and the background sync loop.
 
-pub mod admin;
 pub mod background_sync;
 mod db;
+pub mod session;
 mod sync_status;
 pub mod tabs;
 

@@ -4,7 +4,17 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { test } from "node:test";
-import { adminToken, eventually, freePort, getJson, launchBrowser, scratchDir, startServer } from "./support.mjs";
+import {
+  ADMIN,
+  adminToken,
+  enrolDevice,
+  eventually,
+  freePort,
+  getJson,
+  launchBrowser,
+  scratchDir,
+  startServer,
+} from "./support.mjs";
 
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"];
@@ -49,7 +59,11 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
     ["sign page", `/sign/${visitor.id}`, () => page.getByLabel("Your full name").waitFor()],
     ["sync status", "/sync", () => page.getByTestId("status-pending").waitFor()],
     ["not found", "/no-such-page", () => page.getByRole("heading", { name: "Page not found" }).waitFor()],
-    ["admin sign-in", "/admin", () => page.getByLabel("Email address").waitFor()],
+    ["admin (signed out)", "/admin", () => page.getByRole("main").getByRole("link", { name: "Sign in" }).waitFor()],
+    ["sign in", "/signin", () => page.getByLabel("Email address").waitFor()],
+    ["lock screen", "/unlock", () => page.getByRole("heading", { name: "Haven is locked" }).waitFor()],
+    ["enrol", "/enrol", () => page.getByLabel("Enrolment code").waitFor()],
+    ["drafts (locked)", "/drafts", () => page.getByRole("link", { name: "Unlock" }).first().waitFor()],
     ["publish (signed out)", "/admin/publish", () => page.getByLabel("Text (Markdown)").waitFor()],
   ];
   const failures = [];
@@ -59,6 +73,43 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
     const violations = await axeViolations(page);
     if (violations.length) failures.push({ name, violations });
   }
+
+  // The PIN step of signing in, then the signed-in pages, reached through
+  // the app (a reload locks it: the key lives only in memory).
+  await page.goto(`${server.base}/signin`);
+  await page.getByLabel("Email address").fill(ADMIN.email);
+  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Choose a PIN for this device" }).waitFor();
+  const pinStep = await axeViolations(page);
+  if (pinStep.length) failures.push({ name: "choose a PIN", violations: pinStep });
+  await page.getByLabel("PIN", { exact: true }).fill("204060");
+  await page.getByLabel("Type the PIN again").fill("204060");
+  await page.getByRole("button", { name: "Save PIN" }).click();
+  await page.getByTestId("signed-in-as").waitFor();
+  const signedIn = [
+    ["admin home", "Admin", null, () => page.getByRole("heading", { name: "Due for review" }).waitFor()],
+    ["staff admin", "Admin", "Staff and roles", () => page.getByTestId("staff-table").waitFor()],
+    ["devices admin", "Admin", "Devices", () => page.getByRole("heading", { name: "Enrolled devices" }).waitFor()],
+    ["parents admin", "Admin", "Parent and carer invitations", () => page.getByRole("heading", { name: "All invitations" }).waitFor()],
+    ["audit log", "Admin", "Audit log", () => page.getByTestId("audit-table").waitFor()],
+    ["drafts", "My drafts", null, () => page.getByLabel("Private note").waitFor()],
+  ];
+  for (const [name, nav, link, ready] of signedIn) {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: nav }).click();
+    if (link) await page.getByRole("main").getByRole("link", { name: link }).click();
+    await ready();
+    const violations = await axeViolations(page);
+    if (violations.length) failures.push({ name, violations });
+  }
+  await page.getByTestId("hide-screen").click();
+  await page.getByRole("button", { name: "Riverside Trust Admin" }).click();
+  await page.getByLabel(/PIN for/).waitFor();
+  const unlockStep = await axeViolations(page);
+  if (unlockStep.length) failures.push({ name: "unlock with PIN", violations: unlockStep });
+
+  // The tablet is enrolled so the keyboard signature below can be sent.
+  await enrolDevice(page, server.base);
 
   // The sign page's error state, reached by keyboard alone.
   await page.goto(`${server.base}/sign/${visitor.id}`);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import {
   adminToken,
+  enrolDevice,
   eventually,
   freePort,
   getJson,
@@ -40,6 +41,10 @@ test("a policy read and signed while the server is down reaches it exactly once"
   const policies = await getJson(`${server.base}/api/v1/policies`);
   const visitor = policies.find((p) => p.kind === "visitor_aua");
   assert.ok(visitor, "the demo data has a visitor agreement");
+  await page.getByRole("link", { name: /Visitor Acceptable Use Agreement/ }).waitFor();
+  // Reception enrols the tablet, so what is signed on it may be sent.
+  await enrolDevice(page, server.base);
+  await page.goto(`${server.base}/policies`);
   await page.getByRole("link", { name: /Visitor Acceptable Use Agreement/ }).waitFor();
 
   // The server dies.

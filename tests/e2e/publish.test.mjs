@@ -22,11 +22,13 @@ test("publishing a new version from an imported file, preview first", async (t) 
   await page.goto(`${server.base}/policies/${visitor.id}`);
   await page.getByTestId("policy-title").waitFor();
 
-  // Sign in.
+  // Sign in from the admin page, which comes back to it.
   await page.getByRole("link", { name: "Admin" }).click();
+  await page.getByRole("main").getByRole("link", { name: "Sign in" }).click();
   await page.getByLabel("Email address").fill(ADMIN.email);
   await page.getByLabel("Password").fill(ADMIN.password);
   await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Not now" }).click();
   await page.getByRole("heading", { name: "Due for review" }).waitFor();
   await page.getByRole("link", { name: "Publish a new version" }).click();
 

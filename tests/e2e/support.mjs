@@ -127,3 +127,53 @@ export async function waitForServiceWorker(page) {
     }
   });
 }
+
+/** Demo staff, all with the demo password. */
+export const STAFF = {
+  teacher: { email: "teacher@oakfield.example", password: ADMIN.password, name: "Tom Reilly" },
+  dsl: { email: "dsl@oakfield.example", password: ADMIN.password, name: "Grace Mensah" },
+  head: { email: "head@oakfield.example", password: ADMIN.password, name: "Helen Okafor" },
+};
+
+export const OAKFIELD_ID = "01980a00-0000-7000-8000-000000000302";
+
+export async function postJson(url, token, body) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return res.status === 204 ? null : res.json();
+}
+
+/**
+ * Enrols the page's device as an Oakfield reception kiosk through the app's
+ * own /enrol page, with a code made by the demo admin, so it may push.
+ */
+export async function enrolDevice(page, base, { kind = "reception_kiosk", label = "Front desk" } = {}) {
+  const token = await adminToken(base);
+  const { code } = await postJson(`${base}/api/v1/devices/codes`, token, { academy_id: OAKFIELD_ID, kind, label });
+  await page.goto(`${base}/enrol`);
+  await page.getByLabel("Enrolment code").fill(code);
+  await page.getByRole("button", { name: "Enrol" }).click();
+  await page.getByTestId("enrolled").waitFor();
+  return code;
+}
+
+/** Signs a staff member in through /signin, choosing `pin` (or "Not now"). */
+export async function signIn(page, base, person, { pin } = {}) {
+  await page.goto(`${base}/signin`);
+  await page.getByLabel("Email address").fill(person.email);
+  await page.getByLabel("Password").fill(person.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Choose a PIN for this device" }).waitFor();
+  if (pin) {
+    await page.getByLabel("PIN", { exact: true }).fill(pin);
+    await page.getByLabel("Type the PIN again").fill(pin);
+    await page.getByRole("button", { name: "Save PIN" }).click();
+  } else {
+    await page.getByRole("button", { name: "Not now" }).click();
+  }
+  await page.getByTestId("signed-in-as").waitFor();
+}

@@ -10,7 +10,11 @@ import {
   adminToken,
   chromiumArgs,
   chromiumPath,
+  enrolDevice,
   eventually,
+  postJson,
+  signIn,
+  STAFF,
   freePort,
   getJson,
   launchBrowser,
@@ -37,10 +41,18 @@ async function setup(t) {
   return ctx;
 }
 
-/** Opens the app and waits until it has stored the policies (its first sync). */
-async function openApp(page, base) {
+/**
+ * Opens the app, enrols it (so it may push) and waits until it has stored
+ * the policies (its first sync).
+ */
+async function openApp(page, base, { enrol = true } = {}) {
   await page.goto(`${base}/policies`);
   await page.getByTestId("policy-link").first().waitFor();
+  if (enrol) {
+    await enrolDevice(page, base);
+    await page.goto(`${base}/policies`);
+    await page.getByTestId("policy-link").first().waitFor();
+  }
 }
 
 /** Slows every push down, so a fault can land in the middle of a sync. */
@@ -140,7 +152,8 @@ test("two tabs syncing at once send every record exactly once", async (t) => {
   const first = await context.newPage();
   await openApp(first, ctx.server.base);
   const second = await context.newPage();
-  await openApp(second, ctx.server.base);
+  // Same browser, same device: enrolled once already.
+  await openApp(second, ctx.server.base, { enrol: false });
   await context.route("**/api/v1/sync/push", async (route) => {
     await sleep(30);
     await route.continue().catch(() => {});
@@ -178,4 +191,36 @@ test("a record the server refuses stays on the device with the reason and does n
   assert.match(text, /is not the text of policy version/);
   await assertExactly(ctx, deviceId, 2);
   assert.equal(await pendingInDb(page), 0);
+});
+
+test("a staff session that ends mid-sync keeps the rest on the device until the next sign-in", async (t) => {
+  const ctx = await setup(t);
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  // Not enrolled: the teacher's own session is what the device pushes with.
+  await openApp(page, ctx.server.base, { enrol: false });
+  await signIn(page, ctx.server.base, STAFF.teacher);
+  await slowPushes(page, 300);
+  const deviceId = await seedSignatures(page, ctx.policy, 400);
+  await page.goto(`${ctx.server.base}/sync`);
+  await eventually(async () => (await ctx.agreements()).length > 0, 30_000, "the first batch");
+
+  // The teacher signs out everywhere from another device: this session ends mid-sync.
+  const other = await postJson(`${ctx.server.base}/api/v1/auth/login`, null, {
+    email: STAFF.teacher.email,
+    password: STAFF.teacher.password,
+  });
+  await postJson(`${ctx.server.base}/api/v1/auth/logout-everywhere`, other.token, {});
+
+  await page.getByText(/sign-in has expired or was ended/).waitFor({ timeout: 30_000 });
+  const landed = (await ctx.agreements()).filter((r) => r.device_id === deviceId).length;
+  assert.ok(landed < 400, `the session ended mid-sync (${landed} of 400 had landed)`);
+  assert.equal(await pendingInDb(page), 400 - landed, "the rest wait on the device, none lost");
+
+  // Signing in again sends the rest, each once.
+  await signIn(page, ctx.server.base, STAFF.teacher);
+  await page.goto(`${ctx.server.base}/sync`);
+  await eventually(async () => (await pendingInDb(page)) === 0, 60_000, "the outbox to drain");
+  await assertExactly(ctx, deviceId, 400);
 });

@@ -420,9 +420,32 @@ async fn push_until_stored(
     ))
 }
 
+/// A staff session from the demo data.
+async fn sign_in(base: &str) -> Result<String, String> {
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({
+            "email": "teacher@oakfield.example",
+            "password": haven_server::demo::ADMIN_PASSWORD,
+        }))
+        .send()
+        .await
+        .map_err(|e| format!("sign-in: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("sign-in reply: {e}"))?;
+    reply["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("the demo teacher could not sign in: {reply}"))
+}
+
 async fn ingest(settings: &Settings, dir: &Path) -> Result<IngestResult, String> {
     let server = start_server(&settings.server_bin, dir)?;
     let push_url = format!("{}/api/v1/sync/push", server.base);
+    // Pushes need a credential: each device sends the demo teacher's session,
+    // as a phone signed in by staff would.
+    let token = sign_in(&server.base).await?;
 
     // Every body is made before the clock starts, so only the server is timed.
     let visitor = Visitor::demo();
@@ -451,8 +474,16 @@ async fn ingest(settings: &Settings, dir: &Path) -> Result<IngestResult, String>
             .map_err(|e| e.to_string())?;
             bodies.push(body);
         }
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}")
+                .parse()
+                .map_err(|e| format!("{e}"))?,
+        );
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
+            .default_headers(headers)
             .build()
             .map_err(|e| e.to_string())?;
         devices.push((client, bodies));
