@@ -5,7 +5,8 @@ use crate::pages::manage::{
     audit::AuditAdmin, devices::DevicesAdmin, parents::ParentsAdmin, staff::StaffAdmin,
 };
 use crate::pages::{
-    admin::Admin, drafts::Drafts, enrol::Enrol, home::Home, not_found::NotFound,
+    account::Account, admin::Admin, drafts::Drafts, enrol::Enrol, home::Home,
+    invite::AcceptInvitation, invite::FirstSetup, join::Join, not_found::NotFound,
     policies::PolicyList, publish::Publish, reader::Reader, sign::Sign, signin::SignIn,
     status::SyncStatusPage, unlock::Unlock,
 };
@@ -39,6 +40,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/parents") view=ParentsAdmin/>
                     <Route path=path!("/admin/audit") view=AuditAdmin/>
                     <Route path=path!("/signin") view=SignIn/>
+                    <Route path=path!("/account") view=Account/>
+                    <Route path=path!("/invite/:token") view=AcceptInvitation/>
+                    <Route path=path!("/setup/:token") view=FirstSetup/>
+                    <Route path=path!("/join/:token") view=Join/>
                     <Route path=path!("/unlock") view=Unlock/>
                     <Route path=path!("/enrol") view=Enrol/>
                     <Route path=path!("/drafts") view=Drafts/>

@@ -28,13 +28,16 @@ pub fn SiteHeader() -> impl IntoView {
             <SyncBadge/>
             <div class="session-bar">
                 {move || match session.user.get() {
-                    Some(user) => view! {
-                        <span class="session-name" data-testid="signed-in-as">{user.name()}</span>
+                    Some(user) => {
+                        let name = user.name();
+                        view! {
+                        <A href="/account" attr:class="session-name" attr:data-testid="signed-in-as">{name}</A>
                         <button type="button" class="button button-small" data-testid="hide-screen" on:click=hide>"Hide screen"</button>
                         <A href="/unlock" attr:class="button button-secondary button-small">"Switch user"</A>
                         <button type="button" class="button button-secondary button-small"
                             on:click=move |_| { signing_out.dispatch(()); }>"Sign out"</button>
-                    }.into_any(),
+                        }.into_any()
+                    }
                     None => view! {
                         <A href="/unlock" attr:class="button button-secondary button-small">"Unlock"</A>
                         <A href="/signin" attr:class="button button-small">"Sign in"</A>

@@ -1,9 +1,12 @@
 //! One module per route.
 
+pub mod account;
 pub mod admin;
 pub mod drafts;
 pub mod enrol;
 pub mod home;
+pub mod invite;
+pub mod join;
 pub mod manage;
 pub mod not_found;
 pub mod policies;

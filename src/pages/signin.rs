@@ -11,6 +11,77 @@ use haven_core::api::LoginResponse;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
+/// The last step of every way in (sign-in, invitation, first set-up): choose a
+/// PIN for this device, or not now, then finish signing in and go to `next`.
+#[component]
+pub fn ChoosePin(reply: LoginResponse, next: String) -> impl IntoView {
+    let session = use_session();
+    let navigate = StoredValue::new_local(use_navigate());
+    let next = StoredValue::new(next);
+    let reply = StoredValue::new(reply);
+    let pin = RwSignal::new(String::new());
+    let pin_again = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let finish = Action::new_local(move |with_pin: &bool| {
+        let with_pin = *with_pin;
+        async move {
+            let chosen = pin.get_untracked();
+            if with_pin {
+                if let Err(e) = check_new_pin(&chosen) {
+                    error.set(Some(e.to_string()));
+                    return;
+                }
+                if chosen != pin_again.get_untracked() {
+                    error.set(Some(
+                        "The two PINs are different; type the same PIN twice.".into(),
+                    ));
+                    return;
+                }
+            }
+            let pin_arg = with_pin.then_some(chosen.as_str());
+            match complete_sign_in(session, &reply.get_value(), pin_arg).await {
+                Ok(()) => {
+                    pin.set(String::new());
+                    pin_again.set(String::new());
+                    navigate.with_value(|nav| next.with_value(|n| nav(n, Default::default())));
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        }
+    });
+    view! {
+        <h2>"Choose a PIN for this device"</h2>
+        {move || error.get().map(|m| view! {
+            <div class="error-summary" role="alert">
+                <h2>"There is a problem"</h2>
+                <p data-testid="pin-error">{m}</p>
+            </div>
+        })}
+        <p>"With a PIN you can unlock Haven on this device when there is no internet. \
+            Use 6 digits or more, not 123456 or one digit repeated. \
+            After 5 wrong PINs you will need to sign in online again."</p>
+        <form on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); error.set(None); finish.dispatch(true); }>
+            <div class="field">
+                <label for="pin-new">"PIN"</label>
+                <input type="password" id="pin-new" inputmode="numeric" autocomplete="new-password"
+                    class="input-short" prop:value=move || pin.get()
+                    on:input=move |ev| pin.set(event_target_value(&ev))/>
+            </div>
+            <div class="field">
+                <label for="pin-again">"Type the PIN again"</label>
+                <input type="password" id="pin-again" inputmode="numeric" autocomplete="new-password"
+                    class="input-short" prop:value=move || pin_again.get()
+                    on:input=move |ev| pin_again.set(event_target_value(&ev))/>
+            </div>
+            <p class="button-row">
+                <button type="submit" class="button" disabled=move || finish.pending().get()>"Save PIN"</button>
+                <button type="button" class="button button-secondary" disabled=move || finish.pending().get()
+                    on:click=move |_| { error.set(None); finish.dispatch(false); }>"Not now"</button>
+            </p>
+        </form>
+    }
+}
+
 #[derive(Clone, PartialEq)]
 enum Step {
     Credentials,
@@ -28,14 +99,10 @@ pub fn next_path() -> String {
 
 #[component]
 pub fn SignIn() -> impl IntoView {
-    let session = use_session();
-    let navigate = use_navigate();
     let next = next_path();
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
-    let pin = RwSignal::new(String::new());
-    let pin_again = RwSignal::new(String::new());
     let step = RwSignal::new(Step::Credentials);
     let error = RwSignal::new(None::<String>);
 
@@ -109,38 +176,6 @@ pub fn SignIn() -> impl IntoView {
         }
     });
 
-    let navigate = StoredValue::new_local(navigate);
-    let next = StoredValue::new(next);
-    let finish = Action::new_local(move |(reply, with_pin): &(LoginResponse, bool)| {
-        let reply = reply.clone();
-        let with_pin = *with_pin;
-        async move {
-            let chosen = pin.get_untracked();
-            if with_pin {
-                if let Err(e) = check_new_pin(&chosen) {
-                    error.set(Some(e.to_string()));
-                    return;
-                }
-                if chosen != pin_again.get_untracked() {
-                    error.set(Some(
-                        "The two PINs are different; type the same PIN twice.".into(),
-                    ));
-                    return;
-                }
-            }
-            let pin_arg = with_pin.then_some(chosen.as_str());
-            match complete_sign_in(session, &reply, pin_arg).await {
-                Ok(()) => {
-                    password.set(String::new());
-                    pin.set(String::new());
-                    pin_again.set(String::new());
-                    navigate.with_value(|nav| next.with_value(|n| nav(n, Default::default())));
-                }
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        }
-    });
-
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         error.set(None);
@@ -161,16 +196,11 @@ pub fn SignIn() -> impl IntoView {
             Step::EnrolSecondFactor(reply, None) => {
                 start_enrolment.dispatch(reply.token.clone());
             }
-            Step::ChoosePin(reply) => {
-                finish.dispatch((*reply, true));
-            }
+            Step::ChoosePin(_) => {}
         }
     };
     let busy = move || {
-        sign_in.pending().get()
-            || finish.pending().get()
-            || confirm_code.pending().get()
-            || start_enrolment.pending().get()
+        sign_in.pending().get() || confirm_code.pending().get() || start_enrolment.pending().get()
     };
 
     view! {
@@ -181,7 +211,11 @@ pub fn SignIn() -> impl IntoView {
                 <p data-testid="signin-error">{m}</p>
             </div>
         })}
-        <form on:submit=on_submit novalidate>
+        {move || match step.get() {
+            Step::ChoosePin(reply) => Some(view! { <ChoosePin reply=*reply next=next.clone()/> }),
+            _ => None,
+        }}
+        <form on:submit=on_submit novalidate hidden=move || matches!(step.get(), Step::ChoosePin(_))>
             {move || match step.get() {
                 Step::Credentials => view! {
                     <p>"Sign in with your school account. The first time on a device you need the internet."</p>
@@ -225,34 +259,7 @@ pub fn SignIn() -> impl IntoView {
                     </div>
                     <button type="submit" class="button" disabled=busy>"Confirm"</button>
                 }.into_any(),
-                Step::ChoosePin(reply) => {
-                    let reply = StoredValue::new(*reply);
-                    view! {
-                        <h2>"Choose a PIN for this device"</h2>
-                        <p>"With a PIN you can unlock Haven on this device when there is no internet. \
-                            Use 6 digits or more, not 123456 or one digit repeated. \
-                            After 5 wrong PINs you will need to sign in online again."</p>
-                        <div class="field">
-                            <label for="pin-new">"PIN"</label>
-                            <input type="password" id="pin-new" inputmode="numeric" autocomplete="new-password"
-                                class="input-short" prop:value=move || pin.get()
-                                on:input=move |ev| pin.set(event_target_value(&ev))/>
-                        </div>
-                        <div class="field">
-                            <label for="pin-again">"Type the PIN again"</label>
-                            <input type="password" id="pin-again" inputmode="numeric" autocomplete="new-password"
-                                class="input-short" prop:value=move || pin_again.get()
-                                on:input=move |ev| pin_again.set(event_target_value(&ev))/>
-                        </div>
-                        <p class="button-row">
-                            <button type="submit" class="button" disabled=busy>"Save PIN"</button>
-                            <button type="button" class="button button-secondary" disabled=busy
-                                on:click=move |_| { error.set(None); finish.dispatch((reply.get_value(), false)); }>
-                                "Not now"
-                            </button>
-                        </p>
-                    }.into_any()
-                }
+                Step::ChoosePin(_) => ().into_any(),
             }}
         </form>
     }

@@ -64,6 +64,9 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
     ["lock screen", "/unlock", () => page.getByRole("heading", { name: "Haven is locked" }).waitFor()],
     ["enrol", "/enrol", () => page.getByLabel("Enrolment code").waitFor()],
     ["drafts (locked)", "/drafts", () => page.getByRole("link", { name: "Unlock" }).first().waitFor()],
+    ["staff invitation", "/invite/hl_example", () => page.getByLabel("New password").waitFor()],
+    ["first set-up", "/setup/hl_example", () => page.getByLabel("Your full name").waitFor()],
+    ["parent link refused", "/join/hl_example", () => page.getByTestId("join-error").waitFor()],
     ["publish (signed out)", "/admin/publish", () => page.getByLabel("Text (Markdown)").waitFor()],
   ];
   const failures = [];
@@ -95,6 +98,12 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
     ["audit log", "Admin", "Audit log", () => page.getByTestId("audit-table").waitFor()],
     ["drafts", "My drafts", null, () => page.getByLabel("Private note").waitFor()],
   ];
+  const account = async () => {
+    await page.getByTestId("signed-in-as").click();
+    await page.getByRole("heading", { name: "Trust account rules" }).waitFor();
+    const violations = await axeViolations(page);
+    if (violations.length) failures.push({ name: "account", violations });
+  };
   for (const [name, nav, link, ready] of signedIn) {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: nav }).click();
     if (link) await page.getByRole("main").getByRole("link", { name: link }).click();
@@ -102,6 +111,7 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
     const violations = await axeViolations(page);
     if (violations.length) failures.push({ name, violations });
   }
+  await account();
   await page.getByTestId("hide-screen").click();
   await page.getByRole("button", { name: "Riverside Trust Admin" }).click();
   await page.getByLabel(/PIN for/).waitFor();
