@@ -108,6 +108,28 @@ impl Db {
             .map_err(|e| DbError::Write(e.to_string()))
     }
 
+    /// Reads the record at `key` in `store` (with an in-line key path), lets
+    /// `change` edit it, and writes back what it returns (nothing for `None`),
+    /// in one transaction with strict durability: for counters that must
+    /// survive a power cut, such as wrong PIN tries.
+    pub(crate) async fn update_strict(
+        &self,
+        store: &str,
+        key: &JsValue,
+        change: impl FnOnce(Option<JsValue>) -> Option<JsValue>,
+    ) -> Result<(), DbError> {
+        let tx = durable::strict_transaction(&self.raw, &[store])?;
+        let objects = tx.object_store(store).map_err(|e| durable::classify(&e))?;
+        let request = objects.get(key).map_err(|e| durable::classify(&e))?;
+        let current = durable::settle_request(&request).await?;
+        let current = (!current.is_undefined() && !current.is_null()).then_some(current);
+        if let Some(next) = change(current) {
+            let request = objects.put(&next).map_err(|e| durable::classify(&e))?;
+            durable::settle_request(&request).await?;
+        }
+        durable::committed(&tx).await
+    }
+
     pub(crate) fn tx(
         &self,
         stores: &[&str],

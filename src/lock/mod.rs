@@ -351,28 +351,38 @@ pub async fn set_pin(db: &Db, unlocked: &Unlocked, pin: &str) -> Result<(), Lock
 /// the PIN copy of the key and the saved session.
 pub async fn unlock_with_pin(db: &Db, user_id: &str, pin: &str) -> Result<Unlocked, LockError> {
     // Read, check and count in one transaction, so tabs trying at once each
-    // use up a try.
-    let tx = db.tx(&[LOCAL_USERS], TransactionMode::ReadWrite)?;
-    let store = tx.store(LOCAL_USERS).map_err(db::read_err)?;
-    let mut record = get_user_in(&store, user_id)
-        .await?
-        .ok_or(LockError::UnknownUser)?;
-    if record.wrong_pins >= MAX_WRONG_PINS {
-        // Wiped, or the tab closed during the last allowed try: finish the wipe.
-        if record.pin.is_some() || record.session.is_some() {
+    // use up a try; with strict durability, so a try counted is still
+    // counted after a power cut.
+    let mut verdict: Result<(PinWrap, u32), LockError> = Err(LockError::UnknownUser);
+    let mut decode_error = None;
+    db.update_strict(LOCAL_USERS, &JsValue::from_str(user_id), |value| {
+        let mut record: LocalUser = match value.map(from_js).transpose() {
+            Ok(Some(record)) => record,
+            Ok(None) => return None,
+            Err(e) => {
+                decode_error = Some(e);
+                return None;
+            }
+        };
+        if record.wrong_pins >= MAX_WRONG_PINS {
+            // Wiped, or the tab closed during the last allowed try: finish the wipe.
+            verdict = Err(LockError::Wiped);
+            if record.pin.is_none() && record.session.is_none() {
+                return None;
+            }
             record.wipe();
-            put_user_in(&store, &record).await?;
-            db::commit(tx).await?;
+        } else {
+            let wrap = record.pin.clone()?;
+            record.wrong_pins += 1;
+            verdict = Ok((wrap, record.wrong_pins));
         }
-        return Err(LockError::Wiped);
+        to_js(&record).ok()
+    })
+    .await?;
+    if let Some(e) = decode_error {
+        return Err(e.into());
     }
-    let Some(wrap) = record.pin.clone() else {
-        return Err(LockError::UnknownUser);
-    };
-    record.wrong_pins += 1;
-    let attempt = record.wrong_pins;
-    put_user_in(&store, &record).await?;
-    db::commit(tx).await?;
+    let (wrap, attempt) = verdict?;
 
     match pin_unwrap(&wrap, pin, user_id).await {
         Ok((key, rewrap)) => {

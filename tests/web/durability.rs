@@ -97,3 +97,34 @@ async fn a_full_disk_is_reported_clearly_and_earlier_signatures_are_kept() {
     db.close();
     Db::delete(&name).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_wrong_pin_try_is_counted_in_a_strict_durability_transaction() {
+    use haven::lock::{after_online_sign_in, unlock_with_pin, SessionSecret, SignedInUser};
+    let name = format!("haven-test-strict-pin-{}", haven::clock::new_id());
+    let db = Db::open(&name).await.unwrap();
+    let user = SignedInUser {
+        user_id: "u-strict".into(),
+        name: "Strict".into(),
+        email: "strict@riverside.example".into(),
+    };
+    let session = SessionSecret {
+        token: "t".into(),
+        expires_at: 1_900_000_000_000.0,
+    };
+    after_online_sign_in(&db, &user, &[9u8; 32], &session, Some("284615"))
+        .await
+        .unwrap();
+    let restore = spy_on_transactions();
+    assert!(unlock_with_pin(&db, "u-strict", "558203").await.is_err());
+    restore.call0(&JsValue::NULL).unwrap();
+
+    // A power cut right after a wrong try must not give the try back.
+    let recorded = recorded_transactions();
+    assert!(
+        recorded.contains(r#""stores":["local_users"],"mode":"readwrite","durability":"strict""#),
+        "{recorded}"
+    );
+    db.close();
+    Db::delete(&name).await.unwrap();
+}
