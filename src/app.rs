@@ -2,13 +2,14 @@
 
 use crate::components::header::SiteHeader;
 use crate::pages::manage::{
-    audit::AuditAdmin, devices::DevicesAdmin, parents::ParentsAdmin, staff::StaffAdmin,
+    audit::AuditAdmin, compliance::ComplianceAdmin, devices::DevicesAdmin, parents::ParentsAdmin,
+    staff::StaffAdmin,
 };
 use crate::pages::{
     account::Account, admin::Admin, drafts::Drafts, enrol::Enrol, home::Home,
     invite::AcceptInvitation, invite::FirstSetup, join::Join, not_found::NotFound,
     policies::PolicyList, publish::Publish, reader::Reader, sign::Sign, signin::SignIn,
-    status::SyncStatusPage, unlock::Unlock,
+    status::SyncStatusPage, unlock::Unlock, verify::Verify,
 };
 use crate::state::provide_sync_status;
 use crate::state::session::provide_session;
@@ -39,11 +40,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/devices") view=DevicesAdmin/>
                     <Route path=path!("/admin/parents") view=ParentsAdmin/>
                     <Route path=path!("/admin/audit") view=AuditAdmin/>
+                    <Route path=path!("/admin/compliance") view=ComplianceAdmin/>
                     <Route path=path!("/signin") view=SignIn/>
                     <Route path=path!("/account") view=Account/>
                     <Route path=path!("/invite/:token") view=AcceptInvitation/>
                     <Route path=path!("/setup/:token") view=FirstSetup/>
                     <Route path=path!("/join/:token") view=Join/>
+                    <Route path=path!("/verify/:code") view=Verify/>
                     <Route path=path!("/unlock") view=Unlock/>
                     <Route path=path!("/enrol") view=Enrol/>
                     <Route path=path!("/drafts") view=Drafts/>

@@ -37,6 +37,7 @@ pub fn Admin() -> impl IntoView {
                 <ul class="admin-links">
                     {trust_admin.then(|| view! { <li><A href="/admin/publish">"Publish a new version"</A></li> })}
                     {(trust_admin || heads).then(|| view! { <li><A href="/admin/staff">"Staff and roles"</A></li> })}
+                    {(trust_admin || managers).then(|| view! { <li><A href="/admin/compliance">"Who has signed"</A></li> })}
                     {(trust_admin || managers).then(|| view! { <li><A href="/admin/devices">"Devices"</A></li> })}
                     {(trust_admin || managers).then(|| view! { <li><A href="/admin/parents">"Parent and carer invitations"</A></li> })}
                     {trust_admin.then(|| view! { <li><A href="/admin/audit">"Audit log"</A></li> })}

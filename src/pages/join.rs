@@ -6,6 +6,7 @@
 use crate::api;
 use crate::db::{Credential, CredentialKind};
 use crate::state::app_db;
+use haven_core::agreement::Capacity;
 use haven_core::api::accounts::{ParentInvitation, ParentSession, RedeemRequest};
 use haven_core::policy::PolicyKind;
 use leptos::prelude::*;
@@ -80,23 +81,88 @@ async fn open_link(token: &str) -> Result<ParentInvitation, String> {
     Ok(session.invitation)
 }
 
+/// The invitation this phone redeemed, if any (for the sign page).
+pub async fn kept_invitation() -> Option<ParentInvitation> {
+    let db = app_db().await.ok()?;
+    let kept: Option<(String, ParentInvitation)> = db.get_meta(INVITATION_KEY).await.ok()?;
+    kept.map(|(_, invitation)| invitation)
+}
+
+/// The path back to the invitation page, from the kept link.
+pub async fn invitation_path() -> Option<String> {
+    let db = app_db().await.ok()?;
+    let kept: Option<(String, ParentInvitation)> = db.get_meta(INVITATION_KEY).await.ok()?;
+    kept.map(|(token, _)| format!("/join/{token}"))
+}
+
+/// A query value made safe for a URL.
+fn encode(s: &str) -> String {
+    js_sys::encode_uri_component(s)
+        .as_string()
+        .unwrap_or_default()
+}
+
 #[component]
 fn Welcome(invitation: ParentInvitation) -> impl IntoView {
-    let policies = LocalResource::new(|| async { app_db().await?.latest_policies().await });
+    let status = crate::state::use_sync_status();
+    let state = LocalResource::new(move || {
+        status.data_version.track();
+        async move {
+            let db = app_db().await?;
+            Ok::<_, crate::db::DbError>((db.latest_policies().await?, db.agreements().await?))
+        }
+    });
+    let invitation = StoredValue::new(invitation);
     view! {
-        <p data-testid="join-welcome">{format!("Hello {}.", invitation.parent_name)}</p>
-        <p>"The school asks you to read and sign these agreements for:"</p>
-        <ul data-testid="join-children">
-            {invitation.children.iter().map(|c| view! { <li>{format!("{} ({})", c.pupil_name, c.class)}</li> }).collect_view()}
+        <p data-testid="join-welcome">{format!("Hello {}.", invitation.with_value(|i| i.parent_name.clone()))}</p>
+        <p>"The school asks you to read and sign these. Each one takes a minute; \
+            you can do them now, even with no signal, and they are sent when there is one."</p>
+        <ul data-testid="join-children" class="visually-hidden">
+            {invitation.with_value(|i| i.children.iter().map(|c| view! { <li>{format!("{} ({})", c.pupil_name, c.class)}</li> }).collect_view())}
         </ul>
         <Transition fallback=|| view! { <p>"Loading the agreements…"</p> }>
-            {move || policies.get().and_then(Result::ok).map(|list| view! {
-                <ul class="policy-list">
-                    {list.into_iter()
-                        .filter(|p| matches!(p.kind, PolicyKind::ParentAua | PolicyKind::PupilAua | PolicyKind::PhotoConsent))
-                        .map(|p| view! { <li><A href=format!("/policies/{}", p.id)>{p.title.clone()}</A></li> })
-                        .collect_view()}
-                </ul>
+            {move || state.get().and_then(Result::ok).map(|(policies, signed)| {
+                let find = |kind: PolicyKind| policies.iter().find(|p| p.kind == kind).cloned();
+                let done = move |version: uuid::Uuid, child: Option<&str>| {
+                    signed.iter().find(|a| a.record.policy_version_id == version && match (&a.record.capacity, child) {
+                        (Capacity::OnBehalfOf { child_name, .. }, Some(c)) => child_name == c,
+                        (Capacity::Myself, None) => true,
+                        _ => false,
+                    }).map(|a| if a.record.agreed { "Signed" } else { "Declined" })
+                };
+                let item = move |p: &haven_core::policy::PolicyVersion, child: Option<&str>| {
+                    let href = match child {
+                        Some(c) => format!("/sign/{}?child={}", p.id, encode(c)),
+                        None => format!("/sign/{}?parent=1", p.id),
+                    };
+                    let state = done(p.id, child);
+                    let title = p.title.clone();
+                    view! {
+                        <li>
+                            <A href=href>{title}</A>
+                            {state.map(|s| view! { <span class="tag tag-done">{format!(" — {s}")}</span> })}
+                        </li>
+                    }
+                };
+                let parent = find(PolicyKind::ParentAua);
+                let for_child = [find(PolicyKind::PupilAua), find(PolicyKind::PhotoConsent)];
+                view! {
+                    {parent.map(|p| view! {
+                        <h2>"For you"</h2>
+                        <ul class="policy-list" data-testid="for-parent">{item(&p, None)}</ul>
+                    })}
+                    {invitation.with_value(|i| i.children.clone()).into_iter().map(|c| {
+                        let name = c.pupil_name.clone();
+                        view! {
+                            <section class="child-card" data-testid=format!("child-{name}")>
+                                <h2>{format!("For {} ({})", c.pupil_name, c.class)}</h2>
+                                <ul class="policy-list">
+                                    {for_child.iter().flatten().map(|p| item(p, Some(&name))).collect_view()}
+                                </ul>
+                            </section>
+                        }
+                    }).collect_view()}
+                }
             })}
         </Transition>
     }

@@ -16,3 +16,4 @@ pub mod sign;
 pub mod signin;
 pub mod status;
 pub mod unlock;
+pub mod verify;

@@ -96,6 +96,10 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
     ["devices admin", "Admin", "Devices", () => page.getByRole("heading", { name: "Enrolled devices" }).waitFor()],
     ["parents admin", "Admin", "Parent and carer invitations", () => page.getByRole("heading", { name: "All invitations" }).waitFor()],
     ["audit log", "Admin", "Audit log", () => page.getByTestId("audit-table").waitFor()],
+    ["who has signed", "Admin", "Who has signed", async () => {
+      await page.getByLabel("Academy").selectOption({ label: "Oakfield Primary Academy" });
+      await page.getByTestId("compliance-table").waitFor();
+    }],
     ["drafts", "My drafts", null, () => page.getByLabel("Private note").waitFor()],
   ];
   const account = async () => {
@@ -124,9 +128,7 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
   // The sign page's error state, reached by keyboard alone.
   await page.goto(`${server.base}/sign/${visitor.id}`);
   await page.getByLabel("Your full name").waitFor();
-  await page.getByLabel("Your full name").focus();
-  await page.keyboard.press("Tab"); // to the checkbox
-  await page.keyboard.press("Tab"); // to the Sign button
+  await page.getByRole("button", { name: "Sign", exact: true }).focus();
   await page.keyboard.press("Enter");
   await page.getByRole("heading", { name: "There is a problem" }).waitFor();
   // Focus moves to the error summary (on the next frame, once it has rendered).
@@ -139,15 +141,22 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
   const errorState = await axeViolations(page);
   if (errorState.length) failures.push({ name: "sign page with errors", violations: errorState });
 
-  // Follow the summary link, type, tick with the space bar, submit with Enter.
+  // Follow the summary links; type the name; choose the typed signature (the
+  // way to sign without drawing) and agree with the space bar; submit.
   await page.getByRole("link", { name: /enter your full name/i }).press("Enter");
   await page.waitForFunction(() => document.activeElement?.id === "signer-name");
   await page.keyboard.type("Keyboard User");
+  await page.getByRole("link", { name: /draw your signature/i }).press("Enter");
+  await page.waitForFunction(() => document.activeElement?.id === "type-instead");
+  await page.keyboard.press("Space");
   await page.keyboard.press("Tab");
+  await page.waitForFunction(() => document.activeElement?.id === "agree");
   await page.keyboard.press("Space");
   await page.keyboard.press("Tab");
   await page.keyboard.press("Enter");
   await page.getByTestId("signed").waitFor();
+  const receipt = await axeViolations(page);
+  if (receipt.length) failures.push({ name: "receipt", violations: receipt });
   const token = await adminToken(server.base);
   await eventually(
     async () => (await getJson(`${server.base}/api/v1/agreements`, token)).some((a) => a.signer_name === "Keyboard User"),

@@ -169,6 +169,7 @@ test("a device enrolled from the admin page is listed, and refused once revoked"
   const visitor = policies.find((p) => p.kind === "visitor_aua");
   await kiosk.goto(`${server.base}/sign/${visitor.id}`);
   await kiosk.getByLabel("Your full name").fill("Visiting Plumber");
+  await kiosk.getByLabel(/I cannot draw a signature/).check();
   await kiosk.getByLabel(/I have read/).check();
   await kiosk.getByRole("button", { name: "Sign", exact: true }).click();
   await kiosk.getByTestId("signed").waitFor();

@@ -64,12 +64,26 @@ test("a policy read and signed while the server is down reaches it exactly once"
 
   // Sign: an empty form is refused with a summary, then a complete one is saved.
   await page.getByRole("link", { name: "Sign this agreement" }).first().click();
-  await page.getByRole("button", { name: "Sign" }).click();
+  await page.getByRole("button", { name: "Sign", exact: true }).click();
   await page.getByRole("heading", { name: "There is a problem" }).waitFor();
+  assert.match(await page.locator("#error-summary").textContent(), /draw your signature/);
   await page.getByLabel("Your full name").fill("Morgan Visitor");
+  // Draw a signature with the mouse, as a finger would on the tablet.
+  await page.getByTestId("signature-pad").scrollIntoViewIfNeeded();
+  const pad = await page.getByTestId("signature-pad").boundingBox();
+  await page.mouse.move(pad.x + pad.width * 0.1, pad.y + pad.height * 0.6);
+  await page.mouse.down();
+  for (let i = 1; i <= 20; i++) {
+    await page.mouse.move(pad.x + pad.width * (0.1 + i * 0.035), pad.y + pad.height * (0.6 - 0.2 * Math.sin(i / 2)));
+  }
+  await page.mouse.up();
   await page.getByLabel(/I have read this agreement/).check();
-  await page.getByRole("button", { name: "Sign" }).click();
+  await page.getByRole("button", { name: "Sign", exact: true }).click();
   await page.getByTestId("signed").waitFor();
+  // The receipt, made offline: its code, and the signature as drawn.
+  const code = (await page.getByTestId("receipt-code").textContent()).trim();
+  assert.match(code, /^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+  assert.equal(await page.locator(".receipt-signature path").count(), 1, "one stroke drawn");
   await eventually(
     async () => (await page.getByTestId("pending").getAttribute("data-count")) === "1",
     5_000,
@@ -91,6 +105,10 @@ test("a policy read and signed while the server is down reaches it exactly once"
   assert.equal(stored[0].signer_name, "Morgan Visitor");
   assert.equal(stored[0].policy_version_id, visitor.id);
   assert.equal(stored[0].policy_text_sha256, visitor.text_sha256);
+  assert.equal(stored[0].mark.method, "drawn");
+  assert.ok(stored[0].mark.strokes[0].points.length >= 10, "the strokes as vectors");
+  assert.equal(stored[0].receipt_code, code, "the server's code is the receipt's");
+  assert.match(stored[0].identified_by, /^device:reception_kiosk:/);
   await eventually(
     async () => (await page.getByTestId("pending").getAttribute("data-count")) === "0",
     15_000,
@@ -104,5 +122,9 @@ test("a policy read and signed while the server is down reaches it exactly once"
   await sleep(1_000);
   const again = await getJson(`${server.base}/api/v1/agreements`, token);
   assert.equal(again.length, 1, "exactly one agreement on the server");
+  // Anyone can check the receipt.
+  await page.goto(`${server.base}/verify/${code}`);
+  await page.getByTestId("verify-result").filter({ hasText: "has not been changed" }).waitFor();
+  assert.match(await page.getByTestId("verify-result").textContent(), /M\. V\./);
   assert.deepEqual(errors, [], "no uncaught errors or CSP violations in the page");
 });

@@ -42,6 +42,7 @@ fn signature(device_id: Uuid, name: &str) -> AgreementRecord {
         agreed: true,
         signed_at: haven::clock::now_ms(),
         device_id,
+        ..Default::default()
     }
 }
 

@@ -45,6 +45,7 @@ fn signature(device_id: Uuid) -> AgreementRecord {
         agreed: true,
         signed_at: haven::clock::now_ms(),
         device_id,
+        ..Default::default()
     }
 }
 

@@ -13,7 +13,10 @@
 //! 4. `bench/reader_open.mjs`: a 50 KB policy opened in the reader from
 //!    IndexedDB in headless Chromium, by an in-app link and by an offline
 //!    reload (median and p95 of 20).
-//! 5. `bench/lighthouse.mjs`: Lighthouse's mobile preset (performance,
+//! 5. `bench/sign_latency.mjs`: the tap on "Sign" to the record durably
+//!    stored in IndexedDB (strict durability), p50 and p95 over 200
+//!    signatures with a drawn signature.
+//! 6. `bench/lighthouse.mjs`: Lighthouse's mobile preset (performance,
 //!    accessibility and best-practices scores; LCP, TBT, CLS; median of 3
 //!    runs) for the home page, a policy, a sign page and `/kiosk`, in the
 //!    system Chromium, with no network beyond loopback; the reports go to
@@ -86,6 +89,17 @@ pub fn run() -> Result {
     );
     if let Err(e) = reader {
         failures.push(format!("reader: {e}"));
+    }
+    let sign = cmd::run(
+        Command::new("node")
+            .arg(root().join("bench/sign_latency.mjs"))
+            .env("HAVEN_SERVER_BIN", &server_bin)
+            .env("HAVEN_DIST", &dist)
+            .env("CHROMIUM", CHROMIUM)
+            .env("HAVEN_BENCH_OUT", &results),
+    );
+    if let Err(e) = sign {
+        failures.push(format!("sign latency: {e}"));
     }
     let lighthouse = cmd::run(
         Command::new("node")

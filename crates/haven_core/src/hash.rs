@@ -15,6 +15,13 @@ pub struct BadDigest {
     pub got: String,
 }
 
+/// The digest of nothing: a valid value to start a struct from.
+impl Default for Sha256Hex {
+    fn default() -> Self {
+        Self::of(b"")
+    }
+}
+
 impl Sha256Hex {
     pub fn of(bytes: &[u8]) -> Self {
         Self(hex::encode(Sha256::digest(bytes)))

@@ -7,8 +7,10 @@
 pub mod accounts;
 pub mod agreement;
 pub mod api;
+pub mod compliance;
 pub mod hash;
 pub mod import;
+pub mod ledger;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod org;

@@ -127,6 +127,28 @@ impl Audience {
         }
     }
 
+    /// The audience named by [`Audience::wire_name`].
+    pub fn from_wire(name: &str) -> Option<Audience> {
+        Audience::ALL.into_iter().find(|a| a.wire_name() == name)
+    }
+
+    /// One person of this audience, as a signer is described: "Parent or carer".
+    pub fn singular(self) -> &'static str {
+        match self {
+            Audience::Staff => "Staff member",
+            Audience::Governor => "Governor",
+            Audience::Trustee => "Trustee",
+            Audience::Volunteer => "Volunteer",
+            Audience::Pupil => "Pupil",
+            Audience::ParentCarer => "Parent or carer",
+            Audience::Visitor => "Visitor",
+            Audience::Contractor => "Contractor",
+            Audience::SupplyTeacher => "Supply teacher",
+            Audience::TraineeTeacher => "Trainee teacher",
+            Audience::CommunityUser => "Community user",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Audience::Staff => "Staff",

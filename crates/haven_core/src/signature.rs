@@ -17,20 +17,27 @@ pub const MAX_POINTS: usize = 4096;
 
 /// One point of a stroke, in pad units, with milliseconds since the stroke began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Point {
     pub x: u16,
     pub y: u16,
+    /// Milliseconds since the stroke began: any u32.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 4_294_967_295_i64))]
     pub t: u32,
 }
 
 /// One continuous line: pen down to pen up.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Stroke {
     pub points: Vec<Point>,
 }
 
 /// How someone signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SignatureMark {
     /// Drawn with a finger, stylus or mouse.

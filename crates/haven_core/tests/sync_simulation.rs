@@ -496,6 +496,7 @@ impl Sim {
             agreed: true,
             signed_at: self.now,
             device_id: self.device.id,
+            ..Default::default()
         };
         self.device.outbox.push(OutboxEntry {
             mutation: Mutation {

@@ -269,6 +269,7 @@ impl Visitor {
             // 2026-09-01 plus one second per signature: plausible and distinct.
             signed_at: 1_788_220_800_000 + i64::try_from(n).unwrap_or(0) * 1_000,
             device_id,
+            ..Default::default()
         }
     }
 }

@@ -35,6 +35,7 @@ pub enum Action {
     ReadAuditLog,
     ReadStaff,
     ReadParentInvitations,
+    ReadCompliance,
 }
 
 impl Action {
@@ -66,6 +67,7 @@ impl Action {
             Action::ReadAuditLog => "read_audit_log",
             Action::ReadStaff => "read_staff",
             Action::ReadParentInvitations => "read_parent_invitations",
+            Action::ReadCompliance => "read_compliance",
         }
     }
 }

@@ -178,6 +178,18 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// How a signer pushing with this credential was identified, as kept with
+    /// each agreement: a staff session, a reception kiosk or shared tablet
+    /// (signing there happens with reception or staff present), or a parent's
+    /// invitation link.
+    pub fn identification(&self) -> String {
+        match self {
+            Caller::Staff(s) => format!("staff:{}", s.user_id),
+            Caller::Device(d) => format!("device:{}:{}", d.kind, d.id),
+            Caller::Parent(p) => format!("parent:{}", p.invitation_id),
+        }
+    }
+
     pub fn actor(&self) -> String {
         match self {
             Caller::Staff(s) => s.actor(),

@@ -175,6 +175,8 @@ pub enum ServerError {
     Demo(String),
     #[error("cannot publish the default rule tables: {0}")]
     DefaultRules(String),
+    #[error("cannot add earlier agreements to the ledger: {0}")]
+    Ledger(String),
     #[error("cannot make the first admin's set-up link: {0}")]
     Setup(String),
     #[error(transparent)]

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod json;
 pub mod keys;
+pub mod ledger;
 pub mod limiter;
 pub mod openapi;
 pub mod org;
@@ -116,6 +117,10 @@ impl Server {
         if !config.no_demo {
             demo::load_if_empty(&pool).await?;
         }
+        // Agreements stored before the ledger existed join it, once.
+        ledger::backfill(&pool)
+            .await
+            .map_err(|e| ServerError::Ledger(e.to_string()))?;
         // Every trust starts with the default rule tables, demo or not.
         rules::ensure_default(&pool)
             .await

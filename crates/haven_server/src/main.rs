@@ -1,6 +1,7 @@
 //! `haven_server`: run the server (the default), or a maintenance command.
 
 mod import_cli;
+mod ledger_cli;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,7 +27,10 @@ struct Cli {
 enum Command {
     /// The policy library.
     #[command(subcommand)]
-    Policy(PolicyCommand),
+    Policy(Box<PolicyCommand>),
+    /// Check that no signed agreement was changed or removed: walk the hash
+    /// chain of the ledger and every agreement against it.
+    VerifyLedger(ledger_cli::VerifyLedgerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +40,9 @@ enum PolicyCommand {
     Import(import_cli::ImportArgs),
 }
 
+/// A broken ledger has been reported on stdout already; exit 1 quietly.
+const LEDGER_BROKEN: &str = "\0ledger broken";
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -43,7 +50,21 @@ async fn main() -> ExitCode {
         None => haven_server::run(cli.server)
             .await
             .map_err(|e| e.to_string()),
-        Some(Command::Policy(PolicyCommand::Import(args))) => {
+        Some(Command::VerifyLedger(args)) => match ledger_cli::run(args).await {
+            Ok((lines, intact)) => {
+                for line in lines {
+                    println!("{line}");
+                }
+                if intact {
+                    Ok(())
+                } else {
+                    Err(LEDGER_BROKEN.to_owned())
+                }
+            }
+            Err(e) => Err(e),
+        },
+        Some(Command::Policy(policy)) => {
+            let PolicyCommand::Import(args) = *policy;
             import_cli::run(args).await.map_or_else(
                 |e| Err(e.to_string()),
                 |report| {
@@ -54,6 +75,10 @@ async fn main() -> ExitCode {
                 },
             )
         }
+    };
+    let result = match result {
+        Err(e) if e == LEDGER_BROKEN => return ExitCode::FAILURE,
+        other => other,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -94,9 +119,10 @@ mod tests {
             "/tmp/x.sqlite3",
         ])
         .unwrap();
-        let Some(Command::Policy(PolicyCommand::Import(args))) = cli.command else {
+        let Some(Command::Policy(policy)) = cli.command else {
             panic!("not an import: {:?}", cli.command);
         };
+        let PolicyCommand::Import(args) = *policy;
         assert_eq!(args.file.to_str(), Some("policy.txt"));
         assert_eq!(args.title.as_deref(), Some("Staff AUA"));
         assert_eq!(args.audiences, ["staff", "volunteer"]);

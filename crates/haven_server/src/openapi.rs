@@ -64,6 +64,9 @@ use utoipa::{Modify, OpenApi};
         routes::parents::redeem,
         routes::parents::mine,
         routes::audit::list,
+        routes::verify::verify,
+        routes::compliance::academy,
+        routes::compliance::mine,
         routes::policies::list,
         routes::policies::publish,
         routes::policies::get_version,
@@ -119,7 +122,7 @@ impl Modify for BearerAuth {
 struct StrictTaggedVariants;
 
 /// The tagged enums declared with `#[serde(deny_unknown_fields)]`.
-const STRICT_TAGGED_ENUMS: [&str; 2] = ["Change", "PolicyOwner"];
+const STRICT_TAGGED_ENUMS: [&str; 4] = ["Change", "PolicyOwner", "Capacity", "SignatureMark"];
 
 impl Modify for StrictTaggedVariants {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -334,6 +337,7 @@ pub(crate) mod examples {
                     agreed: true,
                     signed_at: 1_788_250_000_000,
                     device_id,
+                    ..Default::default()
                 }),
             }],
             backlog: 1,

@@ -7,6 +7,7 @@
 //! mutation that can never be applied is answered `Rejected`, stored with its
 //! reason and still counted as processed, so the device's queue moves on.
 
+use crate::auth::Caller;
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::policies::{find_version, kind_to_str};
@@ -21,10 +22,14 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 /// Applies a whole push at server time `now` and says what became of each mutation.
+/// `caller` is who pushed: how they were identified is kept with each
+/// agreement and in its ledger entry, and bounds the staff account a record
+/// may name.
 pub async fn apply_push(
     pool: &SqlitePool,
     request: &PushRequest,
     now: i64,
+    caller: &Caller,
 ) -> Result<PushResponse, AppError> {
     check_batch(&request.mutations)?;
     let device_id = request.device_id.to_string();
@@ -46,7 +51,8 @@ pub async fn apply_push(
                 replay_outcome(earlier_rejection(&mut tx, &device_id, mutation.id).await?)
             }
             Classification::New => {
-                let outcome = apply_mutation(&mut tx, request.device_id, mutation, now).await?;
+                let outcome =
+                    apply_mutation(&mut tx, request.device_id, mutation, now, caller).await?;
                 if let Outcome::Rejected { code, reason } = &outcome {
                     store_rejection(&mut tx, request.device_id, mutation, code, reason, now)
                         .await?;
@@ -129,12 +135,91 @@ async fn apply_mutation(
     device_id: Uuid,
     mutation: &Mutation,
     now: i64,
+    caller: &Caller,
 ) -> Result<Outcome, AppError> {
     match &mutation.change {
         Change::CreateAgreement(record) => {
-            create_agreement(tx, device_id, mutation.id, record, now).await
+            create_agreement(tx, device_id, mutation.id, record, now, caller).await
         }
     }
+}
+
+/// A parent's invitation signs only what it was made for: the parent/carer
+/// agreement for themselves; the pupil agreement, photo consent and BYOD for
+/// one of the invitation's children, by name.
+async fn invitation_refusal(
+    tx: &mut Transaction<'static, Sqlite>,
+    invitation_id: &str,
+    record: &AgreementRecord,
+    version: &haven_core::policy::PolicyVersion,
+) -> Result<Option<Outcome>, AppError> {
+    use haven_core::agreement::Capacity;
+    use haven_core::policy::PolicyKind;
+    let children: String =
+        sqlx::query_scalar("SELECT children FROM parent_invitations WHERE id = ?")
+            .bind(invitation_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let children: Vec<haven_core::accounts::Child> = serde_json::from_str(&children)
+        .map_err(|e| AppError::Internal(format!("stored children: {e}")))?;
+    let same = |a: &str, b: &str| {
+        a.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+            == b.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+    };
+    let refusal = match (version.kind, &record.capacity) {
+        (PolicyKind::ParentAua, Capacity::Myself) => None,
+        (
+            PolicyKind::PupilAua | PolicyKind::PhotoConsent | PolicyKind::ByodAuthorisation,
+            Capacity::OnBehalfOf { child_name, .. },
+        ) => (!children.iter().any(|c| same(&c.pupil_name, child_name)))
+            .then(|| format!("{child_name} is not one of the children this invitation is for")),
+        (
+            PolicyKind::PupilAua | PolicyKind::PhotoConsent | PolicyKind::ByodAuthorisation,
+            Capacity::Myself,
+        ) => Some(format!(
+            "\"{}\" is signed for a child: name the child",
+            version.title
+        )),
+        _ => Some(format!(
+            "a parent's invitation does not cover \"{}\"",
+            version.title
+        )),
+    };
+    Ok(refusal.map(|r| rejected("not_for_this_invitation", r)))
+}
+
+/// Whether `caller` may push a record naming the staff account `account`:
+/// a staff session only its own; an enrolled device (where staff unlock
+/// with their PIN) any active account; a parent none.
+async fn account_refusal(
+    tx: &mut Transaction<'static, Sqlite>,
+    caller: &Caller,
+    account: Option<Uuid>,
+) -> Result<Option<Outcome>, AppError> {
+    let Some(account) = account else {
+        return Ok(None);
+    };
+    let refusal = match caller {
+        Caller::Staff(staff) if staff.user_id != account.to_string() => Some(format!(
+            "the record names staff account {account}, but was sent by another person's session"
+        )),
+        Caller::Parent(_) => Some("a parent's invitation cannot sign for a staff account".into()),
+        Caller::Device(_) => {
+            let active: Option<bool> = sqlx::query_scalar("SELECT active FROM users WHERE id = ?")
+                .bind(account.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+            (active != Some(true)).then(|| format!("there is no active staff account {account}"))
+        }
+        Caller::Staff(_) => None,
+    };
+    Ok(refusal.map(|r| rejected("account_mismatch", r)))
 }
 
 async fn create_agreement(
@@ -143,7 +228,9 @@ async fn create_agreement(
     mutation_id: u64,
     record: &AgreementRecord,
     now: i64,
+    caller: &Caller,
 ) -> Result<Outcome, AppError> {
+    let identified_by = caller.identification();
     if let Err(e) = record.validate() {
         return Ok(rejected("invalid_agreement", e.to_string()));
     }
@@ -186,22 +273,44 @@ async fn create_agreement(
 
     // The record id is the second guard: the same signature pushed again under a
     // new mutation number is a duplicate, not a second row.
+    if let Some(refusal) = account_refusal(tx, caller, record.signer_account).await? {
+        return Ok(refusal);
+    }
+    if let Caller::Parent(parent) = caller {
+        if let Some(refusal) =
+            invitation_refusal(tx, &parent.invitation_id, record, &version).await?
+        {
+            return Ok(refusal);
+        }
+    }
+
+    let digest = record.record_sha256();
     let inserted = sqlx::query(
         "INSERT INTO agreements (id, policy_version_id, policy_text_sha256, signer_name, agreed, \
-         signed_at, device_id, mutation_id, received_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) \
+         signed_at, device_id, mutation_id, received_at, record_json, record_sha256, receipt_code, \
+         identified_by, signer_account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(record.id.to_string())
     .bind(record.policy_version_id.to_string())
     .bind(record.policy_text_sha256.as_str())
     .bind(&record.signer_name)
+    .bind(record.agreed)
     .bind(record.signed_at)
     .bind(record.device_id.to_string())
     .bind(to_db_id(mutation_id))
     .bind(now)
+    .bind(serde_json::to_string(record).unwrap_or_default())
+    .bind(digest.as_str())
+    .bind(record.receipt_code())
+    .bind(&identified_by)
+    .bind(record.signer_account.map(|a| a.to_string()))
     .execute(&mut **tx)
     .await?
     .rows_affected();
+    if inserted == 1 {
+        crate::ledger::append(tx, record.id, &digest, now, &identified_by).await?;
+    }
     Ok(if inserted == 1 {
         Outcome::Applied
     } else {
@@ -251,6 +360,7 @@ mod tests {
                 agreed: true,
                 signed_at: 1_790_000_000_000,
                 device_id: Uuid::from_u128(2),
+                ..Default::default()
             }),
         }
     }

@@ -3,6 +3,7 @@
 //! person's session; the server checks their role at each academy.
 
 pub mod audit;
+pub mod compliance;
 pub mod devices;
 pub mod parents;
 pub mod staff;

@@ -290,7 +290,8 @@ pub struct AuditEntry {
     pub actor: String,
     pub action: String,
     pub subject: String,
-    pub academy_id: String,
+    /// The academy concerned, if the action concerns one.
+    pub academy_id: Option<Uuid>,
     pub client: String,
     pub detail: String,
 }
@@ -304,4 +305,35 @@ pub struct AccountSettings {
     pub second_factor_required: Vec<Role>,
     /// Minutes of no use before a shared device locks: 1 to 120.
     pub idle_lock_minutes: u32,
+}
+
+/// One person × one agreement they are asked to sign, for the compliance
+/// view and a person's own "to sign" list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ComplianceRow {
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub academy_id: Uuid,
+    /// Their roles at this academy.
+    pub roles: Vec<Role>,
+    pub policy_id: Uuid,
+    /// The current version, to sign.
+    pub version_id: Uuid,
+    pub policy_title: String,
+    pub current_version: u32,
+    pub status: crate::compliance::SignStatus,
+    /// The version their latest relevant record is for, if any.
+    pub signed_version: Option<u32>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub signed_at: Option<Millis>,
+    /// When their account was made.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub joined_at: Millis,
+    /// Joined plus the days allowed to sign.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub due_by: Millis,
+    /// Past `due_by` and still not signed the current version.
+    pub overdue: bool,
 }

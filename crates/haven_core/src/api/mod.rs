@@ -58,6 +58,11 @@ pub struct AgreementView {
     pub record: AgreementRecord,
     /// Server clock when the record arrived.
     pub received_at: Millis,
+    /// The short code on the signer's receipt (`/verify/CODE`).
+    pub receipt_code: String,
+    /// How the signer was identified: `staff:<user id>`, `device:<kind>:<id>`,
+    /// `parent:<invitation id>`.
+    pub identified_by: String,
 }
 
 /// The record's fields and `received_at` in one object. Written out rather
@@ -86,6 +91,19 @@ impl utoipa::PartialSchema for AgreementView {
                 .into(),
         );
         view.required.push("received_at".to_owned());
+        for (name, description) in [
+            ("receipt_code", "The short code on the signer's receipt."),
+            ("identified_by", "How the signer was identified."),
+        ] {
+            view.properties.insert(
+                name.to_owned(),
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some(description))
+                    .into(),
+            );
+            view.required.push(name.to_owned());
+        }
         RefOr::T(Schema::Object(view))
     }
 }
@@ -100,4 +118,34 @@ impl utoipa::ToSchema for AgreementView {
     ) {
         <AgreementRecord as utoipa::ToSchema>::schemas(schemas);
     }
+}
+
+/// What the public verification page says about a receipt: enough to
+/// recognise it (initials, not names), and whether it is unaltered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VerifiedReceipt {
+    pub receipt_code: String,
+    pub policy_title: String,
+    pub policy_version: u32,
+    /// `true` agreed, `false` declined.
+    pub agreed: bool,
+    /// "A. L.": enough to recognise, not to identify.
+    pub signer_initials: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub signed_at: Millis,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub received_at: Millis,
+    /// The record still has the digest the ledger recorded when it arrived,
+    /// and its ledger entry is intact and chained.
+    pub unaltered: bool,
+}
+
+/// "Ada Lovelace" → "A. L.".
+pub fn initials(name: &str) -> String {
+    name.split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .map(|c| format!("{}.", c.to_uppercase()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

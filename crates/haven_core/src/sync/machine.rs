@@ -301,6 +301,7 @@ mod tests {
                     agreed: true,
                     signed_at: T0,
                     device_id: DEVICE,
+                    ..Default::default()
                 }),
             },
             state,

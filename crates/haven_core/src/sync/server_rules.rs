@@ -112,6 +112,7 @@ mod tests {
                 agreed: true,
                 signed_at: 1_790_000_000_000,
                 device_id: Uuid::from_u128(2),
+                ..Default::default()
             }),
         }
     }

@@ -21,12 +21,24 @@ struct AgreementRow {
     signed_at: i64,
     device_id: String,
     received_at: i64,
+    record_json: String,
+    receipt_code: String,
+    identified_by: String,
 }
 
 impl TryFrom<AgreementRow> for AgreementView {
     type Error = AppError;
 
     fn try_from(row: AgreementRow) -> Result<Self, AppError> {
+        // The whole record as received; the columns for rows that predate it.
+        if let Ok(record) = serde_json::from_str::<AgreementRecord>(&row.record_json) {
+            return Ok(AgreementView {
+                record,
+                received_at: row.received_at,
+                receipt_code: row.receipt_code,
+                identified_by: row.identified_by,
+            });
+        }
         Ok(AgreementView {
             record: AgreementRecord {
                 id: uuid_from_db(&row.id)?,
@@ -36,8 +48,11 @@ impl TryFrom<AgreementRow> for AgreementView {
                 agreed: row.agreed,
                 signed_at: row.signed_at,
                 device_id: uuid_from_db(&row.device_id)?,
+                ..Default::default()
             },
             received_at: row.received_at,
+            receipt_code: row.receipt_code,
+            identified_by: row.identified_by,
         })
     }
 }
@@ -67,7 +82,8 @@ pub async fn list(
         .await?;
     let rows: Vec<AgreementRow> = sqlx::query_as(
         "SELECT id, policy_version_id, policy_text_sha256, signer_name, agreed, signed_at, \
-         device_id, received_at FROM agreements ORDER BY signed_at DESC, id DESC",
+         device_id, received_at, record_json, receipt_code, identified_by FROM agreements \
+         ORDER BY signed_at DESC, id DESC",
     )
     .fetch_all(&state.pool)
     .await?;

@@ -79,7 +79,7 @@ impl From<AuditRow> for AuditEntry {
             actor: r.actor,
             action: r.action,
             subject: r.subject,
-            academy_id: r.academy_id,
+            academy_id: uuid::Uuid::parse_str(&r.academy_id).ok(),
             client: r.client,
             detail: r.detail,
         }

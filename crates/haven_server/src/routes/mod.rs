@@ -4,6 +4,7 @@ pub(crate) mod academies;
 pub(crate) mod agreements;
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod compliance;
 pub(crate) mod devices;
 pub(crate) mod health;
 pub(crate) mod parents;
@@ -14,6 +15,7 @@ pub(crate) mod settings;
 pub(crate) mod staff;
 pub(crate) mod sync;
 pub(crate) mod trust;
+pub(crate) mod verify;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -66,6 +68,9 @@ pub fn api() -> Router<AppState> {
         )
         .route("/audit", get(audit::list))
         .route("/agreements", get(agreements::list))
+        .route("/verify/{code}", get(verify::verify))
+        .route("/compliance", get(compliance::academy))
+        .route("/compliance/mine", get(compliance::mine))
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest("/v1", v1)

@@ -45,7 +45,7 @@ pub async fn push(
             return Err(AppError::Forbidden);
         }
     }
-    let response = apply_push(&state.pool, &request, now_ms()).await?;
+    let response = apply_push(&state.pool, &request, now_ms(), &caller).await?;
     let rejected = response
         .results
         .iter()

@@ -874,3 +874,81 @@ async fn no_password_token_code_or_second_factor_secret_is_stored_in_plaintext()
         );
     }
 }
+
+#[tokio::test]
+async fn a_parent_link_signs_only_for_its_own_children_and_agreements() {
+    use haven_core::agreement::Capacity;
+    use haven_core::sync::wire::{Outcome, PushResponse};
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let report = import_class_list(&app, &admin).await;
+    let token = report.invitations[0].link_path.trim_start_matches("/join/");
+    let session: ParentSession = app
+        .post_json(
+            "/api/v1/parent-invitations/redeem",
+            None,
+            json!({"token": token}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let policies: Vec<haven_core::policy::PolicySummary> =
+        app.get("/api/v1/policies").await.json().await.unwrap();
+    let version_of =
+        |kind: haven_core::policy::PolicyKind| policies.iter().find(|p| p.kind == kind).unwrap().id;
+    let device = crate::helpers::Device::fresh();
+    let sign = |id: uuid::Uuid, capacity: Capacity| {
+        let app = &app;
+        let device = &device;
+        async move {
+            let version = app.policy(id).await;
+            let mut record = device.sign(&version, "Sara Khan");
+            record.capacity = capacity;
+            record
+        }
+    };
+    let child = |name: &str| Capacity::OnBehalfOf {
+        child_name: name.into(),
+        relationship: "Mother".into(),
+    };
+    use haven_core::policy::PolicyKind::*;
+    let records = [
+        sign(version_of(PupilAua), child("amira  khan")).await,
+        sign(version_of(PupilAua), child("Someone Else")).await,
+        sign(version_of(StaffAua), Capacity::Myself).await,
+        sign(version_of(ParentAua), Capacity::Myself).await,
+        sign(version_of(PupilAua), Capacity::Myself).await,
+    ];
+    let reply: PushResponse = app
+        .client
+        .post(app.url("/api/v1/sync/push"))
+        .bearer_auth(&session.token)
+        .json(&device.push(&[
+            (1, &records[0]),
+            (2, &records[1]),
+            (3, &records[2]),
+            (4, &records[3]),
+            (5, &records[4]),
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let outcomes: Vec<&Outcome> = reply.results.iter().map(|r| &r.outcome).collect();
+    assert_eq!(outcomes[0], &Outcome::Applied, "their child, by name");
+    assert_eq!(
+        outcomes[3],
+        &Outcome::Applied,
+        "the parent agreement, for themselves"
+    );
+    for i in [1, 2, 4] {
+        assert!(
+            matches!(outcomes[i], Outcome::Rejected { code, .. } if code == "not_for_this_invitation"),
+            "{i}: {:?}",
+            outcomes[i]
+        );
+    }
+}

@@ -236,6 +236,7 @@ impl Device {
             agreed: true,
             signed_at: 1_790_000_000_000,
             device_id: self.id,
+            ..Default::default()
         }
     }
 
@@ -249,6 +250,7 @@ impl Device {
             agreed: true,
             signed_at: 1_790_000_000_000,
             device_id: self.id,
+            ..Default::default()
         }
     }
 

@@ -99,6 +99,7 @@ fn url_of(path: &str) -> String {
         .replace("{user_id}", "01980a00-0000-7000-8000-000000000014")
         .replace("{device_id}", "01980a00-0000-7000-8000-0000000000d1")
         .replace("{invitation_id}", "01980a00-0000-7000-8000-0000000000e1")
+        .replace("{code}", "ZZZZ-ZZZZ")
 }
 
 #[tokio::test]

@@ -1,0 +1,44 @@
+//! `haven_server verify-ledger`: walks the whole ledger and every stored
+//! agreement against it, prints what it found, and fails if anything was
+//! changed or removed.
+
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct VerifyLedgerArgs {
+    /// The server's SQLite database file.
+    #[arg(long, env = "HAVEN_DATABASE", default_value = "data/haven.sqlite3")]
+    pub database: PathBuf,
+}
+
+/// Lines to print, and whether the ledger is intact.
+pub async fn run(args: VerifyLedgerArgs) -> Result<(Vec<String>, bool), String> {
+    if !args.database.exists() {
+        return Err(format!(
+            "there is no database at {}; give the server's database with --database",
+            args.database.display()
+        ));
+    }
+    let pool = haven_server::db::connect(&args.database)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (entries, breaks) = haven_server::ledger::verify(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    pool.close().await;
+    if breaks.is_empty() {
+        return Ok((
+            vec![format!(
+                "The ledger is intact: {entries} entries, every agreement matches its entry."
+            )],
+            true,
+        ));
+    }
+    let mut lines = vec![format!(
+        "The ledger is NOT intact: {} problem(s) in {entries} entries.",
+        breaks.len()
+    )];
+    lines.extend(breaks.iter().map(|b| format!("- {b}")));
+    Ok((lines, false))
+}
