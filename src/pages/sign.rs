@@ -111,7 +111,20 @@ fn SignForm(
     let account = me
         .as_ref()
         .and_then(|u| uuid::Uuid::parse_str(&u.user_id()).ok());
-    let staff_signing = account.is_some() && policy.audiences.contains(&Audience::Staff);
+    // Whom their roles sign as (staff, governor, volunteer...), if this
+    // agreement is written for one of them.
+    let my_audiences: Vec<Audience> = use_session()
+        .grants()
+        .0
+        .iter()
+        .filter_map(|g| g.role.audience())
+        .collect();
+    let my_role = policy
+        .audiences
+        .iter()
+        .copied()
+        .find(|a| my_audiences.contains(a));
+    let staff_signing = account.is_some() && my_role.is_some();
     let name = RwSignal::new(if staff_signing {
         me.as_ref().map(|u| u.name()).unwrap_or_default()
     } else {
@@ -120,7 +133,7 @@ fn SignForm(
             .unwrap_or_default()
     });
     let role = RwSignal::new(if staff_signing {
-        Some(Audience::Staff)
+        my_role
     } else if invited.with_value(Option::is_some) {
         Some(Audience::ParentCarer)
     } else {
@@ -170,7 +183,7 @@ fn SignForm(
                     device_id: device.device_id,
                     role: role.get_untracked(),
                     signer_account: account
-                        .filter(|_| staff_signing && role.get_untracked() == Some(Audience::Staff)),
+                        .filter(|_| staff_signing && role.get_untracked() == my_role),
                     capacity: match child.get_value() {
                         Some(child_name) => Capacity::OnBehalfOf {
                             child_name,

@@ -114,9 +114,20 @@ pub fn status(policy: &impl PolicyFacts, records: &[Signed]) -> (SignStatus, Opt
 /// signable versions written for staff, owned by the trust or one of those
 /// academies. `latest` holds the latest version of each policy.
 pub fn staff_agreements<'a, P: PolicyFacts>(latest: &'a [P], academies: &[Uuid]) -> Vec<&'a P> {
+    agreements_for(latest, academies, &[Audience::Staff])
+}
+
+/// The agreements someone signing as any of `audiences` (from their roles:
+/// staff, governor, volunteer, community user) at `academies` is asked to
+/// sign, by title.
+pub fn agreements_for<'a, P: PolicyFacts>(
+    latest: &'a [P],
+    academies: &[Uuid],
+    audiences: &[Audience],
+) -> Vec<&'a P> {
     let mut list: Vec<&P> = latest
         .iter()
-        .filter(|p| p.kind().is_signable() && p.audiences().contains(&Audience::Staff))
+        .filter(|p| p.kind().is_signable() && p.audiences().iter().any(|a| audiences.contains(a)))
         .filter(|p| match p.owner() {
             PolicyOwner::Trust => true,
             PolicyOwner::Academy { academy_id } => academies.contains(&academy_id),
@@ -220,6 +231,32 @@ mod tests {
             .map(|p| p.title.as_str())
             .collect();
         assert_eq!(titles, ["A", "B"]);
+    }
+
+    #[test]
+    fn governors_and_community_users_are_asked_to_sign_what_is_written_for_them() {
+        let mut staff = policy(1);
+        staff.title = "Staff".into();
+        let mut community = policy(1);
+        community.title = "Community".into();
+        community.kind = PolicyKind::CommunityAua;
+        community.audiences = vec![Audience::CommunityUser];
+        let mut both = policy(1);
+        both.title = "Both".into();
+        both.audiences = vec![Audience::Staff, Audience::Governor];
+        let all = [staff, community, both];
+        let titles = |a: &[Audience]| -> Vec<String> {
+            agreements_for(&all, &[], a)
+                .iter()
+                .map(|p| p.title.clone())
+                .collect()
+        };
+        assert_eq!(titles(&[Audience::Governor]), ["Both"]);
+        assert_eq!(titles(&[Audience::CommunityUser]), ["Community"]);
+        assert_eq!(
+            titles(&[Audience::Staff, Audience::CommunityUser]),
+            ["Both", "Community", "Staff"]
+        );
     }
 
     #[test]

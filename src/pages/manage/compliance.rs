@@ -37,6 +37,8 @@ fn CompliancePage(token: String) -> impl IntoView {
     let academies = academies();
     let academy = RwSignal::new(String::new());
     let filter = RwSignal::new("action".to_owned());
+    let agreement = RwSignal::new(String::new());
+    let role = RwSignal::new(String::new());
     let due_days = RwSignal::new("14".to_owned());
     let rows = LocalResource::new(move || {
         let academy = academy.get();
@@ -54,10 +56,13 @@ fn CompliancePage(token: String) -> impl IntoView {
     });
     let shown = move || -> Vec<ComplianceRow> {
         let f = filter.get();
+        let (agreement, role) = (agreement.get(), role.get());
         rows.get()
             .and_then(Result::ok)
             .unwrap_or_default()
             .into_iter()
+            .filter(|r| agreement.is_empty() || r.policy_title == agreement)
+            .filter(|r| role.is_empty() || r.roles.iter().any(|x| x.as_str() == role))
             .filter(|r| match f.as_str() {
                 "all" => true,
                 "action" => r.status.needs_action(),
@@ -126,6 +131,23 @@ fn CompliancePage(token: String) -> impl IntoView {
                     <option value="declined">"Declined"</option>
                     <option value="signed_current">"Signed"</option>
                     <option value="all">"Everyone"</option>
+                </select></div>
+            <div class="field"><label for="compliance-agreement">"Agreement"</label>
+                <select id="compliance-agreement" on:change=move |ev| agreement.set(event_target_value(&ev))>
+                    <option value="">"All agreements"</option>
+                    {move || {
+                        let mut titles: Vec<String> = rows.get().and_then(Result::ok).unwrap_or_default()
+                            .into_iter().map(|r| r.policy_title).collect();
+                        titles.sort();
+                        titles.dedup();
+                        titles.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()
+                    }}
+                </select></div>
+            <div class="field"><label for="compliance-role">"Role"</label>
+                <select id="compliance-role" on:change=move |ev| role.set(event_target_value(&ev))>
+                    <option value="">"All roles"</option>
+                    {haven_core::accounts::roles::Role::ALL.into_iter().filter(|r| r.is_academy_role())
+                        .map(|r| view! { <option value=r.as_str()>{r.label()}</option> }).collect_view()}
                 </select></div>
             <div class="field"><label for="due-days">"New staff must sign within (days of joining)"</label>
                 <input type="text" id="due-days" inputmode="numeric" class="input-short"

@@ -18,15 +18,25 @@ pub enum Role {
     /// The Designated Safeguarding Lead.
     Dsl,
     Staff,
+    /// A governor of the academy: signs, manages nothing.
+    Governor,
+    /// A volunteer at the academy: signs, manages nothing.
+    Volunteer,
+    /// Someone from the community using the academy's systems: signs,
+    /// manages nothing.
+    CommunityUser,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 8] = [
         Role::TrustAdmin,
         Role::Headteacher,
         Role::EsafetyLead,
         Role::Dsl,
         Role::Staff,
+        Role::Governor,
+        Role::Volunteer,
+        Role::CommunityUser,
     ];
 
     /// The form on the wire and in the database.
@@ -37,6 +47,24 @@ impl Role {
             Role::EsafetyLead => "esafety_lead",
             Role::Dsl => "dsl",
             Role::Staff => "staff",
+            Role::Governor => "governor",
+            Role::Volunteer => "volunteer",
+            Role::CommunityUser => "community_user",
+        }
+    }
+
+    /// Whom the role signs agreements as: the audiences a policy is written
+    /// for (every employee role signs as staff).
+    pub fn audience(self) -> Option<crate::policy::Audience> {
+        use crate::policy::Audience;
+        match self {
+            Role::TrustAdmin => None,
+            Role::Headteacher | Role::EsafetyLead | Role::Dsl | Role::Staff => {
+                Some(Audience::Staff)
+            }
+            Role::Governor => Some(Audience::Governor),
+            Role::Volunteer => Some(Audience::Volunteer),
+            Role::CommunityUser => Some(Audience::CommunityUser),
         }
     }
 
@@ -48,6 +76,9 @@ impl Role {
             Role::EsafetyLead => "E-safety lead",
             Role::Dsl => "Designated safeguarding lead (DSL)",
             Role::Staff => "Staff",
+            Role::Governor => "Governor",
+            Role::Volunteer => "Volunteer",
+            Role::CommunityUser => "Community user",
         }
     }
 
@@ -67,6 +98,9 @@ impl Role {
             "esafetylead" | "onlinesafetylead" | "esafety" | "onlinesafety" => Role::EsafetyLead,
             "dsl" | "designatedsafeguardinglead" | "designatedsafeguardingleaddsl" => Role::Dsl,
             "staff" | "teacher" | "staffmember" => Role::Staff,
+            "governor" | "localgovernor" => Role::Governor,
+            "volunteer" => Role::Volunteer,
+            "communityuser" | "community" => Role::CommunityUser,
             _ => return None,
         })
     }
@@ -202,10 +236,13 @@ mod tests {
             ("Trust admin", Role::TrustAdmin),
             ("trust-admin", Role::TrustAdmin),
             (" esafety_lead ", Role::EsafetyLead),
+            ("Governor", Role::Governor),
+            ("Volunteer", Role::Volunteer),
+            ("Community user", Role::CommunityUser),
         ] {
             assert_eq!(Role::parse(s), Some(role), "{s}");
         }
-        for s in ["", "caretaker", "governor", "head of year"] {
+        for s in ["", "caretaker", "trustee", "head of year"] {
             assert_eq!(Role::parse(s), None, "{s}");
         }
     }

@@ -258,7 +258,7 @@ mod tests {
                 "Name is empty; give the person's full name",
                 "Email: \"nope\" has no @; an email address looks like name@school.org.uk",
                 "Academy \"Nowhere\" is not one of the trust's academies; use one of: Oakfield Primary Academy, Elm Tree School",
-                "Role \"Caretaker\" is not a role in Haven; use one of: Headteacher, E-safety lead, Designated safeguarding lead (DSL), Staff",
+                "Role \"Caretaker\" is not a role in Haven; use one of: Headteacher, E-safety lead, Designated safeguarding lead (DSL), Staff, Governor, Volunteer, Community user",
             ]
         );
         assert_eq!(problem_lines(&report), [2, 2, 2, 2]);

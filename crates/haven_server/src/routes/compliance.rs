@@ -1,7 +1,7 @@
 //! `GET /api/v1/compliance` (per academy, for its headteacher and e-safety
-//! lead) and `GET /api/v1/compliance/mine` (a staff member's own "to sign"):
-//! each person × each staff agreement, with where they stand on it
-//! (`haven_core::compliance`).
+//! lead) and `GET /api/v1/compliance/mine` (a person's own "to sign"): each
+//! person × each agreement their roles sign (staff, governor, volunteer,
+//! community user), with where they stand on it (`haven_core::compliance`).
 
 use crate::audit::{Action, Entry};
 use crate::auth::{ClientAddr, Staff};
@@ -15,7 +15,7 @@ use axum::extract::{Query, State};
 use haven_core::accounts::roles::Role;
 use haven_core::api::accounts::ComplianceRow;
 use haven_core::api::ApiError;
-use haven_core::compliance::{due_by, staff_agreements, status, PolicyFacts, Signed};
+use haven_core::compliance::{agreements_for, due_by, status, PolicyFacts, Signed};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -124,15 +124,16 @@ async fn rows_for(
 ) -> Result<Vec<ComplianceRow>, AppError> {
     let people = people(state, academy, only).await?;
     let latest = latest_versions(&state.pool).await?;
-    let asked = staff_agreements(&latest, &[academy]);
     let records = records(state).await?;
     let now = now_ms();
     let mut rows = Vec::new();
     for person in &people {
         let mine = records.get(&person.id).map(Vec::as_slice).unwrap_or(&[]);
         let due = due_by(person.joined_at, days);
-        for policy in &asked {
-            let (status, record) = status(*policy, mine);
+        // What they sign depends on their roles: staff, governor, volunteer...
+        let audiences: Vec<_> = person.roles.iter().filter_map(|r| r.audience()).collect();
+        for policy in agreements_for(&latest, &[academy], &audiences) {
+            let (status, record) = status(policy, mine);
             rows.push(ComplianceRow {
                 user_id: uuid_from_db(&person.id)?,
                 name: person.name.clone(),

@@ -196,3 +196,66 @@ async fn a_record_may_name_only_the_account_of_the_session_that_sends_it() {
         Outcome::Applied
     );
 }
+
+#[tokio::test]
+async fn governors_and_community_users_are_invited_like_staff_and_asked_for_their_own_agreements() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    for (name, email, role) in [
+        ("Gail Governor", "gail@governors.example", "governor"),
+        ("Cal Community", "cal@club.example", "community_user"),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/api/v1/staff"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"name": name, "email": email,
+                "grants": [{"role": role, "academy_id": OAKFIELD_ID}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{role}");
+    }
+    let rows: Vec<ComplianceRow> = compliance(&app, &admin, &format!("academy_id={OAKFIELD_ID}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let titles = |email: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.email == email)
+            .map(|r| r.policy_title.clone())
+            .collect()
+    };
+    assert_eq!(
+        titles("gail@governors.example"),
+        ["Staff Acceptable Use Agreement"]
+    );
+    assert_eq!(
+        titles("cal@club.example"),
+        ["Community User Acceptable Use Agreement"]
+    );
+    assert_eq!(
+        titles("teacher@oakfield.example"),
+        ["Staff Acceptable Use Agreement"]
+    );
+    // They manage nothing.
+    let staff: Vec<haven_core::api::accounts::StaffMember> = app
+        .client
+        .get(app.url("/api/v1/staff"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gail = staff
+        .iter()
+        .find(|s| s.email == "gail@governors.example")
+        .unwrap();
+    assert!(!gail.grants.allows(
+        Some(OAKFIELD_ID),
+        &[haven_core::accounts::roles::Role::Headteacher]
+    ));
+}
