@@ -12,6 +12,7 @@ import {
   freePort,
   getJson,
   launchBrowser,
+  postJson,
   scratchDir,
   startServer,
 } from "./support.mjs";
@@ -163,6 +164,29 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
     20_000,
     "the keyboard signature to sync",
   );
+
+  // A parent's pages, on a phone: the invitation, and signing for a child
+  // (the pupil agreement, and photo consent with its questions).
+  const report = await postJson(`${server.base}/api/v1/parent-invitations/import`, token, {
+    csv: "pupil name,class,academy,parent/carer name\nAmira Khan,Year 3,Oakfield Primary Academy,Sara Khan\n",
+  });
+  const phone = await (await browser.newContext({ bypassCSP: true, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })).newPage();
+  await phone.goto(`${server.base}${report.invitations[0].link_path}`);
+  await phone.getByTestId("child-Amira Khan").getByRole("link", { name: /Photo/ }).waitFor();
+  const parentPages = [
+    ["parent invitation", null],
+    ["sign for a child", /Pupil/],
+    ["photo consent", /Photo/],
+  ];
+  for (const [name, link] of parentPages) {
+    if (link) {
+      await phone.goto(`${server.base}${report.invitations[0].link_path}`);
+      await phone.getByTestId("child-Amira Khan").getByRole("link", { name: link }).click();
+      await phone.getByLabel("Your relationship to Amira Khan").waitFor();
+    }
+    const violations = await axeViolations(phone);
+    if (violations.length) failures.push({ name, violations });
+  }
 
   assert.deepEqual(failures, [], JSON.stringify(failures, null, 2));
 });
