@@ -64,6 +64,23 @@ test("an admin invites a teacher, who sets a password through the link once", as
   const link = (await admin.locator(".link-list code").first().textContent()).trim();
   assert.match(link, /\/invite\/hl_[0-9a-f]{64}$/);
   await admin.getByTestId("staff-table").filter({ hasText: "nia@oakfield.example" }).waitFor();
+  // The admin gives her a second role, and takes it back.
+  await admin.getByRole("button", { name: "Change roles of Nia Adeyemi" }).click();
+  const editor = admin.getByTestId("role-editor");
+  await editor.getByLabel("Add a role").selectOption({ label: "Designated safeguarding lead (DSL)" });
+  await editor.getByLabel("At academy").selectOption({ label: "Oakfield Primary Academy" });
+  await editor.getByRole("button", { name: "Add", exact: true }).click();
+  await editor.getByRole("button", { name: "Save roles" }).click();
+  await admin.getByTestId("staff-table").getByRole("row", { name: /Nia Adeyemi/ })
+    .filter({ hasText: "Designated safeguarding lead (DSL) (Oakfield Primary Academy)" }).waitFor();
+  await admin.getByRole("button", { name: "Change roles of Nia Adeyemi" }).click();
+  await editor.getByRole("button", { name: /Remove Designated safeguarding lead/ }).click();
+  await editor.getByRole("button", { name: "Save roles" }).click();
+  await eventually(
+    async () => !(await admin.getByTestId("staff-table").getByRole("row", { name: /Nia Adeyemi/ }).textContent()).includes("DSL"),
+    10_000,
+    "the role to go",
+  );
 
   const nia = await (await browser.newContext()).newPage();
   await nia.goto(link);

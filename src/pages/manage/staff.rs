@@ -99,6 +99,34 @@ fn StaffPage(token: String) -> impl IntoView {
             }
         }
     });
+    // The person whose roles are being changed, with the roles as edited.
+    let editing = RwSignal::new(None::<(StaffMember, Vec<RoleGrant>)>);
+    let new_role = RwSignal::new(Role::Staff.as_str().to_owned());
+    let new_academy = RwSignal::new(String::new());
+    let session = crate::state::session::use_session();
+    // A trust admin edits every role; a headteacher those at their academies.
+    let editable = move |g: &RoleGrant| {
+        let mine = session.grants();
+        mine.is_trust_admin()
+            || g.academy_id
+                .is_some_and(|a| mine.allows(Some(a), &[Role::Headteacher]))
+    };
+    let save_roles = Action::new_local(move |_: &()| async move {
+        let Some((member, grants)) = editing.get_untracked() else {
+            return;
+        };
+        let grants: Vec<RoleGrant> = grants.into_iter().filter(|g| editable(g)).collect();
+        let url = api::url(&format!("/staff/{}/roles", member.id));
+        let body = haven_core::api::accounts::PutRolesRequest { grants };
+        match api::put_json::<_, StaffMember>(&url, &token.get_value(), &body).await {
+            Ok(updated) => {
+                message.set(Some(Ok(format!("{}'s roles are saved.", updated.name))));
+                editing.set(None);
+                version.update(|v| *v += 1);
+            }
+            Err(e) => message.set(Some(Err(e.to_string()))),
+        }
+    });
     let set_active = Action::new_local(move |(id, active): &(uuid::Uuid, bool)| {
         let (id, active) = (*id, *active);
         async move {
@@ -164,6 +192,53 @@ fn StaffPage(token: String) -> impl IntoView {
             </ul>
         })}
 
+        {move || editing.get().map(|(member, grants)| {
+            let names = academies.get().unwrap_or_default();
+            view! {
+                <section class="panel" data-testid="role-editor" aria-labelledby="role-editor-title">
+                    <h2 id="role-editor-title">{format!("Roles of {}", member.name)}</h2>
+                    <ul>
+                        {grants.iter().copied().map(|g| {
+                            let label = format!("{} ({})", g.role.label(), academy_name(&names, g.academy_id));
+                            let can = editable(&g);
+                            view! {
+                                <li>
+                                    {label.clone()}
+                                    {can.then(|| view! {
+                                        " "
+                                        <button type="button" class="button button-secondary button-small"
+                                            on:click=move |_| editing.update(|e| if let Some((_, gs)) = e { gs.retain(|x| *x != g); })>
+                                            {format!("Remove {label}")}
+                                        </button>
+                                    })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    <div class="field"><label for="add-role">"Add a role"</label>
+                        <select id="add-role" on:change=move |ev| new_role.set(event_target_value(&ev))>
+                            {Role::ALL.iter().filter(|r| r.is_academy_role()).map(|r| view! { <option value=r.as_str() selected=*r == Role::Staff>{r.label()}</option> }).collect_view()}
+                        </select></div>
+                    <div class="field"><label for="add-role-academy">"At academy"</label>
+                        <select id="add-role-academy" on:change=move |ev| new_academy.set(event_target_value(&ev))>
+                            <option value="">"Choose an academy"</option>
+                            {names.iter().map(|a| view! { <option value=a.id.to_string()>{a.name.clone()}</option> }).collect_view()}
+                        </select></div>
+                    <p class="button-row">
+                        <button type="button" class="button button-secondary" on:click=move |_| {
+                            let (Some(role), Ok(academy)) = (Role::parse(&new_role.get_untracked()), uuid::Uuid::parse_str(&new_academy.get_untracked())) else {
+                                message.set(Some(Err("Choose a role and an academy to add.".into())));
+                                return;
+                            };
+                            let grant = RoleGrant { role, academy_id: Some(academy) };
+                            editing.update(|e| if let Some((_, gs)) = e { if !gs.contains(&grant) { gs.push(grant); } });
+                        }>"Add"</button>
+                        <button type="button" class="button" on:click=move |_| { message.set(None); save_roles.dispatch(()); }>"Save roles"</button>
+                        <button type="button" class="button button-secondary" on:click=move |_| editing.set(None)>"Cancel"</button>
+                    </p>
+                </section>
+            }
+        })}
         <h2>"Staff"</h2>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || staff.get().map(|r| match r {
@@ -184,6 +259,14 @@ fn StaffPage(token: String) -> impl IntoView {
                                             <td><button type="button" class="button button-secondary button-small"
                                                 on:click=move |_| { set_active.dispatch((id, !active)); }>
                                                 {if active { format!("Deactivate {}", m.name) } else { format!("Reactivate {}", m.name) }}
+                                            </button>
+                                            " "
+                                            <button type="button" class="button button-secondary button-small"
+                                                on:click={
+                                                    let member = m.clone();
+                                                    move |_| editing.set(Some((member.clone(), member.grants.0.clone())))
+                                                }>
+                                                {format!("Change roles of {}", m.name)}
                                             </button></td>
                                         </tr>
                                     }
