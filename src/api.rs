@@ -1,6 +1,6 @@
 //! Typed client for the server's REST API, over haven_core's wire types.
 
-use gloo_net::http::{Request, Response};
+use gloo_net::http::{Request, RequestBuilder, Response};
 use haven_core::api::{ApiError, LoginRequest, LoginResponse};
 use haven_core::policy::{PolicyVersion, PublishPolicyVersion};
 use haven_core::pull::{Cursor, PullResponse};
@@ -72,24 +72,49 @@ async fn read<T: DeserializeOwned>(resp: Response) -> Result<T, ApiClientError> 
     }
 }
 
+/// Adds `Authorization: Bearer` when there is a token.
+fn bearer(request: RequestBuilder, token: Option<&str>) -> RequestBuilder {
+    match token {
+        Some(token) => request.header("authorization", &format!("Bearer {token}")),
+        None => request,
+    }
+}
+
+/// Sends a request, with a JSON body if given; no answer at all is `Unreachable`.
+async fn send<B: serde::Serialize>(
+    request: RequestBuilder,
+    body: Option<&B>,
+) -> Result<Response, ApiClientError> {
+    let sent = match body {
+        Some(body) => {
+            request
+                .json(body)
+                .map_err(|e| ApiClientError::Decode(e.to_string()))?
+                .send()
+                .await
+        }
+        None => request.send().await,
+    };
+    sent.map_err(|_| ApiClientError::Unreachable)
+}
+
+/// A 2xx with no body wanted (204), or the error the server gave.
+async fn no_content(resp: Response) -> Result<(), ApiClientError> {
+    if resp.ok() {
+        Ok(())
+    } else {
+        read::<serde_json::Value>(resp).await.map(|_| ())
+    }
+}
+
 /// Everything the server changed after `since`, at most one page.
 pub async fn pull(since: Cursor) -> Result<PullResponse, ApiClientError> {
-    let resp = Request::get(&format!("{BASE}/pull?since={since}"))
-        .send()
-        .await
-        .map_err(|_| ApiClientError::Unreachable)?;
-    read(resp).await
+    let request = Request::get(&format!("{BASE}/pull?since={since}"));
+    read(send::<()>(request, None).await?).await
 }
 
 pub async fn push(batch: &PushRequest, token: &str) -> Result<PushResponse, ApiClientError> {
-    let resp = Request::post(&format!("{BASE}/sync/push"))
-        .header("authorization", &format!("Bearer {token}"))
-        .json(batch)
-        .map_err(|e| ApiClientError::Decode(e.to_string()))?
-        .send()
-        .await
-        .map_err(|_| ApiClientError::Unreachable)?;
-    read(resp).await
+    post_json(&format!("{BASE}/sync/push"), Some(token), batch).await
 }
 
 /// Signs a staff member in. `totp_code` is needed once the account has a
@@ -113,17 +138,7 @@ pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
     token: Option<&str>,
     body: &B,
 ) -> Result<T, ApiClientError> {
-    let mut request = Request::post(url);
-    if let Some(token) = token {
-        request = request.header("authorization", &format!("Bearer {token}"));
-    }
-    let resp = request
-        .json(body)
-        .map_err(|e| ApiClientError::Decode(e.to_string()))?
-        .send()
-        .await
-        .map_err(|_| ApiClientError::Unreachable)?;
-    read(resp).await
+    read(send(bearer(Request::post(url), token), Some(body)).await?).await
 }
 
 /// A JSON PUT with a bearer token.
@@ -132,38 +147,17 @@ pub async fn put_json<B: serde::Serialize, T: DeserializeOwned>(
     token: &str,
     body: &B,
 ) -> Result<T, ApiClientError> {
-    let resp = Request::put(url)
-        .header("authorization", &format!("Bearer {token}"))
-        .json(body)
-        .map_err(|e| ApiClientError::Decode(e.to_string()))?
-        .send()
-        .await
-        .map_err(|_| ApiClientError::Unreachable)?;
-    read(resp).await
+    read(send(bearer(Request::put(url), Some(token)), Some(body)).await?).await
 }
 
 /// A GET with a bearer token.
 pub async fn get_json<T: DeserializeOwned>(url: &str, token: &str) -> Result<T, ApiClientError> {
-    let resp = Request::get(url)
-        .header("authorization", &format!("Bearer {token}"))
-        .send()
-        .await
-        .map_err(|_| ApiClientError::Unreachable)?;
-    read(resp).await
+    read(send::<()>(bearer(Request::get(url), Some(token)), None).await?).await
 }
 
 /// A POST whose answer has no body (204), with a bearer token.
 pub async fn post_empty(url: &str, token: &str) -> Result<(), ApiClientError> {
-    let resp = Request::post(url)
-        .header("authorization", &format!("Bearer {token}"))
-        .send()
-        .await
-        .map_err(|_| ApiClientError::Unreachable)?;
-    if resp.ok() {
-        Ok(())
-    } else {
-        read::<serde_json::Value>(resp).await.map(|_| ())
-    }
+    no_content(send::<()>(bearer(Request::post(url), Some(token)), None).await?).await
 }
 
 /// A JSON POST whose answer has no body (204), with a bearer token.
@@ -172,18 +166,7 @@ pub async fn post_empty_json<B: serde::Serialize>(
     token: &str,
     body: &B,
 ) -> Result<(), ApiClientError> {
-    let resp = Request::post(url)
-        .header("authorization", &format!("Bearer {token}"))
-        .json(body)
-        .map_err(|e| ApiClientError::Decode(e.to_string()))?
-        .send()
-        .await
-        .map_err(|_| ApiClientError::Unreachable)?;
-    if resp.ok() {
-        Ok(())
-    } else {
-        read::<serde_json::Value>(resp).await.map(|_| ())
-    }
+    no_content(send(bearer(Request::post(url), Some(token)), Some(body)).await?).await
 }
 
 /// The API's base path, for pages that build their own URLs.

@@ -127,38 +127,70 @@ pub async fn replace_grants(
     add_grants(tx, user_id, grants).await
 }
 
-/// The person as an admin sees them.
-pub async fn staff_member(pool: &SqlitePool, id: &str) -> Result<StaffMember, AppError> {
-    let row: Option<(String, String, String, bool, Option<String>, String)> = sqlx::query_as(
-        "SELECT id, name, email, active, totp_sealed, password_hash FROM users WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    let (id, name, email, active, totp, hash) =
-        row.ok_or_else(|| AppError::NotFound(format!("there is no staff member {id}")))?;
-    let grants = crate::auth::load_grants(pool, &id).await?;
-    Ok(StaffMember {
-        id: parse_uuid(&id)?,
-        name,
-        email,
-        active,
-        grants,
-        second_factor_enrolled: totp.is_some(),
-        invitation_pending: hash.is_empty(),
-    })
+/// A `users` row as the staff list needs it.
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: String,
+    name: String,
+    email: String,
+    active: bool,
+    totp_sealed: Option<String>,
+    password_hash: String,
 }
 
-/// Everyone, by name.
-pub async fn all_staff(pool: &SqlitePool) -> Result<Vec<StaffMember>, AppError> {
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM users ORDER BY name, email")
-        .fetch_all(pool)
-        .await?;
-    let mut staff = Vec::with_capacity(ids.len());
-    for id in ids {
-        staff.push(staff_member(pool, &id).await?);
+const MEMBER_COLUMNS: &str = "id, name, email, active, totp_sealed, password_hash";
+
+impl MemberRow {
+    fn into_member(self, grants: Grants) -> Result<StaffMember, AppError> {
+        Ok(StaffMember {
+            id: parse_uuid(&self.id)?,
+            name: self.name,
+            email: self.email,
+            active: self.active,
+            grants,
+            second_factor_enrolled: self.totp_sealed.is_some(),
+            invitation_pending: self.password_hash.is_empty(),
+        })
     }
-    Ok(staff)
+}
+
+/// The person as an admin sees them.
+pub async fn staff_member(pool: &SqlitePool, id: &str) -> Result<StaffMember, AppError> {
+    let row: Option<MemberRow> =
+        sqlx::query_as(&format!("SELECT {MEMBER_COLUMNS} FROM users WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    let row = row.ok_or_else(|| AppError::NotFound(format!("there is no staff member {id}")))?;
+    let grants = crate::auth::load_grants(pool, &row.id).await?;
+    row.into_member(grants)
+}
+
+/// Everyone, by name: two queries, however many people there are.
+pub async fn all_staff(pool: &SqlitePool) -> Result<Vec<StaffMember>, AppError> {
+    let rows: Vec<MemberRow> = sqlx::query_as(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM users ORDER BY name, email"
+    ))
+    .fetch_all(pool)
+    .await?;
+    let roles: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT user_id, role, academy_id FROM user_roles ORDER BY user_id, role, academy_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut grants: std::collections::HashMap<String, Vec<RoleGrant>> = Default::default();
+    for (user_id, role, academy) in &roles {
+        grants
+            .entry(user_id.clone())
+            .or_default()
+            .push(crate::auth::grant_from_db(role, academy)?);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let held = Grants(grants.remove(&row.id).unwrap_or_default());
+            row.into_member(held)
+        })
+        .collect()
 }
 
 pub fn me(member: &StaffMember) -> Me {

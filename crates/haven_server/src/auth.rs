@@ -150,6 +150,20 @@ impl StaffCaller {
     pub fn actor(&self) -> String {
         format!("user:{}", self.user_id)
     }
+
+    /// The academies where this person holds one of `roles`: `None` means
+    /// every academy (a trust admin); no academy at all is `Forbidden`.
+    pub fn managed_academies(&self, roles: &[Role]) -> Result<Option<Vec<Uuid>>, AppError> {
+        if self.grants.is_trust_admin() {
+            return Ok(None);
+        }
+        // Outside the trust admin case the list of all academies is not consulted.
+        let mine = self.grants.academies_with(roles, &[]);
+        if mine.is_empty() {
+            return Err(AppError::Forbidden);
+        }
+        Ok(Some(mine))
+    }
 }
 
 /// An enrolled reception kiosk or shared tablet.
@@ -288,18 +302,22 @@ pub async fn load_grants(pool: &sqlx::SqlitePool, user_id: &str) -> Result<Grant
             .bind(user_id)
             .fetch_all(pool)
             .await?;
-    let mut grants = Vec::with_capacity(rows.len());
-    for (role, academy) in rows {
-        let role = Role::parse(&role)
-            .ok_or_else(|| AppError::Internal(format!("unknown stored role {role:?}")))?;
-        let academy_id = if academy.is_empty() {
-            None
-        } else {
-            Some(parse_stored_id(&academy)?)
-        };
-        grants.push(RoleGrant { role, academy_id });
-    }
-    Ok(Grants(grants))
+    rows.iter()
+        .map(|(role, academy)| grant_from_db(role, academy))
+        .collect::<Result<_, _>>()
+        .map(Grants)
+}
+
+/// A `user_roles` row's role and academy (`''` for trust-wide) as a grant.
+pub(crate) fn grant_from_db(role: &str, academy: &str) -> Result<RoleGrant, AppError> {
+    let role = Role::parse(role)
+        .ok_or_else(|| AppError::Internal(format!("unknown stored role {role:?}")))?;
+    let academy_id = if academy.is_empty() {
+        None
+    } else {
+        Some(parse_stored_id(academy)?)
+    };
+    Ok(RoleGrant { role, academy_id })
 }
 
 /// A signed-in staff member with a full session (second factor done where the

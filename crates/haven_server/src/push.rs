@@ -162,16 +162,8 @@ async fn invitation_refusal(
             .await?;
     let children: Vec<haven_core::accounts::Child> = serde_json::from_str(&children)
         .map_err(|e| AppError::Internal(format!("stored children: {e}")))?;
-    let same = |a: &str, b: &str| {
-        a.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
-            == b.split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_lowercase()
-    };
+    use haven_core::accounts::clean;
+    let same = |a: &str, b: &str| clean(a).to_lowercase() == clean(b).to_lowercase();
     let refusal = match (version.kind, &record.capacity) {
         (PolicyKind::ParentAua, Capacity::Myself) => None,
         (

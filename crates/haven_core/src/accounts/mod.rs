@@ -267,9 +267,10 @@ pub(crate) fn header_key(header: &str) -> String {
         .collect()
 }
 
-/// A cell trimmed, with runs of white space and control characters made one
-/// space, and invisible characters (byte-order marks, zero-width spaces) gone.
-pub(crate) fn clean(cell: &str) -> String {
+/// A cell (or a name typed into a form) trimmed, with runs of white space and
+/// control characters made one space, and invisible characters (byte-order
+/// marks, zero-width spaces) gone.
+pub fn clean(cell: &str) -> String {
     let mut out = String::with_capacity(cell.len());
     let mut gap = false;
     for c in cell.chars() {

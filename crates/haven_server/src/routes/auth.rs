@@ -473,11 +473,7 @@ pub async fn setup(
             message,
         }
     })?;
-    let name = request
-        .name
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = haven_core::accounts::clean(&request.name);
     if name.is_empty() {
         return Err(AppError::Invalid {
             code: "invalid_name",

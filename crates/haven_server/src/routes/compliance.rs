@@ -116,15 +116,28 @@ async fn records(state: &AppState) -> Result<BTreeMap<String, Vec<Signed>>, AppE
     Ok(by_account)
 }
 
+/// What every academy's rows are made from, read once per request.
+struct Library {
+    latest: Vec<haven_core::policy::PolicySummary>,
+    records: BTreeMap<String, Vec<Signed>>,
+}
+
+async fn library(state: &AppState) -> Result<Library, AppError> {
+    Ok(Library {
+        latest: latest_versions(&state.pool).await?,
+        records: records(state).await?,
+    })
+}
+
 async fn rows_for(
     state: &AppState,
+    library: &Library,
     academy: Uuid,
     only: Option<&str>,
     days: u32,
 ) -> Result<Vec<ComplianceRow>, AppError> {
     let people = people(state, academy, only).await?;
-    let latest = latest_versions(&state.pool).await?;
-    let records = records(state).await?;
+    let Library { latest, records } = library;
     let now = now_ms();
     let mut rows = Vec::new();
     for person in &people {
@@ -132,7 +145,7 @@ async fn rows_for(
         let due = due_by(person.joined_at, days);
         // What they sign depends on their roles: staff, governor, volunteer...
         let audiences: Vec<_> = person.roles.iter().filter_map(|r| r.audience()).collect();
-        for policy in agreements_for(&latest, &[academy], &audiences) {
+        for policy in agreements_for(latest, &[academy], &audiences) {
             let (status, record) = status(policy, mine);
             rows.push(ComplianceRow {
                 user_id: uuid_from_db(&person.id)?,
@@ -187,7 +200,10 @@ pub async fn academy(
         .client(&client)
         .write(&state.pool)
         .await?;
-    Ok(Json(rows_for(&state, query.academy_id, None, days).await?))
+    let library = library(&state).await?;
+    Ok(Json(
+        rows_for(&state, &library, query.academy_id, None, days).await?,
+    ))
 }
 
 /// The signed-in person's own agreements, at each academy they work at.
@@ -221,9 +237,10 @@ pub async fn mine(
         .collect();
     academies.sort();
     academies.dedup();
+    let library = library(&state).await?;
     let mut rows = Vec::new();
     for academy in academies {
-        rows.extend(rows_for(&state, academy, Some(&caller.user_id), days).await?);
+        rows.extend(rows_for(&state, &library, academy, Some(&caller.user_id), days).await?);
     }
     Ok(Json(rows))
 }

@@ -4,9 +4,7 @@
 
 use super::parse_id;
 use crate::audit::{Action, Entry};
-use crate::auth::{
-    new_prefixed_token, token_digest, ClientAddr, Staff, StaffCaller, DEVICE_TOKEN_PREFIX,
-};
+use crate::auth::{new_prefixed_token, token_digest, ClientAddr, Staff, DEVICE_TOKEN_PREFIX};
 use crate::clock::{new_id, now_ms};
 use crate::error::AppError;
 use crate::json::Json;
@@ -23,7 +21,6 @@ use haven_core::api::accounts::{
 };
 use haven_core::api::ApiError;
 use rand::Rng;
-use uuid::Uuid;
 
 /// An enrolment code is good for 15 minutes: long enough to walk to the
 /// device, short enough that a code on a sticky note is soon useless.
@@ -128,11 +125,7 @@ pub async fn create_code(
             message: format!("there is no academy {}", request.academy_id),
         });
     }
-    let label = request
-        .label
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let label = haven_core::accounts::clean(&request.label);
     if label.is_empty() || label.chars().count() > 100 {
         return Err(AppError::Invalid {
             code: "invalid_device",
@@ -303,19 +296,6 @@ pub async fn enrol(
     ))
 }
 
-/// Academies whose devices `caller` manages; `None` for all.
-async fn managed(state: &AppState, caller: &StaffCaller) -> Result<Option<Vec<Uuid>>, AppError> {
-    if caller.grants.is_trust_admin() {
-        return Ok(None);
-    }
-    let all = crate::org::academy_ids(&state.pool).await?;
-    let mine = caller.grants.academies_with(&DEVICE_MANAGERS, &all);
-    if mine.is_empty() {
-        return Err(AppError::Forbidden);
-    }
-    Ok(Some(mine))
-}
-
 /// Enrolled devices the caller manages, with last contact and backlog.
 #[utoipa::path(
     get,
@@ -334,7 +314,7 @@ pub async fn list(
     State(state): State<AppState>,
     Staff(caller): Staff,
 ) -> Result<Json<Vec<DeviceView>>, AppError> {
-    let scope = managed(&state, &caller).await?;
+    let scope = caller.managed_academies(&DEVICE_MANAGERS)?;
     let rows: Vec<DeviceRow> = sqlx::query_as(&format!(
         "{DEVICE_SELECT} ORDER BY e.last_contact_at DESC, e.id"
     ))

@@ -10,7 +10,7 @@ use super::parse_id;
 use crate::accounts::LINK_PREFIX;
 use crate::audit::{Action, Entry};
 use crate::auth::{
-    new_prefixed_token, token_digest, Caller, ClientAddr, Staff, StaffCaller, PARENT_SESSION_PREFIX,
+    new_prefixed_token, token_digest, Caller, ClientAddr, Staff, PARENT_SESSION_PREFIX,
 };
 use crate::clock::{new_id, now_ms};
 use crate::error::AppError;
@@ -30,7 +30,6 @@ use haven_core::api::accounts::{
 };
 use haven_core::api::ApiError;
 use sqlx::SqliteConnection;
-use uuid::Uuid;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const DEFAULT_VALID_DAYS: u32 = 28;
@@ -85,19 +84,6 @@ async fn invitation(db: &mut SqliteConnection, id: &str) -> Result<ParentInvitat
         .try_into()
 }
 
-/// Academies where `caller` may invite parents; `None` for all.
-async fn scope(state: &AppState, caller: &StaffCaller) -> Result<Option<Vec<Uuid>>, AppError> {
-    if caller.grants.is_trust_admin() {
-        return Ok(None);
-    }
-    let all = crate::org::academy_ids(&state.pool).await?;
-    let mine = caller.grants.academies_with(&INVITERS, &all);
-    if mine.is_empty() {
-        return Err(AppError::Forbidden);
-    }
-    Ok(Some(mine))
-}
-
 /// Makes one invitation per parent/carer (siblings together) from a class
 /// list (pupil name, class/year, academy, parent/carer name, optional email).
 #[utoipa::path(
@@ -123,7 +109,7 @@ pub async fn import(
     Staff(caller): Staff,
     Json(upload): Json<ClassListUpload>,
 ) -> Result<Json<ClassListReport>, AppError> {
-    let scope = scope(&state, &caller).await?;
+    let scope = caller.managed_academies(&INVITERS)?;
     let valid_days = upload.valid_days.unwrap_or(DEFAULT_VALID_DAYS);
     if !(1..=MAX_VALID_DAYS).contains(&valid_days) {
         return Err(AppError::Invalid {
@@ -214,7 +200,7 @@ pub async fn list(
     client: ClientAddr,
     Staff(caller): Staff,
 ) -> Result<Json<Vec<ParentInvitation>>, AppError> {
-    let scope = scope(&state, &caller).await?;
+    let scope = caller.managed_academies(&INVITERS)?;
     let rows: Vec<InvitationRow> =
         sqlx::query_as(&format!("{INVITATION_SELECT} ORDER BY created_at DESC, id"))
             .fetch_all(&state.pool)

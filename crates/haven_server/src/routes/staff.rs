@@ -5,7 +5,7 @@
 use super::parse_id;
 use crate::accounts::{self, STAFF_INVITATION_LIFETIME_MS};
 use crate::audit::{Action, Entry};
-use crate::auth::{ClientAddr, Staff, StaffCaller};
+use crate::auth::{ClientAddr, Staff};
 use crate::error::AppError;
 use crate::json::Json;
 use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
@@ -22,22 +22,6 @@ use haven_core::api::accounts::{
 use haven_core::api::ApiError;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
-
-/// Academies whose staff `caller` manages; `None` means all (a trust admin).
-async fn managed_academies(
-    state: &AppState,
-    caller: &StaffCaller,
-) -> Result<Option<Vec<Uuid>>, AppError> {
-    if caller.grants.is_trust_admin() {
-        return Ok(None);
-    }
-    let all = crate::org::academy_ids(&state.pool).await?;
-    let mine = caller.grants.academies_with(&[Role::Headteacher], &all);
-    if mine.is_empty() {
-        return Err(AppError::Forbidden);
-    }
-    Ok(Some(mine))
-}
 
 /// Whether `grant` is within `scope`: trust-wide roles only for trust admins.
 fn in_scope(scope: &Option<Vec<Uuid>>, grant: &RoleGrant) -> bool {
@@ -93,7 +77,7 @@ pub async fn list(
     client: ClientAddr,
     Staff(caller): Staff,
 ) -> Result<Json<Vec<StaffMember>>, AppError> {
-    let scope = managed_academies(&state, &caller).await?;
+    let scope = caller.managed_academies(&[Role::Headteacher])?;
     let everyone = accounts::all_staff(&state.pool).await?;
     let visible = everyone
         .into_iter()
@@ -149,18 +133,14 @@ pub async fn invite(
     Staff(caller): Staff,
     Json(request): Json<InviteStaffRequest>,
 ) -> Result<(StatusCode, Json<InvitedStaff>), AppError> {
-    let scope = managed_academies(&state, &caller).await?;
+    let scope = caller.managed_academies(&[Role::Headteacher])?;
     let email = haven_core::accounts::normalise_email(&request.email).map_err(|message| {
         AppError::Invalid {
             code: "invalid_email",
             message,
         }
     })?;
-    let name = request
-        .name
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = haven_core::accounts::clean(&request.name);
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::Invalid {
             code: "invalid_name",
@@ -219,7 +199,7 @@ pub async fn import(
     Staff(caller): Staff,
     Json(upload): Json<CsvUpload>,
 ) -> Result<Json<StaffImportReport>, AppError> {
-    let scope = managed_academies(&state, &caller).await?;
+    let scope = caller.managed_academies(&[Role::Headteacher])?;
     let academies = crate::org::academy_names(&state.pool).await?;
     let parsed = parse_staff_csv(&upload.csv, &academies).map_err(|e| AppError::Invalid {
         code: "invalid_csv",
@@ -322,7 +302,7 @@ pub async fn put_roles(
     Json(request): Json<PutRolesRequest>,
 ) -> Result<Json<StaffMember>, AppError> {
     let user_id = parse_id(&user_id, "staff member id")?.to_string();
-    let scope = managed_academies(&state, &caller).await?;
+    let scope = caller.managed_academies(&[Role::Headteacher])?;
     accounts::staff_member(&state.pool, &user_id).await?;
     check_grants(&state, &scope, &request.grants).await?;
     let mut tx = crate::db::begin_write(&state.pool).await?;
@@ -378,7 +358,7 @@ pub async fn set_active(
     Json(request): Json<SetActiveRequest>,
 ) -> Result<Json<StaffMember>, AppError> {
     let user_id = parse_id(&user_id, "staff member id")?.to_string();
-    let scope = managed_academies(&state, &caller).await?;
+    let scope = caller.managed_academies(&[Role::Headteacher])?;
     let member = accounts::staff_member(&state.pool, &user_id).await?;
     if scope.is_some() && !member.grants.0.iter().any(|g| in_scope(&scope, g)) {
         return Err(AppError::Forbidden);
