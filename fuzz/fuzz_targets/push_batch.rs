@@ -25,10 +25,14 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     for m in &request.mutations {
-        let Change::CreateAgreement(record) = &m.change;
-        if let Err(e) = record.validate() {
-            // Every refusal is a sentence for a person.
-            assert!(!e.to_string().is_empty());
+        let refusal = match &m.change {
+            Change::CreateAgreement(record) => record.validate().err().map(|e| e.to_string()),
+            Change::CreateVisit(visit) => visit.validate().err().map(|e| e.to_string()),
+            Change::EndVisit(end) => end.validate().err().map(|e| e.to_string()),
+        };
+        // Every refusal is a sentence for a person.
+        if let Some(reason) = refusal {
+            assert!(!reason.is_empty());
         }
     }
 });

@@ -22,6 +22,7 @@ pub mod signature;
 pub mod slug;
 pub mod sync;
 pub mod validate;
+pub mod visit;
 
 /// Milliseconds since the Unix epoch, as read by the shell (JS `Date.now()` on
 /// the device, the system clock on the server).

@@ -175,7 +175,9 @@ impl Server {
 
     /// `create_agreement`: validate, then insert unless the record id exists.
     fn apply(&self, device: Uuid, mutation: &Mutation, tx: &mut Transaction) -> Outcome {
-        let Change::CreateAgreement(record) = &mutation.change;
+        let Change::CreateAgreement(record) = &mutation.change else {
+            unreachable!("the simulation makes agreements only")
+        };
         let rejected = |code: &str, reason: String| Outcome::Rejected {
             code: code.into(),
             reason,
@@ -718,7 +720,9 @@ impl Sim {
                 continue; // already settled by another reply
             };
             let entry = self.device.outbox.remove(i);
-            let Change::CreateAgreement(record) = &entry.mutation.change;
+            let Change::CreateAgreement(record) = &entry.mutation.change else {
+                unreachable!("the simulation makes agreements only")
+            };
             if entry.state != EntryState::Pending {
                 self.violate(
                     Property::InconsistentSettlement,

@@ -36,6 +36,10 @@ pub enum Action {
     ReadStaff,
     ReadParentInvitations,
     ReadCompliance,
+    ReadReception,
+    ReceptionSettingsChanged,
+    /// Visits past their academy's retention were deleted (actor "system").
+    VisitsPurged,
 }
 
 impl Action {
@@ -68,6 +72,9 @@ impl Action {
             Action::ReadStaff => "read_staff",
             Action::ReadParentInvitations => "read_parent_invitations",
             Action::ReadCompliance => "read_compliance",
+            Action::ReadReception => "read_reception",
+            Action::ReceptionSettingsChanged => "reception_settings_changed",
+            Action::VisitsPurged => "visits_purged",
         }
     }
 }
@@ -84,7 +91,8 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// `actor` is "user:<id>", "device:<id>", "parent:<id>" or "anonymous".
+    /// `actor` is "user:<id>", "device:<id>", "parent:<id>", "anonymous", or
+    /// "system" for what the server does by itself (the retention purge).
     pub fn new(actor: impl Into<String>, action: Action) -> Entry {
         Entry {
             actor: actor.into(),

@@ -204,6 +204,17 @@ impl Caller {
         }
     }
 
+    /// Whether the caller works at `academy`: a device enrolled there (either
+    /// kind), or a staff session with any role there (a trust admin works
+    /// everywhere). A parent's invitation belongs to no desk.
+    pub fn belongs_to(&self, academy: Uuid) -> bool {
+        match self {
+            Caller::Device(d) => d.academy_id == academy,
+            Caller::Staff(s) => s.grants.allows(Some(academy), &Role::ALL),
+            Caller::Parent(_) => false,
+        }
+    }
+
     pub fn actor(&self) -> String {
         match self {
             Caller::Staff(s) => s.actor(),

@@ -177,6 +177,8 @@ pub enum ServerError {
     DefaultRules(String),
     #[error("cannot add earlier agreements to the ledger: {0}")]
     Ledger(String),
+    #[error("cannot remove visits past their retention: {0}")]
+    Purge(String),
     #[error("cannot make the first admin's set-up link: {0}")]
     Setup(String),
     #[error(transparent)]

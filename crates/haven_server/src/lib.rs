@@ -27,6 +27,7 @@ pub mod security_headers;
 pub mod state;
 pub mod static_files;
 pub mod totp;
+pub mod visits;
 
 pub use config::Config;
 pub use error::{AppError, ServerError};
@@ -125,6 +126,14 @@ impl Server {
         rules::ensure_default(&pool)
             .await
             .map_err(|e| ServerError::DefaultRules(e.to_string()))?;
+        // Visits past their academy's retention go before anything is served;
+        // `serve_until` then looks again every hour.
+        let purged = visits::purge(&pool, clock::now_ms())
+            .await
+            .map_err(|e| ServerError::Purge(e.to_string()))?;
+        if purged > 0 {
+            tracing::info!(removed = purged, "visits past their retention removed");
+        }
         let key = keys::ServerKey::load_or_create(&keys::key_path_for(&config.database))?;
         let listener =
             TcpListener::bind(config.bind)
@@ -153,19 +162,39 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, lets requests in flight finish, then
-    /// closes the database.
+    /// closes the database. Meanwhile visits past their retention are
+    /// removed every hour ([`visits::PURGE_EVERY`]).
     pub async fn serve_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let pool = self.state.pool.clone();
+        let purging = tokio::spawn(purge_every_hour(pool.clone()));
         // The peer address feeds the per-address rate limits and the audit log.
         let service = app(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        // A purge cut short rolls back whole; the next start does it again.
+        purging.abort();
+        let _ = purging.await;
         pool.close().await;
+        served?;
         Ok(())
+    }
+}
+
+/// Runs the retention purge every [`visits::PURGE_EVERY`] (the first at
+/// start-up, in [`Server::build`]). A failure is logged and tried again at
+/// the next hour: serving reception desks matters more than one late purge.
+async fn purge_every_hour(pool: sqlx::SqlitePool) {
+    loop {
+        tokio::time::sleep(visits::PURGE_EVERY).await;
+        match visits::purge(&pool, clock::now_ms()).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "visits past their retention removed"),
+            Err(e) => tracing::error!(error = %e, "cannot remove visits past their retention"),
+        }
     }
 }
 

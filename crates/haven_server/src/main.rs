@@ -2,6 +2,7 @@
 
 mod import_cli;
 mod ledger_cli;
+mod purge_cli;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -31,6 +32,9 @@ enum Command {
     /// Check that no signed agreement was changed or removed: walk the hash
     /// chain of the ledger and every agreement against it.
     VerifyLedger(ledger_cli::VerifyLedgerArgs),
+    /// Remove the visits that ended longer ago than their academy keeps
+    /// them, and print how many went (the server does this every hour).
+    PurgeVisits(purge_cli::PurgeVisitsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +67,9 @@ async fn main() -> ExitCode {
             }
             Err(e) => Err(e),
         },
+        Some(Command::PurgeVisits(args)) => {
+            purge_cli::run(args).await.map(|line| println!("{line}"))
+        }
         Some(Command::Policy(policy)) => {
             let PolicyCommand::Import(args) = *policy;
             import_cli::run(args).await.map_or_else(
@@ -127,6 +134,24 @@ mod tests {
         assert_eq!(args.title.as_deref(), Some("Staff AUA"));
         assert_eq!(args.audiences, ["staff", "volunteer"]);
         assert_eq!(args.database.to_str(), Some("/tmp/x.sqlite3"));
+    }
+
+    #[test]
+    fn purge_visits_takes_a_database_and_optionally_a_time() {
+        let cli = Cli::try_parse_from([
+            "haven_server",
+            "purge-visits",
+            "--database",
+            "/tmp/x.sqlite3",
+            "--now",
+            "1790000000000",
+        ])
+        .unwrap();
+        let Some(Command::PurgeVisits(args)) = cli.command else {
+            panic!("not a purge: {:?}", cli.command);
+        };
+        assert_eq!(args.database.to_str(), Some("/tmp/x.sqlite3"));
+        assert_eq!(args.now, Some(1_790_000_000_000));
     }
 
     #[test]

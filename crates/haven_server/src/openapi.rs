@@ -30,8 +30,9 @@ use utoipa::{Modify, OpenApi};
         title = "Haven API",
         description = "Haven's REST API: the policy library, the trust's rule tables, its \
                        academies, staff accounts, devices and parent invitations, sync (pull and \
-                       push) and signed agreements. Every error is `{\"code\", \"message\"}` \
-                       JSON (`ApiError`). Operations marked with security need \
+                       push), signed agreements and the reception desk. Every error is \
+                       `{\"code\", \"message\"}` JSON (`ApiError`). Operations marked with \
+                       security need \
                        `Authorization: Bearer TOKEN`: a staff session (`hs_…`, from \
                        `POST /api/v1/auth/login`), an enrolled device (`hd_…`) or a parent \
                        session (`hp_…`); each checks the caller's role at the academy concerned."
@@ -80,6 +81,8 @@ use utoipa::{Modify, OpenApi};
         routes::pull::pull,
         routes::sync::push,
         routes::agreements::list,
+        routes::reception::snapshot,
+        routes::reception::put_settings,
     ),
     components(
         schemas(ApiError),
@@ -98,6 +101,7 @@ use utoipa::{Modify, OpenApi};
         (name = "organisation", description = "The trust and its academies"),
         (name = "sync", description = "Devices: pull what changed, push the outbox"),
         (name = "agreements", description = "Signed agreements, for admins"),
+        (name = "reception", description = "The reception desk: who is on site, and the academy's visitor rules"),
     )
 )]
 pub struct ApiDoc;
@@ -316,6 +320,10 @@ pub(crate) mod examples {
 
     pub fn trust() -> Value {
         value(demo::trust())
+    }
+
+    pub fn reception_settings() -> Value {
+        value(haven_core::visit::ReceptionSettings::default())
     }
 
     /// A signature of the demo staff agreement, as a device pushes it.

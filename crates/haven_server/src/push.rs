@@ -18,13 +18,14 @@ use haven_core::sync::server_rules::{
 use haven_core::sync::wire::{
     Change, Mutation, MutationResult, Outcome, PushRequest, PushResponse,
 };
+use haven_core::visit::{VisitEnd, VisitError, VisitRecord};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 /// Applies a whole push at server time `now` and says what became of each mutation.
 /// `caller` is who pushed: how they were identified is kept with each
-/// agreement and in its ledger entry, and bounds the staff account a record
-/// may name.
+/// agreement, visit and end (and in an agreement's ledger entry), bounds the
+/// staff account a record may name and the academy a visit may be recorded at.
 pub async fn apply_push(
     pool: &SqlitePool,
     request: &PushRequest,
@@ -141,6 +142,10 @@ async fn apply_mutation(
         Change::CreateAgreement(record) => {
             create_agreement(tx, device_id, mutation.id, record, now, caller).await
         }
+        Change::CreateVisit(visit) => {
+            create_visit(tx, device_id, mutation.id, visit, now, caller).await
+        }
+        Change::EndVisit(end) => end_visit(tx, device_id, mutation.id, end, now, caller).await,
     }
 }
 
@@ -304,6 +309,147 @@ async fn create_agreement(
         crate::ledger::append(tx, record.id, &digest, now, &identified_by).await?;
     }
     Ok(if inserted == 1 {
+        Outcome::Applied
+    } else {
+        Outcome::Duplicate
+    })
+}
+
+/// Whether `caller` may record visits at `academy`: a device enrolled
+/// there, or a staff session with a role there; never a parent.
+fn visit_caller_refusal(caller: &Caller, academy: Uuid) -> Option<Outcome> {
+    if caller.belongs_to(academy) {
+        return None;
+    }
+    let reason = match caller {
+        Caller::Device(_) => format!(
+            "this device is enrolled at another academy, not {academy}: visits are recorded on \
+             the academy's own reception devices"
+        ),
+        Caller::Staff(_) => format!(
+            "the account that sent this has no role at academy {academy}; sign in as someone \
+             who works there, or use that academy's reception device"
+        ),
+        Caller::Parent(_) => "a parent's invitation cannot record visits".to_owned(),
+    };
+    Some(rejected("not_allowed", reason))
+}
+
+/// A visitor signing in: checked, then stored once by its id.
+async fn create_visit(
+    tx: &mut Transaction<'static, Sqlite>,
+    device_id: Uuid,
+    mutation_id: u64,
+    visit: &VisitRecord,
+    now: i64,
+    caller: &Caller,
+) -> Result<Outcome, AppError> {
+    if let Err(e) = visit.validate() {
+        return Ok(rejected("invalid_visit", e.to_string()));
+    }
+    if visit.device_id != device_id {
+        return Ok(rejected(
+            "device_mismatch",
+            format!(
+                "the visit was recorded on device {} but pushed by device {device_id}",
+                visit.device_id
+            ),
+        ));
+    }
+    if !crate::org::academy_exists(&mut **tx, visit.academy_id).await? {
+        return Ok(rejected(
+            "unknown_academy",
+            format!(
+                "there is no academy {} on the server; a visit is recorded at one of the \
+                 trust's academies",
+                visit.academy_id
+            ),
+        ));
+    }
+    if let Some(refusal) = visit_caller_refusal(caller, visit.academy_id) {
+        return Ok(refusal);
+    }
+    if find_version(&mut **tx, visit.agreement_version_id)
+        .await?
+        .is_none()
+    {
+        return Ok(rejected(
+            "unknown_policy_version",
+            format!(
+                "the visit names agreement version {}, which does not exist on the server",
+                visit.agreement_version_id
+            ),
+        ));
+    }
+    // As with agreements, the record id is the second guard: the same
+    // sign-in re-sent under a new mutation number is a duplicate.
+    let inserted = crate::visits::insert_visit(
+        tx,
+        visit,
+        to_db_id(mutation_id),
+        now,
+        &caller.identification(),
+    )
+    .await?;
+    Ok(if inserted {
+        Outcome::Applied
+    } else {
+        Outcome::Duplicate
+    })
+}
+
+/// A visitor signing out: a new record pointing at the visit. The first end
+/// of a visit is kept; another desk signing the same person out later is a
+/// duplicate, not an error.
+async fn end_visit(
+    tx: &mut Transaction<'static, Sqlite>,
+    device_id: Uuid,
+    mutation_id: u64,
+    end: &VisitEnd,
+    now: i64,
+    caller: &Caller,
+) -> Result<Outcome, AppError> {
+    if let Err(e) = end.validate() {
+        return Ok(rejected("invalid_visit", e.to_string()));
+    }
+    if end.device_id != device_id {
+        return Ok(rejected(
+            "device_mismatch",
+            format!(
+                "the sign-out was recorded on device {} but pushed by device {device_id}",
+                end.device_id
+            ),
+        ));
+    }
+    let Some(visit) = crate::visits::find_visit(&mut **tx, end.visit_id).await? else {
+        return Ok(rejected(
+            "unknown_visit",
+            format!(
+                "the server has no visit {}: it may not have reached the server yet from the \
+                 device it was signed in on; once that device has synced, sign the visitor out \
+                 again",
+                end.visit_id
+            ),
+        ));
+    };
+    if let Some(refusal) = visit_caller_refusal(caller, visit.academy_id) {
+        return Ok(refusal);
+    }
+    if end.signed_out_at < visit.signed_in_at {
+        return Ok(rejected(
+            "invalid_visit",
+            VisitError::EndsBeforeStart.to_string(),
+        ));
+    }
+    let inserted = crate::visits::insert_end(
+        tx,
+        end,
+        to_db_id(mutation_id),
+        now,
+        &caller.identification(),
+    )
+    .await?;
+    Ok(if inserted {
         Outcome::Applied
     } else {
         Outcome::Duplicate

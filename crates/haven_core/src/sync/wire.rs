@@ -1,6 +1,7 @@
 //! Messages between a device and the server.
 
 use crate::agreement::AgreementRecord;
+use crate::visit::{VisitEnd, VisitRecord};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -32,6 +33,21 @@ pub struct Mutation {
 )]
 pub enum Change {
     CreateAgreement(AgreementRecord),
+    /// A visitor signed in at reception.
+    CreateVisit(VisitRecord),
+    /// A visitor signed out (or was closed at the end of the day).
+    EndVisit(VisitEnd),
+}
+
+impl Change {
+    /// The id of the record this change creates.
+    pub fn record_id(&self) -> Uuid {
+        match self {
+            Change::CreateAgreement(r) => r.id,
+            Change::CreateVisit(v) => v.id,
+            Change::EndVisit(e) => e.id,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +122,9 @@ mod tests {
             }}
         });
         let m: Mutation = serde_json::from_value(json).unwrap();
-        let Change::CreateAgreement(r) = m.change;
+        let Change::CreateAgreement(r) = m.change else {
+            panic!("an agreement")
+        };
         assert_eq!(r.signer_name, "Ada");
     }
 

@@ -10,6 +10,7 @@ pub(crate) mod health;
 pub(crate) mod parents;
 pub(crate) mod policies;
 pub(crate) mod pull;
+pub(crate) mod reception;
 pub(crate) mod rules;
 pub(crate) mod settings;
 pub(crate) mod staff;
@@ -38,6 +39,10 @@ pub fn api() -> Router<AppState> {
         .route("/rules", get(rules::get).put(rules::put))
         .route("/academies", get(academies::list))
         .route("/academies/{academy_id}", put(academies::put))
+        .route(
+            "/academies/{academy_id}/reception",
+            put(reception::put_settings),
+        )
         .route("/trust", get(trust::get).put(trust::put))
         .route("/pull", get(pull::pull))
         .route("/sync/push", post(sync::push))
@@ -71,6 +76,7 @@ pub fn api() -> Router<AppState> {
         .route("/verify/{code}", get(verify::verify))
         .route("/compliance", get(compliance::academy))
         .route("/compliance/mine", get(compliance::mine))
+        .route("/reception/{academy_id}", get(reception::snapshot))
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest("/v1", v1)

@@ -36,6 +36,9 @@ pub enum Access {
     OakfieldManagers,
     /// A parent session only.
     Parent,
+    /// Anyone who works at Oakfield: a trust admin, anyone with a role there,
+    /// or a device enrolled there; not a parent, nor another academy's staff.
+    OakfieldPeople,
 }
 
 pub struct Route {
@@ -121,6 +124,16 @@ pub const MATRIX: &[Route] = &[
     r("get", "/api/v1/verify/{code}", Access::Public),
     r("get", "/api/v1/compliance", Access::OakfieldManagers),
     r("get", "/api/v1/compliance/mine", Access::AnyStaff),
+    r(
+        "get",
+        "/api/v1/reception/{academy_id}",
+        Access::OakfieldPeople,
+    ),
+    r(
+        "put",
+        "/api/v1/academies/{academy_id}/reception",
+        Access::OakfieldHead,
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -193,6 +206,15 @@ fn expected(access: Access, who: Who) -> Expect {
             Who::TrustAdmin | Who::OakfieldHead | Who::OakfieldEsafetyLead
         ),
         Access::Parent => who == Who::Parent,
+        Access::OakfieldPeople => matches!(
+            who,
+            Who::TrustAdmin
+                | Who::OakfieldHead
+                | Who::OakfieldEsafetyLead
+                | Who::OakfieldDsl
+                | Who::OakfieldStaff
+                | Who::OakfieldKiosk
+        ),
     };
     if allowed {
         Allowed
@@ -427,6 +449,9 @@ impl World {
             }
             ("put", "/api/v1/staff/{user_id}/active") => json!({"active": true}),
             ("put", "/api/v1/settings/accounts") => self.settings.clone(),
+            ("put", "/api/v1/academies/{academy_id}/reception") => {
+                serde_json::to_value(haven_core::visit::ReceptionSettings::default()).unwrap()
+            }
             ("post", "/api/v1/devices/codes") => {
                 json!({"academy_id": OAKFIELD_ID, "kind": "shared_tablet", "label": "Year 3"})
             }

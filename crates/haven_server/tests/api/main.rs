@@ -20,3 +20,4 @@ mod pull;
 mod rules;
 mod static_files;
 mod sync;
+mod visits;

@@ -1,0 +1,39 @@
+//! `haven_server purge-visits`: removes the visits past their academy's
+//! retention now (the running server does it at start-up and every hour),
+//! and prints how many went. `--now` runs it as of another time, to see what
+//! a date would remove or to catch up after a restore.
+
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct PurgeVisitsArgs {
+    /// The server's SQLite database file.
+    #[arg(long, env = "HAVEN_DATABASE", default_value = "data/haven.sqlite3")]
+    pub database: PathBuf,
+    /// The time to purge as of, in milliseconds since the Unix epoch
+    /// (default: now).
+    #[arg(long, value_name = "MILLIS")]
+    pub now: Option<i64>,
+}
+
+/// The line to print.
+pub async fn run(args: PurgeVisitsArgs) -> Result<String, String> {
+    if !args.database.exists() {
+        return Err(format!(
+            "there is no database at {}; give the server's database with --database",
+            args.database.display()
+        ));
+    }
+    let now = args.now.unwrap_or_else(haven_server::clock::now_ms);
+    let pool = haven_server::db::connect(&args.database)
+        .await
+        .map_err(|e| e.to_string())?;
+    let removed = haven_server::visits::purge(&pool, now).await;
+    pool.close().await;
+    let removed = removed.map_err(|e| e.to_string())?;
+    Ok(match removed {
+        1 => "Removed 1 visit past its academy's retention.".to_owned(),
+        n => format!("Removed {n} visits past their academy's retention."),
+    })
+}
