@@ -1,6 +1,13 @@
 //! The root component: provides contexts, registers the service worker, routes.
 
 use crate::components::header::SiteHeader;
+use crate::pages::kiosk::{
+    badge::KioskBadge,
+    roll_call::{EndOfDay, KioskStaff, RollCall},
+    sign_in::KioskSignIn,
+    sign_out::KioskSignOut,
+    KioskWelcome,
+};
 use crate::pages::manage::{
     audit::AuditAdmin, compliance::ComplianceAdmin, devices::DevicesAdmin, parents::ParentsAdmin,
     staff::StaffAdmin,
@@ -50,6 +57,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/unlock") view=Unlock/>
                     <Route path=path!("/enrol") view=Enrol/>
                     <Route path=path!("/drafts") view=Drafts/>
+                    <Route path=path!("/kiosk") view=KioskWelcome/>
+                    <Route path=path!("/kiosk/sign-in") view=KioskSignIn/>
+                    <Route path=path!("/kiosk/sign-out") view=KioskSignOut/>
+                    <Route path=path!("/kiosk/badge/:id") view=KioskBadge/>
+                    <Route path=path!("/kiosk/staff") view=KioskStaff/>
+                    <Route path=path!("/kiosk/roll-call") view=RollCall/>
+                    <Route path=path!("/kiosk/end-of-day") view=EndOfDay/>
                 </Routes>
             </main>
         </Router>

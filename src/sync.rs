@@ -47,6 +47,8 @@ impl SyncError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncReport {
     pub policies_fetched: usize,
+    /// A reception desk brought down the academy's visitor list.
+    pub reception_refreshed: bool,
     pub pushed: usize,
     pub rejected: usize,
     /// The last network or storage failure, if any.
@@ -57,7 +59,7 @@ pub struct SyncReport {
 
 impl SyncReport {
     pub fn changed_anything(&self) -> bool {
-        self.policies_fetched + self.pushed + self.rejected > 0
+        self.policies_fetched + self.pushed + self.rejected > 0 || self.reception_refreshed
     }
 }
 
@@ -158,6 +160,7 @@ pub async fn run_pass(
 ) -> SyncReport {
     let mut report = SyncReport {
         policies_fetched: 0,
+        reception_refreshed: false,
         pushed: 0,
         rejected: 0,
         error: None,
@@ -257,5 +260,41 @@ pub async fn run_pass(
         }
     }
     on_progress(None);
+    // After the push, so the list the server returns includes this desk's
+    // own latest visitors.
+    if report.error.is_none() {
+        match refresh_reception(db).await {
+            Ok(refreshed) => report.reception_refreshed = refreshed,
+            Err(e) => report.error = Some(e),
+        }
+    }
     report
+}
+
+/// A reception desk brings down its academy's merged visitor list (every
+/// desk's visitors, the hosts, the academy's rules) and then forgets the
+/// visits the academy's retention no longer lets it keep. `false` on any
+/// other device.
+pub async fn refresh_reception(db: &Db) -> Result<bool, SyncError> {
+    use haven_core::api::accounts::DeviceKind;
+    let Some(enrolment) = db.enrolment().await? else {
+        return Ok(false);
+    };
+    if enrolment.kind != DeviceKind::ReceptionKiosk {
+        return Ok(false);
+    }
+    let token = push_token(db).await?;
+    let snapshot: haven_core::visit::ReceptionSnapshot = api::get_json(
+        &api::url(&format!("/reception/{}", enrolment.academy_id)),
+        &token,
+    )
+    .await?;
+    let retention = snapshot.settings.device_retention_days;
+    db.put_reception_snapshot(&crate::db::KeptSnapshot {
+        snapshot,
+        fetched_at: now_ms(),
+    })
+    .await?;
+    db.forget_old_visits(now_ms(), retention).await?;
+    Ok(true)
 }

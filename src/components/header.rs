@@ -17,8 +17,20 @@ pub fn SiteHeader() -> impl IntoView {
         let _ = sign_out(session, false).await;
         navigate.with_value(|nav| nav("/", Default::default()));
     });
+    // The kiosk has its own bar, with no way into the app but the staff PIN.
+    let location = leptos_router::hooks::use_location();
+    // The PIN screen reached from the kiosk hides it too, so a visitor who
+    // taps "Staff" finds no way on.
+    let in_kiosk = move || {
+        let kiosk = |p: &str| p == "/kiosk" || p.starts_with("/kiosk/");
+        location.pathname.with(|p| kiosk(p))
+            || (location.pathname.with(|p| p == "/unlock")
+                && location
+                    .query
+                    .with(|q| q.get("next").is_some_and(|n| kiosk(&n))))
+    };
     view! {
-        <header class="site-header">
+        <header class="site-header" hidden=in_kiosk>
             <A href="/" attr:class="brand">"Haven"</A>
             <nav class="site-nav" aria-label="Main">
                 <A href="/policies">"Policies"</A>

@@ -1,5 +1,6 @@
 //! Pieces shared by several pages.
 
+pub mod badge_scanner;
 pub mod header;
 pub mod qr;
 pub mod signature_pad;

@@ -33,7 +33,22 @@ impl Db {
     /// Saves a signature and its outbox entry in one IndexedDB transaction:
     /// either both are stored or neither is. Returns the mutation number.
     pub async fn record_signature(&self, record: &AgreementRecord) -> Result<u64, DbError> {
-        let tx = durable::strict_transaction(&self.raw, &[AGREEMENTS, OUTBOX, META])?;
+        let ids = self.append(vec![Append::agreement(record)?]).await?;
+        Ok(ids[0])
+    }
+
+    /// Adds records and queues their changes, numbered in order, in one
+    /// strict-durability transaction with the device's mutation counter: all
+    /// of them are stored or none is. Returns the mutation numbers given.
+    pub(crate) async fn append(&self, items: Vec<Append>) -> Result<Vec<u64>, DbError> {
+        let mut stores: Vec<&str> = Vec::new();
+        for item in &items {
+            if !stores.contains(&item.store) {
+                stores.push(item.store);
+            }
+        }
+        stores.extend([OUTBOX, META]);
+        let tx = durable::strict_transaction(&self.raw, &stores)?;
         let store = |name| {
             tx.object_store(name)
                 .map_err(|e| DbError::Write(format!("{e:?}")))
@@ -47,38 +62,41 @@ impl Db {
             v if v.is_undefined() => DeviceInfo::new(crate::clock::new_id()),
             v => from_js(v)?,
         };
-        let mutation_id = device.next_mutation_id;
-        device.next_mutation_id += 1;
-
-        let stored = StoredAgreement {
-            record: record.clone(),
-            mutation_id,
-            sync: SyncState::Pending,
-        };
-        let entry = OutboxEntry {
-            mutation: Mutation {
-                id: mutation_id,
-                change: Change::CreateAgreement(record.clone()),
-            },
-            state: EntryState::Pending,
-            queued_at: crate::clock::now_ms(),
-        };
         // A request can also fail as it is made (a full disk, say): abort so
         // nothing of this transaction is kept, and say what happened.
         let write_failed = |e: JsValue| {
             let _ = tx.abort();
             durable::classify(&e)
         };
-        // `add`, not `put`: a signature is never overwritten. Any failure aborts
-        // the transaction, so the three writes land together or not at all.
-        store(AGREEMENTS)?
-            .add(&to_js(&stored)?)
-            .map_err(write_failed)?;
-        store(OUTBOX)?.add(&to_js(&entry)?).map_err(write_failed)?;
+        let mut ids = Vec::with_capacity(items.len());
+        for item in items {
+            let mutation_id = device.next_mutation_id;
+            device.next_mutation_id += 1;
+            let entry = OutboxEntry {
+                mutation: Mutation {
+                    id: mutation_id,
+                    change: item.change,
+                },
+                state: EntryState::Pending,
+                queued_at: crate::clock::now_ms(),
+            };
+            let value = (item.value)(mutation_id)?;
+            // `add` for a new record, never overwriting one; `put` to record
+            // an end on a visit already here. Any failure aborts the
+            // transaction, so every write lands together or none does.
+            let objects = store(item.store)?;
+            if item.replace {
+                objects.put(&value).map_err(write_failed)?;
+            } else {
+                objects.add(&value).map_err(write_failed)?;
+            }
+            store(OUTBOX)?.add(&to_js(&entry)?).map_err(write_failed)?;
+            ids.push(mutation_id);
+        }
         meta.put_with_key(&to_js(&device)?, &device_key)
             .map_err(write_failed)?;
         durable::committed(&tx).await?;
-        Ok(mutation_id)
+        Ok(ids)
     }
 
     /// Every agreement on this device, oldest first.
@@ -96,5 +114,33 @@ impl Db {
             .collect::<Result<_, _>>()?;
         all.sort_by_key(|a| a.mutation_id);
         Ok(all)
+    }
+}
+
+/// One record for [`Db::append`]: where it goes, the stored value (given its
+/// mutation number), and the change the server will receive.
+pub(crate) struct Append {
+    pub store: &'static str,
+    pub value: Box<dyn FnOnce(u64) -> Result<JsValue, DbError>>,
+    pub change: Change,
+    /// Overwrite a record already stored under the same key.
+    pub replace: bool,
+}
+
+impl Append {
+    pub fn agreement(record: &AgreementRecord) -> Result<Append, DbError> {
+        let record = record.clone();
+        Ok(Append {
+            store: AGREEMENTS,
+            change: Change::CreateAgreement(record.clone()),
+            replace: false,
+            value: Box::new(move |mutation_id| {
+                to_js(&StoredAgreement {
+                    record,
+                    mutation_id,
+                    sync: SyncState::Pending,
+                })
+            }),
+        })
     }
 }

@@ -10,9 +10,11 @@ mod meta;
 mod outbox;
 mod policies;
 mod reference;
+mod visits;
 
 pub use agreements::{StoredAgreement, SyncState};
 pub use meta::{Credential, CredentialKind, DeviceInfo};
+pub use visits::{KeptSnapshot, StoredVisit};
 
 use rexie::{Index, ObjectStore, Rexie, TransactionMode};
 use serde::{de::DeserializeOwned, Serialize};
@@ -23,7 +25,8 @@ use wasm_bindgen::JsValue;
 pub const APP_DB: &str = "haven";
 /// 1: policies, agreements, outbox, meta. 2: academies and reference data.
 /// 3: local users (each person's wrapped key, see `lock`) and sealed drafts.
-const SCHEMA_VERSION: u32 = 3;
+/// 4: visits at reception.
+const SCHEMA_VERSION: u32 = 4;
 
 pub(crate) const POLICIES: &str = "policies";
 pub(crate) const AGREEMENTS: &str = "agreements";
@@ -37,6 +40,8 @@ pub(crate) const LOCAL_USERS: &str = "local_users";
 /// Sealed drafts by `id`, indexed by author.
 pub(crate) const DRAFTS: &str = "drafts";
 pub(crate) const DRAFTS_BY_USER: &str = "user_id";
+/// Visits signed in at this reception desk (or signed out here), by id.
+pub(crate) const VISITS: &str = "visits";
 
 /// Why a storage operation failed, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +83,7 @@ impl Db {
             .add_object_store(ObjectStore::new(ACADEMIES).key_path("id"))
             .add_object_store(ObjectStore::new(REFERENCE))
             .add_object_store(ObjectStore::new(LOCAL_USERS).key_path("user_id"))
+            .add_object_store(ObjectStore::new(VISITS).key_path("record.id"))
             .add_object_store(
                 ObjectStore::new(DRAFTS)
                     .key_path("id")

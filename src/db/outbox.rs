@@ -1,7 +1,7 @@
 //! The outbox: changes waiting for the server. Entries leave it only when the
 //! server has acknowledged them.
 
-use super::{commit, from_js, read_err, to_js, write_err, Db, DbError, AGREEMENTS, OUTBOX};
+use super::{commit, from_js, read_err, to_js, write_err, Db, DbError, AGREEMENTS, OUTBOX, VISITS};
 use super::{StoredAgreement, SyncState};
 use futures::future::try_join_all;
 use haven_core::sync::outbox::{EntryState, OutboxEntry, Settlement};
@@ -53,9 +53,10 @@ impl Db {
     /// transaction so the two stores never disagree. `sent` is the pushed
     /// batch, which names the records without reading the outbox back.
     pub async fn settle(&self, settlement: &Settlement, sent: &[Mutation]) -> Result<(), DbError> {
-        let tx = self.tx(&[OUTBOX, AGREEMENTS], TransactionMode::ReadWrite)?;
+        let tx = self.tx(&[OUTBOX, AGREEMENTS, VISITS], TransactionMode::ReadWrite)?;
         let outbox = tx.store(OUTBOX).map_err(read_err)?;
         let agreements = tx.store(AGREEMENTS).map_err(read_err)?;
+        let visits = tx.store(VISITS).map_err(read_err)?;
         let updates: Vec<(&Mutation, SyncState)> = settlement
             .acknowledged
             .iter()
@@ -71,13 +72,19 @@ impl Db {
             }))
             .filter_map(|(id, state)| sent.iter().find(|m| m.id == id).map(|m| (m, state)))
             .collect();
+        // Visits are few next to agreements (one desk, one person at a time):
+        // settled one by one.
+        for (mutation, state) in &updates {
+            Db::settle_visit(&visits, &mutation.change, state.clone()).await?;
+        }
 
         // Issue every read at once, then every write: IndexedDB runs them in
         // order within the transaction, and one round trip per step is far
         // cheaper than one per entry.
-        let record_keys = updates.iter().map(|(m, _)| {
-            let Change::CreateAgreement(record) = &m.change;
-            JsValue::from_str(&record.id.to_string())
+        // A key no agreement has (a visit's) reads back as nothing.
+        let record_keys = updates.iter().map(|(m, _)| match &m.change {
+            Change::CreateAgreement(record) => JsValue::from_str(&record.id.to_string()),
+            _ => JsValue::from_str(""),
         });
         let stored = try_join_all(record_keys.map(|k| agreements.get(k)))
             .await

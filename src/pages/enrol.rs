@@ -42,6 +42,9 @@ pub fn Enrol() -> impl IntoView {
             }))
             .await
             .map_err(|e| e.to_string())?;
+            db.set_enrolment(&enrolled.device)
+                .await
+                .map_err(|e| e.to_string())?;
             set_idle_minutes(&db, enrolled.idle_lock_minutes).await;
             Ok::<_, String>(label)
         }

@@ -7,6 +7,7 @@ pub mod enrol;
 pub mod home;
 pub mod invite;
 pub mod join;
+pub mod kiosk;
 pub mod manage;
 pub mod not_found;
 pub mod policies;

@@ -493,14 +493,14 @@ fn performance_measure(name: &str, since: &str) {
 }
 
 /// A summary link's click: focus its field rather than let the router navigate.
-fn focus_field(id: &'static str) -> impl Fn(leptos::ev::MouseEvent) + 'static {
+pub(crate) fn focus_field(id: &'static str) -> impl Fn(leptos::ev::MouseEvent) + 'static {
     move |ev| {
         ev.prevent_default();
         focus_by_id(id);
     }
 }
 
-fn focus_by_id(id: &str) {
+pub(crate) fn focus_by_id(id: &str) {
     let id = id.to_owned();
     // After the summary has rendered.
     request_animation_frame(move || {

@@ -108,6 +108,10 @@ pub fn Unlock() -> impl IntoView {
                 }.into_any()
             }
         }}
-        <p><A href="/signin">"Sign in online instead"</A></p>
+        {move || if next.with_value(|n| n.starts_with("/kiosk")) {
+            view! { <p><A href="/kiosk" attr:class="button button-secondary">"Back to reception"</A></p> }.into_any()
+        } else {
+            view! { <p><A href="/signin">"Sign in online instead"</A></p> }.into_any()
+        }}
     }
 }

@@ -1,12 +1,12 @@
 // Every page passes axe-core with no WCAG 2.2 A or AA violation, and the
 // signing flow can be completed with the keyboard alone.
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import { test } from "node:test";
 import {
   ADMIN,
   adminToken,
+  axeViolations,
   enrolDevice,
   eventually,
   freePort,
@@ -16,22 +16,6 @@ import {
   scratchDir,
   startServer,
 } from "./support.mjs";
-
-const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
-const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"];
-
-async function axeViolations(page) {
-  await page.addScriptTag({ path: AXE });
-  return page.evaluate(async (tags) => {
-    const result = await window.axe.run(document, { runOnly: { type: "tag", values: tags } });
-    return result.violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5),
-    }));
-  }, TAGS);
-}
 
 test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard", async (t) => {
   const scratch = scratchDir();

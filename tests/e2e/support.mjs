@@ -2,6 +2,7 @@
 // with a fresh SQLite file, and the system Chromium driven by playwright-core.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -176,4 +177,21 @@ export async function signIn(page, base, person, { pin } = {}) {
     await page.getByRole("button", { name: "Not now" }).click();
   }
   await page.getByTestId("signed-in-as").waitFor();
+}
+
+const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"];
+
+/** axe-core's WCAG 2.2 A/AA violations on the page (needs a context with `bypassCSP`). */
+export async function axeViolations(page) {
+  await page.addScriptTag({ path: AXE });
+  return page.evaluate(async (tags) => {
+    const result = await window.axe.run(document, { runOnly: { type: "tag", values: tags } });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5),
+    }));
+  }, AXE_TAGS);
 }

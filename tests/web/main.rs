@@ -6,5 +6,6 @@ mod lock;
 mod render;
 mod signature_pad;
 mod storage;
+mod visits;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -68,7 +68,9 @@ async fn a_signature_and_its_outbox_entry_survive_closing_and_reopening_the_data
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].mutation.id, 1);
     assert_eq!(outbox[0].state, EntryState::Pending);
-    let Change::CreateAgreement(queued) = &outbox[0].mutation.change;
+    let Change::CreateAgreement(queued) = &outbox[0].mutation.change else {
+        panic!("an agreement was queued")
+    };
     assert_eq!(queued, &record);
     // The device keeps its identity and numbering across reopening.
     let again = db.device().await.unwrap();
