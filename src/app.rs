@@ -10,7 +10,7 @@ use crate::pages::kiosk::{
 };
 use crate::pages::manage::{
     audit::AuditAdmin, compliance::ComplianceAdmin, devices::DevicesAdmin, parents::ParentsAdmin,
-    staff::StaffAdmin,
+    reception::ReceptionAdmin, staff::StaffAdmin,
 };
 use crate::pages::{
     account::Account, admin::Admin, drafts::Drafts, enrol::Enrol, home::Home,
@@ -48,6 +48,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/parents") view=ParentsAdmin/>
                     <Route path=path!("/admin/audit") view=AuditAdmin/>
                     <Route path=path!("/admin/compliance") view=ComplianceAdmin/>
+                    <Route path=path!("/admin/reception") view=ReceptionAdmin/>
                     <Route path=path!("/signin") view=SignIn/>
                     <Route path=path!("/account") view=Account/>
                     <Route path=path!("/invite/:token") view=AcceptInvitation/>

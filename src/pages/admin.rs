@@ -39,6 +39,7 @@ pub fn Admin() -> impl IntoView {
                     {(trust_admin || heads).then(|| view! { <li><A href="/admin/staff">"Staff and roles"</A></li> })}
                     {(trust_admin || managers).then(|| view! { <li><A href="/admin/compliance">"Who has signed"</A></li> })}
                     {(trust_admin || managers).then(|| view! { <li><A href="/admin/devices">"Devices"</A></li> })}
+                    {(trust_admin || heads).then(|| view! { <li><A href="/admin/reception">"Reception rules"</A></li> })}
                     {(trust_admin || managers).then(|| view! { <li><A href="/admin/parents">"Parent and carer invitations"</A></li> })}
                     {trust_admin.then(|| view! { <li><A href="/admin/audit">"Audit log"</A></li> })}
                 </ul>

@@ -59,6 +59,8 @@ async function signInVisitor(page, { name, organisation, host = STAFF.head.name,
   await page.getByRole("button", { name: "Sign in and print badge" }).click();
   await page.getByTestId("badge").waitFor();
   assert.equal(await page.getByTestId("badge-name").textContent(), name.trim());
+  // The academy's default rule: ID seen but no DBS check means an escort.
+  assert.equal(await page.getByTestId("badge-escort").textContent(), "ESCORT REQUIRED");
   const code = (await page.getByTestId("badge-code").textContent()).trim();
   assert.match(code, /^[0-9A-Z]{3}-[0-9A-Z]{3}$/);
   await page.getByTestId("badge-done").click();
@@ -313,4 +315,20 @@ test("the kiosk's pages have no WCAG 2.2 A/AA violations", async (t) => {
   await page.getByTestId("close-all").click();
   await page.getByTestId("end-of-day-empty").waitFor();
   assert.deepEqual(failures, [], JSON.stringify(failures, null, 2));
+});
+
+test("a visitor's half-filled form goes back to the welcome screen after a minute untouched", async (t) => {
+  const { page } = await kiosk(t);
+  // A controllable clock, so a minute passes in a moment.
+  await page.clock.install();
+  await page.reload();
+  await page.getByTestId("kiosk-sign-in").click();
+  await page.getByLabel("Your full name").fill("Half Finished");
+  await page.clock.fastForward("00:40");
+  await page.clock.runFor(6_000);
+  assert.equal(await page.getByLabel("Your full name").inputValue(), "Half Finished", "still there before the minute");
+  await page.clock.fastForward("00:20");
+  await page.clock.runFor(6_000);
+  await page.getByTestId("kiosk-sign-in").waitFor();
+  assert.ok(!(await page.content()).includes("Half Finished"), "the details left the screen");
 });

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod compliance;
 pub mod devices;
 pub mod parents;
+pub mod reception;
 pub mod staff;
 
 use crate::state::app_db;
