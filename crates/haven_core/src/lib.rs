@@ -10,6 +10,7 @@ pub mod api;
 pub mod compliance;
 pub mod hash;
 pub mod import;
+pub mod incident;
 pub mod ledger;
 #[cfg(feature = "openapi")]
 pub mod openapi;

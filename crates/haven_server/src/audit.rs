@@ -40,6 +40,14 @@ pub enum Action {
     ReceptionSettingsChanged,
     /// Visits past their academy's retention were deleted (actor "system").
     VisitsPurged,
+    /// The incident log was listed (subject empty; detail: how many).
+    ReadIncidents,
+    /// One incident was read (subject: its id).
+    ReadIncident,
+    IncidentFollowUpAdded,
+    ReadIncidentReport,
+    /// Incidents naming a person were read (detail: their ids, not the name).
+    ReadPersonIncidents,
 }
 
 impl Action {
@@ -75,6 +83,11 @@ impl Action {
             Action::ReadReception => "read_reception",
             Action::ReceptionSettingsChanged => "reception_settings_changed",
             Action::VisitsPurged => "visits_purged",
+            Action::ReadIncidents => "read_incidents",
+            Action::ReadIncident => "read_incident",
+            Action::IncidentFollowUpAdded => "incident_follow_up_added",
+            Action::ReadIncidentReport => "read_incident_report",
+            Action::ReadPersonIncidents => "read_person_incidents",
         }
     }
 }

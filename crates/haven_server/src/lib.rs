@@ -12,6 +12,8 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod incident_key;
+pub mod incidents;
 pub mod json;
 pub mod keys;
 pub mod ledger;
@@ -147,7 +149,10 @@ impl Server {
             listener,
             state: AppState::new(pool, &config.static_dir)
                 .with_trust_proxy(config.trust_proxy)
-                .with_key(key),
+                .with_key(key)
+                .with_incident_key(incident_key::IncidentKeyStore::file(
+                    incident_key::incident_key_path_for(&config.database),
+                )),
             addr,
         })
     }

@@ -30,7 +30,7 @@ use utoipa::{Modify, OpenApi};
         title = "Haven API",
         description = "Haven's REST API: the policy library, the trust's rule tables, its \
                        academies, staff accounts, devices and parent invitations, sync (pull and \
-                       push), signed agreements and the reception desk. Every error is \
+                       push), signed agreements, the reception desk and the incident log. Every error is \
                        `{\"code\", \"message\"}` JSON (`ApiError`). Operations marked with \
                        security need \
                        `Authorization: Bearer TOKEN`: a staff session (`hs_…`, from \
@@ -83,6 +83,14 @@ use utoipa::{Modify, OpenApi};
         routes::agreements::list,
         routes::reception::snapshot,
         routes::reception::put_settings,
+        routes::incidents::key,
+        routes::incidents::list,
+        routes::incidents::get,
+        routes::incidents::add_follow_up,
+        routes::incidents::alerts,
+        routes::incidents::report,
+        routes::incidents::report_csv,
+        routes::incidents::person,
     ),
     components(
         schemas(ApiError),
@@ -102,6 +110,7 @@ use utoipa::{Modify, OpenApi};
         (name = "sync", description = "Devices: pull what changed, push the outbox"),
         (name = "agreements", description = "Signed agreements, for admins"),
         (name = "reception", description = "The reception desk: who is on site, and the academy's visitor rules"),
+        (name = "incidents", description = "E-safety incidents: the key devices seal them for, the DSL's log, follow-ups, alerts and reports"),
     )
 )]
 pub struct ApiDoc;

@@ -10,8 +10,10 @@
 use crate::auth::Caller;
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::incident_key::{IncidentKeyStore, OpenError};
 use crate::policies::{find_version, kind_to_str};
 use haven_core::agreement::{AgreementError, AgreementRecord};
+use haven_core::incident::{IncidentRecord, SealedIncident};
 use haven_core::sync::server_rules::{
     self, advance, classify, replay_outcome, BatchError, Classification,
 };
@@ -20,20 +22,28 @@ use haven_core::sync::wire::{
 };
 use haven_core::visit::{VisitEnd, VisitError, VisitRecord};
 use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::collections::HashMap;
 use uuid::Uuid;
+
+/// Sealed incidents of a push, opened before its transaction starts (RSA
+/// is slow next to SQLite's write lock), by mutation id.
+type Opened = HashMap<u64, Result<IncidentRecord, OpenError>>;
 
 /// Applies a whole push at server time `now` and says what became of each mutation.
 /// `caller` is who pushed: how they were identified is kept with each
 /// agreement, visit and end (and in an agreement's ledger entry), bounds the
 /// staff account a record may name and the academy a visit may be recorded at.
+/// Sealed incidents are opened with `incident_key` (made on first need).
 pub async fn apply_push(
     pool: &SqlitePool,
     request: &PushRequest,
     now: i64,
     caller: &Caller,
+    incident_key: &IncidentKeyStore,
 ) -> Result<PushResponse, AppError> {
     check_batch(&request.mutations)?;
     let device_id = request.device_id.to_string();
+    let opened = open_incidents(incident_key, &request.mutations).await?;
 
     let mut tx = begin_write(pool).await?;
     let stored: Option<i64> =
@@ -53,7 +63,8 @@ pub async fn apply_push(
             }
             Classification::New => {
                 let outcome =
-                    apply_mutation(&mut tx, request.device_id, mutation, now, caller).await?;
+                    apply_mutation(&mut tx, request.device_id, mutation, now, caller, &opened)
+                        .await?;
                 if let Outcome::Rejected { code, reason } = &outcome {
                     store_rejection(&mut tx, request.device_id, mutation, code, reason, now)
                         .await?;
@@ -137,6 +148,7 @@ async fn apply_mutation(
     mutation: &Mutation,
     now: i64,
     caller: &Caller,
+    opened: &Opened,
 ) -> Result<Outcome, AppError> {
     match &mutation.change {
         Change::CreateAgreement(record) => {
@@ -146,7 +158,180 @@ async fn apply_mutation(
             create_visit(tx, device_id, mutation.id, visit, now, caller).await
         }
         Change::EndVisit(end) => end_visit(tx, device_id, mutation.id, end, now, caller).await,
+        Change::CreateIncident(sealed) => {
+            let Some(record) = opened.get(&mutation.id) else {
+                return Err(AppError::Internal(format!(
+                    "incident of mutation {} was not opened",
+                    mutation.id
+                )));
+            };
+            create_incident(tx, device_id, mutation.id, sealed, record, now, caller).await
+        }
     }
+}
+
+/// Opens every sealed incident of `mutations`, off the async threads. The
+/// key is loaded (or made) only when there is one.
+async fn open_incidents(
+    store: &IncidentKeyStore,
+    mutations: &[Mutation],
+) -> Result<Opened, AppError> {
+    let sealed: Vec<(u64, SealedIncident)> = mutations
+        .iter()
+        .filter_map(|m| match &m.change {
+            Change::CreateIncident(s) => Some((m.id, s.clone())),
+            _ => None,
+        })
+        .collect();
+    if sealed.is_empty() {
+        return Ok(Opened::new());
+    }
+    let pair = store
+        .get()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(move || {
+        sealed
+            .into_iter()
+            .map(|(id, s)| (id, pair.open(&s)))
+            .collect()
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("opening incidents: {e}")))
+}
+
+/// Why `caller` may not log `record`, if they may not: a parent never; a
+/// staff session only as themselves, at an academy where they have a role;
+/// a shared device only at its own academy, for an active account there.
+async fn incident_caller_refusal(
+    tx: &mut Transaction<'static, Sqlite>,
+    caller: &Caller,
+    record: &IncidentRecord,
+) -> Result<Option<Outcome>, AppError> {
+    let academy = record.academy_id;
+    let author = record.reported_by;
+    let reason = match caller {
+        Caller::Parent(_) => Some("a parent's invitation cannot log incidents".to_owned()),
+        Caller::Staff(staff) if staff.user_id != author.to_string() => Some(format!(
+            "the incident names staff account {author} as its author, but was sent by another \
+            person's session; sign in as the person who logged it and send it again"
+        )),
+        Caller::Staff(_) if !caller.belongs_to(academy) => Some(format!(
+            "the account that sent this has no role at academy {academy}; an incident is logged \
+            at an academy where its author works"
+        )),
+        Caller::Staff(_) => None,
+        Caller::Device(_) if !caller.belongs_to(academy) => Some(format!(
+            "this device is enrolled at another academy, not {academy}: log the incident on a \
+            device of that academy, or from your own session"
+        )),
+        Caller::Device(_) => {
+            (!crate::incidents::works_at(&mut **tx, author, academy).await?).then(|| {
+                format!(
+                    "there is no active staff account {author} with a role at academy \
+                    {academy}; the person who logged it must unlock the device with their own \
+                    account"
+                )
+            })
+        }
+    };
+    Ok(reason.map(|r| rejected("not_allowed", r)))
+}
+
+/// An incident: opened, checked against the trust's tables in force, then
+/// stored once by its id.
+async fn create_incident(
+    tx: &mut Transaction<'static, Sqlite>,
+    device_id: Uuid,
+    mutation_id: u64,
+    sealed: &SealedIncident,
+    opened: &Result<IncidentRecord, OpenError>,
+    now: i64,
+    caller: &Caller,
+) -> Result<Outcome, AppError> {
+    let record = match opened {
+        Ok(record) => record,
+        Err(OpenError::UnknownKey { got, ours }) => {
+            return Ok(rejected(
+                "unknown_key",
+                format!(
+                    "the incident was sealed for key {got}, which is not this server's incident \
+                    key ({ours}): the device should fetch the key again (GET \
+                    /api/v1/incidents/key) and send the incident again"
+                ),
+            ))
+        }
+        Err(OpenError::CannotDecrypt(why)) => {
+            return Ok(rejected(
+                "cannot_decrypt",
+                format!(
+                    "the incident cannot be opened ({why}): it was damaged or altered on the \
+                    way; seal it again from the author's copy on the device and send it again"
+                ),
+            ))
+        }
+        Err(e @ OpenError::TooLarge(_)) => {
+            return Ok(rejected(
+                "invalid_incident",
+                format!("{e}: remove or shrink attachments"),
+            ))
+        }
+        Err(OpenError::NotARecord(e)) => {
+            return Ok(rejected(
+                "invalid_incident",
+                format!("what was sealed is not an incident record: {e}"),
+            ))
+        }
+    };
+    if record.id != sealed.id || record.device_id != sealed.device_id {
+        return Ok(rejected(
+            "record_mismatch",
+            format!(
+                "the sealed incident is {} from device {}, but its envelope says {} from device \
+                {}; the device must seal each incident under its own ids",
+                record.id, record.device_id, sealed.id, sealed.device_id
+            ),
+        ));
+    }
+    if record.device_id != device_id {
+        return Ok(rejected(
+            "record_mismatch",
+            format!(
+                "the incident was logged on device {} but pushed by device {device_id}",
+                record.device_id
+            ),
+        ));
+    }
+    if !crate::org::academy_exists(&mut **tx, record.academy_id).await? {
+        return Ok(rejected(
+            "unknown_academy",
+            format!(
+                "there is no academy {} on the server; an incident is logged at one of the \
+                trust's academies",
+                record.academy_id
+            ),
+        ));
+    }
+    if let Some(refusal) = incident_caller_refusal(tx, caller, record).await? {
+        return Ok(refusal);
+    }
+    let tables = crate::incidents::tables(&mut **tx).await?;
+    if let Err(e) = record.validate_against(&tables) {
+        return Ok(rejected("invalid_incident", e.to_string()));
+    }
+    let inserted = crate::incidents::insert(
+        tx,
+        record,
+        to_db_id(mutation_id),
+        now,
+        &caller.identification(),
+    )
+    .await?;
+    Ok(if inserted {
+        Outcome::Applied
+    } else {
+        Outcome::Duplicate
+    })
 }
 
 /// A parent's invitation signs only what it was made for: the parent/carer

@@ -1,5 +1,6 @@
 //! What every handler can reach.
 
+use crate::incident_key::IncidentKeyStore;
 use crate::keys::ServerKey;
 use crate::limiter::Limiter;
 use sqlx::SqlitePool;
@@ -19,6 +20,9 @@ pub struct AppState {
     pub key: Arc<ServerKey>,
     /// Failed sign-ins, codes and links, for rate limits.
     pub limiter: Arc<Limiter>,
+    /// Opens the incidents devices seal for the server (see
+    /// [`crate::incident_key`]); made on first need.
+    pub incident_key: Arc<IncidentKeyStore>,
 }
 
 impl AppState {
@@ -29,12 +33,19 @@ impl AppState {
             trust_proxy: false,
             key: Arc::new(ServerKey::random()),
             limiter: Arc::new(Limiter::default()),
+            incident_key: Arc::new(IncidentKeyStore::in_memory()),
         }
     }
 
     /// The same state with the server key from its file.
     pub fn with_key(mut self, key: ServerKey) -> Self {
         self.key = Arc::new(key);
+        self
+    }
+
+    /// The same state with the incident key pair from (or made in) its file.
+    pub fn with_incident_key(mut self, store: IncidentKeyStore) -> Self {
+        self.incident_key = Arc::new(store);
         self
     }
 

@@ -1,6 +1,7 @@
 //! Wire types of the REST API other than sync (see [`crate::sync::wire`]).
 
 pub mod accounts;
+pub mod incidents;
 
 use crate::agreement::AgreementRecord;
 use crate::Millis;

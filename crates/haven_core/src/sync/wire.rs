@@ -1,6 +1,7 @@
 //! Messages between a device and the server.
 
 use crate::agreement::AgreementRecord;
+use crate::incident::SealedIncident;
 use crate::visit::{VisitEnd, VisitRecord};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -37,6 +38,8 @@ pub enum Change {
     CreateVisit(VisitRecord),
     /// A visitor signed out (or was closed at the end of the day).
     EndVisit(VisitEnd),
+    /// An e-safety incident, sealed for the server.
+    CreateIncident(SealedIncident),
 }
 
 impl Change {
@@ -46,6 +49,7 @@ impl Change {
             Change::CreateAgreement(r) => r.id,
             Change::CreateVisit(v) => v.id,
             Change::EndVisit(e) => e.id,
+            Change::CreateIncident(i) => i.id,
         }
     }
 }

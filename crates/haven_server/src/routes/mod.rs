@@ -7,6 +7,7 @@ pub(crate) mod auth;
 pub(crate) mod compliance;
 pub(crate) mod devices;
 pub(crate) mod health;
+pub(crate) mod incidents;
 pub(crate) mod parents;
 pub(crate) mod policies;
 pub(crate) mod pull;
@@ -20,13 +21,16 @@ pub(crate) mod verify;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use axum::extract::OriginalUri;
+use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderValue, Method};
 use axum::routing::{get, post, put};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 use uuid::Uuid;
+
+/// Largest push body, in bytes: one incident at its largest, and room.
+pub const PUSH_BODY_LIMIT: usize = haven_core::incident::MAX_SEALED_CHARS + 1024 * 1024;
 
 /// Routes of `/api`, to be nested there. Unknown paths and methods answer JSON.
 pub fn api() -> Router<AppState> {
@@ -45,7 +49,12 @@ pub fn api() -> Router<AppState> {
         )
         .route("/trust", get(trust::get).put(trust::put))
         .route("/pull", get(pull::pull))
-        .route("/sync/push", post(sync::push))
+        // A push may carry a sealed incident with its attachments (up to
+        // haven_core::incident::MAX_SEALED_CHARS), more than the default 2 MiB.
+        .route(
+            "/sync/push",
+            post(sync::push).layer(DefaultBodyLimit::max(PUSH_BODY_LIMIT)),
+        )
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-everywhere", post(auth::logout_everywhere))
@@ -77,6 +86,17 @@ pub fn api() -> Router<AppState> {
         .route("/compliance", get(compliance::academy))
         .route("/compliance/mine", get(compliance::mine))
         .route("/reception/{academy_id}", get(reception::snapshot))
+        .route("/incidents", get(incidents::list))
+        .route("/incidents/key", get(incidents::key))
+        .route("/incidents/alerts", get(incidents::alerts))
+        .route("/incidents/report", get(incidents::report))
+        .route("/incidents/report.csv", get(incidents::report_csv))
+        .route("/incidents/person", get(incidents::person))
+        .route("/incidents/{incident_id}", get(incidents::get))
+        .route(
+            "/incidents/{incident_id}/follow-ups",
+            post(incidents::add_follow_up),
+        )
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest("/v1", v1)

@@ -45,7 +45,14 @@ pub async fn push(
             return Err(AppError::Forbidden);
         }
     }
-    let response = apply_push(&state.pool, &request, now_ms(), &caller).await?;
+    let response = apply_push(
+        &state.pool,
+        &request,
+        now_ms(),
+        &caller,
+        &state.incident_key,
+    )
+    .await?;
     let rejected = response
         .results
         .iter()

@@ -5,11 +5,16 @@
 //! tests hold the router and the document to, so an endpoint missing here
 //! fails there.
 
-use crate::helpers::{spawn_app, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD, TEACHER_EMAIL};
+use crate::helpers::{
+    incident_key, incident_push, incident_record, seal, spawn_app, TestApp, ADMIN_EMAIL,
+    ADMIN_PASSWORD, TEACHER_EMAIL, TEACHER_ID,
+};
 use crate::library_client::publish_request;
 use haven_core::api::accounts::{ClassListReport, Enrolled, EnrolmentCode};
 use haven_core::api::{ApiError, LoginResponse};
 use haven_core::org::{Academy, AcademyInput, Trust, TrustInput};
+use haven_core::rules::Involved;
+use haven_core::sync::wire::{Outcome, PushResponse};
 use haven_server::demo::{HILLTOP_ID, OAKFIELD_ID};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -39,6 +44,15 @@ pub enum Access {
     /// Anyone who works at Oakfield: a trust admin, anyone with a role there,
     /// or a device enrolled there; not a parent, nor another academy's staff.
     OakfieldPeople,
+    /// An Oakfield incident the teacher reported: a trust admin, Oakfield's
+    /// DSL, e-safety lead and headteacher, and the teacher. Other staff get
+    /// 404 (its existence is not revealed); parents and devices 403.
+    OakfieldIncidentReaders,
+    /// Following up that incident: a trust admin or Oakfield's DSL, e-safety
+    /// lead or headteacher; the teacher who reported it 403, other staff 404.
+    OakfieldIncidentLeads,
+    /// DSLs, e-safety leads and headteachers anywhere, and trust admins.
+    IncidentLeads,
 }
 
 pub struct Route {
@@ -134,6 +148,22 @@ pub const MATRIX: &[Route] = &[
         "/api/v1/academies/{academy_id}/reception",
         Access::OakfieldHead,
     ),
+    r("get", "/api/v1/incidents/key", Access::Public),
+    r("get", "/api/v1/incidents", Access::AnyStaff),
+    r(
+        "get",
+        "/api/v1/incidents/{incident_id}",
+        Access::OakfieldIncidentReaders,
+    ),
+    r(
+        "post",
+        "/api/v1/incidents/{incident_id}/follow-ups",
+        Access::OakfieldIncidentLeads,
+    ),
+    r("get", "/api/v1/incidents/alerts", Access::AnyStaff),
+    r("get", "/api/v1/incidents/report", Access::IncidentLeads),
+    r("get", "/api/v1/incidents/report.csv", Access::IncidentLeads),
+    r("get", "/api/v1/incidents/person", Access::IncidentLeads),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -170,6 +200,8 @@ enum Expect {
     Allowed,
     Unauthorized,
     Forbidden,
+    /// 404 `not_found`: what the caller may not see does not exist for them.
+    Hidden,
 }
 
 fn expected(access: Access, who: Who) -> Expect {
@@ -215,6 +247,24 @@ fn expected(access: Access, who: Who) -> Expect {
                 | Who::OakfieldStaff
                 | Who::OakfieldKiosk
         ),
+        Access::OakfieldIncidentReaders | Access::OakfieldIncidentLeads
+            if who == Who::HilltopHead =>
+        {
+            return Hidden
+        }
+        Access::OakfieldIncidentReaders => staff,
+        Access::OakfieldIncidentLeads => matches!(
+            who,
+            Who::TrustAdmin | Who::OakfieldHead | Who::OakfieldEsafetyLead | Who::OakfieldDsl
+        ),
+        Access::IncidentLeads => matches!(
+            who,
+            Who::TrustAdmin
+                | Who::OakfieldHead
+                | Who::OakfieldEsafetyLead
+                | Who::OakfieldDsl
+                | Who::HilltopHead
+        ),
     };
     if allowed {
         Allowed
@@ -233,6 +283,8 @@ struct World {
     settings: Value,
     academy: AcademyInput,
     trust: TrustInput,
+    /// An incident the teacher logged at Oakfield.
+    incident_id: Uuid,
 }
 
 async fn login(app: &TestApp, email: &str) -> LoginResponse {
@@ -352,6 +404,28 @@ impl World {
         let oakfield = academies.into_iter().find(|a| a.id == OAKFIELD_ID).unwrap();
         let trust: Trust = app.get("/api/v1/trust").await.json().await.unwrap();
         tokens.insert(Who::TrustAdmin, admin);
+
+        let key = incident_key(app).await;
+        let device = Uuid::now_v7();
+        let record = incident_record(
+            OAKFIELD_ID,
+            device,
+            TEACHER_ID,
+            Involved::PupilInLesson,
+            "personal-device",
+        );
+        let pushed: PushResponse = app
+            .client
+            .post(app.url("/api/v1/sync/push"))
+            .bearer_auth(&teacher.token)
+            .json(&incident_push(device, vec![(1, seal(&record, &key))]))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(pushed.results[0].outcome, Outcome::Applied);
         World {
             tokens,
             teacher_id: teacher.me.user_id.to_string(),
@@ -369,6 +443,7 @@ impl World {
                 chair_of_trustees: trust.chair_of_trustees,
                 data_protection_officer: trust.data_protection_officer,
             },
+            incident_id: record.id,
         }
     }
 
@@ -409,6 +484,7 @@ impl World {
             .replace("{device_id}", &self.spare_device_id.to_string())
             .replace("{invitation_id}", &self.spare_invitation_id.to_string())
             .replace("{code}", "ZZZZ-ZZZZ")
+            .replace("{incident_id}", &self.incident_id.to_string())
     }
 
     /// A body each endpoint accepts from a caller who is allowed.
@@ -462,6 +538,9 @@ impl World {
                 json!({"csv": format!("pupil name,class,academy,parent/carer name,email\nMia Lee,Year 1,Oakfield Primary Academy,Ann Lee,{unique}\n")})
             }
             ("post", "/api/v1/parent-invitations/redeem") => json!({"token": "hl_unknown"}),
+            ("post", "/api/v1/incidents/{incident_id}/follow-ups") => {
+                json!({"kind": "action_taken", "note": format!("Matrix note {n}")})
+            }
             _ => return None,
         })
     }
@@ -472,6 +551,7 @@ fn outcome(status: u16, error: Option<&ApiError>) -> Expect {
     match (status, error.map(|e| e.code.as_str())) {
         (401, Some("unauthorized" | "device_revoked")) => Expect::Unauthorized,
         (403, Some("forbidden")) => Expect::Forbidden,
+        (404, Some("not_found")) => Expect::Hidden,
         _ => Expect::Allowed,
     }
 }
@@ -489,6 +569,9 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
             if route.path == "/api/v1/compliance" {
                 url.push_str(&format!("?academy_id={OAKFIELD_ID}"));
             }
+            if route.path == "/api/v1/incidents/person" {
+                url.push_str("?name=Sam%20Pupil");
+            }
             let mut request = app
                 .client
                 .request(route.method.to_uppercase().parse().unwrap(), url);
@@ -502,7 +585,12 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
             let status = response.status().as_u16();
             let text = response.text().await.unwrap();
             let error: Option<ApiError> = serde_json::from_str(&text).ok();
-            let got = outcome(status, error.as_ref());
+            let got = match outcome(status, error.as_ref()) {
+                // Only incidents are hidden as not found; elsewhere a 404 is
+                // an allowed call's answer to a body made to be refused.
+                Expect::Hidden if !route.path.contains("{incident_id}") => Expect::Allowed,
+                got => got,
+            };
             let want = expected(route.access, who);
             // Allowed calls must succeed outright, except those whose body is
             // made to be refused (wrong password, unknown link or code).

@@ -268,3 +268,120 @@ impl Device {
         }
     }
 }
+
+/// The demo class teacher's account id (Tom Reilly, staff at Oakfield).
+pub const TEACHER_ID: Uuid = haven_server::demo::DEMO_STAFF[3].0;
+
+/// The server's incident public key, as a device fetches it.
+pub async fn incident_key(app: &TestApp) -> haven_core::incident::IncidentKey {
+    let response = app.get("/api/v1/incidents/key").await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// An incident as the PWA would submit it: the tables' recommendation for
+/// `incident_type`, every recommended referral done, the DSL told where a
+/// route says "immediately".
+pub fn incident_record(
+    academy_id: Uuid,
+    device_id: Uuid,
+    reported_by: Uuid,
+    involved: haven_core::rules::Involved,
+    incident_type: &str,
+) -> haven_core::incident::IncidentRecord {
+    use haven_core::incident::{IncidentRecord, PersonInvolved, PersonKind, Recommended};
+    let tables = haven_core::rules::RuleTables::trust_default();
+    let guidance = tables.guidance(involved, incident_type).unwrap();
+    let recommended = Recommended::from_guidance(&guidance);
+    IncidentRecord {
+        id: Uuid::now_v7(),
+        academy_id,
+        device_id,
+        reported_by,
+        reported_at: 1_790_000_000_000,
+        occurred_at: 1_789_999_000_000,
+        location: "Room 4".into(),
+        involved,
+        people: vec![PersonInvolved {
+            kind: if involved.is_pupil() {
+                PersonKind::Pupil
+            } else {
+                PersonKind::StaffMember
+            },
+            name: "Sam Pupil".into(),
+            class: involved.is_pupil().then(|| "4B".into()),
+        }],
+        incident_type: haven_core::slug::Slug::parse(incident_type).unwrap(),
+        description: "Found a proxy site during the lesson.".into(),
+        urls: vec![],
+        device_involved: "Year 4 iPad 12".into(),
+        immediate_action: "Closed the tab.".into(),
+        actions_taken: recommended.referrals.clone(),
+        told_dsl_in_person: recommended.immediate.then_some(true),
+        recommended,
+        difference_reason: None,
+        second_senior_staff: None,
+        outcome: None,
+        attachments: vec![],
+    }
+}
+
+/// What a device does with an incident before it leaves: its JSON under a
+/// fresh AES-256-GCM key (tag appended), the key wrapped with RSA-OAEP
+/// (SHA-256) for the server's public key, everything base64 (as WebCrypto).
+pub fn seal(
+    record: &haven_core::incident::IncidentRecord,
+    key: &haven_core::incident::IncidentKey,
+) -> haven_core::incident::SealedIncident {
+    use aes_gcm::aead::{Aead, KeyInit};
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use rand::RngCore;
+    use rsa::pkcs8::DecodePublicKey;
+    let der = STANDARD.decode(&key.spki).unwrap();
+    let public = rsa::RsaPublicKey::from_public_key_der(&der).unwrap();
+    let mut aes_key = [0u8; 32];
+    let mut iv = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut aes_key);
+    rand::rngs::OsRng.fill_bytes(&mut iv);
+    let ciphertext = aes_gcm::Aes256Gcm::new_from_slice(&aes_key)
+        .unwrap()
+        .encrypt(
+            aes_gcm::Nonce::from_slice(&iv),
+            serde_json::to_vec(record).unwrap().as_slice(),
+        )
+        .unwrap();
+    let wrapped = public
+        .encrypt(
+            &mut rand::rngs::OsRng,
+            rsa::Oaep::new::<sha2::Sha256>(),
+            &aes_key,
+        )
+        .unwrap();
+    haven_core::incident::SealedIncident {
+        id: record.id,
+        device_id: record.device_id,
+        key_id: key.key_id.clone(),
+        wrapped_key: STANDARD.encode(wrapped),
+        iv: STANDARD.encode(iv),
+        ciphertext: STANDARD.encode(ciphertext),
+    }
+}
+
+/// A push of sealed incidents from `device_id`.
+pub fn incident_push(
+    device_id: Uuid,
+    incidents: Vec<(u64, haven_core::incident::SealedIncident)>,
+) -> PushRequest {
+    PushRequest {
+        device_id,
+        backlog: incidents.len() as u64,
+        mutations: incidents
+            .into_iter()
+            .map(|(id, sealed)| Mutation {
+                id,
+                change: Change::CreateIncident(sealed),
+            })
+            .collect(),
+    }
+}

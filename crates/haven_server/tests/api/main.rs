@@ -11,6 +11,7 @@ mod headers;
 mod health;
 mod helpers;
 mod import_cli;
+mod incidents;
 mod ledger;
 mod library_client;
 mod openapi;

@@ -100,6 +100,7 @@ fn url_of(path: &str) -> String {
         .replace("{device_id}", "01980a00-0000-7000-8000-0000000000d1")
         .replace("{invitation_id}", "01980a00-0000-7000-8000-0000000000e1")
         .replace("{code}", "ZZZZ-ZZZZ")
+        .replace("{incident_id}", "01980a00-0000-7000-8000-0000000000f1")
 }
 
 #[tokio::test]

@@ -23,12 +23,12 @@ use uuid::Uuid;
 
 /// A device that records visits: its sync id and the token it pushes with
 /// (an enrolled kiosk's, or a person's session on their own device).
-struct Desk {
-    id: Uuid,
-    token: String,
+pub(crate) struct Desk {
+    pub id: Uuid,
+    pub token: String,
 }
 
-async fn session(app: &TestApp, email: &str) -> String {
+pub(crate) async fn session(app: &TestApp, email: &str) -> String {
     let response = app.login(email, ADMIN_PASSWORD).await;
     assert_eq!(response.status(), 200, "{email} signs in");
     response.json::<LoginResponse>().await.unwrap().token
@@ -57,7 +57,7 @@ async fn enrol(app: &TestApp, admin: &str, academy: Uuid, kind: &str, label: &st
     response.json().await.unwrap()
 }
 
-async fn kiosk(app: &TestApp, admin: &str, academy: Uuid, label: &str) -> Desk {
+pub(crate) async fn kiosk(app: &TestApp, admin: &str, academy: Uuid, label: &str) -> Desk {
     let enrolled = enrol(app, admin, academy, "reception_kiosk", label).await;
     Desk {
         id: enrolled.device.sync_device_id,
@@ -74,7 +74,7 @@ async fn own_device(app: &TestApp, email: &str) -> Desk {
 }
 
 /// A parent's session, from a class list the admin imports.
-async fn parent(app: &TestApp, admin: &str) -> Desk {
+pub(crate) async fn parent(app: &TestApp, admin: &str) -> Desk {
     let csv = "pupil name,class,academy,parent/carer name,email\n\
                Amira Khan,Year 3,Oakfield Primary Academy,Sara Khan,sara@example.org\n";
     let report: ClassListReport = app
@@ -995,7 +995,15 @@ async fn the_document_describes_the_reception_operations() {
         .iter()
         .map(|v| v["properties"]["type"]["enum"][0].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(variants, ["create_agreement", "create_visit", "end_visit"]);
+    assert_eq!(
+        variants,
+        [
+            "create_agreement",
+            "create_visit",
+            "end_visit",
+            "create_incident"
+        ]
+    );
     assert!(doc["paths"]["/api/v1/reception/{academy_id}"]["get"].is_object());
     assert!(doc["paths"]["/api/v1/academies/{academy_id}/reception"]["put"].is_object());
 }

@@ -1,0 +1,841 @@
+//! E-safety incidents: what a member of staff records the moment something
+//! happens, what the trust's tables recommended at that moment, what was
+//! actually done, and the append-only follow-ups the DSL adds afterwards.
+//!
+//! A submitted incident is never changed: the DSL's actions, referrals,
+//! status changes and outcome are [`FollowUp`] records pointing at it.
+//!
+//! On the wire an incident travels sealed ([`SealedIncident`]): its JSON is
+//! encrypted on the device with a fresh AES-256-GCM key, and that key is
+//! encrypted with the server's incident public key (RSA-OAEP, SHA-256). So
+//! the outbox on a shared tablet holds nothing readable, and it can still
+//! drain while the screen is locked. The author's own readable copy is
+//! sealed separately with their PIN-unlocked key (`lock/` in the PWA).
+
+use crate::rules::{Guidance, Involved, RuleTables, Timescale};
+use crate::slug::Slug;
+use crate::validate::{self, Invalid};
+use crate::Millis;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Longest free text (description, action taken, reason), in characters.
+pub const MAX_TEXT_CHARS: usize = 10_000;
+/// Longest short field (a name, a place, a class), in characters.
+pub const MAX_LINE_CHARS: usize = 200;
+/// Most people named in one incident.
+pub const MAX_PEOPLE: usize = 30;
+/// Most web addresses recorded for one incident.
+pub const MAX_URLS: usize = 30;
+/// Longest web address, in characters.
+pub const MAX_URL_CHARS: usize = 2_000;
+/// Most attachments on one incident.
+pub const MAX_ATTACHMENTS: usize = 5;
+/// Largest attachment, in bytes (a phone photo, compressed).
+pub const MAX_ATTACHMENT_BYTES: usize = 2 * 1024 * 1024;
+/// Largest total of attachments on one incident, in bytes.
+pub const MAX_ATTACHMENTS_TOTAL_BYTES: usize = 6 * 1024 * 1024;
+/// Kinds of file an attachment may be.
+pub const ATTACHMENT_TYPES: [&str; 4] =
+    ["image/jpeg", "image/png", "image/webp", "application/pdf"];
+
+/// Who a person named in an incident is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PersonKind {
+    Pupil,
+    StaffMember,
+    Visitor,
+    Unknown,
+}
+
+impl PersonKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            PersonKind::Pupil => "Pupil",
+            PersonKind::StaffMember => "Member of staff",
+            PersonKind::Visitor => "Visitor",
+            PersonKind::Unknown => "Not known",
+        }
+    }
+}
+
+/// One person involved in an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PersonInvolved {
+    pub kind: PersonKind,
+    /// Empty when not known.
+    pub name: String,
+    /// A pupil's class or year.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+}
+
+/// Evidence kept with an incident (never for suspected illegal material).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Attachment {
+    pub name: String,
+    /// One of [`ATTACHMENT_TYPES`].
+    pub content_type: String,
+    /// The file, base64 (standard alphabet, padded).
+    pub data_base64: String,
+}
+
+impl Attachment {
+    /// Size of the decoded file, from the base64 length (no decoding).
+    pub fn size_bytes(&self) -> usize {
+        let len = self.data_base64.len();
+        let padding = self
+            .data_base64
+            .bytes()
+            .rev()
+            .take_while(|b| *b == b'=')
+            .count();
+        (len / 4) * 3 - padding.min(2)
+    }
+}
+
+/// What the trust's tables recommended when the incident was logged, kept
+/// with it in words: the tables may change later, the record must not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Recommended {
+    /// Suspected illegal: the police and the DSL now.
+    pub illegal: bool,
+    /// "Refer to ..." columns, in table order.
+    pub referrals: Vec<String>,
+    /// What may follow (warning, sanction, ...), in table order.
+    pub may_follow: Vec<String>,
+    /// Reporting routes that apply, most urgent first: ids from the tables.
+    pub routes: Vec<Slug>,
+    /// Some route says "immediately".
+    pub immediate: bool,
+}
+
+impl Recommended {
+    pub fn from_guidance(g: &Guidance) -> Recommended {
+        Recommended {
+            illegal: g.illegal,
+            referrals: g
+                .actions
+                .referral_labels()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            may_follow: g
+                .actions
+                .outcome_labels()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            routes: g.routes.iter().map(|r| r.id.clone()).collect(),
+            immediate: g
+                .routes
+                .iter()
+                .any(|r| r.timescale == Timescale::Immediately),
+        }
+    }
+}
+
+/// What the investigation concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum InvestigationOutcome {
+    /// An internal response or disciplinary action.
+    Internal,
+    /// Referred to an outside agency (LADO, children's social care, ...).
+    OutsideAgency,
+    Police,
+    /// The concern had no substance.
+    NoSubstance,
+}
+
+impl InvestigationOutcome {
+    pub const ALL: [InvestigationOutcome; 4] = [
+        InvestigationOutcome::Internal,
+        InvestigationOutcome::OutsideAgency,
+        InvestigationOutcome::Police,
+        InvestigationOutcome::NoSubstance,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            InvestigationOutcome::Internal => "Internal response or disciplinary action",
+            InvestigationOutcome::OutsideAgency => "Referred to an outside agency",
+            InvestigationOutcome::Police => "Referred to the police",
+            InvestigationOutcome::NoSubstance => "No substance to the concern",
+        }
+    }
+}
+
+/// An incident as the member of staff submits it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct IncidentRecord {
+    /// UUID v7 made on the device.
+    pub id: Uuid,
+    pub academy_id: Uuid,
+    pub device_id: Uuid,
+    /// The staff account of the person logging it.
+    pub reported_by: Uuid,
+    /// Device clock when it was submitted.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub reported_at: Millis,
+    /// When it happened (as best known).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub occurred_at: Millis,
+    /// Where: a room, "online at home", ...
+    pub location: String,
+    /// Whose conduct it is about: picks the sanctions table and the routes.
+    pub involved: Involved,
+    pub people: Vec<PersonInvolved>,
+    /// A row id of the sanctions table for `involved`.
+    pub incident_type: Slug,
+    pub description: String,
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// The device used, e.g. "Year 4 iPad 12".
+    #[serde(default)]
+    pub device_involved: String,
+    /// What was done there and then.
+    #[serde(default)]
+    pub immediate_action: String,
+    /// What the tables recommended at the moment of logging.
+    pub recommended: Recommended,
+    /// Which recommended referrals and actions were actually done (labels).
+    #[serde(default)]
+    pub actions_taken: Vec<String>,
+    /// Why what was done differs from what was recommended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difference_reason: Option<String>,
+    /// Asked when a route says "immediately": has the DSL been told in person?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub told_dsl_in_person: Option<bool>,
+    /// The second senior member of staff investigating, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_senior_staff: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<InvestigationOutcome>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// Why an incident cannot be accepted, in words a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IncidentError {
+    #[error("{0}")]
+    Field(#[from] Invalid),
+    #[error("the time {0} is not a plausible date")]
+    ImplausibleTime(Millis),
+    #[error("\"{0}\" is not an incident type of the trust's tables for this person")]
+    UnknownType(String),
+    #[error(
+        "this may be illegal material: nothing may be attached. Do not take, print or keep \
+         screenshots; leave the device as it is and tell the DSL now"
+    )]
+    AttachmentOnIllegal,
+    #[error("the recommendation kept with the incident is not what the trust's tables say for it")]
+    RecommendationMismatch,
+    #[error("this must be reported immediately: say whether you have told the DSL in person")]
+    DslQuestionUnanswered,
+    #[error(
+        "what was done differs from what was recommended: say why (for example, the DSL \
+         advised otherwise)"
+    )]
+    DifferenceUnexplained,
+}
+
+/// 2000-01-01 and 2200-01-01: a clock outside this range is broken.
+const EARLIEST: Millis = 946_684_800_000;
+const LATEST: Millis = 7_258_118_400_000;
+
+fn text(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
+    if value.chars().count() > max {
+        return Err(Invalid::new(field, format!("at most {max} characters")));
+    }
+    // Free text keeps its line breaks and tabs; other control characters go.
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Invalid::new(field, "no control characters"));
+    }
+    Ok(())
+}
+
+impl IncidentRecord {
+    /// Checks that need only the record.
+    pub fn validate(&self) -> Result<(), IncidentError> {
+        for at in [self.reported_at, self.occurred_at] {
+            if !(EARLIEST..LATEST).contains(&at) {
+                return Err(IncidentError::ImplausibleTime(at));
+            }
+        }
+        validate::line("location", &self.location, MAX_LINE_CHARS)?;
+        validate::line("description", &self.description, MAX_TEXT_CHARS).or_else(|e| {
+            // Multi-line text is fine; only emptiness and length matter.
+            if self.description.trim().is_empty() {
+                Err(e)
+            } else {
+                text("description", &self.description, MAX_TEXT_CHARS)
+            }
+        })?;
+        text("device_involved", &self.device_involved, MAX_LINE_CHARS)?;
+        text("immediate_action", &self.immediate_action, MAX_TEXT_CHARS)?;
+        if self.people.len() > MAX_PEOPLE {
+            return Err(Invalid::new("people", format!("at most {MAX_PEOPLE} people")).into());
+        }
+        for (i, p) in self.people.iter().enumerate() {
+            text(&format!("people[{i}].name"), &p.name, MAX_LINE_CHARS)?;
+            if p.kind != PersonKind::Unknown && p.name.trim().is_empty() {
+                return Err(Invalid::new(
+                    format!("people[{i}].name"),
+                    "enter their name, or choose \"not known\"",
+                )
+                .into());
+            }
+            if let Some(class) = &p.class {
+                text(&format!("people[{i}].class"), class, MAX_LINE_CHARS)?;
+            }
+        }
+        if self.urls.len() > MAX_URLS {
+            return Err(Invalid::new("urls", format!("at most {MAX_URLS} addresses")).into());
+        }
+        for (i, url) in self.urls.iter().enumerate() {
+            validate::line(&format!("urls[{i}]"), url, MAX_URL_CHARS)?;
+        }
+        for (i, taken) in self.actions_taken.iter().enumerate() {
+            validate::line(&format!("actions_taken[{i}]"), taken, MAX_LINE_CHARS)?;
+        }
+        if let Some(reason) = &self.difference_reason {
+            text("difference_reason", reason, MAX_TEXT_CHARS)?;
+        }
+        if let Some(name) = &self.second_senior_staff {
+            text("second_senior_staff", name, MAX_LINE_CHARS)?;
+        }
+        self.validate_attachments()?;
+        if self.recommended.illegal && !self.attachments.is_empty() {
+            return Err(IncidentError::AttachmentOnIllegal);
+        }
+        if self.recommended.immediate && self.told_dsl_in_person.is_none() {
+            return Err(IncidentError::DslQuestionUnanswered);
+        }
+        if !self.done_as_recommended()
+            && self
+                .difference_reason
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty())
+        {
+            return Err(IncidentError::DifferenceUnexplained);
+        }
+        Ok(())
+    }
+
+    fn validate_attachments(&self) -> Result<(), Invalid> {
+        if self.attachments.len() > MAX_ATTACHMENTS {
+            return Err(Invalid::new(
+                "attachments",
+                format!("at most {MAX_ATTACHMENTS} files"),
+            ));
+        }
+        let mut total = 0;
+        for (i, a) in self.attachments.iter().enumerate() {
+            let field = format!("attachments[{i}]");
+            validate::line(&format!("{field}.name"), &a.name, MAX_LINE_CHARS)?;
+            if !ATTACHMENT_TYPES.contains(&a.content_type.as_str()) {
+                return Err(Invalid::new(
+                    format!("{field}.content_type"),
+                    "attach a photo (JPEG, PNG or WebP) or a PDF",
+                ));
+            }
+            let valid_base64 = a.data_base64.len() % 4 == 0
+                && a.data_base64
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+            if !valid_base64 {
+                return Err(Invalid::new(
+                    format!("{field}.data_base64"),
+                    "not base64 (standard alphabet, padded)",
+                ));
+            }
+            let size = a.size_bytes();
+            if size > MAX_ATTACHMENT_BYTES {
+                return Err(Invalid::new(
+                    field,
+                    format!(
+                        "{} is {} KB; the most is {} KB",
+                        a.name,
+                        size / 1024,
+                        MAX_ATTACHMENT_BYTES / 1024
+                    ),
+                ));
+            }
+            total += size;
+        }
+        if total > MAX_ATTACHMENTS_TOTAL_BYTES {
+            return Err(Invalid::new(
+                "attachments",
+                format!(
+                    "together they are {} KB; the most is {} KB",
+                    total / 1024,
+                    MAX_ATTACHMENTS_TOTAL_BYTES / 1024
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every recommended referral was done.
+    pub fn done_as_recommended(&self) -> bool {
+        self.recommended
+            .referrals
+            .iter()
+            .all(|r| self.actions_taken.contains(r))
+    }
+
+    /// Full check against the trust's tables in force: the type exists for
+    /// the person involved, and the recommendation kept is the tables'.
+    pub fn validate_against(&self, tables: &RuleTables) -> Result<Guidance, IncidentError> {
+        self.validate()?;
+        let guidance = tables
+            .guidance(self.involved, self.incident_type.as_str())
+            .map_err(|_| IncidentError::UnknownType(self.incident_type.to_string()))?;
+        if Recommended::from_guidance(&guidance) != self.recommended {
+            return Err(IncidentError::RecommendationMismatch);
+        }
+        Ok(guidance)
+    }
+}
+
+/// Where an incident is in its handling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    New,
+    Acknowledged,
+    Investigating,
+    Closed,
+}
+
+impl IncidentStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            IncidentStatus::New => "New",
+            IncidentStatus::Acknowledged => "Acknowledged",
+            IncidentStatus::Investigating => "Investigating",
+            IncidentStatus::Closed => "Closed",
+        }
+    }
+
+    /// Status only moves forward (new → acknowledged → investigating →
+    /// closed), possibly skipping steps; a closed incident stays closed.
+    pub fn may_become(self, next: IncidentStatus) -> bool {
+        next > self
+    }
+}
+
+/// How long a new incident may wait for the DSL before it is overdue: an
+/// hour when a route says "immediately", else a day.
+pub const IMMEDIATE_ACK_MS: Millis = 60 * 60 * 1000;
+pub const SAME_DAY_ACK_MS: Millis = 24 * 60 * 60 * 1000;
+
+/// Whether an incident still `status` at `now`, received at `received_at`,
+/// has waited longer than its route allows for someone to acknowledge it.
+pub fn is_overdue(
+    status: IncidentStatus,
+    immediate: bool,
+    received_at: Millis,
+    now: Millis,
+) -> bool {
+    let allowed = if immediate {
+        IMMEDIATE_ACK_MS
+    } else {
+        SAME_DAY_ACK_MS
+    };
+    status == IncidentStatus::New && now - received_at > allowed
+}
+
+/// What a follow-up records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FollowUpKind {
+    /// Any action taken.
+    ActionTaken,
+    /// A referral made, to whom.
+    ReferralMade {
+        to: String,
+    },
+    ParentsInformed,
+    /// The second senior member of staff now investigating with the DSL.
+    SecondInvestigator {
+        name: String,
+    },
+    Outcome {
+        outcome: InvestigationOutcome,
+    },
+    StatusChanged {
+        status: IncidentStatus,
+    },
+}
+
+/// `POST /api/v1/incidents/{id}/follow-ups`: a DSL's entry in the chronology.
+/// (No `deny_unknown_fields`: serde cannot combine it with `flatten`; the
+/// server reads the body strictly itself.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FollowUpInput {
+    #[serde(flatten)]
+    pub kind: FollowUpKind,
+    /// What happened, in the DSL's words; may be empty for a status change.
+    #[serde(default)]
+    pub note: String,
+}
+
+impl FollowUpInput {
+    /// Checks the entry against the incident's current status. Closing needs
+    /// an outcome recorded first (`has_outcome`).
+    pub fn validate(&self, current: IncidentStatus, has_outcome: bool) -> Result<(), Invalid> {
+        text("note", &self.note, MAX_TEXT_CHARS)?;
+        match &self.kind {
+            FollowUpKind::ReferralMade { to } => validate::line("to", to, MAX_LINE_CHARS)?,
+            FollowUpKind::SecondInvestigator { name } => {
+                validate::line("name", name, MAX_LINE_CHARS)?
+            }
+            FollowUpKind::StatusChanged { status } => {
+                if !current.may_become(*status) {
+                    return Err(Invalid::new(
+                        "status",
+                        format!(
+                            "the incident is {}; it can only move on from there",
+                            current.label().to_lowercase()
+                        ),
+                    ));
+                }
+                if *status == IncidentStatus::Closed && !has_outcome {
+                    return Err(Invalid::new(
+                        "status",
+                        "record the outcome before closing the incident",
+                    ));
+                }
+            }
+            FollowUpKind::ActionTaken | FollowUpKind::ParentsInformed => {
+                validate::line("note", &self.note, MAX_TEXT_CHARS)
+                    .map_err(|_| Invalid::new("note", "say what was done"))?;
+            }
+            FollowUpKind::Outcome { .. } => {}
+        }
+        if current == IncidentStatus::Closed {
+            return Err(Invalid::new("status", "the incident is closed"));
+        }
+        Ok(())
+    }
+}
+
+/// An incident in transit: its [`IncidentRecord`] JSON, encrypted for the
+/// server (see the module docs). Only the ids needed to route and dedupe it
+/// are in the clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SealedIncident {
+    /// The incident's id (must match the sealed record's).
+    pub id: Uuid,
+    pub device_id: Uuid,
+    /// Which server key it was sealed for (`GET /api/v1/incidents/key`).
+    pub key_id: String,
+    /// The AES-256-GCM key, encrypted with RSA-OAEP (SHA-256), base64.
+    pub wrapped_key: String,
+    /// The 96-bit AES-GCM nonce, base64.
+    pub iv: String,
+    /// The record's JSON, AES-256-GCM encrypted (tag appended), base64.
+    pub ciphertext: String,
+}
+
+/// Largest sealed incident accepted, in base64 characters: the attachment
+/// limit plus room for the text.
+pub const MAX_SEALED_CHARS: usize = (MAX_ATTACHMENTS_TOTAL_BYTES + 256 * 1024) * 4 / 3 + 4;
+
+/// `GET /api/v1/incidents/key`: the server's public key devices seal for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IncidentKey {
+    pub key_id: String,
+    /// RSA public key, SubjectPublicKeyInfo DER, base64: what WebCrypto's
+    /// `importKey("spki", ..., {name: "RSA-OAEP", hash: "SHA-256"})` takes.
+    pub spki: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Actions, RuleTables};
+
+    fn record(tables: &RuleTables, involved: Involved, incident_type: &str) -> IncidentRecord {
+        let g = tables.guidance(involved, incident_type).unwrap();
+        let recommended = Recommended::from_guidance(&g);
+        IncidentRecord {
+            id: Uuid::from_u128(1),
+            academy_id: Uuid::from_u128(2),
+            device_id: Uuid::from_u128(3),
+            reported_by: Uuid::from_u128(4),
+            reported_at: 1_790_000_000_000,
+            occurred_at: 1_789_999_000_000,
+            location: "Room 4".into(),
+            involved,
+            people: vec![PersonInvolved {
+                kind: PersonKind::Pupil,
+                name: "Sam Pupil".into(),
+                class: Some("4B".into()),
+            }],
+            incident_type: Slug::parse(incident_type).unwrap(),
+            description: "A pupil found a proxy site.\nThey showed a friend.".into(),
+            urls: vec!["https://proxy.example/".into()],
+            device_involved: "Year 4 iPad 12".into(),
+            immediate_action: "Closed the tab.".into(),
+            actions_taken: recommended.referrals.clone(),
+            told_dsl_in_person: recommended.immediate.then_some(true),
+            recommended,
+            difference_reason: None,
+            second_senior_staff: None,
+            outcome: None,
+            attachments: vec![],
+        }
+    }
+
+    /// Every row of the default tables, for the person kinds each applies to.
+    fn every_default_case() -> Vec<(Involved, String)> {
+        let t = RuleTables::trust_default();
+        let mut cases = Vec::new();
+        for involved in Involved::ALL {
+            let ids: Vec<String> = if involved.is_pupil() {
+                t.pupil_sanctions.iter().map(|r| r.id.to_string()).collect()
+            } else {
+                t.staff_sanctions.iter().map(|r| r.id.to_string()).collect()
+            };
+            cases.extend(ids.into_iter().map(|id| (involved, id)));
+        }
+        cases
+    }
+
+    #[test]
+    fn the_recommendation_for_every_default_incident_type_is_the_tables_row() {
+        let t = RuleTables::trust_default();
+        let cases = every_default_case();
+        assert_eq!(cases.len(), 2 * 16 + 3 * 18, "16 pupil rows, 18 staff rows");
+        for (involved, id) in cases {
+            let g = t.guidance(involved, &id).unwrap();
+            let r = Recommended::from_guidance(&g);
+            let (illegal, referrals, may_follow): (bool, Vec<&str>, Vec<&str>) =
+                if involved.is_pupil() {
+                    let row = t.pupil_row(&id).unwrap();
+                    (
+                        row.illegal,
+                        row.referrals()
+                            .map(|a| crate::rules::SanctionAction::label(a))
+                            .collect(),
+                        row.actions
+                            .iter()
+                            .filter(|a| !crate::rules::SanctionAction::is_referral(**a))
+                            .map(|a| crate::rules::SanctionAction::label(*a))
+                            .collect(),
+                    )
+                } else {
+                    let row = t.staff_row(&id).unwrap();
+                    (
+                        row.illegal,
+                        row.referrals()
+                            .map(|a| crate::rules::SanctionAction::label(a))
+                            .collect(),
+                        row.actions
+                            .iter()
+                            .filter(|a| !crate::rules::SanctionAction::is_referral(**a))
+                            .map(|a| crate::rules::SanctionAction::label(*a))
+                            .collect(),
+                    )
+                };
+            assert_eq!(r.illegal, illegal, "{involved:?} {id}");
+            assert_eq!(r.referrals, referrals, "{involved:?} {id}");
+            assert_eq!(r.may_follow, may_follow, "{involved:?} {id}");
+            // Illegal rows always go to someone immediately.
+            if illegal {
+                assert!(
+                    r.immediate,
+                    "{involved:?} {id} is illegal but not immediate"
+                );
+            }
+            // Every route kept applies to this person.
+            for route in &g.routes {
+                assert!(
+                    route.involved.contains(&involved),
+                    "{involved:?} {id}: {}",
+                    route.id
+                );
+            }
+            assert!(
+                !r.routes.is_empty(),
+                "{involved:?} {id} has no reporting route"
+            );
+            let rec = record(&t, involved, &id);
+            assert_eq!(
+                rec.validate_against(&t).map(|_| ()),
+                Ok(()),
+                "{involved:?} {id}"
+            );
+        }
+    }
+
+    #[test]
+    fn nothing_may_be_attached_to_a_suspected_illegal_incident() {
+        let t = RuleTables::trust_default();
+        let mut r = record(&t, Involved::PupilInLesson, "illegal-material");
+        assert!(r.recommended.illegal);
+        r.attachments = vec![Attachment {
+            name: "screenshot.png".into(),
+            content_type: "image/png".into(),
+            data_base64: "iVBORw0KGgo=".into(),
+        }];
+        assert_eq!(r.validate(), Err(IncidentError::AttachmentOnIllegal));
+    }
+
+    #[test]
+    fn an_immediate_route_needs_the_dsl_question_answered() {
+        let t = RuleTables::trust_default();
+        let mut r = record(&t, Involved::PupilInLesson, "illegal-material");
+        assert!(r.recommended.immediate);
+        r.told_dsl_in_person = None;
+        assert_eq!(r.validate(), Err(IncidentError::DslQuestionUnanswered));
+        r.told_dsl_in_person = Some(false);
+        assert_eq!(r.validate(), Ok(()), "\"not yet\" is an answer");
+    }
+
+    #[test]
+    fn doing_less_than_recommended_needs_a_reason() {
+        let t = RuleTables::trust_default();
+        let mut r = record(&t, Involved::PupilInLesson, "illegal-material");
+        r.actions_taken.clear();
+        assert_eq!(r.validate(), Err(IncidentError::DifferenceUnexplained));
+        r.difference_reason = Some("The DSL took it over at once.".into());
+        assert_eq!(r.validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_recommendation_that_is_not_the_tables_is_refused() {
+        let t = RuleTables::trust_default();
+        let mut r = record(&t, Involved::PupilInLesson, "illegal-material");
+        r.recommended.illegal = false;
+        r.recommended.immediate = false;
+        assert_eq!(
+            r.validate_against(&t).map(|_| ()),
+            Err(IncidentError::RecommendationMismatch)
+        );
+        let mut r = record(&t, Involved::PupilInLesson, "illegal-material");
+        r.incident_type = Slug::parse("no-such-type").unwrap();
+        assert!(matches!(
+            r.validate_against(&t),
+            Err(IncidentError::UnknownType(_))
+        ));
+    }
+
+    #[test]
+    fn attachments_are_limited_in_kind_number_and_size() {
+        let t = RuleTables::trust_default();
+        let ok_type = t
+            .pupil_sanctions
+            .iter()
+            .find(|row| !row.illegal)
+            .unwrap()
+            .id
+            .to_string();
+        let mut r = record(&t, Involved::PupilInLesson, &ok_type);
+        let photo = |bytes: usize| Attachment {
+            name: "photo.jpg".into(),
+            content_type: "image/jpeg".into(),
+            data_base64: "A".repeat(bytes.div_ceil(3) * 4),
+        };
+        r.attachments = vec![photo(1000)];
+        assert_eq!(r.validate(), Ok(()));
+        r.attachments = vec![photo(MAX_ATTACHMENT_BYTES + 3)];
+        assert!(r.validate().unwrap_err().to_string().contains("KB"));
+        r.attachments = vec![photo(MAX_ATTACHMENT_BYTES - 2); 4];
+        assert!(r.validate().unwrap_err().to_string().contains("together"));
+        r.attachments = vec![Attachment {
+            content_type: "text/html".into(),
+            ..photo(10)
+        }];
+        assert!(r
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("content_type"));
+        assert_eq!(photo(3).size_bytes(), 3);
+    }
+
+    #[test]
+    fn status_moves_forward_and_closing_needs_an_outcome() {
+        use IncidentStatus::*;
+        let change = |status| FollowUpInput {
+            kind: FollowUpKind::StatusChanged { status },
+            note: String::new(),
+        };
+        assert!(change(Acknowledged).validate(New, false).is_ok());
+        assert!(change(Investigating).validate(New, false).is_ok());
+        assert!(change(New).validate(Acknowledged, false).is_err());
+        assert!(change(Closed).validate(Investigating, false).is_err());
+        assert!(change(Closed).validate(Investigating, true).is_ok());
+        let note = FollowUpInput {
+            kind: FollowUpKind::ParentsInformed,
+            note: "Phoned mum at 15:10".into(),
+        };
+        assert!(
+            note.validate(Closed, true).is_err(),
+            "a closed incident takes nothing more"
+        );
+        assert!(FollowUpInput {
+            note: " ".into(),
+            ..note
+        }
+        .validate(New, false)
+        .is_err());
+    }
+
+    #[test]
+    fn a_new_incident_is_overdue_after_an_hour_if_immediate_else_a_day() {
+        use IncidentStatus::*;
+        assert!(!is_overdue(New, true, 0, IMMEDIATE_ACK_MS));
+        assert!(is_overdue(New, true, 0, IMMEDIATE_ACK_MS + 1));
+        assert!(!is_overdue(New, false, 0, IMMEDIATE_ACK_MS + 1));
+        assert!(is_overdue(New, false, 0, SAME_DAY_ACK_MS + 1));
+        assert!(!is_overdue(Acknowledged, true, 0, SAME_DAY_ACK_MS * 9));
+    }
+
+    #[test]
+    fn a_follow_up_reads_from_the_json_the_log_page_sends() {
+        let json = r#"{"kind": "referral_made", "to": "LADO", "note": "Phoned 14:05"}"#;
+        let f: FollowUpInput = serde_json::from_str(json).unwrap();
+        assert_eq!(f.kind, FollowUpKind::ReferralMade { to: "LADO".into() });
+        assert_eq!(serde_json::to_value(&f).unwrap()["kind"], "referral_made");
+        let status: FollowUpInput =
+            serde_json::from_str(r#"{"kind": "status_changed", "status": "acknowledged"}"#)
+                .unwrap();
+        assert_eq!(status.note, "");
+    }
+
+    #[test]
+    fn a_pupils_incident_reads_the_pupil_table() {
+        let t = RuleTables::trust_default();
+        let g = t
+            .guidance(Involved::PupilOutsideLesson, "illegal-material")
+            .unwrap();
+        assert!(matches!(g.actions, Actions::Pupil(_)));
+    }
+}

@@ -1,0 +1,536 @@
+//! Incidents in SQLite: storing one from a push, the log as each caller may
+//! see it, the chronology of follow-ups, and the anonymised report.
+//!
+//! Who may see what is decided here once ([`Visibility`]) so the list, the
+//! detail, the alerts, the report and the person search cannot disagree:
+//! a trust admin sees every incident; a DSL, e-safety lead or headteacher
+//! those at their academies; everyone sees what they reported themselves.
+//! Handlers in `routes/incidents.rs` decide which of these an endpoint needs.
+
+use crate::auth::StaffCaller;
+use crate::clock::new_id;
+use crate::error::AppError;
+use crate::policies::uuid_from_db;
+use haven_core::accounts::roles::Role;
+use haven_core::api::incidents::{
+    FollowUp, IncidentDetail, IncidentReport, IncidentSummary, ReportCount,
+};
+use haven_core::incident::{
+    is_overdue, FollowUpInput, FollowUpKind, IncidentRecord, IncidentStatus,
+};
+use haven_core::rules::{Involved, RuleTables};
+use haven_core::slug::Slug;
+use haven_core::Millis;
+use sqlx::{Sqlite, SqliteConnection, SqliteExecutor, Transaction};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// The roles that handle incidents at their academies (trust admins handle
+/// them everywhere).
+pub const LEADS: [Role; 3] = [Role::Dsl, Role::EsafetyLead, Role::Headteacher];
+
+/// Which incidents a member of staff may see.
+#[derive(Debug, Clone)]
+pub struct Visibility {
+    /// A trust admin: every incident.
+    pub all: bool,
+    /// Where they are DSL, e-safety lead or headteacher.
+    pub academies: Vec<Uuid>,
+    /// Their own account: what they reported is always theirs to see.
+    pub user_id: String,
+}
+
+impl Visibility {
+    pub fn of(staff: &StaffCaller) -> Visibility {
+        Visibility {
+            all: staff.grants.is_trust_admin(),
+            academies: staff.grants.academies_with(&LEADS, &[]),
+            user_id: staff.user_id.clone(),
+        }
+    }
+
+    /// Handles incidents somewhere: may read reports, search by person and
+    /// see alerts.
+    pub fn is_lead(&self) -> bool {
+        self.all || !self.academies.is_empty()
+    }
+
+    /// Handles incidents at `academy`: may add follow-ups there.
+    pub fn leads(&self, academy: Uuid) -> bool {
+        self.all || self.academies.contains(&academy)
+    }
+
+    fn sees(&self, row: &IncidentRow) -> bool {
+        self.all || row.reported_by == self.user_id || self.academies.contains(&row.academy)
+    }
+}
+
+/// What the log can be narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub academy_id: Option<Uuid>,
+    pub incident_type: Option<String>,
+    pub status: Option<IncidentStatus>,
+    /// `Some(true)`: pupils' incidents; `Some(false)`: everyone else's.
+    pub pupil: Option<bool>,
+    /// Happened at or after (ms).
+    pub from: Option<Millis>,
+    /// Happened before (ms).
+    pub to: Option<Millis>,
+    pub overdue: Option<bool>,
+    /// Only incidents at academies the caller leads (not their own reports
+    /// elsewhere): for the report, the alerts and the person search.
+    pub led_only: bool,
+}
+
+/// Stores an opened, checked incident; `false` if one with its id is
+/// already there (a duplicate push).
+pub async fn insert(
+    tx: &mut Transaction<'static, Sqlite>,
+    record: &IncidentRecord,
+    mutation_id: i64,
+    now: Millis,
+    identified_by: &str,
+) -> Result<bool, AppError> {
+    let json = serde_json::to_string(record)
+        .map_err(|e| AppError::Internal(format!("cannot store an incident: {e}")))?;
+    let inserted = sqlx::query(
+        "INSERT INTO incidents (id, academy_id, reported_by, device_id, mutation_id, occurred_at, \
+         reported_at, received_at, involved, incident_type, illegal, immediate, record_json, \
+         identified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(record.id.to_string())
+    .bind(record.academy_id.to_string())
+    .bind(record.reported_by.to_string())
+    .bind(record.device_id.to_string())
+    .bind(mutation_id)
+    .bind(record.occurred_at)
+    .bind(record.reported_at)
+    .bind(now)
+    .bind(involved_to_db(record.involved))
+    .bind(record.incident_type.as_str())
+    .bind(record.recommended.illegal)
+    .bind(record.recommended.immediate)
+    .bind(json)
+    .bind(identified_by)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Whether `user` is an active account with a role at `academy` (or a trust
+/// admin): who a shared tablet may log an incident for.
+pub async fn works_at(
+    db: impl SqliteExecutor<'_>,
+    user: Uuid,
+    academy: Uuid,
+) -> Result<bool, AppError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM users u JOIN user_roles r ON r.user_id = u.id \
+         WHERE u.id = ? AND u.active = 1 AND (r.academy_id = ? OR r.role = 'trust_admin') LIMIT 1",
+    )
+    .bind(user.to_string())
+    .bind(academy.to_string())
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}
+
+fn involved_to_db(involved: Involved) -> String {
+    serde_json::to_value(involved)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn from_db<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, AppError> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| AppError::Internal(format!("bad {what} {s:?} in the database")))
+}
+
+/// An incident row with its current status, as the log needs it.
+struct IncidentRow {
+    id: Uuid,
+    academy: Uuid,
+    reported_by: String,
+    reported_by_name: String,
+    occurred_at: Millis,
+    reported_at: Millis,
+    received_at: Millis,
+    involved: Involved,
+    incident_type: Slug,
+    illegal: bool,
+    immediate: bool,
+    status: IncidentStatus,
+}
+
+type RawRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    bool,
+    bool,
+    String,
+);
+
+/// The current status of each incident: its latest status change, else new.
+const SELECT_ROWS: &str = "SELECT i.id, i.academy_id, i.reported_by, u.name, i.occurred_at, \
+     i.reported_at, i.received_at, i.involved, i.incident_type, i.illegal, i.immediate, \
+     COALESCE((SELECT f.status FROM incident_follow_ups f WHERE f.incident_id = i.id \
+               AND f.status IS NOT NULL ORDER BY f.rowid DESC LIMIT 1), 'new') \
+     FROM incidents i JOIN users u ON u.id = i.reported_by";
+
+fn row_from_db(raw: RawRow) -> Result<IncidentRow, AppError> {
+    let (id, academy, reported_by, name, occurred, reported, received, involved, kind, il, im, st) =
+        raw;
+    Ok(IncidentRow {
+        id: uuid_from_db(&id)?,
+        academy: uuid_from_db(&academy)?,
+        reported_by,
+        reported_by_name: name,
+        occurred_at: occurred,
+        reported_at: reported,
+        received_at: received,
+        involved: from_db("involved", &involved)?,
+        incident_type: Slug::parse(&kind).map_err(|_| {
+            AppError::Internal(format!("bad incident type {kind:?} in the database"))
+        })?,
+        illegal: il,
+        immediate: im,
+        status: from_db("status", &st)?,
+    })
+}
+
+/// The words of an incident type in `tables`, or its id if the row is gone.
+pub fn type_label(tables: &RuleTables, involved: Involved, incident_type: &Slug) -> String {
+    let id = incident_type.as_str();
+    let words = if involved.is_pupil() {
+        tables.pupil_row(id).map(|r| r.incident.clone())
+    } else {
+        tables.staff_row(id).map(|r| r.incident.clone())
+    };
+    words.unwrap_or_else(|| id.to_owned())
+}
+
+/// The rule tables in force (the default if none were ever published).
+pub async fn tables(db: impl SqliteExecutor<'_>) -> Result<RuleTables, AppError> {
+    Ok(crate::rules::latest(db)
+        .await?
+        .map_or_else(RuleTables::trust_default, |v| v.tables))
+}
+
+fn summary(row: &IncidentRow, tables: &RuleTables, now: Millis) -> IncidentSummary {
+    IncidentSummary {
+        id: row.id,
+        academy_id: row.academy,
+        incident_label: type_label(tables, row.involved, &row.incident_type),
+        incident_type: row.incident_type.clone(),
+        involved: row.involved,
+        illegal: row.illegal,
+        immediate: row.immediate,
+        status: row.status,
+        occurred_at: row.occurred_at,
+        reported_at: row.reported_at,
+        received_at: row.received_at,
+        reported_by_name: row.reported_by_name.clone(),
+        overdue: is_overdue(row.status, row.immediate, row.received_at, now),
+    }
+}
+
+/// The incidents `who` may see that pass `filter`, newest first.
+pub async fn list(
+    db: &mut SqliteConnection,
+    who: &Visibility,
+    filter: &Filter,
+    now: Millis,
+) -> Result<Vec<IncidentSummary>, AppError> {
+    let tables = tables(&mut *db).await?;
+    let academies = serde_json::to_string(&who.academies).unwrap_or_else(|_| "[]".into());
+    let sql = format!(
+        "{SELECT_ROWS} WHERE (? OR (? = 0 AND i.reported_by = ?) \
+             OR i.academy_id IN (SELECT value FROM json_each(?))) \
+         AND (? IS NULL OR i.academy_id = ?) AND (? IS NULL OR i.incident_type = ?) \
+         AND (? IS NULL OR i.occurred_at >= ?) AND (? IS NULL OR i.occurred_at < ?) \
+         ORDER BY i.received_at DESC, i.id DESC"
+    );
+    let academy = filter.academy_id.map(|a| a.to_string());
+    let rows: Vec<RawRow> = sqlx::query_as(&sql)
+        .bind(who.all)
+        .bind(filter.led_only)
+        .bind(&who.user_id)
+        .bind(academies)
+        .bind(&academy)
+        .bind(&academy)
+        .bind(&filter.incident_type)
+        .bind(&filter.incident_type)
+        .bind(filter.from)
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(filter.to)
+        .fetch_all(&mut *db)
+        .await?;
+    let mut out = Vec::new();
+    for raw in rows {
+        let row = row_from_db(raw)?;
+        if filter.pupil.is_some_and(|p| p != row.involved.is_pupil()) {
+            continue;
+        }
+        if filter.status.is_some_and(|s| s != row.status) {
+            continue;
+        }
+        let summary = summary(&row, &tables, now);
+        if filter.overdue.is_some_and(|o| o != summary.overdue) {
+            continue;
+        }
+        out.push(summary);
+    }
+    Ok(out)
+}
+
+/// One incident with its chronology, if it exists and `who` may see it.
+/// `None` for both, so a caller cannot tell them apart.
+pub async fn detail(
+    db: &mut SqliteConnection,
+    who: &Visibility,
+    id: Uuid,
+    now: Millis,
+) -> Result<Option<IncidentDetail>, AppError> {
+    let raw: Option<RawRow> = sqlx::query_as(&format!("{SELECT_ROWS} WHERE i.id = ?"))
+        .bind(id.to_string())
+        .fetch_optional(&mut *db)
+        .await?;
+    let Some(row) = raw.map(row_from_db).transpose()? else {
+        return Ok(None);
+    };
+    if !who.sees(&row) {
+        return Ok(None);
+    }
+    let tables = tables(&mut *db).await?;
+    let json: String = sqlx::query_scalar("SELECT record_json FROM incidents WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_one(&mut *db)
+        .await?;
+    let record: IncidentRecord = serde_json::from_str(&json)
+        .map_err(|e| AppError::Internal(format!("stored incident {id}: {e}")))?;
+    Ok(Some(IncidentDetail {
+        summary: summary(&row, &tables, now),
+        record,
+        follow_ups: follow_ups(&mut *db, id).await?,
+    }))
+}
+
+/// An incident's follow-ups, oldest first.
+pub async fn follow_ups(
+    db: impl SqliteExecutor<'_>,
+    incident: Uuid,
+) -> Result<Vec<FollowUp>, AppError> {
+    let rows: Vec<(String, String, i64, String, String)> = sqlx::query_as(
+        "SELECT f.id, u.name, f.at, f.kind_json, f.note FROM incident_follow_ups f \
+         JOIN users u ON u.id = f.by_user WHERE f.incident_id = ? ORDER BY f.rowid",
+    )
+    .bind(incident.to_string())
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|(id, by_name, at, kind, note)| {
+            let kind: FollowUpKind = serde_json::from_str(&kind)
+                .map_err(|e| AppError::Internal(format!("stored follow-up {id}: {e}")))?;
+            Ok(FollowUp {
+                id: uuid_from_db(&id)?,
+                incident_id: incident,
+                by_name,
+                at,
+                kind,
+                note,
+            })
+        })
+        .collect()
+}
+
+/// Adds a follow-up (already validated) by `user` at `now`.
+pub async fn add_follow_up(
+    tx: &mut Transaction<'static, Sqlite>,
+    incident: Uuid,
+    user: &str,
+    input: &FollowUpInput,
+    now: Millis,
+) -> Result<Uuid, AppError> {
+    let id = new_id();
+    let kind_json = serde_json::to_value(&input.kind)
+        .map_err(|e| AppError::Internal(format!("cannot store a follow-up: {e}")))?;
+    let tag = kind_json["kind"].as_str().unwrap_or_default().to_owned();
+    let status = match &input.kind {
+        FollowUpKind::StatusChanged { .. } => kind_json["status"].as_str().map(str::to_owned),
+        _ => None,
+    };
+    sqlx::query(
+        "INSERT INTO incident_follow_ups (id, incident_id, by_user, at, kind, kind_json, status, \
+         note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(incident.to_string())
+    .bind(user)
+    .bind(now)
+    .bind(tag)
+    .bind(kind_json.to_string())
+    .bind(status)
+    .bind(&input.note)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Group labels for the report.
+const PUPIL: (&str, &str) = ("pupil", "Pupils");
+const STAFF: (&str, &str) = ("staff", "Staff and leaders");
+
+/// Counts of `incidents`: by type, academy, month and group. Nothing in it
+/// names a person or repeats what was written.
+pub fn report(incidents: &[IncidentSummary], academy_names: &[(Uuid, String)]) -> IncidentReport {
+    fn bump(map: &mut BTreeMap<String, (String, u64)>, key: String, label: String) {
+        map.entry(key).or_insert((label, 0)).1 += 1;
+    }
+    let mut by_type = BTreeMap::new();
+    let mut by_academy = BTreeMap::new();
+    let mut by_month = BTreeMap::new();
+    let mut by_group = BTreeMap::new();
+    for i in incidents {
+        bump(
+            &mut by_type,
+            i.incident_type.to_string(),
+            i.incident_label.clone(),
+        );
+        let academy_name = academy_names
+            .iter()
+            .find(|(id, _)| *id == i.academy_id)
+            .map_or_else(|| i.academy_id.to_string(), |(_, n)| n.clone());
+        bump(&mut by_academy, i.academy_id.to_string(), academy_name);
+        let (key, label) = month_of(i.occurred_at);
+        bump(&mut by_month, key, label);
+        let (key, label) = if i.involved.is_pupil() { PUPIL } else { STAFF };
+        bump(&mut by_group, key.to_owned(), label.to_owned());
+    }
+    let counts = |map: BTreeMap<String, (String, u64)>| {
+        map.into_iter()
+            .map(|(key, (label, count))| ReportCount { key, label, count })
+            .collect()
+    };
+    IncidentReport {
+        total: incidents.len() as u64,
+        by_type: counts(by_type),
+        by_academy: counts(by_academy),
+        by_month: counts(by_month),
+        by_group: counts(by_group),
+    }
+}
+
+/// The report as CSV rows: grouping, key, label, count (and the total).
+pub fn report_rows(report: &IncidentReport) -> Vec<Vec<String>> {
+    let mut rows = vec![vec![
+        "total".to_owned(),
+        String::new(),
+        "All incidents".to_owned(),
+        report.total.to_string(),
+    ]];
+    for (grouping, counts) in [
+        ("type", &report.by_type),
+        ("academy", &report.by_academy),
+        ("month", &report.by_month),
+        ("group", &report.by_group),
+    ] {
+        for c in counts {
+            rows.push(vec![
+                grouping.to_owned(),
+                c.key.clone(),
+                c.label.clone(),
+                c.count.to_string(),
+            ]);
+        }
+    }
+    rows
+}
+
+/// The UTC month of a time: (`YYYY-MM`, "September 2026").
+fn month_of(millis: Millis) -> (String, String) {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    // Howard Hinnant's civil_from_days.
+    let z = millis.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let name = MONTHS[usize::try_from(month - 1).unwrap_or(0).min(11)];
+    (format!("{year:04}-{month:02}"), format!("{name} {year}"))
+}
+
+/// Incidents at the academies `who` leads naming `name` among the people
+/// involved (compared as `accounts::clean`, ignoring case), newest first.
+pub async fn naming(
+    db: &mut SqliteConnection,
+    who: &Visibility,
+    name: &str,
+    now: Millis,
+) -> Result<Vec<IncidentDetail>, AppError> {
+    use haven_core::accounts::clean;
+    let wanted = clean(name).to_lowercase();
+    let filter = Filter {
+        led_only: true,
+        ..Filter::default()
+    };
+    let mut out = Vec::new();
+    for summary in list(&mut *db, who, &filter, now).await? {
+        let Some(detail) = detail(&mut *db, who, summary.id, now).await? else {
+            continue;
+        };
+        if detail
+            .record
+            .people
+            .iter()
+            .any(|p| clean(&p.name).to_lowercase() == wanted)
+        {
+            out.push(detail);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_are_utc_calendar_months() {
+        assert_eq!(month_of(0).0, "1970-01");
+        // 2026-09-01T00:00:00Z and a millisecond before.
+        assert_eq!(
+            month_of(1_788_220_800_000),
+            ("2026-09".into(), "September 2026".into())
+        );
+        assert_eq!(month_of(1_788_220_799_999).0, "2026-08");
+        assert_eq!(month_of(951_782_400_000).0, "2000-02", "29 February 2000");
+    }
+}
