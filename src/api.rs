@@ -150,6 +150,11 @@ pub async fn put_json<B: serde::Serialize, T: DeserializeOwned>(
     read(send(bearer(Request::put(url), Some(token)), Some(body)).await?).await
 }
 
+/// A GET with no credential (public data).
+pub async fn get_public<T: DeserializeOwned>(url: &str) -> Result<T, ApiClientError> {
+    read(send::<()>(Request::get(url), None).await?).await
+}
+
 /// A GET with a bearer token.
 pub async fn get_json<T: DeserializeOwned>(url: &str, token: &str) -> Result<T, ApiClientError> {
     read(send::<()>(bearer(Request::get(url), Some(token)), None).await?).await

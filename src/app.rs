@@ -1,12 +1,16 @@
 //! The root component: provides contexts, registers the service worker, routes.
 
 use crate::components::header::SiteHeader;
+use crate::pages::incident::{MyIncidents, NewIncident};
 use crate::pages::kiosk::{
     badge::KioskBadge,
     roll_call::{EndOfDay, KioskStaff, RollCall},
     sign_in::KioskSignIn,
     sign_out::KioskSignOut,
     KioskWelcome,
+};
+use crate::pages::manage::incidents::{
+    IncidentLog, IncidentReportPage, IncidentView, PersonIncidents,
 };
 use crate::pages::manage::{
     audit::AuditAdmin, compliance::ComplianceAdmin, devices::DevicesAdmin, parents::ParentsAdmin,
@@ -49,6 +53,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/audit") view=AuditAdmin/>
                     <Route path=path!("/admin/compliance") view=ComplianceAdmin/>
                     <Route path=path!("/admin/reception") view=ReceptionAdmin/>
+                    <Route path=path!("/admin/incidents") view=IncidentLog/>
+                    <Route path=path!("/admin/incidents/report") view=IncidentReportPage/>
+                    <Route path=path!("/admin/incidents/person") view=PersonIncidents/>
+                    <Route path=path!("/admin/incidents/:id") view=IncidentView/>
                     <Route path=path!("/signin") view=SignIn/>
                     <Route path=path!("/account") view=Account/>
                     <Route path=path!("/invite/:token") view=AcceptInvitation/>
@@ -58,6 +66,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/unlock") view=Unlock/>
                     <Route path=path!("/enrol") view=Enrol/>
                     <Route path=path!("/drafts") view=Drafts/>
+                    <Route path=path!("/incidents") view=MyIncidents/>
+                    <Route path=path!("/incidents/new") view=NewIncident/>
                     <Route path=path!("/kiosk") view=KioskWelcome/>
                     <Route path=path!("/kiosk/sign-in") view=KioskSignIn/>
                     <Route path=path!("/kiosk/sign-out") view=KioskSignOut/>

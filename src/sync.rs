@@ -167,7 +167,16 @@ pub async fn run_pass(
         next_at: now_ms(),
     };
     match pull_changes(db).await {
-        Ok(n) => report.policies_fetched = n,
+        Ok(n) => {
+            report.policies_fetched = n;
+            // The key incidents are sealed with; kept for logging offline.
+            if let Ok(key) =
+                api::get_public::<haven_core::incident::IncidentKey>(&api::url("/incidents/key"))
+                    .await
+            {
+                let _ = db.set_incident_key(&key).await;
+            }
+        }
         Err(e) => report.error = Some(e),
     }
     let mut total = None;

@@ -14,6 +14,36 @@ pub fn SiteHeader() -> impl IntoView {
         navigate.with_value(|nav| nav("/unlock", Default::default()));
     };
     let signing_out = Action::new_local(move |_: &()| async move {
+        // Incidents not yet at the server stay sealed on the device; say so,
+        // and that without this device's enrolment they wait for a sign-in.
+        let me = session
+            .user
+            .with_untracked(|u| u.as_ref().map(|u| u.user_id()));
+        let waiting = match crate::state::app_db().await {
+            Ok(db) => db
+                .incidents()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|i| {
+                    Some(&i.author) == me.as_ref() && i.sync == crate::db::SyncState::Pending
+                })
+                .count(),
+            Err(_) => 0,
+        };
+        if waiting > 0 {
+            let message = format!(
+                "{waiting} incident(s) you logged have not reached the DSL yet. They stay on this \
+                 device, encrypted, and are sent when it is online (on a device that is not \
+                 enrolled, when you next sign in). Tell the DSL in person if it is urgent. Sign out?"
+            );
+            let go = web_sys::window()
+                .and_then(|w| w.confirm_with_message(&message).ok())
+                .unwrap_or(true);
+            if !go {
+                return;
+            }
+        }
         let _ = sign_out(session, false).await;
         navigate.with_value(|nav| nav("/", Default::default()));
     });
@@ -35,7 +65,7 @@ pub fn SiteHeader() -> impl IntoView {
             <nav class="site-nav" aria-label="Main">
                 <A href="/policies">"Policies"</A>
                 <A href="/admin">"Admin"</A>
-                {move || session.user.get().is_some().then(|| view! { <A href="/drafts">"My drafts"</A> })}
+                {move || session.user.get().is_some().then(|| view! { <A href="/incidents">"Incidents"</A> <A href="/drafts">"My drafts"</A> })}
             </nav>
             <SyncBadge/>
             <div class="session-bar">

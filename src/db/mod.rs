@@ -6,6 +6,7 @@
 
 mod agreements;
 mod durable;
+mod incidents;
 mod meta;
 mod outbox;
 mod policies;
@@ -13,6 +14,7 @@ mod reference;
 mod visits;
 
 pub use agreements::{StoredAgreement, SyncState};
+pub use incidents::StoredIncident;
 pub use meta::{Credential, CredentialKind, DeviceInfo};
 pub use visits::{KeptSnapshot, StoredVisit};
 
@@ -25,8 +27,8 @@ use wasm_bindgen::JsValue;
 pub const APP_DB: &str = "haven";
 /// 1: policies, agreements, outbox, meta. 2: academies and reference data.
 /// 3: local users (each person's wrapped key, see `lock`) and sealed drafts.
-/// 4: visits at reception.
-const SCHEMA_VERSION: u32 = 4;
+/// 4: visits at reception. 5: incidents (stubs and sealed copies).
+const SCHEMA_VERSION: u32 = 5;
 
 pub(crate) const POLICIES: &str = "policies";
 pub(crate) const AGREEMENTS: &str = "agreements";
@@ -42,6 +44,8 @@ pub(crate) const DRAFTS: &str = "drafts";
 pub(crate) const DRAFTS_BY_USER: &str = "user_id";
 /// Visits signed in at this reception desk (or signed out here), by id.
 pub(crate) const VISITS: &str = "visits";
+/// Incidents logged here, by id: a stub and, until received, the author's sealed copy.
+pub(crate) const INCIDENTS: &str = "incidents";
 
 /// Why a storage operation failed, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +88,7 @@ impl Db {
             .add_object_store(ObjectStore::new(REFERENCE))
             .add_object_store(ObjectStore::new(LOCAL_USERS).key_path("user_id"))
             .add_object_store(ObjectStore::new(VISITS).key_path("record.id"))
+            .add_object_store(ObjectStore::new(INCIDENTS).key_path("id"))
             .add_object_store(
                 ObjectStore::new(DRAFTS)
                     .key_path("id")

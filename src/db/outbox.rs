@@ -1,7 +1,9 @@
 //! The outbox: changes waiting for the server. Entries leave it only when the
 //! server has acknowledged them.
 
-use super::{commit, from_js, read_err, to_js, write_err, Db, DbError, AGREEMENTS, OUTBOX, VISITS};
+use super::{
+    commit, from_js, read_err, to_js, write_err, Db, DbError, AGREEMENTS, INCIDENTS, OUTBOX, VISITS,
+};
 use super::{StoredAgreement, SyncState};
 use futures::future::try_join_all;
 use haven_core::sync::outbox::{EntryState, OutboxEntry, Settlement};
@@ -53,10 +55,14 @@ impl Db {
     /// transaction so the two stores never disagree. `sent` is the pushed
     /// batch, which names the records without reading the outbox back.
     pub async fn settle(&self, settlement: &Settlement, sent: &[Mutation]) -> Result<(), DbError> {
-        let tx = self.tx(&[OUTBOX, AGREEMENTS, VISITS], TransactionMode::ReadWrite)?;
+        let tx = self.tx(
+            &[OUTBOX, AGREEMENTS, VISITS, INCIDENTS],
+            TransactionMode::ReadWrite,
+        )?;
         let outbox = tx.store(OUTBOX).map_err(read_err)?;
         let agreements = tx.store(AGREEMENTS).map_err(read_err)?;
         let visits = tx.store(VISITS).map_err(read_err)?;
+        let incidents = tx.store(INCIDENTS).map_err(read_err)?;
         let updates: Vec<(&Mutation, SyncState)> = settlement
             .acknowledged
             .iter()
@@ -76,6 +82,7 @@ impl Db {
         // settled one by one.
         for (mutation, state) in &updates {
             Db::settle_visit(&visits, &mutation.change, state.clone()).await?;
+            Db::settle_incident(&incidents, &mutation.change, state.clone()).await?;
         }
 
         // Issue every read at once, then every write: IndexedDB runs them in

@@ -126,7 +126,7 @@ impl Db {
         let (visit_id, is_end) = match change {
             Change::CreateVisit(v) => (v.id, false),
             Change::EndVisit(e) => (e.visit_id, true),
-            Change::CreateAgreement(_) => return Ok(()),
+            Change::CreateAgreement(_) | Change::CreateIncident(_) => return Ok(()),
         };
         let key = JsValue::from_str(&visit_id.to_string());
         let Some(value) = store.get(key).await.map_err(read_err)? else {

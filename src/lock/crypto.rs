@@ -262,3 +262,58 @@ pub(crate) fn context(purpose: &str, parts: &[&str]) -> Vec<u8> {
     }
     out
 }
+
+/// What [`seal_for_server`] makes: an AES-256-GCM ciphertext (tag appended)
+/// under a fresh key, and that key encrypted with the server's RSA key.
+pub(crate) struct ServerSealed {
+    pub wrapped_key: Vec<u8>,
+    pub iv: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+/// Seals `plaintext` so that only the holder of the RSA private key behind
+/// `spki` (SubjectPublicKeyInfo DER) can read it: RSA-OAEP with SHA-256 over
+/// a one-off AES-256-GCM key (no associated data). The device keeps no key
+/// that opens it, which is the point: an incident waiting in the outbox of a
+/// shared tablet is unreadable there, yet sync can send it while locked.
+pub(crate) async fn seal_for_server(
+    spki: &[u8],
+    plaintext: &[u8],
+) -> Result<ServerSealed, Failure> {
+    let rsa = params(&[("name", "RSA-OAEP".into()), ("hash", "SHA-256".into())]);
+    let public: CryptoKey = settle(subtle()?.import_key_with_object(
+        "spki",
+        &Uint8Array::from(spki).into(),
+        &rsa,
+        false,
+        &usages(&["wrapKey"]),
+    ))
+    .await?
+    .unchecked_into();
+    // Extractable only so it can be wrapped; it lives for this call.
+    let key: CryptoKey = settle(subtle()?.generate_key_with_object(
+        &aes_key_algorithm(),
+        true,
+        &usages(&["encrypt"]),
+    ))
+    .await?
+    .unchecked_into();
+    let iv = random::<IV_LEN>().to_vec();
+    let aes = params(&[("name", AES_GCM.into()), ("iv", js_bytes(&iv))]);
+    let ciphertext =
+        to_vec(settle(subtle()?.encrypt_with_object_and_u8_array(&aes, &key, plaintext)).await?);
+    let wrapped_key = to_vec(
+        settle(subtle()?.wrap_key_with_object(
+            "raw",
+            &key,
+            &public,
+            &params(&[("name", "RSA-OAEP".into())]),
+        ))
+        .await?,
+    );
+    Ok(ServerSealed {
+        wrapped_key,
+        iv,
+        ciphertext,
+    })
+}

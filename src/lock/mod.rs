@@ -543,3 +543,29 @@ async fn update_user(
     db::commit(tx).await?;
     Ok(Some(record))
 }
+
+/// Seals an incident for the server with its public incident key: what the
+/// outbox holds and sync sends, unreadable on this device.
+pub async fn seal_incident(
+    key: &haven_core::incident::IncidentKey,
+    record: &haven_core::incident::IncidentRecord,
+) -> Result<haven_core::incident::SealedIncident, LockError> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    let spki = STANDARD
+        .decode(&key.spki)
+        .map_err(|e| LockError::Crypto(format!("the school's incident key is damaged: {e}")))?;
+    let json = serde_json::to_vec(record)
+        .map_err(|e| LockError::Crypto(format!("the incident could not be written: {e}")))?;
+    let sealed = crypto::seal_for_server(&spki, &json)
+        .await
+        .map_err(|e| e.into_lock_error("The incident could not be protected"))?;
+    Ok(haven_core::incident::SealedIncident {
+        id: record.id,
+        device_id: record.device_id,
+        key_id: key.key_id.clone(),
+        wrapped_key: STANDARD.encode(sealed.wrapped_key),
+        iv: STANDARD.encode(sealed.iv),
+        ciphertext: STANDARD.encode(sealed.ciphertext),
+    })
+}

@@ -28,9 +28,12 @@ pub fn Admin() -> impl IntoView {
             let trust_admin = grants.is_trust_admin();
             let heads = grants.0.iter().any(|g| g.role == Role::Headteacher);
             let managers = heads || grants.0.iter().any(|g| g.role == Role::EsafetyLead);
-            if !trust_admin && !managers {
+            // The DSL manages nothing but reads and follows up incidents.
+            let leads = managers || grants.0.iter().any(|g| g.role == Role::Dsl);
+            if !trust_admin && !leads {
                 return view! {
                     <p>"Your account has no admin role. Ask your headteacher or trust admin if you need one."</p>
+                    <p><A href="/incidents">"Your incidents"</A></p>
                 }.into_any();
             }
             view! {
@@ -40,6 +43,7 @@ pub fn Admin() -> impl IntoView {
                     {(trust_admin || managers).then(|| view! { <li><A href="/admin/compliance">"Who has signed"</A></li> })}
                     {(trust_admin || managers).then(|| view! { <li><A href="/admin/devices">"Devices"</A></li> })}
                     {(trust_admin || heads).then(|| view! { <li><A href="/admin/reception">"Reception rules"</A></li> })}
+                    {(trust_admin || leads).then(|| view! { <li><A href="/admin/incidents">"Incident log"</A></li> })}
                     {(trust_admin || managers).then(|| view! { <li><A href="/admin/parents">"Parent and carer invitations"</A></li> })}
                     {trust_admin.then(|| view! { <li><A href="/admin/audit">"Audit log"</A></li> })}
                 </ul>

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod drafts;
 pub mod enrol;
 pub mod home;
+pub mod incident;
 pub mod invite;
 pub mod join;
 pub mod kiosk;

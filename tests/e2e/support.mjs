@@ -85,11 +85,11 @@ export async function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs });
 }
 
-export async function adminToken(base) {
+export async function adminToken(base, person = ADMIN) {
   const res = await fetch(`${base}/api/v1/auth/login`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify(ADMIN),
+    body: JSON.stringify({ email: person.email, password: person.password }),
   });
   if (!res.ok) throw new Error(`login failed: ${res.status} ${await res.text()}`);
   return (await res.json()).token;

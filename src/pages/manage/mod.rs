@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod compliance;
 pub mod devices;
+pub mod incidents;
 pub mod parents;
 pub mod reception;
 pub mod staff;

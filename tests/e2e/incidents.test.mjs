@@ -1,0 +1,255 @@
+// Logging an e-safety incident on a classroom tablet with no network: the
+// trust's guidance comes first (for a suspected illegal incident, the stop
+// screen and no attachments), the incident waits on the device encrypted,
+// and once online the DSL sees it, marked immediate, with nothing readable
+// left on the tablet.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import {
+  adminToken,
+  axeViolations,
+  enrolDevice,
+  eventually,
+  freePort,
+  getJson,
+  launchBrowser,
+  scratchDir,
+  signIn,
+  startServer,
+  STAFF,
+  waitForServiceWorker,
+} from "./support.mjs";
+
+const TABLET = { viewport: { width: 1024, height: 768 }, hasTouch: true };
+const DESCRIPTION = "Pupil searched for and opened images that may be illegal on the library PC";
+
+test("an illegal-type incident logged offline shows the stop screen, waits encrypted, and reaches the DSL marked immediate", async (t) => {
+  const scratch = scratchDir();
+  const port = await freePort();
+  const database = join(scratch.dir, "haven.sqlite3");
+  let server = await startServer({ port, database });
+  const browser = await launchBrowser();
+  t.after(async () => {
+    await browser.close();
+    await server.stop();
+    scratch.cleanup();
+  });
+  const context = await browser.newContext(TABLET);
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${server.base}/policies`);
+  await waitForServiceWorker(page);
+  await enrolDevice(page, server.base, { kind: "shared_tablet", label: "Year 5 tablet" });
+  await signIn(page, server.base, STAFF.teacher, { pin: "402913" });
+  // The incident key and the rule tables are on the tablet after a sync.
+  await eventually(
+    async () =>
+      page.evaluate(async () => {
+        const db = await new Promise((ok, no) => {
+          const r = indexedDB.open("haven");
+          r.onsuccess = () => ok(r.result);
+          r.onerror = () => no(r.error);
+        });
+        const has = (key) =>
+          new Promise((ok) => {
+            const r = db.transaction("reference").objectStore("reference").get(key);
+            r.onsuccess = () => ok(r.result !== undefined);
+          });
+        const ready = (await has("incident_key")) && (await has("rules"));
+        db.close();
+        return ready;
+      }),
+    30_000,
+    "the incident key and rules on the tablet",
+  );
+
+  // The network goes: the server dies.
+  await server.kill();
+  // A reload locks Haven; the teacher unlocks with her PIN, offline.
+  await page.goto(`${server.base}/unlock?next=/incidents/new`);
+  await page.getByRole("button", { name: STAFF.teacher.name }).click();
+  await page.getByLabel(`PIN for ${STAFF.teacher.name}`).fill("402913");
+  await page.getByRole("button", { name: "Unlock" }).click();
+  await page.getByRole("heading", { name: "Log an e-safety incident" }).waitFor();
+  await page.getByLabel("A pupil, outside lessons").check();
+  await page.getByLabel("Search").fill("illegal");
+  await page.getByLabel(/could be illegal/).first().check();
+  // Guidance first: the stop screen, and nothing else until it is read.
+  const stop = page.getByTestId("stop-screen");
+  await stop.waitFor();
+  assert.match(await stop.textContent(), /do not take, print or save screenshots/);
+  assert.equal(await page.getByLabel("What happened", { exact: true }).count(), 0, "details wait for the stop screen");
+  await page.getByTestId("stop-understood").click();
+  await page.getByLabel("Where?").fill("Library");
+  await page.getByLabel("Pupil", { exact: true }).check();
+  await page.getByLabel("Their name").fill("Sam Example");
+  await page.getByLabel("What happened", { exact: true }).fill(DESCRIPTION);
+  assert.equal(await page.getByTestId("attachments").count(), 0, "no attachments for suspected illegal material");
+  // "Have you told the DSL in person?" must be answered.
+  await page.getByRole("button", { name: "Submit incident" }).click();
+  await page.locator("#error-summary").waitFor();
+  assert.match(await page.locator("#error-summary").textContent(), /told the DSL in person/);
+  await page.getByLabel("Yes", { exact: true }).check();
+  for (const box of await page.locator("#actions-taken input[type=checkbox]").all()) await box.check();
+  await page.getByRole("button", { name: "Submit incident" }).click();
+  await page.getByTestId("incident-logged").waitFor();
+  await page.getByTestId("incident-state").filter({ hasText: "Not yet received by the DSL" }).waitFor();
+
+  // Signing out with it unsent warns first; "Cancel" keeps her signed in.
+  const dialog = new Promise((resolve) =>
+    page.once("dialog", async (d) => {
+      resolve(d.message());
+      await d.dismiss();
+    }),
+  );
+  await page.getByRole("button", { name: "Sign out" }).click();
+  assert.match(await dialog, /1 incident\(s\) you logged have not reached the DSL yet/);
+  assert.equal(await page.getByTestId("signed-in-as").count(), 1, "still signed in after cancelling");
+
+  // Nothing of it is readable in IndexedDB.
+  const raw = await page.evaluate(async () => {
+    const db = await new Promise((ok, no) => {
+      const r = indexedDB.open("haven");
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => no(r.error);
+    });
+    const out = [];
+    for (const name of db.objectStoreNames) {
+      const all = await new Promise((ok) => {
+        const r = db.transaction(name).objectStore(name).getAll();
+        r.onsuccess = () => ok(r.result);
+      });
+      out.push(JSON.stringify(all, (_, v) => (v instanceof Uint8Array ? Array.from(v) : v)));
+    }
+    db.close();
+    return out.join("\n");
+  });
+  assert.ok(!raw.includes("Sam Example"), "the pupil's name is not stored readable");
+  assert.ok(!raw.includes("library PC"), "the description is not stored readable");
+
+  // Back online: the DSL sees it, marked immediate.
+  server = await startServer({ port, database });
+  await page.reload();
+  const dsl = await adminToken(server.base, STAFF.dsl);
+  const incidents = await eventually(
+    async () => {
+      const list = await getJson(`${server.base}/api/v1/incidents`, dsl);
+      return list.length > 0 && list;
+    },
+    60_000,
+    "the incident to reach the DSL",
+  );
+  assert.equal(incidents.length, 1);
+  assert.equal(incidents[0].immediate, true);
+  assert.equal(incidents[0].illegal, true);
+  const detail = await getJson(`${server.base}/api/v1/incidents/${incidents[0].id}`, dsl);
+  assert.equal(detail.record.description, DESCRIPTION);
+  assert.equal(detail.record.told_dsl_in_person, true);
+  // On the tablet, only the stub: received, with no readable or sealed copy.
+  const stub = await eventually(
+    async () => {
+      const all = await page.evaluate(async () => {
+        const db = await new Promise((ok, no) => {
+          const r = indexedDB.open("haven");
+          r.onsuccess = () => ok(r.result);
+          r.onerror = () => no(r.error);
+        });
+        const rows = await new Promise((ok) => {
+          const r = db.transaction("incidents").objectStore("incidents").getAll();
+          r.onsuccess = () => ok(r.result);
+        });
+        db.close();
+        return rows;
+      });
+      return all.length === 1 && all[0].sync.state === "synced" && all[0];
+    },
+    30_000,
+    "the tablet to mark the incident received",
+  );
+  assert.equal(stub.author_copy ?? null, null, "the author's copy left the tablet");
+  assert.equal(stub.incident_type, "illegal-material");
+  assert.deepEqual(errors, [], "no uncaught errors in the page");
+});
+
+test("the incident pages pass axe, the guidance follows the choice, and the DSL follows an incident up", async (t) => {
+  const scratch = scratchDir();
+  const port = await freePort();
+  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
+  const browser = await launchBrowser();
+  t.after(async () => {
+    await browser.close();
+    await server.stop();
+    scratch.cleanup();
+  });
+  // axe is injected as a script, which the app's CSP would (rightly) refuse.
+  const context = await browser.newContext({ ...TABLET, bypassCSP: true });
+  const page = await context.newPage();
+  const failures = [];
+  const check = async (name) => {
+    const violations = await axeViolations(page);
+    if (violations.length) failures.push({ name, violations });
+  };
+  await page.goto(`${server.base}/policies`);
+  await signIn(page, server.base, STAFF.teacher, { pin: "402913" });
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Incidents" }).click();
+  await page.getByRole("heading", { name: "My incidents" }).waitFor();
+  await check("my incidents (empty)");
+  await page.getByRole("link", { name: "Log an incident" }).click();
+  await page.getByLabel("A pupil, in a lesson").waitFor({ timeout: 30_000 });
+  await check("incident form");
+  await page.getByLabel("A pupil, in a lesson").check();
+  // A rule-breaking but legal choice: the guidance, then the details.
+  await page.getByLabel("Search").fill("proxy");
+  await page.getByTestId("incident-types").getByRole("radio").first().check();
+  await page.getByTestId("guidance").waitFor();
+  assert.ok((await page.getByTestId("referrals").locator("li").count()) > 0, "referrals are listed");
+  assert.ok((await page.getByTestId("route").count()) > 0, "reporting routes are listed");
+  assert.equal(await page.getByTestId("stop-screen").count(), 0);
+  await page.getByTestId("attachments").waitFor();
+  await page.getByRole("button", { name: "Submit incident" }).click();
+  await page.locator("#error-summary").waitFor();
+  await check("incident form with guidance and errors");
+  // Choosing an illegal type instead brings the stop screen.
+  await page.getByLabel("Search").fill("illegal");
+  await page.getByTestId("incident-types").getByRole("radio").first().check();
+  await page.getByTestId("stop-screen").waitFor();
+  assert.equal(await page.getByTestId("attachments").count(), 0);
+  await check("stop screen");
+  // Back to the proxy incident, completed and submitted.
+  await page.getByLabel("Search").fill("proxy");
+  await page.getByTestId("incident-types").getByRole("radio").first().check();
+  await page.getByLabel("Where?").fill("ICT suite");
+  await page.getByLabel("Pupil", { exact: true }).check();
+  await page.getByLabel("Their name").fill("Robin Example");
+  await page.getByLabel("What happened", { exact: true }).fill("Used a proxy site to reach a game");
+  for (const box of await page.locator("#actions-taken input[type=checkbox]").all()) await box.check();
+  const told = page.getByLabel("Yes", { exact: true });
+  if (await told.count()) await told.check();
+  await page.getByRole("button", { name: "Submit incident" }).click();
+  await page.getByTestId("incident-logged").waitFor();
+  await page.getByTestId("incident-state").filter({ hasText: "Received" }).waitFor({ timeout: 30_000 });
+  await check("my incidents");
+
+  // The DSL's log, the incident, a follow-up and the report.
+  await signIn(page, server.base, STAFF.dsl, { pin: "551177" });
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin" }).click();
+  await page.getByRole("link", { name: "Incident log" }).click();
+  await page.getByTestId("incident-row").first().waitFor();
+  await check("incident log");
+  await page.getByTestId("incident-row").first().getByRole("link").click();
+  await page.getByTestId("incident-detail").waitFor();
+  assert.match(await page.getByTestId("incident-detail").textContent(), /Robin Example/);
+  await check("incident detail");
+  await page.getByLabel("What").selectOption("acknowledged");
+  await page.getByRole("button", { name: "Add" }).click();
+  await page.getByTestId("incident-status").filter({ hasText: "Acknowledged" }).waitFor();
+  assert.match(await page.getByTestId("chronology").textContent(), /Status: Acknowledged/);
+  await page.getByRole("link", { name: "Back to the incident log" }).click();
+  await page.getByRole("link", { name: "Reports" }).click();
+  await page.getByTestId("report-total").filter({ hasText: "1 incidents" }).waitFor();
+  assert.ok(!(await page.content()).includes("Robin Example"), "the report names no one");
+  await check("incident report");
+  assert.deepEqual(failures, [], JSON.stringify(failures, null, 2));
+});
