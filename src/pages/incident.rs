@@ -47,6 +47,9 @@ struct Form {
     person_kind: Option<PersonKind>,
     person_name: String,
     person_class: String,
+    /// Everyone after the first person named.
+    #[serde(default)]
+    more_people: Vec<PersonRow>,
     description: String,
     urls: String,
     device_involved: String,
@@ -54,6 +57,24 @@ struct Form {
     actions_taken: Vec<String>,
     difference_reason: String,
     told_dsl: Option<bool>,
+}
+
+/// Another person involved, as typed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct PersonRow {
+    kind: Option<PersonKind>,
+    name: String,
+    class: String,
+}
+
+impl PersonRow {
+    fn to_person(&self) -> Option<PersonInvolved> {
+        self.kind.map(|kind| PersonInvolved {
+            kind,
+            name: self.name.trim().to_owned(),
+            class: Some(self.class.trim().to_owned()).filter(|c| !c.is_empty()),
+        })
+    }
 }
 
 #[derive(Clone)]
@@ -297,11 +318,14 @@ fn IncidentForm(
                 occurred_at: parse_local_input(&f.occurred_at).unwrap_or_else(now_ms),
                 location: f.location.trim().to_owned(),
                 involved: f.involved.ok_or("say who was involved")?,
-                people: f.person_kind.map(|kind| PersonInvolved {
-                    kind,
-                    name: f.person_name.trim().to_owned(),
-                    class: Some(f.person_class.trim().to_owned()).filter(|c| !c.is_empty()),
-                }).into_iter().collect(),
+                people: std::iter::once(PersonRow {
+                    kind: f.person_kind,
+                    name: f.person_name.clone(),
+                    class: f.person_class.clone(),
+                })
+                .chain(f.more_people.iter().cloned())
+                .filter_map(|p| p.to_person())
+                .collect(),
                 incident_type: Slug::parse(&f.incident_type).map_err(|e| e.to_string())?,
                 description: f.description.trim().to_owned(),
                 urls: f.urls.lines().map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect(),
@@ -362,6 +386,15 @@ fn IncidentForm(
             found.push((
                 "person-name",
                 "Enter the person's name, or choose \"not known\"".to_owned(),
+            ));
+        }
+        if f.more_people
+            .iter()
+            .any(|p| p.kind.is_some_and(|k| k != PersonKind::Unknown) && p.name.trim().is_empty())
+        {
+            found.push((
+                "more-people",
+                "Enter the name of each other person, or choose \"not known\"".to_owned(),
             ));
         }
         if let Some(r) = recommended() {
@@ -509,6 +542,40 @@ fn IncidentForm(
                     <label for="person-class">"Class or year (pupils)"</label>
                     <input type="text" id="person-class" class="input-short" autocomplete="off" prop:value=move || form.with(|f| f.person_class.clone()) on:input=set(|f, v| f.person_class = v)/>
                 </fieldset>
+                <div id="more-people" tabindex="-1">
+                    {field_error("more-people")}
+                    {move || (0..form.with(|f| f.more_people.len())).map(|i| {
+                        let n = i + 2;
+                        view! {
+                            <fieldset class="field">
+                                <legend>{format!("Person {n}")}</legend>
+                                {person_kinds().into_iter().map(|k| {
+                                    let id = format!("person{n}-{k:?}").to_lowercase();
+                                    view! {
+                                        <div class="radio">
+                                            <input type="radio" id=id.clone() name=format!("person{n}-kind")
+                                                prop:checked=move || form.with(|f| f.more_people.get(i).is_some_and(|p| p.kind == Some(k)))
+                                                on:change=move |_| form.update(|f| if let Some(p) = f.more_people.get_mut(i) { p.kind = Some(k) })/>
+                                            <label for=id>{k.label()}</label>
+                                        </div>
+                                    }
+                                }).collect_view()}
+                                <label for=format!("person{n}-name")>{format!("Person {n}: name")}</label>
+                                <input type="text" id=format!("person{n}-name") autocomplete="off"
+                                    prop:value=move || form.with(|f| f.more_people.get(i).map(|p| p.name.clone()).unwrap_or_default())
+                                    on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| if let Some(p) = f.more_people.get_mut(i) { p.name = v }) }/>
+                                <label for=format!("person{n}-class")>{format!("Person {n}: class or year")}</label>
+                                <input type="text" id=format!("person{n}-class") class="input-short" autocomplete="off"
+                                    prop:value=move || form.with(|f| f.more_people.get(i).map(|p| p.class.clone()).unwrap_or_default())
+                                    on:input=move |ev| { let v = event_target_value(&ev); form.update(|f| if let Some(p) = f.more_people.get_mut(i) { p.class = v }) }/>
+                                <p><button type="button" class="button button-secondary button-small"
+                                    on:click=move |_| form.update(|f| { if i < f.more_people.len() { f.more_people.remove(i); } })>{format!("Remove person {n}")}</button></p>
+                            </fieldset>
+                        }
+                    }).collect_view()}
+                    <p><button type="button" class="button button-secondary" data-testid="add-person"
+                        on:click=move |_| form.update(|f| f.more_people.push(PersonRow::default()))>"Add another person"</button></p>
+                </div>
                 <div class="field">
                     <label for="description">"What happened"</label>
                     {field_error("description")}

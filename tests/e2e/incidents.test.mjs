@@ -223,6 +223,10 @@ test("the incident pages pass axe, the guidance follows the choice, and the DSL 
   await page.getByLabel("Where?").fill("ICT suite");
   await page.getByLabel("Pupil", { exact: true }).check();
   await page.getByLabel("Their name").fill("Robin Example");
+  await page.getByTestId("add-person").click();
+  await page.locator("#person2-pupil").check();
+  await page.getByLabel("Person 2: name").fill("Alex Example");
+  await page.getByLabel("Person 2: class or year").fill("6B");
   await page.getByLabel("What happened", { exact: true }).fill("Used a proxy site to reach a game");
   for (const box of await page.locator("#actions-taken input[type=checkbox]").all()) await box.check();
   const told = page.getByLabel("Yes", { exact: true });
@@ -240,7 +244,7 @@ test("the incident pages pass axe, the guidance follows the choice, and the DSL 
   await check("incident log");
   await page.getByTestId("incident-row").first().getByRole("link").click();
   await page.getByTestId("incident-detail").waitFor();
-  assert.match(await page.getByTestId("incident-detail").textContent(), /Robin Example/);
+  assert.match(await page.getByTestId("incident-detail").textContent(), /Robin Example \(Pupil\); Alex Example \(Pupil, 6B\)/);
   await check("incident detail");
   await page.getByLabel("What").selectOption("acknowledged");
   await page.getByRole("button", { name: "Add" }).click();
