@@ -55,6 +55,48 @@ impl Db {
         .map(|_| ())
     }
 
+    /// Queues a refused incident again, sealed anew (for the server's
+    /// current key, say, after `unknown_key`): the record is pending once
+    /// more and the refused outbox entry makes way for the new one.
+    pub async fn resend_incident(
+        &self,
+        stored: &StoredIncident,
+        sealed: SealedIncident,
+    ) -> Result<(), DbError> {
+        let mut pending = stored.clone();
+        pending.sync = SyncState::Pending;
+        self.append(vec![Append {
+            store: INCIDENTS,
+            change: Change::CreateIncident(sealed),
+            replace: true,
+            value: Box::new(move |_| to_js(&pending)),
+        }])
+        .await?;
+        // The refused entry (kept so the refusal showed) is no longer needed.
+        let refused: Vec<u64> = self
+            .outbox()
+            .await?
+            .into_iter()
+            .filter(|e| e.state != haven_core::sync::outbox::EntryState::Pending)
+            .filter(
+                |e| matches!(&e.mutation.change, Change::CreateIncident(s) if s.id == stored.id),
+            )
+            .map(|e| e.mutation.id)
+            .collect();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let tx = self.tx(&[super::OUTBOX], TransactionMode::ReadWrite)?;
+        let outbox = tx.store(super::OUTBOX).map_err(read_err)?;
+        for id in refused {
+            outbox
+                .delete(JsValue::from_f64(id as f64))
+                .await
+                .map_err(write_err)?;
+        }
+        super::commit(tx).await
+    }
+
     /// Every incident on this device, newest first.
     pub async fn incidents(&self) -> Result<Vec<StoredIncident>, DbError> {
         let tx = self.tx(&[INCIDENTS], TransactionMode::ReadOnly)?;

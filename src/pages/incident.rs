@@ -763,8 +763,54 @@ pub fn MyIncidents() -> impl IntoView {
     let status = use_sync_status();
     let logged =
         leptos_router::hooks::use_query_map().with_untracked(|q| q.get("logged").is_some());
+    let bump = RwSignal::new(0u32);
+    let resend_error = RwSignal::new(None::<String>);
+    let resend = Action::new_local(move |stored: &StoredIncident| {
+        let stored = stored.clone();
+        async move {
+            let result = async {
+                let who = session
+                    .user
+                    .with_untracked(|u| u.as_ref().map(|u| u.unlocked.clone()))
+                    .ok_or("unlock first")?;
+                let db = app_db().await.map_err(|e| e.to_string())?;
+                // The server's key as it is now (it may have changed).
+                if let Ok(key) = crate::api::get_public(&crate::api::url("/incidents/key")).await {
+                    db.set_incident_key(&key).await.map_err(|e| e.to_string())?;
+                }
+                let key = db
+                    .incident_key()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no incident key on this device")?;
+                let copy = stored
+                    .author_copy
+                    .as_ref()
+                    .ok_or("this device no longer has your copy")?;
+                let json = who.open(copy).await.map_err(|e| e.to_string())?;
+                let record: IncidentRecord =
+                    serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+                let sealed = crate::lock::seal_incident(&key, &record)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                db.resend_incident(&stored, sealed)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            .await;
+            match result {
+                Ok(()) => {
+                    resend_error.set(None);
+                    request_sync();
+                    bump.update(|n| *n += 1);
+                }
+                Err(e) => resend_error.set(Some(e)),
+            }
+        }
+    });
     let list = LocalResource::new(move || {
         status.data_version.track();
+        bump.track();
         let me = session.user.with(|u| u.as_ref().map(|u| u.user_id()));
         async move {
             let db = app_db().await.map_err(|e| e.to_string())?;
@@ -787,6 +833,7 @@ pub fn MyIncidents() -> impl IntoView {
             </div>
         })}
         <p><A href="/incidents/new" attr:class="button">"Log an incident"</A></p>
+        {move || resend_error.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
         <Show when=move || session.user.get().is_some() fallback=|| view! {
             <p><A href="/unlock?next=/incidents">"Unlock"</A>" to see what you have logged on this device."</p>
         }>
@@ -801,6 +848,8 @@ pub fn MyIncidents() -> impl IntoView {
                                     .and_then(|r| r.tables.pupil_row(i.incident_type.as_str()).map(|x| x.incident.clone())
                                         .or_else(|| r.tables.staff_row(i.incident_type.as_str()).map(|x| x.incident.clone())))
                                     .unwrap_or_else(|| i.incident_type.to_string());
+                                let can_resend = matches!(i.sync, SyncState::Rejected { .. }) && i.author_copy.is_some();
+                                let for_resend = i.clone();
                                 let state = match &i.sync {
                                     SyncState::Pending => "Not yet received by the DSL".to_owned(),
                                     SyncState::Synced => "Received".to_owned(),
@@ -812,6 +861,10 @@ pub fn MyIncidents() -> impl IntoView {
                                         " · " {words} " · "
                                         <strong data-testid="incident-state">{state}</strong>
                                         {(i.immediate && i.sync == SyncState::Pending).then(|| view! { <span class="tag-warn">" Immediate: tell the DSL in person"</span> })}
+                                        {can_resend.then(|| view! {
+                                            " " <button type="button" class="button button-secondary button-small"
+                                                on:click=move |_| { resend.dispatch(for_resend.clone()); }>"Seal again and send"</button>
+                                        })}
                                     </li>
                                 }
                             }).collect_view()}

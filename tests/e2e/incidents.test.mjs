@@ -254,6 +254,7 @@ test("the incident pages pass axe, the guidance follows the choice, and the DSL 
   await page.getByRole("link", { name: "Reports" }).click();
   await page.getByTestId("report-total").filter({ hasText: "1 incidents" }).waitFor();
   assert.ok(!(await page.content()).includes("Robin Example"), "the report names no one");
+  assert.match(await page.locator("figure").filter({ hasText: "By term" }).textContent(), /(Autumn|Spring|Summer) 20\d\d/);
   await check("incident report");
   assert.deepEqual(failures, [], JSON.stringify(failures, null, 2));
 });

@@ -243,3 +243,83 @@ async fn an_unsynced_incident_is_unreadable_on_the_device_and_only_a_stub_is_lef
     db.close();
     Db::delete(&name).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_refused_incident_can_be_sealed_again_and_queued_from_its_authors_copy() {
+    let name = unique_name("resend");
+    let db = Db::open(&name).await.unwrap();
+    let device = db.device().await.unwrap().device_id;
+    let alice_id = "0198aaaa-0000-7000-8000-000000000003";
+    let alice = sign_in(&db, alice_id, "Alice").await;
+    let old_key = IncidentKey {
+        key_id: "old".into(),
+        spki: server_key().await.as_string().unwrap(),
+    };
+    let incident = record(device, Uuid::parse_str(alice_id).unwrap());
+    let json = serde_json::to_vec(&incident).unwrap();
+    let stored = StoredIncident {
+        id: incident.id,
+        author: alice_id.into(),
+        academy_id: incident.academy_id,
+        incident_type: incident.incident_type.clone(),
+        submitted_at: incident.reported_at,
+        immediate: true,
+        sync: SyncState::Pending,
+        author_copy: Some(alice.seal(&json).await.unwrap()),
+    };
+    db.record_incident(&stored, seal_incident(&old_key, &incident).await.unwrap())
+        .await
+        .unwrap();
+    // The server no longer has that key.
+    let sent: Vec<_> = db
+        .outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.mutation)
+        .collect();
+    db.settle(
+        &Settlement {
+            acknowledged: vec![],
+            rejected: vec![(
+                sent[0].id,
+                "unknown_key".into(),
+                "fetch the key again".into(),
+            )],
+            unprocessed: vec![],
+        },
+        &sent,
+    )
+    .await
+    .unwrap();
+    let refused = db.incidents().await.unwrap().remove(0);
+    assert!(matches!(refused.sync, SyncState::Rejected { .. }));
+
+    // Its author opens their copy and seals it for the server's new key.
+    let new_key = IncidentKey {
+        key_id: "new".into(),
+        spki: server_key().await.as_string().unwrap(),
+    };
+    let copy = alice
+        .open(refused.author_copy.as_ref().unwrap())
+        .await
+        .unwrap();
+    let again: IncidentRecord = serde_json::from_slice(&copy).unwrap();
+    db.resend_incident(&refused, seal_incident(&new_key, &again).await.unwrap())
+        .await
+        .unwrap();
+    let outbox = db.outbox().await.unwrap();
+    assert_eq!(
+        outbox.len(),
+        1,
+        "the refused entry made way for the new one"
+    );
+    let Change::CreateIncident(queued) = &outbox[0].mutation.change else {
+        panic!("the incident is queued again")
+    };
+    assert_eq!(queued.key_id, "new");
+    assert!(outbox[0].mutation.id > sent[0].id, "a new mutation number");
+    assert_eq!(db.incidents().await.unwrap()[0].sync, SyncState::Pending);
+    db.close();
+    Db::delete(&name).await.unwrap();
+}

@@ -464,6 +464,23 @@ pub fn is_overdue(
     status == IncidentStatus::New && now - received_at > allowed
 }
 
+/// The school term a `YYYY-MM` month falls in, for reports by term:
+/// autumn (September to December), spring (January to April), summer (May to
+/// August). Returns a key that sorts in school order (the academic year's
+/// first calendar year, then 1 to 3) and a label: `("2026-1", "Autumn 2026")`.
+pub fn term_of_month(month: &str) -> Option<(String, String)> {
+    let (year, m) = month.split_once('-')?;
+    let year: i32 = year.parse().ok()?;
+    let m: u32 = m.parse().ok()?;
+    let (academic_year, n, name) = match m {
+        9..=12 => (year, 1, "Autumn"),
+        1..=4 => (year - 1, 2, "Spring"),
+        5..=8 => (year - 1, 3, "Summer"),
+        _ => return None,
+    };
+    Some((format!("{academic_year}-{n}"), format!("{name} {year}")))
+}
+
 /// What a follow-up records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -828,6 +845,31 @@ mod tests {
             serde_json::from_str(r#"{"kind": "status_changed", "status": "acknowledged"}"#)
                 .unwrap();
         assert_eq!(status.note, "");
+    }
+
+    #[test]
+    fn months_fall_into_school_terms_in_school_order() {
+        assert_eq!(
+            term_of_month("2026-09"),
+            Some(("2026-1".into(), "Autumn 2026".into()))
+        );
+        assert_eq!(
+            term_of_month("2027-01"),
+            Some(("2026-2".into(), "Spring 2027".into()))
+        );
+        assert_eq!(
+            term_of_month("2027-08"),
+            Some(("2026-3".into(), "Summer 2027".into()))
+        );
+        assert_eq!(term_of_month("2027-13"), None);
+        assert_eq!(term_of_month("nonsense"), None);
+        let mut keys: Vec<_> = ["2027-05", "2026-10", "2027-02"]
+            .iter()
+            .filter_map(|m| term_of_month(m))
+            .collect();
+        keys.sort();
+        let labels: Vec<_> = keys.into_iter().map(|(_, l)| l).collect();
+        assert_eq!(labels, ["Autumn 2026", "Spring 2027", "Summer 2027"]);
     }
 
     #[test]

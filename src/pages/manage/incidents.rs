@@ -356,6 +356,24 @@ fn BarChart(title: &'static str, counts: Vec<ReportCount>) -> impl IntoView {
     }
 }
 
+/// The monthly counts added up by school term.
+fn terms(by_month: &[ReportCount]) -> Vec<ReportCount> {
+    let mut terms: std::collections::BTreeMap<String, ReportCount> = Default::default();
+    for month in by_month {
+        if let Some((key, label)) = haven_core::incident::term_of_month(&month.key) {
+            terms
+                .entry(key.clone())
+                .or_insert(ReportCount {
+                    key,
+                    label,
+                    count: 0,
+                })
+                .count += month.count;
+        }
+    }
+    terms.into_values().collect()
+}
+
 fn report_csv(r: &IncidentReport) -> String {
     let mut out = String::from("group,key,label,count\n");
     let quote = |s: &str| {
@@ -403,11 +421,13 @@ pub fn IncidentReportPage() -> impl IntoView {
                             Err(e) => view! { <p class="field-error" role="alert">{e.to_string()}</p> }.into_any(),
                             Ok(r) => {
                                 let csv = report_csv(&r);
+                                let by_term = terms(&r.by_month);
                                 view! {
                                     <p data-testid="report-total">{format!("{} incidents in all.", r.total)}</p>
                                     <BarChart title="By type" counts=r.by_type.clone()/>
                                     <BarChart title="By academy" counts=r.by_academy.clone()/>
                                     <BarChart title="By month" counts=r.by_month.clone()/>
+                                    <BarChart title="By term" counts=by_term/>
                                     <BarChart title="Pupils and staff" counts=r.by_group.clone()/>
                                     <p class="button-row no-print">
                                         <button type="button" class="button" on:click=|_| { let _ = web_sys::window().map(|w| w.print()); }>"Print"</button>

@@ -27,17 +27,29 @@ pub struct OutboxEntry {
 }
 
 /// The next changes to push: pending entries, oldest first, at most `max`.
+/// A sealed incident goes in a push of its own: with its attachments it can
+/// take most of what the server accepts in one request.
 pub fn next_batch(entries: &[OutboxEntry], max: usize) -> Vec<Mutation> {
     let mut pending: Vec<&OutboxEntry> = entries
         .iter()
         .filter(|e| e.state == EntryState::Pending)
         .collect();
     pending.sort_by_key(|e| e.mutation.id);
-    pending
-        .into_iter()
-        .take(max)
-        .map(|e| e.mutation.clone())
-        .collect()
+    let mut batch = Vec::new();
+    for e in pending.into_iter().take(max) {
+        let large = matches!(
+            e.mutation.change,
+            crate::sync::wire::Change::CreateIncident(_)
+        );
+        if large && !batch.is_empty() {
+            break;
+        }
+        batch.push(e.mutation.clone());
+        if large {
+            break;
+        }
+    }
+    batch
 }
 
 /// What to do with the outbox after a reply.
@@ -118,6 +130,40 @@ mod tests {
         let ids: Vec<u64> = next_batch(&entries, 10).iter().map(|m| m.id).collect();
         assert_eq!(ids, vec![2, 3]);
         assert_eq!(next_batch(&entries, 1).len(), 1);
+    }
+
+    fn incident(id: u64) -> OutboxEntry {
+        OutboxEntry {
+            mutation: Mutation {
+                id,
+                change: Change::CreateIncident(crate::incident::SealedIncident {
+                    id: Uuid::from_u128(id as u128),
+                    device_id: Uuid::from_u128(9),
+                    key_id: "k".into(),
+                    wrapped_key: String::new(),
+                    iv: String::new(),
+                    ciphertext: "A".repeat(1000),
+                }),
+            },
+            state: EntryState::Pending,
+            queued_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_sealed_incident_travels_in_a_push_of_its_own() {
+        let entries = vec![
+            entry(1, EntryState::Pending),
+            entry(2, EntryState::Pending),
+            incident(3),
+            incident(4),
+            entry(5, EntryState::Pending),
+        ];
+        let ids = |batch: Vec<Mutation>| batch.iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(ids(next_batch(&entries, 100)), vec![1, 2]);
+        assert_eq!(ids(next_batch(&entries[2..], 100)), vec![3]);
+        assert_eq!(ids(next_batch(&entries[3..], 100)), vec![4]);
+        assert_eq!(ids(next_batch(&entries[4..], 100)), vec![5]);
     }
 
     #[test]
