@@ -36,4 +36,15 @@ pub struct Config {
     /// every request comes through a proxy that sets (or strips) the header.
     #[arg(long, env = "HAVEN_TRUST_PROXY", value_parser = clap::builder::FalseyValueParser::new())]
     pub trust_proxy: bool,
+
+    /// SMTP relay for the alert email, as `smtp://host[:port]` (plain SMTP,
+    /// port 25 if none): with `--alert-from`, each new incident whose route
+    /// says "immediately" is also emailed to its academy's DSL and e-safety
+    /// lead, naming no one and saying nothing of the incident. Unset: no email.
+    #[arg(long, env = "HAVEN_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// The address the alert email comes from (needed with `--smtp-url`).
+    #[arg(long, env = "HAVEN_ALERT_FROM")]
+    pub alert_from: Option<String>,
 }

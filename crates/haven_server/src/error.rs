@@ -183,4 +183,6 @@ pub enum ServerError {
     Setup(String),
     #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
+    #[error("cannot set up the alert email: {0}")]
+    AlertMail(String),
 }

@@ -5,6 +5,7 @@
 //! [`run`] is what the binary does.
 
 pub mod accounts;
+pub mod alert_mail;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -136,6 +137,11 @@ impl Server {
         if purged > 0 {
             tracing::info!(removed = purged, "visits past their retention removed");
         }
+        // Settings are checked before anything listens: a typo fails the start.
+        let alert_mailer = alert_mail::AlertMailer::from_settings(
+            config.smtp_url.as_deref(),
+            config.alert_from.as_deref(),
+        )?;
         let key = keys::ServerKey::load_or_create(&keys::key_path_for(&config.database))?;
         let listener =
             TcpListener::bind(config.bind)
@@ -152,7 +158,8 @@ impl Server {
                 .with_key(key)
                 .with_incident_key(incident_key::IncidentKeyStore::file(
                     incident_key::incident_key_path_for(&config.database),
-                )),
+                ))
+                .with_alert_mailer(alert_mailer),
             addr,
         })
     }

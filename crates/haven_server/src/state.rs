@@ -1,5 +1,6 @@
 //! What every handler can reach.
 
+use crate::alert_mail::AlertMailer;
 use crate::incident_key::IncidentKeyStore;
 use crate::keys::ServerKey;
 use crate::limiter::Limiter;
@@ -23,6 +24,9 @@ pub struct AppState {
     /// Opens the incidents devices seal for the server (see
     /// [`crate::incident_key`]); made on first need.
     pub incident_key: Arc<IncidentKeyStore>,
+    /// Emails the leads about an immediate incident, where configured
+    /// (see [`crate::alert_mail`]); `None` sends nothing.
+    pub alert_mailer: Option<Arc<AlertMailer>>,
 }
 
 impl AppState {
@@ -34,6 +38,7 @@ impl AppState {
             key: Arc::new(ServerKey::random()),
             limiter: Arc::new(Limiter::default()),
             incident_key: Arc::new(IncidentKeyStore::in_memory()),
+            alert_mailer: None,
         }
     }
 
@@ -46,6 +51,12 @@ impl AppState {
     /// The same state with the incident key pair from (or made in) its file.
     pub fn with_incident_key(mut self, store: IncidentKeyStore) -> Self {
         self.incident_key = Arc::new(store);
+        self
+    }
+
+    /// The same state, emailing alerts through `mailer` (or not, with `None`).
+    pub fn with_alert_mailer(mut self, mailer: Option<AlertMailer>) -> Self {
+        self.alert_mailer = mailer.map(Arc::new);
         self
     }
 

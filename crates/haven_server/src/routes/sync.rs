@@ -53,6 +53,13 @@ pub async fn push(
         &state.incident_key,
     )
     .await?;
+    // Committed: the alert email (if configured) goes in its own task.
+    if let Some(mailer) = &state.alert_mailer {
+        mailer.spawn_alerts(
+            state.pool.clone(),
+            crate::alert_mail::newly_stored_incidents(&request, &response),
+        );
+    }
     let rejected = response
         .results
         .iter()

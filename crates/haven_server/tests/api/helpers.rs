@@ -63,6 +63,8 @@ pub fn test_config(dir: &TempDir) -> Config {
         static_dir,
         no_demo: false,
         trust_proxy: false,
+        smtp_url: None,
+        alert_from: None,
     }
 }
 

@@ -6,8 +6,8 @@
 
 use crate::authorization::open_db;
 use crate::helpers::{
-    expect_error, incident_key, incident_push, incident_record, seal, spawn_app, TestApp,
-    TEACHER_EMAIL, TEACHER_ID,
+    expect_error, incident_key, incident_push, incident_record, seal, spawn_app, spawn_app_with,
+    test_config, TestApp, TEACHER_EMAIL, TEACHER_ID,
 };
 use crate::visits::{kiosk, parent, session};
 use haven_core::api::incidents::{
@@ -668,6 +668,133 @@ async fn an_immediate_incident_alerts_its_leads_until_acknowledged() {
         .await
         .unwrap();
     assert!(alerts.is_empty());
+}
+
+/// One email as the fake relay received it: the envelope's recipients and
+/// the message as sent after DATA.
+struct Received {
+    recipients: Vec<String>,
+    data: String,
+}
+
+/// A relay that accepts every email and hands each over on the channel.
+async fn fake_smtp_relay() -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<Received>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (sender, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 ready\r\n").await?;
+                let mut recipients = Vec::new();
+                while let Some(line) = lines.next_line().await? {
+                    let command = line.to_ascii_uppercase();
+                    let reply: &[u8] = if command.starts_with("RCPT TO:") {
+                        recipients.push(line["RCPT TO:".len()..].trim().to_owned());
+                        b"250 ok\r\n"
+                    } else if command == "DATA" {
+                        write.write_all(b"354 go\r\n").await?;
+                        let mut data = String::new();
+                        while let Some(line) = lines.next_line().await? {
+                            if line == "." {
+                                break;
+                            }
+                            data.push_str(&line);
+                            data.push('\n');
+                        }
+                        let _ = sender.send(Received {
+                            recipients: std::mem::take(&mut recipients),
+                            data,
+                        });
+                        b"250 queued\r\n"
+                    } else if command == "QUIT" {
+                        write.write_all(b"221 bye\r\n").await?;
+                        break;
+                    } else {
+                        // EHLO, HELO, MAIL FROM, RSET, NOOP.
+                        b"250 ok\r\n"
+                    };
+                    write.write_all(reply).await?;
+                }
+                Ok::<_, std::io::Error>(())
+            });
+        }
+    });
+    (addr, received)
+}
+
+#[tokio::test]
+async fn an_immediate_incident_is_emailed_to_its_leads_naming_no_one() {
+    use std::time::Duration;
+    let (relay, mut mail) = fake_smtp_relay().await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut config = test_config(&dir);
+    config.smtp_url = Some(format!("smtp://{relay}"));
+    config.alert_from = Some("haven@riverside.example.org".into());
+    let app = spawn_app_with(dir, config).await;
+    let key = incident_key(&app).await;
+
+    let ordinary = log_as_teacher(&app, &key, ORDINARY).await;
+    assert!(!ordinary.recommended.immediate);
+    // The same immediate incident pushed twice is stored, and emailed, once.
+    let token = session(&app, TEACHER_EMAIL).await;
+    let device = Uuid::now_v7();
+    let urgent = incident_record(
+        OAKFIELD_ID,
+        device,
+        TEACHER_ID,
+        Involved::PupilInLesson,
+        ILLEGAL,
+    );
+    assert!(urgent.recommended.immediate);
+    let first = push_as(&app, &token, device, vec![(1, seal(&urgent, &key))]).await;
+    assert_eq!(first.results[0].outcome, Outcome::Applied);
+    let again = push_as(&app, &token, device, vec![(2, seal(&urgent, &key))]).await;
+    assert_eq!(again.results[0].outcome, Outcome::Duplicate);
+
+    let email = tokio::time::timeout(Duration::from_secs(10), mail.recv())
+        .await
+        .expect("the alert email arrives")
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), mail.recv())
+            .await
+            .is_err(),
+        "one email: none for the ordinary incident or the duplicate"
+    );
+    let mut recipients = email.recipients.clone();
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        [
+            "<dsl@oakfield.example.org>",
+            "<t.ashworth@riverside.example.org>"
+        ]
+    );
+    let data = &email.data;
+    assert!(
+        data.contains("Subject: Haven: an e-safety incident needs attention now"),
+        "{data}"
+    );
+    assert!(data.contains("Oakfield Primary Academy"), "{data}");
+    for private in [
+        "Sam Pupil",
+        urgent.description.as_str(),
+        urgent.incident_type.as_str(),
+        "Tom Reilly",
+        "Sarah Bennett",
+        "Tom Ashworth",
+        "Room 4",
+    ] {
+        assert!(!data.contains(private), "the email names no one: {private}");
+    }
 }
 
 #[tokio::test]
