@@ -3,6 +3,7 @@
 //! author's sealed copy), another person's key or a wrong PIN cannot open
 //! it, and once the server has it only the stub is left.
 
+use crate::support::holds;
 use haven::db::{Db, StoredIncident, SyncState};
 use haven::lock::{
     after_online_sign_in, seal_incident, unlock_with_pin, SessionSecret, SignedInUser,
@@ -12,11 +13,9 @@ use haven_core::rules::{Involved, RuleTables};
 use haven_core::slug::Slug;
 use haven_core::sync::outbox::Settlement;
 use haven_core::sync::wire::Change;
-use js_sys::{Array, Object, Uint8Array};
 use rexie::{Rexie, TransactionMode};
 use uuid::Uuid;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 #[wasm_bindgen(inline_js = r#"
@@ -110,28 +109,6 @@ fn record(device_id: Uuid, author: Uuid) -> IncidentRecord {
         outcome: None,
         attachments: vec![],
     }
-}
-
-/// Whether `needle` appears in any string or byte array inside `value`.
-fn holds(value: &JsValue, needle: &[u8]) -> bool {
-    let found = |hay: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
-    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
-        return found(&bytes.to_vec());
-    }
-    if let Some(s) = value.as_string() {
-        return found(s.as_bytes());
-    }
-    if let Some(array) = value.dyn_ref::<Array>() {
-        let numbers: Option<Vec<u8>> = array.iter().map(|v| v.as_f64().map(|f| f as u8)).collect();
-        if let Some(bytes) = numbers {
-            return found(&bytes);
-        }
-        return array.iter().any(|v| holds(&v, needle));
-    }
-    if let Some(object) = value.dyn_ref::<Object>() {
-        return Object::values(object).iter().any(|v| holds(&v, needle));
-    }
-    false
 }
 
 /// Every value in every store of the database, as IndexedDB holds it.

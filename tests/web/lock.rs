@@ -2,14 +2,15 @@
 //! recovery by signing in online. Real WebCrypto (600,000 PBKDF2 rounds) and
 //! real IndexedDB, so each PIN check here takes a noticeable moment.
 
+use crate::support::holds;
 use haven::db::Db;
 use haven::lock::{
     after_online_sign_in, delete_draft, drafts, forget_session, local_users, save_draft, set_pin,
     unlock_with_pin, LockError, SessionSecret, SignedInUser, Unlocked, MAX_WRONG_PINS,
 };
-use js_sys::{Array, Object, Uint8Array, JSON};
+use js_sys::{Uint8Array, JSON};
 use rexie::{Rexie, TransactionMode};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
 
 const PIN: &str = "284615";
@@ -66,29 +67,6 @@ async fn raw_records(name: &str, store: &str) -> Vec<JsValue> {
     drop(tx);
     raw.close();
     all
-}
-
-/// Whether `needle` appears in any string or byte array inside `value`.
-fn holds(value: &JsValue, needle: &[u8]) -> bool {
-    let found = |hay: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
-    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
-        return found(&bytes.to_vec());
-    }
-    if let Some(s) = value.as_string() {
-        return found(s.as_bytes());
-    }
-    if let Some(array) = value.dyn_ref::<Array>() {
-        // Bytes might also be kept as a list of numbers.
-        let numbers: Option<Vec<u8>> = array.iter().map(|v| v.as_f64().map(|f| f as u8)).collect();
-        if let Some(bytes) = numbers {
-            return found(&bytes);
-        }
-        return array.iter().any(|v| holds(&v, needle));
-    }
-    if let Some(object) = value.dyn_ref::<Object>() {
-        return Object::values(object).iter().any(|v| holds(&v, needle));
-    }
-    false
 }
 
 async fn finish(db: Db, name: &str) {

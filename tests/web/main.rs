@@ -7,6 +7,7 @@ mod lock;
 mod render;
 mod signature_pad;
 mod storage;
+mod support;
 mod visits;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

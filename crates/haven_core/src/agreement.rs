@@ -283,36 +283,18 @@ impl AgreementRecord {
 
 /// The receipt code of a record digest (see [`AgreementRecord::receipt_code`]).
 pub fn receipt_code_of(digest: &Sha256Hex) -> String {
-    const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let bytes = hex::decode(digest.as_str()).unwrap_or_default();
-    let mut bits: u64 = 0;
-    for b in bytes.iter().take(5) {
-        bits = (bits << 8) | u64::from(*b);
-    }
-    let chars: String = (0..8)
-        .rev()
-        .map(|i| char::from(CROCKFORD[((bits >> (i * 5)) & 31) as usize]))
-        .collect();
-    format!("{}-{}", &chars[..4], &chars[4..])
+    let bits = bytes
+        .iter()
+        .take(5)
+        .fold(0u64, |bits, b| (bits << 8) | u64::from(*b));
+    crate::crockford::encode(bits, 8)
 }
 
 /// A typed receipt code in the form it is looked up in: upper case, the
 /// letters people confuse read as Crockford does (O→0, I/L→1), `XXXX-XXXX`.
 pub fn normalise_receipt_code(code: &str) -> Option<String> {
-    let chars: String = code
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| match c.to_ascii_uppercase() {
-            'O' => '0',
-            'I' | 'L' => '1',
-            c => c,
-        })
-        .collect();
-    let ok = chars.len() == 8
-        && chars
-            .bytes()
-            .all(|b| b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(&b));
-    ok.then(|| format!("{}-{}", &chars[..4], &chars[4..]))
+    crate::crockford::normalise(code, 8)
 }
 
 /// The rules for a signer's name, shared by the sign form and the server.

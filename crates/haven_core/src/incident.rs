@@ -595,7 +595,7 @@ pub struct IncidentKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{Actions, RuleTables};
+    use crate::rules::{Actions, RuleTables, SanctionAction, SanctionRow};
 
     fn record(tables: &RuleTables, involved: Involved, incident_type: &str) -> IncidentRecord {
         let g = tables.guidance(involved, incident_type).unwrap();
@@ -644,6 +644,21 @@ mod tests {
         cases
     }
 
+    /// A row read straight from the table: illegal, referrals, what may follow.
+    fn expected<A: SanctionAction>(
+        row: &SanctionRow<A>,
+    ) -> (bool, Vec<&'static str>, Vec<&'static str>) {
+        (
+            row.illegal,
+            row.referrals().map(SanctionAction::label).collect(),
+            row.actions
+                .iter()
+                .filter(|a| !a.is_referral())
+                .map(|a| a.label())
+                .collect(),
+        )
+    }
+
     #[test]
     fn the_recommendation_for_every_default_incident_type_is_the_tables_row() {
         let t = RuleTables::trust_default();
@@ -652,34 +667,11 @@ mod tests {
         for (involved, id) in cases {
             let g = t.guidance(involved, &id).unwrap();
             let r = Recommended::from_guidance(&g);
-            let (illegal, referrals, may_follow): (bool, Vec<&str>, Vec<&str>) =
-                if involved.is_pupil() {
-                    let row = t.pupil_row(&id).unwrap();
-                    (
-                        row.illegal,
-                        row.referrals()
-                            .map(|a| crate::rules::SanctionAction::label(a))
-                            .collect(),
-                        row.actions
-                            .iter()
-                            .filter(|a| !crate::rules::SanctionAction::is_referral(**a))
-                            .map(|a| crate::rules::SanctionAction::label(*a))
-                            .collect(),
-                    )
-                } else {
-                    let row = t.staff_row(&id).unwrap();
-                    (
-                        row.illegal,
-                        row.referrals()
-                            .map(|a| crate::rules::SanctionAction::label(a))
-                            .collect(),
-                        row.actions
-                            .iter()
-                            .filter(|a| !crate::rules::SanctionAction::is_referral(**a))
-                            .map(|a| crate::rules::SanctionAction::label(*a))
-                            .collect(),
-                    )
-                };
+            let (illegal, referrals, may_follow) = if involved.is_pupil() {
+                expected(t.pupil_row(&id).unwrap())
+            } else {
+                expected(t.staff_row(&id).unwrap())
+            };
             assert_eq!(r.illegal, illegal, "{involved:?} {id}");
             assert_eq!(r.referrals, referrals, "{involved:?} {id}");
             assert_eq!(r.may_follow, may_follow, "{involved:?} {id}");

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod agreement;
 pub mod api;
 pub mod compliance;
+pub mod crockford;
 pub mod hash;
 pub mod import;
 pub mod incident;

@@ -379,34 +379,17 @@ pub fn person_key(name: &str, organisation: &str) -> String {
     )
 }
 
-const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
 /// The badge code of a visit: 30 bits of its id's random tail in Crockford
 /// base32, `XXX-XXX`. Derived, so a device needs no counter and no server to
 /// make one, and 10⁹ codes make a clash on one day's list negligible.
 pub fn badge_code(visit_id: Uuid) -> String {
-    let bits = (visit_id.as_u128() & 0x3FFF_FFFF) as u32;
-    let chars: String = (0..6)
-        .rev()
-        .map(|i| char::from(CROCKFORD[((bits >> (i * 5)) & 31) as usize]))
-        .collect();
-    format!("{}-{}", &chars[..3], &chars[3..])
+    crate::crockford::encode((visit_id.as_u128() & 0x3FFF_FFFF) as u64, 6)
 }
 
 /// A typed or scanned badge code in the form it is stored: upper case, the
 /// letters people confuse read as Crockford does (O→0, I/L→1), `XXX-XXX`.
 pub fn normalise_badge_code(code: &str) -> Option<String> {
-    let chars: String = code
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| match c.to_ascii_uppercase() {
-            'O' => '0',
-            'I' | 'L' => '1',
-            c => c,
-        })
-        .collect();
-    let ok = chars.len() == 6 && chars.bytes().all(|b| CROCKFORD.contains(&b));
-    ok.then(|| format!("{}-{}", &chars[..3], &chars[3..]))
+    crate::crockford::normalise(code, 6)
 }
 
 /// What the badge's QR code holds: a path on the kiosk, so a phone camera
