@@ -23,6 +23,7 @@ const SLOW_INPUT_SECONDS: u64 = 10;
 /// The targets, each with the dictionary for its input.
 const TARGETS: &[(&str, &str)] = &[
     ("push_batch", "json.dict"),
+    ("incident_record", "json.dict"),
     ("import_document", "markdown.dict"),
     ("text_to_markdown", "markdown.dict"),
     ("render_policy", "markdown.dict"),
