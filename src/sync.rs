@@ -169,12 +169,17 @@ pub async fn run_pass(
     match pull_changes(db).await {
         Ok(n) => {
             report.policies_fetched = n;
-            // The key incidents are sealed with; kept for logging offline.
-            if let Ok(key) =
-                api::get_public::<haven_core::incident::IncidentKey>(&api::url("/incidents/key"))
-                    .await
-            {
-                let _ = db.set_incident_key(&key).await;
+            // The key incidents are sealed with, kept for logging offline.
+            // Fetched once, not on every pass: after a refusal for a changed
+            // key, "Seal again and send" on /incidents fetches it afresh.
+            if matches!(db.incident_key().await, Ok(None)) {
+                if let Ok(key) = api::get_public::<haven_core::incident::IncidentKey>(&api::url(
+                    "/incidents/key",
+                ))
+                .await
+                {
+                    let _ = db.set_incident_key(&key).await;
+                }
             }
         }
         Err(e) => report.error = Some(e),

@@ -857,7 +857,7 @@ pub fn MyIncidents() -> impl IntoView {
                                 };
                                 view! {
                                     <li data-testid="incident-stub">
-                                        <span>{crate::pages::kiosk::local_date(i.submitted_at)}" "{crate::pages::kiosk::local_time(i.submitted_at)}</span>
+                                        <span>{crate::clock::local_date(i.submitted_at)}" "{crate::clock::local_time(i.submitted_at)}</span>
                                         " · " {words} " · "
                                         <strong data-testid="incident-state">{state}</strong>
                                         {(i.immediate && i.sync == SyncState::Pending).then(|| view! { <span class="tag-warn">" Immediate: tell the DSL in person"</span> })}

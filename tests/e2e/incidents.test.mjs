@@ -13,6 +13,7 @@ import {
   eventually,
   freePort,
   getJson,
+  idbContents,
   launchBrowser,
   scratchDir,
   signIn,
@@ -45,22 +46,11 @@ test("an illegal-type incident logged offline shows the stop screen, waits encry
   await signIn(page, server.base, STAFF.teacher, { pin: "402913" });
   // The incident key and the rule tables are on the tablet after a sync.
   await eventually(
-    async () =>
-      page.evaluate(async () => {
-        const db = await new Promise((ok, no) => {
-          const r = indexedDB.open("haven");
-          r.onsuccess = () => ok(r.result);
-          r.onerror = () => no(r.error);
-        });
-        const has = (key) =>
-          new Promise((ok) => {
-            const r = db.transaction("reference").objectStore("reference").get(key);
-            r.onsuccess = () => ok(r.result !== undefined);
-          });
-        const ready = (await has("incident_key")) && (await has("rules"));
-        db.close();
-        return ready;
-      }),
+    async () => {
+      // The reference store keeps the key and the rules under these names.
+      const { reference } = await idbContents(page, ["reference"]);
+      return reference.some((v) => v.spki) && reference.some((v) => v.tables);
+    },
     30_000,
     "the incident key and rules on the tablet",
   );
@@ -109,23 +99,8 @@ test("an illegal-type incident logged offline shows the stop screen, waits encry
   assert.equal(await page.getByTestId("signed-in-as").count(), 1, "still signed in after cancelling");
 
   // Nothing of it is readable in IndexedDB.
-  const raw = await page.evaluate(async () => {
-    const db = await new Promise((ok, no) => {
-      const r = indexedDB.open("haven");
-      r.onsuccess = () => ok(r.result);
-      r.onerror = () => no(r.error);
-    });
-    const out = [];
-    for (const name of db.objectStoreNames) {
-      const all = await new Promise((ok) => {
-        const r = db.transaction(name).objectStore(name).getAll();
-        r.onsuccess = () => ok(r.result);
-      });
-      out.push(JSON.stringify(all, (_, v) => (v instanceof Uint8Array ? Array.from(v) : v)));
-    }
-    db.close();
-    return out.join("\n");
-  });
+  const raw = JSON.stringify(await idbContents(page));
+  assert.ok(raw.includes("illegal-material"), "the scan read the stores (the stub's type is there)");
   assert.ok(!raw.includes("Sam Example"), "the pupil's name is not stored readable");
   assert.ok(!raw.includes("library PC"), "the description is not stored readable");
 
@@ -150,19 +125,7 @@ test("an illegal-type incident logged offline shows the stop screen, waits encry
   // On the tablet, only the stub: received, with no readable or sealed copy.
   const stub = await eventually(
     async () => {
-      const all = await page.evaluate(async () => {
-        const db = await new Promise((ok, no) => {
-          const r = indexedDB.open("haven");
-          r.onsuccess = () => ok(r.result);
-          r.onerror = () => no(r.error);
-        });
-        const rows = await new Promise((ok) => {
-          const r = db.transaction("incidents").objectStore("incidents").getAll();
-          r.onsuccess = () => ok(r.result);
-        });
-        db.close();
-        return rows;
-      });
+      const { incidents: all } = await idbContents(page, ["incidents"]);
       return all.length === 1 && all[0].sync.state === "synced" && all[0];
     },
     30_000,

@@ -12,6 +12,7 @@ import {
   eventually,
   freePort,
   getJson,
+  idbContents,
   launchBrowser,
   OAKFIELD_ID,
   postJson,
@@ -221,19 +222,8 @@ test("a returning visitor who signed the current version is not asked again, unt
     async () => {
       await page.reload();
       await page.getByTestId("kiosk-sign-in").waitFor();
-      return page.evaluate(async (id) => {
-        const db = await new Promise((ok, no) => {
-          const r = indexedDB.open("haven");
-          r.onsuccess = () => ok(r.result);
-          r.onerror = () => no(r.error);
-        });
-        const found = await new Promise((ok) => {
-          const r = db.transaction("policies").objectStore("policies").get(id);
-          r.onsuccess = () => ok(r.result !== undefined);
-        });
-        db.close();
-        return found;
-      }, next.id);
+      const { policies } = await idbContents(page, ["policies"]);
+      return policies.some((p) => p.id === next.id);
     },
     30_000,
     "the new version to reach the kiosk",

@@ -195,3 +195,27 @@ export async function axeViolations(page) {
     }));
   }, AXE_TAGS);
 }
+
+/**
+ * What the app's IndexedDB holds: `{ store: [values] }` for the named stores
+ * (every store if none are named), read in the page as the app stores them.
+ */
+export async function idbContents(page, stores = []) {
+  return page.evaluate(async (wanted) => {
+    const db = await new Promise((ok, no) => {
+      const r = indexedDB.open("haven");
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => no(r.error);
+    });
+    const names = wanted.length ? wanted : [...db.objectStoreNames];
+    const out = {};
+    for (const name of names) {
+      out[name] = await new Promise((ok) => {
+        const r = db.transaction(name).objectStore(name).getAll();
+        r.onsuccess = () => ok(r.result);
+      });
+    }
+    db.close();
+    return out;
+  }, stores);
+}

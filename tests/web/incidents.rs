@@ -3,11 +3,10 @@
 //! author's sealed copy), another person's key or a wrong PIN cannot open
 //! it, and once the server has it only the stub is left.
 
+use crate::lock::PIN;
 use crate::support::holds;
 use haven::db::{Db, StoredIncident, SyncState};
-use haven::lock::{
-    after_online_sign_in, seal_incident, unlock_with_pin, SessionSecret, SignedInUser,
-};
+use haven::lock::{seal_incident, unlock_with_pin};
 use haven_core::incident::{IncidentKey, IncidentRecord, PersonInvolved, PersonKind, Recommended};
 use haven_core::rules::{Involved, RuleTables};
 use haven_core::slug::Slug;
@@ -40,7 +39,6 @@ extern "C" {
     async fn open_as_server(wrapped: &str, iv: &str, ciphertext: &str) -> JsValue;
 }
 
-const PIN: &str = "284615";
 const DESCRIPTION: &str = "Zebrafinch disclosed a message from an adult stranger";
 const PUPIL: &str = "Quillon Marchbanks";
 const URL: &str = "https://unicorn-trap.example/chat";
@@ -49,31 +47,8 @@ fn unique_name(test: &str) -> String {
     format!("haven-test-incident-{test}-{}", haven::clock::new_id())
 }
 
-fn person(id: &str, name: &str) -> SignedInUser {
-    SignedInUser {
-        user_id: id.into(),
-        name: name.into(),
-        email: format!("{}@riverside.example", name.to_lowercase()),
-    }
-}
-
 async fn sign_in(db: &Db, id: &str, name: &str) -> haven::lock::Unlocked {
-    let mut secret = [0u8; 32];
-    for (i, b) in id.bytes().cycle().take(32).enumerate() {
-        secret[i] = b.wrapping_add(i as u8);
-    }
-    after_online_sign_in(
-        db,
-        &person(id, name),
-        &secret,
-        &SessionSecret {
-            token: format!("token-of-{id}"),
-            expires_at: 1_900_000_000_000.0,
-        },
-        Some(PIN),
-    )
-    .await
-    .unwrap()
+    crate::lock::sign_in(db, id, name, Some(PIN)).await
 }
 
 fn record(device_id: Uuid, author: Uuid) -> IncidentRecord {

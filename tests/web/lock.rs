@@ -13,7 +13,7 @@ use rexie::{Rexie, TransactionMode};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
 
-const PIN: &str = "284615";
+pub(crate) const PIN: &str = "284615";
 const OTHER_PIN: &str = "902731";
 const WRONG_PIN: &str = "558203";
 
@@ -45,7 +45,8 @@ fn session(token: &str) -> SessionSecret {
     }
 }
 
-async fn sign_in(db: &Db, id: &str, name: &str, pin: Option<&str>) -> Unlocked {
+/// Signs `name` in online on this device, as the server would, choosing `pin`.
+pub(crate) async fn sign_in(db: &Db, id: &str, name: &str, pin: Option<&str>) -> Unlocked {
     after_online_sign_in(
         db,
         &person(id, name),

@@ -2,7 +2,8 @@
 //! name, organisation, host, date, the escort status in large type, and a
 //! QR code of the badge code for signing out.
 
-use super::{local_date, local_time, use_reception, KioskShell};
+use super::{use_reception, KioskShell};
+use crate::clock::{local_date, local_time};
 use crate::components::qr::QrCode;
 use haven_core::visit::badge_qr_payload;
 use leptos::prelude::*;

@@ -220,24 +220,3 @@ pub fn KioskWelcome() -> impl IntoView {
         </KioskShell>
     }
 }
-
-/// A date and time for people at the desk, in the device's own zone.
-pub fn local_time(at: Millis) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at as f64));
-    format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
-}
-
-pub fn local_date(at: Millis) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at as f64));
-    format!(
-        "{}/{:02}/{:02}",
-        date.get_full_year(),
-        date.get_month() + 1,
-        date.get_date()
-    )
-}
-
-/// The device's offset from UTC in minutes, for "today".
-pub fn utc_offset_minutes() -> i64 {
-    -(js_sys::Date::new_0().get_timezone_offset() as i64)
-}

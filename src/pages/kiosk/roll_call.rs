@@ -5,13 +5,12 @@
 //! network down, and says how fresh each desk's part of it is.
 
 use super::sign_out::end_visit;
-use super::{local_date, local_time, use_reception, utc_offset_minutes, KioskShell, Reception};
-use crate::clock::now_ms;
+use super::{use_reception, KioskShell, Reception};
+use crate::clock::{ago, local_date, local_time, now_ms, utc_offset_minutes};
 use crate::state::app_db;
 use crate::state::session::use_session;
 use crate::state::use_sync_status;
 use haven_core::visit::{start_of_day, SignOutMethod};
-use haven_core::Millis;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use std::collections::BTreeSet;
@@ -60,21 +59,10 @@ pub fn KioskStaff() -> impl IntoView {
     }
 }
 
-fn ago(at: Millis, now: Millis) -> String {
-    let minutes = (now - at).max(0) / 60_000;
-    match minutes {
-        0 => "just now".into(),
-        1 => "1 minute ago".into(),
-        m if m < 120 => format!("{m} minutes ago"),
-        m => format!("{} hours ago", m / 60),
-    }
-}
-
 /// How fresh each desk's part of the list is.
 #[component]
 fn Freshness(reception: Reception) -> impl IntoView {
     let status = use_sync_status();
-    let now = now_ms();
     let this_device = reception.enrolment.as_ref().map(|e| e.sync_device_id);
     let others: Vec<_> = reception
         .snapshot
@@ -86,12 +74,12 @@ fn Freshness(reception: Reception) -> impl IntoView {
                 .filter(|d| Some(d.device_id) != this_device)
                 .map(|d| {
                     let seen = d.last_seen_at.map_or("never synced".to_owned(), |at| {
-                        format!("last synced {}", ago(at, now))
+                        format!("last synced {}", ago(at))
                     });
                     format!(
                         "{}: {seen}; as the server had it {}",
                         d.label,
-                        ago(k.fetched_at, now)
+                        ago(k.fetched_at)
                     )
                 })
                 .collect()
@@ -100,7 +88,7 @@ fn Freshness(reception: Reception) -> impl IntoView {
     view! {
         <ul class="freshness" data-testid="freshness">
             <li>"This desk: up to the moment"
-                {move || status.last_sync_at.get().map(|at| format!(" (last reached the server {})", ago(at, now_ms())))}
+                {move || status.last_sync_at.get().map(|at| format!(" (last reached the server {})", ago(at)))}
             </li>
             {others.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
             {reception.snapshot.is_none().then(|| view! {

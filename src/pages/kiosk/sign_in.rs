@@ -373,7 +373,7 @@ fn SignInForm(reception: Reception) -> impl IntoView {
                     <h1 id="step-heading" tabindex="-1">"Welcome back"</h1>
                     <div class="panel" data-testid="returning-visitor">
                         <p>{format!("{}{}", record.signer_name, record.answers.get("organisation").map(|o| format!(", {o}")).unwrap_or_default())}</p>
-                        <p>{format!("You signed the {title} on {}. You do not need to sign it again.", super::local_date(record.signed_at))}</p>
+                        <p>{format!("You signed the {title} on {}. You do not need to sign it again.", crate::clock::local_date(record.signed_at))}</p>
                     </div>
                     <p class="button-row">
                         <button type="button" class="button kiosk-button" data-testid="returning-yes"

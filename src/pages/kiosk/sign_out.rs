@@ -3,8 +3,8 @@
 //! by scanning the badge's QR code where the browser can (the code arrives
 //! as `?code=` when a camera app opens the QR's link).
 
-use super::{local_time, use_reception, KioskShell};
-use crate::clock::{new_id, now_ms};
+use super::{use_reception, KioskShell};
+use crate::clock::{local_time, new_id, now_ms};
 use crate::components::badge_scanner::BadgeScanner;
 use crate::db::StoredVisit;
 use crate::state::{app_db, request_sync};

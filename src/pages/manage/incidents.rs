@@ -8,7 +8,7 @@
 
 use super::{download, require_token};
 use crate::api;
-use crate::pages::kiosk::{local_date, local_time};
+use crate::clock::{local_date, local_time};
 use haven_core::api::incidents::{
     IncidentAlert, IncidentDetail, IncidentReport, IncidentSummary, ReportCount,
 };

@@ -10,6 +10,7 @@ pub mod parents;
 pub mod reception;
 pub mod staff;
 
+pub use crate::clock::ago;
 use crate::state::app_db;
 use crate::state::session::use_session;
 use haven_core::org::Academy;
@@ -89,15 +90,4 @@ pub async fn read_file(input: &web_sys::HtmlInputElement) -> Option<String> {
         .await
         .ok()?;
     text.as_string()
-}
-
-/// "3 minutes ago", "2 days ago": how long since `at`.
-pub fn ago(at: i64) -> String {
-    let secs = (crate::clock::now_ms() - at).max(0) / 1000;
-    match secs {
-        0..=59 => "just now".into(),
-        60..=3599 => format!("{} min ago", secs / 60),
-        3600..=86_399 => format!("{} h ago", secs / 3600),
-        _ => format!("{} days ago", secs / 86_400),
-    }
 }
