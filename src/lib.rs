@@ -13,4 +13,4 @@ pub mod pages;
 pub mod state;
 pub mod sync;
 
-pub use app::App;
+pub use app::{App, ReaderApp};

@@ -51,6 +51,8 @@ test("a shared tablet unlocks offline by PIN, wipes after five wrong PINs, and k
 
   // The teacher signs in online once, chooses a PIN and writes a draft.
   await signIn(page, server.base, STAFF.teacher, { pin: "402913" });
+  // Staff pages are the full app: offline later, it must be cached.
+  await waitForServiceWorker(page);
   await openDrafts(page);
   await page.getByLabel("Private note").fill(NOTE);
   await page.getByTestId("draft-status").filter({ hasText: "Saved on this device" }).waitFor();

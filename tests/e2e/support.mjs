@@ -32,10 +32,10 @@ export function scratchDir() {
 }
 
 /** Starts haven_server and waits until /api/v1/health answers. */
-export async function startServer({ port, database }) {
+export async function startServer({ port, database, staticDir = DIST }) {
   const proc = spawn(
     SERVER_BIN,
-    ["--bind", `127.0.0.1:${port}`, "--database", database, "--static-dir", DIST],
+    ["--bind", `127.0.0.1:${port}`, "--database", database, "--static-dir", staticDir],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "warn" } },
   );
   let output = "";
@@ -71,6 +71,7 @@ export async function startServer({ port, database }) {
 }
 
 export const chromiumPath = CHROMIUM;
+export const distDir = DIST;
 export const chromiumArgs = [
   "--no-sandbox",
   "--disable-gpu",
@@ -119,12 +120,24 @@ export async function eventually(check, ms = 30_000, what = "condition") {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until a service worker controls the page, so reloads work offline. */
+/**
+ * Waits until a service worker controls the page and has cached the page's
+ * own build (the full app is cached the first time one of its pages is
+ * opened), so reloads work offline.
+ */
 export async function waitForServiceWorker(page) {
   await page.evaluate(async () => {
     await navigator.serviceWorker.ready;
     if (!navigator.serviceWorker.controller) {
       await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r, { once: true }));
+    }
+    const files = [...document.querySelectorAll("link[rel=modulepreload], link[rel=preload]")].map(
+      (link) => new URL(link.href).pathname,
+    );
+    for (;;) {
+      const hits = await Promise.all(files.map((f) => caches.match(f)));
+      if (hits.every(Boolean)) return;
+      await new Promise((r) => setTimeout(r, 100));
     }
   });
 }
@@ -218,4 +231,17 @@ export async function idbContents(page, stores = []) {
     db.close();
     return out;
   }, stores);
+}
+
+/**
+ * Presses Tab (as a keyboard user does) until the focused element matches
+ * `css`; fails if `max` presses never reach it.
+ */
+export async function tabTo(page, css, { max = 80 } = {}) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate((c) => document.activeElement?.matches(c) ?? false, css)) return;
+  }
+  const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120));
+  throw new Error(`${max} presses of Tab never reached ${css}; focus is on ${at}`);
 }

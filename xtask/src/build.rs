@@ -2,29 +2,50 @@
 
 use crate::cmd::{self, root, Result};
 use crate::tools;
+use haven_core::shell::{FULL_APP_DIR, READER_SECTIONS};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Builds the release PWA into `dist/` and returns its path.
+/// Builds the release PWA into `dist/` and returns its path: the reader
+/// (`index.html`) at the root and the full app (`app.html`) in `dist/app/`
+/// (see `haven_core::shell`), then stamps the service worker.
 pub fn build_pwa() -> Result<PathBuf> {
     tools::ensure_build_tools()?;
     let dist = root().join("dist");
-    cmd::run(
-        Command::new("trunk")
-            .args(["build", "--release", "--offline=true", "--dist"])
-            .arg(&dist)
-            .env("PATH", cmd::path_with_node_bin())
-            // Keep Trunk's own cargo build from fighting over the lock with ours.
-            .env_remove("CARGO_TARGET_DIR"),
+    // The reader first: Trunk empties its dist folder, app/ included.
+    trunk_build("index.html", &dist, "/")?;
+    trunk_build(
+        "app.html",
+        &dist.join(FULL_APP_DIR),
+        &format!("/{FULL_APP_DIR}/"),
     )?;
     stamp_service_worker(&dist)?;
     Ok(dist)
 }
 
-/// Writes the list of files to precache and a version derived from their
-/// contents into `dist/sw.js`, so each deploy gets a new cache and the old one
-/// is dropped when the new worker activates.
+fn trunk_build(html: &str, dist: &Path, public_url: &str) -> Result {
+    cmd::run(
+        Command::new("trunk")
+            .args(["build", "--release", "--offline=true", html, "--public-url"])
+            .arg(public_url)
+            .arg("--dist")
+            .arg(dist)
+            .env("PATH", cmd::path_with_node_bin())
+            // Keep Trunk's own cargo build from fighting over the lock with ours.
+            .env_remove("CARGO_TARGET_DIR"),
+    )
+}
+
+/// Writes into `dist/sw.js` what it precaches and a version derived from the
+/// files' contents, so each deploy gets a new cache and the old one is dropped
+/// when the new worker activates.
+///
+/// Two lists: the reader's shell (`/`) and files, which every device keeps,
+/// and the full app's shells (`/app/`, and `/kiosk`, the same file served with
+/// the kiosk's camera permission) and files, which a device keeps once it has
+/// opened a page of the full app. The worker also gets
+/// [`READER_SECTIONS`], to pick the shell for a navigation as the server does.
 pub fn stamp_service_worker(dist: &Path) -> Result {
     let sw_path = dist.join("sw.js");
     let template = std::fs::read_to_string(&sw_path).map_err(|e| {
@@ -43,29 +64,43 @@ pub fn stamp_service_worker(dist: &Path) -> Result {
         hasher.update(std::fs::read(dist.join(f)).map_err(|e| format!("reading {f}: {e}"))?);
     }
     let version = &hex::encode(hasher.finalize())[..16];
-    // The shell twice: "/kiosk" is the same file served with kiosk headers.
-    let mut urls = vec!["\"/\"".to_owned(), "\"/kiosk\"".to_owned()];
-    urls.extend(
-        files
-            .iter()
-            .filter(|f| *f != "index.html")
-            .map(|f| format!("\"/{f}\"")),
+    let full_prefix = format!("{FULL_APP_DIR}/");
+    let (full_files, reader_files): (Vec<&String>, Vec<&String>) =
+        files.iter().partition(|f| f.starts_with(&full_prefix));
+    let quoted = |shells: &[&str], files: &[&String], shell_file: &str| {
+        let mut urls: Vec<String> = shells.iter().map(|s| format!("\"{s}\"")).collect();
+        urls.extend(
+            files
+                .iter()
+                .filter(|f| f.as_str() != shell_file)
+                .map(|f| format!("\"/{f}\"")),
+        );
+        urls.join(", ")
+    };
+    let full_shell = format!("/{FULL_APP_DIR}/");
+    let reader = quoted(&["/"], &reader_files, "index.html");
+    let full = quoted(
+        &[&full_shell, "/kiosk"],
+        &full_files,
+        &format!("{FULL_APP_DIR}/index.html"),
     );
-    let stamped = template
-        .replacen(
-            "const VERSION = \"dev\";",
-            &format!("const VERSION = \"{version}\";"),
-            1,
-        )
-        .replacen(
-            "const PRECACHE = [];",
-            &format!("const PRECACHE = [{}];", urls.join(", ")),
-            1,
-        );
-    if stamped == template {
-        return Err(
-            "sw.js has no `const VERSION = \"dev\";` / `const PRECACHE = [];` to stamp".into(),
-        );
+    let sections: Vec<String> = READER_SECTIONS.iter().map(|s| format!("\"{s}\"")).collect();
+    let mut stamped = template.clone();
+    for (line, value) in [
+        ("const VERSION = \"dev\";", format!("\"{version}\"")),
+        ("const READER = [];", format!("[{reader}]")),
+        ("const FULL = [];", format!("[{full}]")),
+        (
+            "const READER_SECTIONS = [];",
+            format!("[{}]", sections.join(", ")),
+        ),
+        ("const FULL_SHELL = \"\";", format!("\"{full_shell}\"")),
+    ] {
+        let (name, _) = line.split_once(" = ").expect("a const line");
+        if !stamped.contains(line) {
+            return Err(format!("sw.js has no `{line}` to stamp"));
+        }
+        stamped = stamped.replacen(line, &format!("{name} = {value};"), 1);
     }
     std::fs::write(&sw_path, stamped).map_err(|e| format!("writing {}: {e}", sw_path.display()))
 }

@@ -20,6 +20,7 @@ pub mod policy;
 pub mod pull;
 pub mod render;
 pub mod rules;
+pub mod shell;
 pub mod signature;
 pub mod slug;
 pub mod sync;

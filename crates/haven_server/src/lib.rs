@@ -54,7 +54,7 @@ use tracing::Level;
 pub fn app(state: AppState) -> Router {
     let pwa = static_files::router(&state.static_dir);
     let security = security_headers::SecurityHeaders::new(
-        state.static_dir.join("index.html"),
+        static_files::shells(&state.static_dir),
         state.trust_proxy,
     );
     Router::new()

@@ -3,8 +3,9 @@
 //!
 //! - `Content-Security-Policy` with neither `'unsafe-inline'` nor
 //!   `'unsafe-eval'`. WebAssembly needs `'wasm-unsafe-eval'`; Trunk's inline
-//!   start-up `<script type="module">` in `index.html` is allowed by its
-//!   SHA-256 hash, computed from the `index.html` on disk (see [`ScriptHashes`]).
+//!   start-up `<script type="module">` in each app shell (the reader's
+//!   `index.html` and the full app's `app/index.html`) is allowed by its
+//!   SHA-256 hash, computed from the files on disk (see [`inline_script_hashes`]).
 //! - `X-Content-Type-Options`, `Referrer-Policy`, `Cross-Origin-Opener-Policy`,
 //!   `X-Frame-Options` (legacy; `frame-ancestors 'none'` is the real rule).
 //! - `Permissions-Policy` denying the camera, microphone, geolocation, payment
@@ -45,64 +46,73 @@ const HSTS: &str = "max-age=31536000; includeSubDomains";
 const PERMISSIONS_DEFAULT: &str = "camera=(), microphone=(), geolocation=(), payment=(), usb=()";
 const PERMISSIONS_KIOSK: &str = "camera=(self), microphone=(), geolocation=(), payment=(), usb=()";
 
-/// The layer's state: where `index.html` is, whether to trust a proxy, and the
-/// current Content Security Policy.
+/// The layer's state: where the app shells are, whether to trust a proxy, and
+/// the current Content Security Policy.
 #[derive(Debug)]
 pub struct SecurityHeaders {
-    index: PathBuf,
+    shells: Vec<PathBuf>,
     trust_proxy: bool,
     csp: RwLock<Cached>,
 }
 
-/// The policy built from one version of `index.html`, and what identified it.
+/// The policy built from one version of the shells, and what identified it.
 #[derive(Debug)]
 struct Cached {
-    /// Modification time and length of the file read; `None` if there was none.
-    stamp: Option<(SystemTime, u64)>,
+    /// Modification time and length of each shell read; `None` for one not there.
+    stamps: Vec<Option<(SystemTime, u64)>>,
     csp: HeaderValue,
 }
 
 impl SecurityHeaders {
-    /// Reads `index` (if it is there) for its inline scripts.
-    pub fn new(index: impl Into<PathBuf>, trust_proxy: bool) -> Arc<Self> {
-        let index = index.into();
-        let stamp = std::fs::metadata(&index).ok().and_then(|m| stamp_of(&m));
-        let hashes = match stamp {
-            Some(_) => std::fs::read_to_string(&index)
-                .map(|html| inline_script_hashes(&html))
-                .unwrap_or_default(),
-            None => Vec::new(),
-        };
+    /// Reads the app shells (the reader's `index.html` and the full app's;
+    /// those that are there) for their inline scripts.
+    pub fn new(shells: Vec<PathBuf>, trust_proxy: bool) -> Arc<Self> {
+        let stamps: Vec<_> = shells
+            .iter()
+            .map(|shell| std::fs::metadata(shell).ok().and_then(|m| stamp_of(&m)))
+            .collect();
+        let html: Vec<String> = shells
+            .iter()
+            .zip(&stamps)
+            .filter(|(_, stamp)| stamp.is_some())
+            .filter_map(|(shell, _)| std::fs::read_to_string(shell).ok())
+            .collect();
         Arc::new(SecurityHeaders {
-            index,
+            shells,
             trust_proxy,
             csp: RwLock::new(Cached {
-                stamp,
-                csp: content_security_policy(&hashes),
+                stamps,
+                csp: policy_for(&html),
             }),
         })
     }
 
     /// The current policy. With `refresh`, first checks the modification time
-    /// and length of `index.html` and re-reads it if either changed, since the
+    /// and length of each shell and re-reads them if any changed, since the
     /// PWA can be rebuilt while the server runs.
     async fn csp(&self, refresh: bool) -> HeaderValue {
         if refresh {
-            let stamp = tokio::fs::metadata(&self.index)
-                .await
-                .ok()
-                .and_then(|m| stamp_of(&m));
-            if stamp != self.read_cache().stamp {
-                let hashes = match stamp {
-                    Some(_) => tokio::fs::read_to_string(&self.index)
+            let mut stamps = Vec::with_capacity(self.shells.len());
+            for shell in &self.shells {
+                stamps.push(
+                    tokio::fs::metadata(shell)
                         .await
-                        .map(|html| inline_script_hashes(&html))
-                        .unwrap_or_default(),
-                    None => Vec::new(),
-                };
-                let csp = content_security_policy(&hashes);
+                        .ok()
+                        .and_then(|m| stamp_of(&m)),
+                );
+            }
+            if stamps != self.read_cache().stamps {
+                let mut html = Vec::new();
+                for (shell, stamp) in self.shells.iter().zip(&stamps) {
+                    if stamp.is_some() {
+                        if let Ok(text) = tokio::fs::read_to_string(shell).await {
+                            html.push(text);
+                        }
+                    }
+                }
+                let csp = policy_for(&html);
                 *self.csp.write().unwrap_or_else(|e| e.into_inner()) = Cached {
-                    stamp,
+                    stamps,
                     csp: csp.clone(),
                 };
                 return csp;
@@ -127,6 +137,17 @@ impl SecurityHeaders {
     }
 }
 
+/// The policy allowing every inline script of the given shells.
+fn policy_for(shells: &[String]) -> HeaderValue {
+    let mut hashes: Vec<String> = Vec::new();
+    for hash in shells.iter().flat_map(|html| inline_script_hashes(html)) {
+        if !hashes.contains(&hash) {
+            hashes.push(hash);
+        }
+    }
+    content_security_policy(&hashes)
+}
+
 fn stamp_of(metadata: &std::fs::Metadata) -> Option<(SystemTime, u64)> {
     metadata
         .is_file()
@@ -136,7 +157,7 @@ fn stamp_of(metadata: &std::fs::Metadata) -> Option<(SystemTime, u64)> {
 
 /// The middleware: sets every header on whatever the inner service answered.
 ///
-/// Requests outside `/api/` check `index.html` for a new build first, so the
+/// Requests outside `/api/` check the shells for a new build first, so the
 /// app shell, and a `304 Not Modified` for it (whose headers replace the cached
 /// copy's), always carry the hashes of the file on disk. API responses reuse the
 /// last policy: they are JSON, run no script, and stay free of file-system calls.

@@ -1,5 +1,6 @@
-//! Serving the built PWA: files from the static folder, `index.html` for app
-//! routes, and cache headers that make updates safe.
+//! Serving the built PWA: files from the static folder, an app shell for app
+//! routes (the reader's `index.html`, or the full app's `app/index.html`, as
+//! `haven_core::shell` decides), and cache headers that make updates safe.
 //!
 //! Files whose names carry Trunk's content hash never change, so browsers may
 //! keep them for a year. Everything else (`index.html`, the manifest, `sw.js`,
@@ -13,6 +14,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use haven_core::shell::{shell_for, Shell, FULL_APP_DIR};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -25,6 +27,15 @@ const NO_CACHE: &str = "no-cache";
 struct StaticFiles {
     dir: PathBuf,
     index: PathBuf,
+    full_index: PathBuf,
+}
+
+/// The app shells in `dir`: the reader's, then the full app's.
+pub fn shells(dir: &Path) -> Vec<PathBuf> {
+    vec![
+        dir.join("index.html"),
+        dir.join(FULL_APP_DIR).join("index.html"),
+    ]
 }
 
 /// A router that serves `dir` at `/`, for use as the app's fallback.
@@ -32,6 +43,7 @@ pub fn router(dir: &Path) -> Router {
     let files = Arc::new(StaticFiles {
         dir: dir.to_path_buf(),
         index: dir.join("index.html"),
+        full_index: dir.join(FULL_APP_DIR).join("index.html"),
     });
     let serve_dir = ServeDir::new(dir).fallback(spa_fallback.with_state(Arc::clone(&files)));
     Router::new()
@@ -42,14 +54,27 @@ pub fn router(dir: &Path) -> Router {
         ))
 }
 
-/// A path the static folder does not have: an app route gets `index.html` (the
-/// PWA's router shows the page); a missing file, such as an old hashed asset,
-/// gets a real 404 so it is never cached as HTML.
+/// A path the static folder does not have: an app route gets the shell of the
+/// build that has its page (the PWA's router shows the page); a missing file,
+/// such as an old hashed asset, gets a real 404 so it is never cached as HTML.
+///
+/// A folder built with the reader alone (a development build) serves the
+/// reader for every page.
 async fn spa_fallback(State(files): State<Arc<StaticFiles>>, request: Request) -> Response {
-    if looks_like_a_file(request.uri().path()) {
+    let path = request.uri().path();
+    if looks_like_a_file(path) {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
-    match ServeFile::new(&files.index).oneshot(request).await {
+    let full = shell_for(path) == Shell::Full
+        && tokio::fs::metadata(&files.full_index)
+            .await
+            .is_ok_and(|m| m.is_file());
+    let shell = if full {
+        &files.full_index
+    } else {
+        &files.index
+    };
+    match ServeFile::new(shell).oneshot(request).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
     }

@@ -1,7 +1,8 @@
 //! Security headers on every kind of response.
 
 use crate::helpers::{
-    spawn_app, spawn_app_with, test_config, TestApp, HASHED_WASM, INDEX_HTML, INLINE_SCRIPT,
+    spawn_app, spawn_app_with, test_config, TestApp, FULL_APP_HTML, FULL_INLINE_SCRIPT,
+    HASHED_WASM, INDEX_HTML, INLINE_SCRIPT,
 };
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -126,8 +127,16 @@ async fn the_csp_allows_the_inline_start_up_script_by_its_hash() {
     assert_eq!(response.text().await.unwrap(), INDEX_HTML);
     assert_eq!(
         directive(&csp, "script-src"),
-        format!("'self' 'wasm-unsafe-eval' {}", csp_hash(INLINE_SCRIPT))
+        format!(
+            "'self' 'wasm-unsafe-eval' {} {}",
+            csp_hash(INLINE_SCRIPT),
+            csp_hash(FULL_INLINE_SCRIPT)
+        )
     );
+    // The full app's shell is served under the same policy.
+    let response = app.get("/admin").await;
+    assert_eq!(header(response.headers(), "content-security-policy"), csp);
+    assert_eq!(response.text().await.unwrap(), FULL_APP_HTML);
 }
 
 #[tokio::test]

@@ -34,6 +34,21 @@ pub const INDEX_HTML: &str = concat!(
     "</script>\n<link rel=\"modulepreload\" href=\"/haven-1a2b3c4d5e6f7a8b.js\"><p>app shell</p>"
 );
 
+/// The full app's start-up script (`app/index.html`), which Trunk builds with
+/// public URL `/app/`.
+macro_rules! full_inline_script {
+    () => {
+        "\nimport init from '/app/haven-0a1b2c3d4e5f6a7b.js';\n\
+         await init({ module_or_path: '/app/haven-0a1b2c3d4e5f6a7b_bg.wasm' });\n"
+    };
+}
+pub const FULL_INLINE_SCRIPT: &str = full_inline_script!();
+pub const FULL_APP_HTML: &str = concat!(
+    "<!doctype html><title>Haven</title>\n<script type=\"module\">",
+    full_inline_script!(),
+    "</script>\n<p>full app shell</p>"
+);
+
 /// A running server and what it needs, kept alive for the test.
 pub struct TestApp {
     pub address: String,
@@ -51,6 +66,8 @@ pub fn test_config(dir: &TempDir) -> Config {
     let static_dir = dir.path().join("dist");
     std::fs::create_dir_all(&static_dir).unwrap();
     std::fs::write(static_dir.join("index.html"), INDEX_HTML).unwrap();
+    std::fs::create_dir_all(static_dir.join("app")).unwrap();
+    std::fs::write(static_dir.join("app").join("index.html"), FULL_APP_HTML).unwrap();
     std::fs::write(static_dir.join(HASHED_WASM), b"\0asm\x01\0\0\0").unwrap();
     std::fs::write(
         static_dir.join("sw.js"),

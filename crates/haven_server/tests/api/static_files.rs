@@ -1,4 +1,6 @@
-use crate::helpers::{spawn_app, spawn_app_with, test_config, HASHED_WASM, INDEX_HTML};
+use crate::helpers::{
+    spawn_app, spawn_app_with, test_config, FULL_APP_HTML, HASHED_WASM, INDEX_HTML,
+};
 use tempfile::TempDir;
 
 #[tokio::test]
@@ -20,6 +22,39 @@ async fn app_routes_fall_back_to_index_html_with_no_cache() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
+    assert_eq!(response.text().await.unwrap(), INDEX_HTML);
+}
+
+#[tokio::test]
+async fn staff_admin_and_kiosk_pages_get_the_full_apps_shell() {
+    let app = spawn_app().await;
+    for (path, shell) in [
+        ("/", INDEX_HTML),
+        ("/policies", INDEX_HTML),
+        ("/sign/xyz", INDEX_HTML),
+        ("/join/abc", INDEX_HTML),
+        ("/signin", FULL_APP_HTML),
+        ("/admin/incidents", FULL_APP_HTML),
+        ("/kiosk/sign-in", FULL_APP_HTML),
+        ("/incidents/new", FULL_APP_HTML),
+        ("/no-such-page", FULL_APP_HTML),
+        ("/app/", FULL_APP_HTML),
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-cache", "{path}");
+        assert_eq!(response.text().await.unwrap(), shell, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_build_without_the_full_app_serves_the_reader_everywhere() {
+    let dir = TempDir::new().unwrap();
+    let config = test_config(&dir);
+    std::fs::remove_dir_all(config.static_dir.join("app")).unwrap();
+    let app = spawn_app_with(dir, config).await;
+    let response = app.get("/admin").await;
+    assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), INDEX_HTML);
 }
 
