@@ -19,6 +19,7 @@ import {
   signIn,
   startServer,
   STAFF,
+  tabTo,
   waitForServiceWorker,
 } from "./support.mjs";
 
@@ -44,6 +45,8 @@ test("an illegal-type incident logged offline shows the stop screen, waits encry
   await waitForServiceWorker(page);
   await enrolDevice(page, server.base, { kind: "shared_tablet", label: "Year 5 tablet" });
   await signIn(page, server.base, STAFF.teacher, { pin: "402913" });
+  // Staff pages are the full app: offline later, it must be cached.
+  await waitForServiceWorker(page);
   // The incident key and the rule tables are on the tablet after a sync.
   await eventually(
     async () => {
@@ -220,4 +223,60 @@ test("the incident pages pass axe, the guidance follows the choice, and the DSL 
   assert.match(await page.locator("figure").filter({ hasText: "By term" }).textContent(), /(Autumn|Spring|Summer) 20\d\d/);
   await check("incident report");
   assert.deepEqual(failures, [], JSON.stringify(failures, null, 2));
+});
+
+test("a teacher logs an incident with the keyboard alone", async (t) => {
+  const scratch = scratchDir();
+  const port = await freePort();
+  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
+  const browser = await launchBrowser();
+  t.after(async () => {
+    await browser.close();
+    await server.stop();
+    scratch.cleanup();
+  });
+  const page = await (await browser.newContext(TABLET)).newPage();
+  await page.goto(`${server.base}/policies`);
+  await signIn(page, server.base, STAFF.teacher);
+  // From the menu to the form: links are followed with Enter.
+  await tabTo(page, "a[href='/incidents']");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "My incidents" }).waitFor();
+  await tabTo(page, "a[href='/incidents/new']");
+  await page.keyboard.press("Enter");
+  // Radios: Tab reaches a group, Space chooses.
+  await tabTo(page, "input[name=involved]");
+  await page.keyboard.press("Space");
+  await tabTo(page, "#type-search");
+  await page.keyboard.type("proxy");
+  await tabTo(page, "input[name=incident-type]");
+  await page.keyboard.press("Space");
+  await page.getByTestId("guidance").waitFor();
+  await tabTo(page, "#location");
+  await page.keyboard.type("ICT suite");
+  await tabTo(page, "input[name=person-kind]");
+  await page.keyboard.press("Space");
+  await tabTo(page, "#person-name");
+  await page.keyboard.type("Robin Example");
+  await tabTo(page, "#description");
+  await page.keyboard.type("Used a proxy site to reach a game");
+  // Every recommended action done, each ticked with Space.
+  const unticked = "#actions-taken input[type=checkbox]:not(:checked)";
+  while (await page.locator(unticked).count()) {
+    await tabTo(page, unticked);
+    await page.keyboard.press("Space");
+  }
+  if (await page.locator("#told-dsl-yes").count()) {
+    await tabTo(page, "#told-dsl-yes");
+    await page.keyboard.press("Space");
+  }
+  await tabTo(page, "button[type=submit]");
+  await page.keyboard.press("Enter");
+  await page.getByTestId("incident-logged").waitFor();
+  await page.getByTestId("incident-state").filter({ hasText: "Received" }).waitFor({ timeout: 30_000 });
+  const dsl = await adminToken(server.base, STAFF.dsl);
+  const [incident] = await getJson(`${server.base}/api/v1/incidents`, dsl);
+  const detail = await getJson(`${server.base}/api/v1/incidents/${incident.id}`, dsl);
+  assert.equal(detail.record.description, "Used a proxy site to reach a game");
+  assert.equal(detail.record.location, "ICT suite");
 });

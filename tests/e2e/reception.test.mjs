@@ -20,6 +20,7 @@ import {
   signIn,
   startServer,
   STAFF,
+  tabTo,
   waitForServiceWorker,
 } from "./support.mjs";
 
@@ -321,4 +322,52 @@ test("a visitor's half-filled form goes back to the welcome screen after a minut
   await page.clock.runFor(6_000);
   await page.getByTestId("kiosk-sign-in").waitFor();
   assert.ok(!(await page.content()).includes("Half Finished"), "the details left the screen");
+});
+
+test("a visitor signs in and out with the keyboard alone", async (t) => {
+  const { page } = await kiosk(t);
+  await tabTo(page, "[data-testid=kiosk-sign-in]");
+  await page.keyboard.press("Enter");
+  await tabTo(page, "#visitor-name");
+  await page.keyboard.type("Kay Board");
+  await tabTo(page, "#organisation");
+  await page.keyboard.type("Keys Ltd");
+  await tabTo(page, "#host");
+  await page.keyboard.type(STAFF.head.name);
+  await tabTo(page, "button[type=submit]");
+  await page.keyboard.press("Enter");
+  // The agreement: a typed signature (no drawing), agreed with the space bar.
+  await page.getByTestId("kiosk-agreement").waitFor();
+  await tabTo(page, "#signature");
+  await page.keyboard.press("Space");
+  await tabTo(page, "#agree");
+  await page.keyboard.press("Space");
+  await tabTo(page, "button[type=submit]");
+  await page.keyboard.press("Enter");
+  await tabTo(page, "#id-seen");
+  await page.keyboard.press("Space");
+  await tabTo(page, "button[type=submit]");
+  await page.keyboard.press("Enter");
+  await page.getByTestId("badge").waitFor();
+  assert.equal(await page.getByTestId("badge-name").textContent(), "Kay Board");
+  const code = (await page.getByTestId("badge-code").textContent()).trim();
+  await tabTo(page, "[data-testid=badge-done]");
+  await page.keyboard.press("Enter");
+
+  await tabTo(page, "[data-testid=kiosk-sign-out]");
+  await page.keyboard.press("Enter");
+  await page.getByTestId("sign-out-list").getByRole("button").first().waitFor();
+  await tabTo(page, "#badge-code");
+  await page.keyboard.type(code);
+  await page.keyboard.press("Enter");
+  // The question takes the focus; its answer is the next stop.
+  await page.waitForFunction(() => document.activeElement?.id === "confirm-title");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), "confirm-yes");
+  await page.keyboard.press("Enter");
+  await page.getByTestId("signed-out").waitFor();
+  const { visits } = await idbContents(page, ["visits"]);
+  const mine = visits.filter((v) => v.record.visitor_name === "Kay Board");
+  assert.equal(mine.length, 1, JSON.stringify(visits));
+  assert.ok(mine[0].end, "the visit has ended");
 });

@@ -7,6 +7,7 @@ use super::{use_reception, KioskShell};
 use crate::clock::{local_time, new_id, now_ms};
 use crate::components::badge_scanner::BadgeScanner;
 use crate::db::StoredVisit;
+use crate::pages::sign::focus_by_id;
 use crate::state::{app_db, request_sync};
 use haven_core::visit::{badge_code_from_scan, public_name, SignOutMethod, VisitEnd};
 use leptos::prelude::*;
@@ -70,6 +71,12 @@ pub fn KioskSignOut() -> impl IntoView {
             .map(|r| r.on_site())
             .unwrap_or_default()
     };
+    // The question appears above the form: take the focus to it, so a keyboard
+    // or screen-reader user knows it is there and tabs straight to the answer.
+    let ask = move |visit: StoredVisit, method: SignOutMethod| {
+        confirm.set(Some((visit, method)));
+        focus_by_id("confirm-title");
+    };
     let by_code = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         done.set(None);
@@ -83,7 +90,7 @@ pub fn KioskSignOut() -> impl IntoView {
         {
             Some(v) => {
                 code_error.set(None);
-                confirm.set(Some((v, SignOutMethod::BadgeCode)));
+                ask(v, SignOutMethod::BadgeCode);
             }
             None => code_error.set(Some(format!(
                 "No one on site has badge {wanted}. Check the code, or find your name in the list."
@@ -101,7 +108,7 @@ pub fn KioskSignOut() -> impl IntoView {
         match found {
             Some(v) => {
                 code_error.set(None);
-                confirm.set(Some((v, SignOutMethod::BadgeScan)));
+                ask(v, SignOutMethod::BadgeScan);
             }
             None => code_error.set(Some(
                 "That QR code is not the badge of anyone on site. Type the code, or find your name in the list.".into(),
@@ -121,7 +128,7 @@ pub fn KioskSignOut() -> impl IntoView {
             {move || error.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
             {move || confirm.get().map(|(visit, _)| view! {
                 <div class="panel kiosk-confirm" role="dialog" aria-modal="false" aria-labelledby="confirm-title" data-testid="confirm-sign-out">
-                    <h2 id="confirm-title">{format!("Sign out {}?", public_name(&visit.record.visitor_name))}</h2>
+                    <h2 id="confirm-title" tabindex="-1">{format!("Sign out {}?", public_name(&visit.record.visitor_name))}</h2>
                     <p>{format!("Signed in at {}.", local_time(visit.record.signed_in_at))}</p>
                     <p class="button-row">
                         <button type="button" class="button kiosk-button" data-testid="confirm-yes"
@@ -161,7 +168,7 @@ pub fn KioskSignOut() -> impl IntoView {
                             let at = local_time(v.record.signed_in_at);
                             view! {
                                 <li><button type="button" class="button button-secondary kiosk-person"
-                                    on:click=move |_| { done.set(None); confirm.set(Some((v.clone(), SignOutMethod::List))); }>
+                                    on:click=move |_| { done.set(None); ask(v.clone(), SignOutMethod::List); }>
                                     {shown}<span class="kiosk-person-time">{format!(" in at {at}")}</span>
                                 </button></li>
                             }
