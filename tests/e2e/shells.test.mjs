@@ -2,7 +2,7 @@
 // the reader; a link to a staff page loads the full app, which the device then
 // keeps offline; staff stay in the full app once there.
 import assert from "node:assert/strict";
-import { cpSync, rmSync } from "node:fs";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { distDir, eventually, freePort, launchBrowser, scratchDir, startServer, waitForServiceWorker } from "./support.mjs";
@@ -117,4 +117,49 @@ test("a site built with the reader alone shows 'not found' for a staff page, onc
   await page.waitForTimeout(1500);
   assert.equal(loads, 1, "the page reloaded itself");
   assert.equal(new URL(page.url()).pathname, "/admin");
+});
+
+test("a new deploy keeps the full app on a device that had it, and only the reader on one that did not", async (t) => {
+  const scratch = scratchDir();
+  const staticDir = join(scratch.dir, "dist");
+  cpSync(distDir, staticDir, { recursive: true });
+  const port = await freePort();
+  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3"), staticDir });
+  const browser = await launchBrowser();
+  t.after(async () => {
+    await browser.close();
+    await server.stop();
+    scratch.cleanup();
+  });
+  const staff = await (await browser.newContext()).newPage();
+  await staff.goto(`${server.base}/signin`);
+  await waitForServiceWorker(staff);
+  const parent = await (await browser.newContext()).newPage();
+  await parent.goto(`${server.base}/policies`);
+  await waitForServiceWorker(parent);
+
+  // A new build: the worker's version changes.
+  const sw = join(staticDir, "sw.js");
+  const before = readFileSync(sw, "utf8");
+  const after = before.replace(/const VERSION = "([0-9a-f]+)";/, 'const VERSION = "$1-next";');
+  assert.notEqual(after, before, "sw.js carries a stamped VERSION");
+  writeFileSync(sw, after);
+
+  // Each device is on a reader page when the new worker arrives.
+  await staff.goto(`${server.base}/policies`);
+  const caches = async (page) =>
+    page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.getRegistration();
+      await registration.update();
+      for (;;) {
+        const keys = await caches.keys();
+        if (keys.length === 1 && keys[0].endsWith("-next")) {
+          const cache = await caches.open(keys[0]);
+          return { reader: Boolean(await cache.match("/")), full: Boolean(await cache.match("/app/")) };
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+  assert.deepEqual(await caches(staff), { reader: true, full: true }, "the staff device keeps the full app");
+  assert.deepEqual(await caches(parent), { reader: true, full: false }, "the phone still has only the reader");
 });
