@@ -3,7 +3,9 @@
 // scratch database and the demo data, in the system Chromium. Four pages: the
 // home page, the online safety policy in the reader, the visitor agreement's
 // sign page, and /kiosk (the reception welcome screen; the server's demo
-// data enrols no kiosk, so it shows the "enrol this device" prompt). Prints
+// data enrols no kiosk, so it shows the "enrol this device" prompt). The
+// first three load the reader build, the kiosk the full app (see
+// crates/haven_core/src/shell.rs). Prints
 // the performance, accessibility and best-practices scores and
 // LCP, TBT and CLS per page; judges none of them. Run by `cargo xtask bench`,
 // or by hand after a release build of the PWA into dist/,
@@ -147,10 +149,11 @@ async function main() {
       }
     }
     const pages = [
+      // The first three are the reader build; the kiosk is the full app.
       ["home", "/"],
       ["policy (online safety)", `/policies/${ONLINE_SAFETY_VERSION_ID}`],
       ["sign (visitor agreement)", `/sign/${VISITOR_AUA_VERSION_ID}`],
-      ["kiosk (not enrolled)", "/kiosk"],
+      ["kiosk (not enrolled, full app)", "/kiosk"],
     ];
     const rows = [];
     for (const [name, path] of pages) {
