@@ -24,6 +24,7 @@ pub mod org;
 pub mod policies;
 pub mod pull;
 pub mod push;
+pub mod query;
 mod routes;
 pub mod rules;
 pub mod security_headers;

@@ -5,8 +5,9 @@ use crate::auth::{ClientAddr, TrustAdmin};
 use crate::error::AppError;
 use crate::json::Json;
 use crate::openapi::{Forbidden, Internal, Unauthorized};
+use crate::query::Query;
 use crate::state::AppState;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use haven_core::api::accounts::AuditEntry;
 use haven_core::api::ApiError;
 use serde::Deserialize;
@@ -41,9 +42,8 @@ pub async fn list(
     State(state): State<AppState>,
     client: ClientAddr,
     TrustAdmin(admin): TrustAdmin,
-    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    Query(query): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, AppError> {
-    let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
     Entry::new(admin.actor(), Action::ReadAuditLog)
         .client(&client)
         .write(&state.pool)

@@ -10,8 +10,9 @@ use crate::error::AppError;
 use crate::json::Json;
 use crate::openapi::{Forbidden, Internal, Unauthorized};
 use crate::policies::{latest_versions, uuid_from_db};
+use crate::query::Query;
 use crate::state::AppState;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use haven_core::accounts::roles::Role;
 use haven_core::api::accounts::ComplianceRow;
 use haven_core::api::ApiError;
@@ -190,9 +191,8 @@ pub async fn academy(
     State(state): State<AppState>,
     client: ClientAddr,
     Staff(caller): Staff,
-    query: Result<Query<ComplianceQuery>, axum::extract::rejection::QueryRejection>,
+    Query(query): Query<ComplianceQuery>,
 ) -> Result<Json<Vec<ComplianceRow>>, AppError> {
-    let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
     caller.require(Some(query.academy_id), &MANAGERS)?;
     let days = due_days(query.due_days)?;
     Entry::new(caller.actor(), Action::ReadCompliance)
@@ -225,9 +225,8 @@ pub async fn academy(
 pub async fn mine(
     State(state): State<AppState>,
     Staff(caller): Staff,
-    query: Result<Query<MineQuery>, axum::extract::rejection::QueryRejection>,
+    Query(query): Query<MineQuery>,
 ) -> Result<Json<Vec<ComplianceRow>>, AppError> {
-    let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
     let days = due_days(query.due_days)?;
     let mut academies: Vec<Uuid> = caller
         .grants

@@ -17,9 +17,9 @@ use crate::error::AppError;
 use crate::incidents::{self, Filter, Visibility};
 use crate::json::Json;
 use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
+use crate::query::Query;
 use crate::state::AppState;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -77,12 +77,6 @@ pub struct PersonQuery {
     pub name: String,
 }
 
-fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, AppError> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|e| AppError::BadRequest(e.body_text()))
-}
-
 fn check_range(from: Option<Millis>, to: Option<Millis>) -> Result<(), AppError> {
     match (from, to) {
         (Some(from), Some(to)) if from > to => Err(AppError::BadRequest(format!(
@@ -135,9 +129,8 @@ pub async fn list(
     State(state): State<AppState>,
     client: ClientAddr,
     Staff(staff): Staff,
-    q: Result<Query<ListQuery>, QueryRejection>,
+    Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<IncidentSummary>>, AppError> {
-    let q = query(q)?;
     check_range(q.from, q.to)?;
     let who = Visibility::of(&staff);
     let filter = Filter {
@@ -410,9 +403,8 @@ pub async fn report(
     State(state): State<AppState>,
     client: ClientAddr,
     Staff(staff): Staff,
-    q: Result<Query<ReportQuery>, QueryRejection>,
+    Query(q): Query<ReportQuery>,
 ) -> Result<Json<IncidentReport>, AppError> {
-    let q = query(q)?;
     Ok(Json(report_of(&state, &staff, &client, q).await?))
 }
 
@@ -437,9 +429,8 @@ pub async fn report_csv(
     State(state): State<AppState>,
     client: ClientAddr,
     Staff(staff): Staff,
-    q: Result<Query<ReportQuery>, QueryRejection>,
+    Query(q): Query<ReportQuery>,
 ) -> Result<Response, AppError> {
-    let q = query(q)?;
     let report = report_of(&state, &staff, &client, q).await?;
     let csv = haven_core::accounts::csv_export::to_csv(
         &["Grouping", "Key", "Label", "Count"],
@@ -480,9 +471,8 @@ pub async fn person(
     State(state): State<AppState>,
     client: ClientAddr,
     Staff(staff): Staff,
-    q: Result<Query<PersonQuery>, QueryRejection>,
+    Query(q): Query<PersonQuery>,
 ) -> Result<Json<Vec<IncidentDetail>>, AppError> {
-    let q = query(q)?;
     let who = Visibility::of(&staff);
     if !who.is_lead() {
         return Err(AppError::Forbidden);

@@ -259,3 +259,20 @@ async fn governors_and_community_users_are_invited_like_staff_and_asked_for_thei
         &[haven_core::accounts::roles::Role::Headteacher]
     ));
 }
+
+#[tokio::test]
+async fn a_malformed_query_string_is_a_json_bad_request_naming_the_parameter() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    for (query, names) in [
+        ("academy_id=not-a-uuid", "academy_id"),
+        ("due_days=1", "academy_id"),
+        (
+            &format!("academy_id={OAKFIELD_ID}&due_days=lots") as &str,
+            "due_days",
+        ),
+    ] {
+        let error = expect_error(compliance(&app, &token, query).await, 400, "bad_request").await;
+        assert!(error.message.contains(names), "{query}: {}", error.message);
+    }
+}
