@@ -52,6 +52,7 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
     ["staff invitation", "/invite/hl_example", () => page.getByLabel("New password").waitFor()],
     ["first set-up", "/setup/hl_example", () => page.getByLabel("Your full name").waitFor()],
     ["parent link refused", "/join/hl_example", () => page.getByTestId("join-error").waitFor()],
+    ["receipt check", "/verify/ZZZZ-ZZZZ", () => page.getByTestId("verify-result").waitFor()],
     ["publish (signed out)", "/admin/publish", () => page.getByLabel("Text (Markdown)").waitFor()],
   ];
   const failures = [];
@@ -87,6 +88,10 @@ test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard",
     ["who has signed", "Admin", "Who has signed", async () => {
       await page.getByLabel("Academy").selectOption({ label: "Oakfield Primary Academy" });
       await page.getByTestId("compliance-table").waitFor();
+    }],
+    ["reception rules", "Admin", "Reception rules", async () => {
+      await page.getByLabel("Academy").selectOption({ label: "Oakfield Primary Academy" });
+      await page.getByLabel("Days on the server").waitFor();
     }],
     ["drafts", "My drafts", null, () => page.getByLabel("Private note").waitFor()],
   ];
