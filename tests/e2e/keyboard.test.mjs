@@ -26,6 +26,8 @@ test("staff sign in and choose a PIN with the keyboard alone", async (t) => {
   // The header's "Sign in" link, then the form.
   await tabTo(page, "a[href='/signin']");
   await page.keyboard.press("Enter");
+  // The sign-in page is the full app's: a new page loads.
+  await page.getByLabel("Email address").waitFor();
   await tabTo(page, "#signin-email");
   await page.keyboard.type(STAFF.teacher.email);
   await tabTo(page, "#signin-password");
