@@ -1,6 +1,7 @@
 //! Pieces shared by several pages.
 
 pub mod badge_scanner;
+pub mod error_summary;
 pub mod header;
 pub mod qr;
 pub mod signature_pad;

@@ -2,6 +2,9 @@
 //! academy, with the short code an admin made for it.
 
 use crate::api;
+use crate::components::error_summary::{
+    described_by, focus_by_id, invalid, ErrorSummary, FieldError, FieldErrors, SUMMARY_ID,
+};
 use crate::db::{Credential, CredentialKind};
 use crate::state::app_db;
 use crate::state::session::set_idle_minutes;
@@ -11,7 +14,12 @@ use leptos::prelude::*;
 #[component]
 pub fn Enrol() -> impl IntoView {
     let code = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
+    let errors = RwSignal::new(FieldErrors::new());
+    // Every refusal (unknown, used or expired code) is about the code.
+    let fail = move |message: String| {
+        errors.set(vec![("enrol-code", message)]);
+        focus_by_id(SUMMARY_ID);
+    };
     let done = RwSignal::new(None::<String>);
     let current = LocalResource::new(move || {
         done.track();
@@ -55,7 +63,7 @@ pub fn Enrol() -> impl IntoView {
                 done.set(Some(label));
                 crate::state::request_sync();
             }
-            Err(e) => error.set(Some(e)),
+            Err(e) => fail(e),
         }
     });
     view! {
@@ -76,26 +84,23 @@ pub fn Enrol() -> impl IntoView {
                     }}
                 </p>
             })}
-        {move || error.get().map(|m| view! {
-            <div class="error-summary" role="alert">
-                <h2>"There is a problem"</h2>
-                <p data-testid="enrol-error">{m}</p>
-            </div>
-        })}
-        <form on:submit=move |ev: leptos::ev::SubmitEvent| {
+        <ErrorSummary errors/>
+        <form novalidate on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            error.set(None);
+            errors.set(Vec::new());
             if code.get_untracked().trim().is_empty() {
-                error.set(Some("Enter the enrolment code an admin gave you.".into()));
+                fail("Enter the enrolment code an admin gave you".into());
             } else {
                 enrol.dispatch(());
             }
         }>
-            <div class="field">
+            <div class="field" data-invalid=invalid(errors, "enrol-code")>
                 <label for="enrol-code">"Enrolment code"</label>
                 <p class="hint" id="enrol-code-hint">"8 letters and digits, like ABCD-2345. It works once, for 15 minutes."</p>
+                <FieldError errors field="enrol-code"/>
                 <input type="text" id="enrol-code" autocomplete="off" spellcheck="false" autocapitalize="characters"
-                    aria-describedby="enrol-code-hint" class="input-short"
+                    aria-describedby=described_by(errors, "enrol-code", Some("enrol-code-hint"))
+                    aria-invalid=invalid(errors, "enrol-code") class="input-short"
                     prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
             </div>
             <button type="submit" class="button" disabled=move || enrol.pending().get()>"Enrol"</button>

@@ -15,9 +15,9 @@
 //! nothing readable reaches IndexedDB.
 
 use crate::clock::{new_id, now_ms};
+use crate::components::error_summary::{focus_by_id, ErrorSummary, FieldError, SUMMARY_ID};
 use crate::db::{StoredIncident, SyncState};
 use crate::lock::{delete_draft, drafts, save_draft};
-use crate::pages::sign::{focus_by_id, focus_field};
 use crate::state::session::use_session;
 use crate::state::{app_db, request_sync, use_sync_status};
 use haven_core::incident::{
@@ -417,21 +417,11 @@ fn IncidentForm(
         if ok {
             submit.dispatch(());
         } else {
-            focus_by_id("error-summary");
+            focus_by_id(SUMMARY_ID);
         }
     };
 
-    let field_error = move |field: &'static str| {
-        move || {
-            errors
-                .with(|e| e.iter().find(|(f, _)| *f == field).map(|(_, m)| m.clone()))
-                .map(|m| {
-                    view! {
-                        <p class="field-error"><span class="visually-hidden">"Error: "</span>{m}</p>
-                    }
-                })
-        }
-    };
+    let field_error = move |field: &'static str| view! { <FieldError errors field/> };
     let set = move |apply: fn(&mut Form, String)| {
         move |ev: leptos::ev::Event| {
             let v = event_target_value(&ev);
@@ -445,12 +435,7 @@ fn IncidentForm(
     };
 
     view! {
-        {move || (!errors.get().is_empty()).then(|| view! {
-            <div class="error-summary" id="error-summary" tabindex="-1" role="alert" aria-labelledby="error-summary-title">
-                <h2 id="error-summary-title">"There is a problem"</h2>
-                <ul>{errors.get().into_iter().map(|(f, m)| view! { <li><a href=format!("#{f}") on:click=focus_field(f)>{m}</a></li> }).collect_view()}</ul>
-            </div>
-        })}
+        <ErrorSummary errors/>
         {move || save_error.get().map(|m| view! { <p class="field-error" role="alert" data-testid="incident-error">{m}</p> })}
         <p class="hint" role="status" data-testid="draft-state">{move || draft_state.get()}</p>
         <form on:submit=check_and_submit novalidate>

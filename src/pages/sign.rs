@@ -3,6 +3,7 @@
 //! which is recorded too — then a receipt with a code anyone can check.
 
 use crate::clock::{new_id, now_ms};
+use crate::components::error_summary::{focus_by_id, focus_field};
 use crate::components::qr::QrCode;
 use crate::components::signature_pad::SignaturePad;
 use crate::pages::reader::use_route_policy;
@@ -490,25 +491,4 @@ fn performance_measure(name: &str, since: &str) {
     if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
         let _ = p.measure_with_start_mark(name, since);
     }
-}
-
-/// A summary link's click: focus its field rather than let the router navigate.
-pub(crate) fn focus_field(id: &'static str) -> impl Fn(leptos::ev::MouseEvent) + 'static {
-    move |ev| {
-        ev.prevent_default();
-        focus_by_id(id);
-    }
-}
-
-pub(crate) fn focus_by_id(id: &str) {
-    let id = id.to_owned();
-    // After the summary has rendered.
-    request_animation_frame(move || {
-        use wasm_bindgen::JsCast;
-        if let Some(el) = document().get_element_by_id(&id) {
-            if let Ok(el) = el.dyn_into::<web_sys::HtmlElement>() {
-                let _ = el.focus();
-            }
-        }
-    });
 }

@@ -3,6 +3,9 @@
 //! it), then a PIN to unlock this device later, offline included.
 
 use crate::api::{self, ApiClientError};
+use crate::components::error_summary::{
+    described_by, focus_by_id, invalid, ErrorSummary, FieldError, FieldErrors, SUMMARY_ID,
+};
 use crate::components::qr::QrCode;
 use crate::state::session::{complete_sign_in, use_session};
 use haven_core::accounts::pin::check_new_pin;
@@ -21,20 +24,25 @@ pub fn ChoosePin(reply: LoginResponse, next: String) -> impl IntoView {
     let reply = StoredValue::new(reply);
     let pin = RwSignal::new(String::new());
     let pin_again = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
+    let errors = RwSignal::new(FieldErrors::new());
+    let fail = move |field: &'static str, message: String| {
+        errors.set(vec![(field, message)]);
+        focus_by_id(SUMMARY_ID);
+    };
     let finish = Action::new_local(move |with_pin: &bool| {
         let with_pin = *with_pin;
         async move {
             let chosen = pin.get_untracked();
             if with_pin {
                 if let Err(e) = check_new_pin(&chosen) {
-                    error.set(Some(e.to_string()));
+                    fail("pin-new", e.to_string());
                     return;
                 }
                 if chosen != pin_again.get_untracked() {
-                    error.set(Some(
+                    fail(
+                        "pin-again",
                         "The two PINs are different; type the same PIN twice.".into(),
-                    ));
+                    );
                     return;
                 }
             }
@@ -45,38 +53,37 @@ pub fn ChoosePin(reply: LoginResponse, next: String) -> impl IntoView {
                     pin_again.set(String::new());
                     navigate.with_value(|nav| next.with_value(|n| nav(n, Default::default())));
                 }
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => fail("", e.to_string()),
             }
         }
     });
     view! {
         <h2>"Choose a PIN for this device"</h2>
-        {move || error.get().map(|m| view! {
-            <div class="error-summary" role="alert">
-                <h2>"There is a problem"</h2>
-                <p data-testid="pin-error">{m}</p>
-            </div>
-        })}
+        <ErrorSummary errors/>
         <p>"With a PIN you can unlock Haven on this device when there is no internet. \
             Use 6 digits or more, not 123456 or one digit repeated. \
             After 5 wrong PINs you will need to sign in online again."</p>
-        <form on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); error.set(None); finish.dispatch(true); }>
-            <div class="field">
+        <form novalidate on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); errors.set(Vec::new()); finish.dispatch(true); }>
+            <div class="field" data-invalid=invalid(errors, "pin-new")>
                 <label for="pin-new">"PIN"</label>
+                <FieldError errors field="pin-new"/>
                 <input type="password" id="pin-new" inputmode="numeric" autocomplete="new-password"
-                    class="input-short" prop:value=move || pin.get()
+                    class="input-short" aria-invalid=invalid(errors, "pin-new") aria-describedby=described_by(errors, "pin-new", None)
+                    prop:value=move || pin.get()
                     on:input=move |ev| pin.set(event_target_value(&ev))/>
             </div>
-            <div class="field">
+            <div class="field" data-invalid=invalid(errors, "pin-again")>
                 <label for="pin-again">"Type the PIN again"</label>
+                <FieldError errors field="pin-again"/>
                 <input type="password" id="pin-again" inputmode="numeric" autocomplete="new-password"
-                    class="input-short" prop:value=move || pin_again.get()
+                    class="input-short" aria-invalid=invalid(errors, "pin-again") aria-describedby=described_by(errors, "pin-again", None)
+                    prop:value=move || pin_again.get()
                     on:input=move |ev| pin_again.set(event_target_value(&ev))/>
             </div>
             <p class="button-row">
                 <button type="submit" class="button" disabled=move || finish.pending().get()>"Save PIN"</button>
                 <button type="button" class="button button-secondary" disabled=move || finish.pending().get()
-                    on:click=move |_| { error.set(None); finish.dispatch(false); }>"Not now"</button>
+                    on:click=move |_| { errors.set(Vec::new()); finish.dispatch(false); }>"Not now"</button>
             </p>
         </form>
     }
@@ -104,7 +111,19 @@ pub fn SignIn() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
     let step = RwSignal::new(Step::Credentials);
-    let error = RwSignal::new(None::<String>);
+    let errors = RwSignal::new(FieldErrors::new());
+    // A refusal from the server belongs to the step's first field (GOV.UK:
+    // "Enter a correct email address and password" links to the email).
+    let fail = move |message: String| {
+        let field = match step.get_untracked() {
+            Step::Credentials => "signin-email",
+            Step::Code => "signin-code",
+            Step::EnrolSecondFactor(_, Some(_)) => "enrol-code",
+            Step::EnrolSecondFactor(_, None) | Step::ChoosePin(_) => "",
+        };
+        errors.set(vec![(field, message)]);
+        focus_by_id(SUMMARY_ID);
+    };
 
     let after_password = move |result: Result<LoginResponse, ApiClientError>| match result {
         Ok(reply) if reply.second_factor == SecondFactorState::EnrolRequired => {
@@ -112,12 +131,16 @@ pub fn SignIn() -> impl IntoView {
         }
         Ok(reply) => step.set(Step::ChoosePin(Box::new(reply))),
         Err(e) if e.code() == Some("second_factor_required") => step.set(Step::Code),
-        Err(ApiClientError::Unreachable) => error.set(Some(
-            "Haven cannot reach the school's server. Signing in for the first time on a \
-             device needs the internet; if you have signed in here before, unlock with your PIN."
-                .into(),
-        )),
-        Err(e) => error.set(Some(e.to_string())),
+        Err(ApiClientError::Unreachable) => {
+            errors.set(vec![(
+                "",
+                "Haven cannot reach the school's server. Signing in for the first time on a \
+                 device needs the internet; if you have signed in here before, unlock with your PIN."
+                    .into(),
+            )]);
+            focus_by_id(SUMMARY_ID);
+        }
+        Err(e) => fail(e.to_string()),
     };
 
     let sign_in = Action::new_local(move |with_code: &bool| {
@@ -149,7 +172,7 @@ pub fn SignIn() -> impl IntoView {
                         *slot = Some(setup);
                     }
                 }),
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => fail(e.to_string()),
             }
         }
     });
@@ -171,20 +194,28 @@ pub fn SignIn() -> impl IntoView {
                     code.set(String::new());
                     step.set(Step::ChoosePin(Box::new(reply)));
                 }
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => fail(e.to_string()),
             }
         }
     });
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        error.set(None);
+        errors.set(Vec::new());
         match step.get_untracked() {
             Step::Credentials => {
-                if email.get_untracked().trim().is_empty() || password.get_untracked().is_empty() {
-                    error.set(Some("Enter your email address and password.".into()));
-                } else {
+                let mut missing = FieldErrors::new();
+                if email.get_untracked().trim().is_empty() {
+                    missing.push(("signin-email", "Enter your email address".into()));
+                }
+                if password.get_untracked().is_empty() {
+                    missing.push(("signin-password", "Enter your password".into()));
+                }
+                if missing.is_empty() {
                     sign_in.dispatch(false);
+                } else {
+                    errors.set(missing);
+                    focus_by_id(SUMMARY_ID);
                 }
             }
             Step::Code => {
@@ -205,12 +236,7 @@ pub fn SignIn() -> impl IntoView {
 
     view! {
         <h1>"Sign in"</h1>
-        {move || error.get().map(|m| view! {
-            <div class="error-summary" role="alert" tabindex="-1">
-                <h2>"There is a problem"</h2>
-                <p data-testid="signin-error">{m}</p>
-            </div>
-        })}
+        <ErrorSummary errors/>
         {move || match step.get() {
             Step::ChoosePin(reply) => Some(view! { <ChoosePin reply=*reply next=next.clone()/> }),
             _ => None,
@@ -219,26 +245,31 @@ pub fn SignIn() -> impl IntoView {
             {move || match step.get() {
                 Step::Credentials => view! {
                     <p>"Sign in with your school account. The first time on a device you need the internet."</p>
-                    <div class="field">
+                    <div class="field" data-invalid=invalid(errors, "signin-email")>
                         <label for="signin-email">"Email address"</label>
+                        <FieldError errors field="signin-email"/>
                         <input type="email" id="signin-email" autocomplete="username" inputmode="email"
-                            spellcheck="false" prop:value=move || email.get()
+                            spellcheck="false" aria-invalid=invalid(errors, "signin-email") aria-describedby=described_by(errors, "signin-email", None)
+                            prop:value=move || email.get()
                             on:input=move |ev| email.set(event_target_value(&ev))/>
                     </div>
-                    <div class="field">
+                    <div class="field" data-invalid=invalid(errors, "signin-password")>
                         <label for="signin-password">"Password"</label>
+                        <FieldError errors field="signin-password"/>
                         <input type="password" id="signin-password" autocomplete="current-password"
+                            aria-invalid=invalid(errors, "signin-password") aria-describedby=described_by(errors, "signin-password", None)
                             prop:value=move || password.get()
                             on:input=move |ev| password.set(event_target_value(&ev))/>
                     </div>
                     <button type="submit" class="button" disabled=busy>"Sign in"</button>
                 }.into_any(),
                 Step::Code => view! {
-                    <div class="field">
+                    <div class="field" data-invalid=invalid(errors, "signin-code")>
                         <label for="signin-code">"Code from your authenticator app"</label>
                         <p class="hint" id="signin-code-hint">"The 6 digits it shows for Haven now."</p>
+                        <FieldError errors field="signin-code"/>
                         <input type="text" id="signin-code" autocomplete="one-time-code" inputmode="numeric"
-                            aria-describedby="signin-code-hint" class="input-short"
+                            aria-describedby=described_by(errors, "signin-code", Some("signin-code-hint")) aria-invalid=invalid(errors, "signin-code") class="input-short"
                             prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
                     </div>
                     <button type="submit" class="button" disabled=busy>"Continue"</button>
@@ -251,10 +282,11 @@ pub fn SignIn() -> impl IntoView {
                     <p>"Scan this code with your authenticator app, or type the key into it."</p>
                     <QrCode text=setup.otpauth_uri.clone() label="QR code for your authenticator app".to_owned()/>
                     <p>"Key: " <code data-testid="totp-secret">{setup.secret.clone()}</code></p>
-                    <div class="field">
+                    <div class="field" data-invalid=invalid(errors, "enrol-code")>
                         <label for="enrol-code">"Code from your authenticator app"</label>
+                        <FieldError errors field="enrol-code"/>
                         <input type="text" id="enrol-code" autocomplete="one-time-code" inputmode="numeric"
-                            class="input-short" prop:value=move || code.get()
+                            aria-invalid=invalid(errors, "enrol-code") aria-describedby=described_by(errors, "enrol-code", None) class="input-short" prop:value=move || code.get()
                             on:input=move |ev| code.set(event_target_value(&ev))/>
                     </div>
                     <button type="submit" class="button" disabled=busy>"Confirm"</button>

@@ -251,6 +251,8 @@ test("a teacher logs an incident with the keyboard alone", async (t) => {
   await page.getByRole("heading", { name: "My incidents" }).waitFor();
   await tabTo(page, "a[href='/incidents/new']");
   await page.keyboard.press("Enter");
+  // The form appears once the trust's rule tables are read from the device.
+  await page.locator("input[name=involved]").first().waitFor({ timeout: 30_000 });
   // Radios: Tab reaches a group, Space chooses.
   await tabTo(page, "input[name=involved]");
   await page.keyboard.press("Space");

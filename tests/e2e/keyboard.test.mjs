@@ -1,10 +1,12 @@
 // Keyboard use (WCAG 2.1.1, 2.4.7): a member of staff signs in and chooses a
 // PIN with the keyboard alone, and every element that takes the focus on the
-// pages people meet first shows a visible focus indicator.
+// pages people meet first shows a visible focus indicator. Errors on the
+// sign-in, PIN and enrolment forms are summarised at the top, each linked to
+// its field, and shown beside the field (GOV.UK's pattern).
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { freePort, getJson, launchBrowser, scratchDir, startServer, STAFF, tabTo } from "./support.mjs";
+import { axeViolations, freePort, getJson, launchBrowser, scratchDir, startServer, STAFF, tabTo } from "./support.mjs";
 
 async function setup(t) {
   const scratch = scratchDir();
@@ -16,7 +18,8 @@ async function setup(t) {
     await server.stop();
     scratch.cleanup();
   });
-  return { server, page: await (await browser.newContext()).newPage() };
+  // bypassCSP: axe is injected as a script, which the app's CSP would refuse.
+  return { server, page: await (await browser.newContext({ bypassCSP: true })).newPage() };
 }
 
 test("staff sign in and choose a PIN with the keyboard alone", async (t) => {
@@ -73,4 +76,71 @@ test("everything that takes the focus shows it", async (t) => {
     assert.ok(seen.size > 2, `${path}: Tab reached only ${seen.size} elements`);
   }
   assert.deepEqual(problems, []);
+});
+
+/** The summary's links as `{ href, text }`, once it has the focus. */
+async function summary(page) {
+  await page.waitForFunction(() => document.activeElement?.id === "error-summary");
+  return page.locator("#error-summary a").evaluateAll((links) =>
+    links.map((a) => ({ href: a.getAttribute("href"), text: a.textContent.trim() })),
+  );
+}
+
+test("sign-in, PIN and enrolment errors are summarised, linked to their fields and shown beside them", async (t) => {
+  const { server, page } = await setup(t);
+  const problems = [];
+  const axe = async (name) => {
+    const violations = await axeViolations(page);
+    if (violations.length) problems.push({ name, violations });
+  };
+
+  await page.goto(`${server.base}/signin`);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  assert.deepEqual(await summary(page), [
+    { href: "#signin-email", text: "Enter your email address" },
+    { href: "#signin-password", text: "Enter your password" },
+  ]);
+  assert.match(await page.locator("#signin-password-error").textContent(), /Enter your password/);
+  assert.equal(await page.locator("#signin-password").getAttribute("aria-invalid"), "true");
+  await axe("sign in with errors");
+  // A summary link takes the focus to its field.
+  await page.getByRole("link", { name: "Enter your password" }).press("Enter");
+  await page.waitForFunction(() => document.activeElement?.id === "signin-password");
+
+  // The server's refusal belongs to the first field; the old errors go.
+  await page.getByLabel("Email address").fill(STAFF.teacher.email);
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const refused = await summary(page);
+  assert.equal(refused.length, 1);
+  assert.equal(refused[0].href, "#signin-email");
+  assert.equal(await page.locator("#signin-password-error").count(), 0);
+  assert.equal(await page.locator("#signin-password").getAttribute("aria-invalid"), "false");
+
+  // Choosing a PIN: a weak one, then two that differ.
+  await page.getByLabel("Password").fill(STAFF.teacher.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Choose a PIN for this device" }).waitFor();
+  await page.getByLabel("PIN", { exact: true }).fill("123456");
+  await page.getByLabel("Type the PIN again").fill("123456");
+  await page.getByRole("button", { name: "Save PIN" }).click();
+  assert.deepEqual((await summary(page)).map((l) => l.href), ["#pin-new"]);
+  await axe("choose a PIN with an error");
+  await page.getByLabel("PIN", { exact: true }).fill("730461");
+  await page.getByLabel("Type the PIN again").fill("730462");
+  await page.getByRole("button", { name: "Save PIN" }).click();
+  await page.locator("#pin-again-error").waitFor();
+  assert.deepEqual((await summary(page)).map((l) => l.href), ["#pin-again"]);
+  assert.equal(await page.locator("#pin-again").getAttribute("aria-invalid"), "true");
+
+  // Enrolment: no code, then a code the server does not know.
+  await page.goto(`${server.base}/enrol`);
+  await page.getByRole("button", { name: "Enrol" }).click();
+  assert.deepEqual(await summary(page), [{ href: "#enrol-code", text: "Enter the enrolment code an admin gave you" }]);
+  await page.getByLabel("Enrolment code").fill("ABCD-2345");
+  await page.getByRole("button", { name: "Enrol" }).click();
+  await page.locator("#enrol-code-error").filter({ hasNotText: "Enter the enrolment code" }).waitFor();
+  assert.deepEqual((await summary(page)).map((l) => l.href), ["#enrol-code"]);
+  await axe("enrol with an error");
+  assert.deepEqual(problems, [], JSON.stringify(problems, null, 2));
 });

@@ -5,8 +5,8 @@
 
 use super::{use_reception, KioskShell, Reception};
 use crate::clock::{new_id, now_ms};
+use crate::components::error_summary::{focus_by_id, ErrorSummary, FieldError, SUMMARY_ID};
 use crate::components::signature_pad::SignaturePad;
-use crate::pages::sign::{focus_by_id, focus_field};
 use crate::state::{app_db, request_sync};
 use haven_core::agreement::AgreementRecord;
 use haven_core::policy::{text_hash, PolicyVersion};
@@ -90,7 +90,7 @@ fn SignInForm(reception: Reception) -> impl IntoView {
         let ok = list.is_empty();
         errors.set(Errors { list });
         if !ok {
-            focus_by_id("error-summary");
+            focus_by_id(SUMMARY_ID);
         }
         ok
     };
@@ -290,30 +290,13 @@ fn SignInForm(reception: Reception) -> impl IntoView {
         }
     });
 
-    let summary = move || {
-        let list = errors.get().list;
-        (!list.is_empty()).then(|| view! {
-            <div class="error-summary" id="error-summary" tabindex="-1" role="alert" aria-labelledby="error-summary-title">
-                <h2 id="error-summary-title">"There is a problem"</h2>
-                <ul>
-                    {list.into_iter().map(|(field, message)| view! {
-                        <li><a href=format!("#{field}") on:click=focus_field(field)>{message}</a></li>
-                    }).collect_view()}
-                </ul>
-            </div>
-        })
-    };
-    let field_error = move |field: &'static str| {
-        move || {
-            errors.get().of(field).map(|m| view! {
-            <p class="field-error" id=format!("{field}-error")><span class="visually-hidden">"Error: "</span>{m}</p>
-        })
-        }
-    };
+    let summary_errors = Signal::derive(move || errors.get().list);
+    let field_error =
+        move |field: &'static str| view! { <FieldError errors=summary_errors field/> };
     let invalid = move |field: &'static str| move || errors.get().of(field).is_some().to_string();
 
     view! {
-        {summary}
+        <ErrorSummary errors=summary_errors/>
         {move || save_error.get().map(|m| view! { <p class="field-error" role="alert" data-testid="save-error">{m}</p> })}
         {move || match step.get() {
             Step::Details => view! {

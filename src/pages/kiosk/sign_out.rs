@@ -6,8 +6,8 @@
 use super::{use_reception, KioskShell};
 use crate::clock::{local_time, new_id, now_ms};
 use crate::components::badge_scanner::BadgeScanner;
+use crate::components::error_summary::focus_by_id;
 use crate::db::StoredVisit;
-use crate::pages::sign::focus_by_id;
 use crate::state::{app_db, request_sync};
 use haven_core::visit::{badge_code_from_scan, public_name, SignOutMethod, VisitEnd};
 use leptos::prelude::*;
