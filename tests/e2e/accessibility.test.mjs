@@ -1,7 +1,6 @@
 // Every page passes axe-core with no WCAG 2.2 A or AA violation, and the
 // signing flow can be completed with the keyboard alone.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
 import {
   ADMIN,
@@ -9,24 +8,13 @@ import {
   axeViolations,
   enrolDevice,
   eventually,
-  freePort,
   getJson,
-  launchBrowser,
   postJson,
-  scratchDir,
-  startServer,
+  serverAndBrowser,
 } from "./support.mjs";
 
 test("every page has no WCAG 2.2 A/AA violations and signing works by keyboard", async (t) => {
-  const scratch = scratchDir();
-  const port = await freePort();
-  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
-  const browser = await launchBrowser();
-  t.after(async () => {
-    await browser.close();
-    await server.stop();
-    scratch.cleanup();
-  });
+  const { server, browser } = await serverAndBrowser(t);
   // axe is injected as a script, which the app's CSP would (rightly) refuse.
   const context = await browser.newContext({ bypassCSP: true });
   const page = await context.newPage();

@@ -16,9 +16,10 @@ import {
   idbContents,
   launchBrowser,
   scratchDir,
+  serverAndBrowser,
   signIn,
-  startServer,
   STAFF,
+  startServer,
   tabTo,
   waitForServiceWorker,
 } from "./support.mjs";
@@ -140,15 +141,7 @@ test("an illegal-type incident logged offline shows the stop screen, waits encry
 });
 
 test("the incident pages pass axe, the guidance follows the choice, and the DSL follows an incident up", async (t) => {
-  const scratch = scratchDir();
-  const port = await freePort();
-  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
-  const browser = await launchBrowser();
-  t.after(async () => {
-    await browser.close();
-    await server.stop();
-    scratch.cleanup();
-  });
+  const { server, browser } = await serverAndBrowser(t);
   // axe is injected as a script, which the app's CSP would (rightly) refuse.
   const context = await browser.newContext({ ...TABLET, bypassCSP: true });
   const page = await context.newPage();
@@ -233,15 +226,7 @@ test("the incident pages pass axe, the guidance follows the choice, and the DSL 
 });
 
 test("a teacher logs an incident with the keyboard alone", async (t) => {
-  const scratch = scratchDir();
-  const port = await freePort();
-  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
-  const browser = await launchBrowser();
-  t.after(async () => {
-    await browser.close();
-    await server.stop();
-    scratch.cleanup();
-  });
+  const { server, browser } = await serverAndBrowser(t);
   const page = await (await browser.newContext(TABLET)).newPage();
   await page.goto(`${server.base}/policies`);
   await signIn(page, server.base, STAFF.teacher);

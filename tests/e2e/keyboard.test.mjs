@@ -4,20 +4,11 @@
 // sign-in, PIN and enrolment forms are summarised at the top, each linked to
 // its field, and shown beside the field (GOV.UK's pattern).
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
-import { axeViolations, freePort, getJson, launchBrowser, scratchDir, startServer, STAFF, tabTo } from "./support.mjs";
+import { axeViolations, getJson, serverAndBrowser, STAFF, tabTo } from "./support.mjs";
 
 async function setup(t) {
-  const scratch = scratchDir();
-  const port = await freePort();
-  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
-  const browser = await launchBrowser();
-  t.after(async () => {
-    await browser.close();
-    await server.stop();
-    scratch.cleanup();
-  });
+  const { server, browser } = await serverAndBrowser(t);
   // bypassCSP: axe is injected as a script, which the app's CSP would refuse.
   return { server, page: await (await browser.newContext({ bypassCSP: true })).newPage() };
 }

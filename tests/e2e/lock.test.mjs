@@ -2,33 +2,10 @@
 // wrong PINs (and recovery by signing in online), the idle lock, and switching
 // user without seeing the previous person's drafts.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
-import {
-  enrolDevice,
-  launchBrowser,
-  scratchDir,
-  freePort,
-  signIn,
-  startServer,
-  STAFF,
-  waitForServiceWorker,
-} from "./support.mjs";
+import { enrolDevice, serverAndBrowser, signIn, STAFF, waitForServiceWorker } from "./support.mjs";
 
 const NOTE = "Year 4 pupil said an older child sent them a link last night";
-
-async function setup(t) {
-  const scratch = scratchDir();
-  const port = await freePort();
-  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
-  const browser = await launchBrowser();
-  t.after(async () => {
-    await browser.close();
-    await server.stop();
-    scratch.cleanup();
-  });
-  return { server, browser };
-}
 
 async function openDrafts(page) {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "My drafts" }).click();
@@ -42,7 +19,7 @@ async function unlockAs(page, name, pin) {
 }
 
 test("a shared tablet unlocks offline by PIN, wipes after five wrong PINs, and keeps each person's drafts to them", async (t) => {
-  const { server, browser } = await setup(t);
+  const { server, browser } = await serverAndBrowser(t);
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${server.base}/policies`);
@@ -119,7 +96,7 @@ test("a shared tablet unlocks offline by PIN, wipes after five wrong PINs, and k
 });
 
 test("an idle tablet locks itself after the trust's idle time", async (t) => {
-  const { server, browser } = await setup(t);
+  const { server, browser } = await serverAndBrowser(t);
   const context = await browser.newContext();
   const page = await context.newPage();
   // A controllable clock from the start, so five minutes pass in a moment.
@@ -144,7 +121,7 @@ test("an idle tablet locks itself after the trust's idle time", async (t) => {
 });
 
 test("after a wipe, signing in online brings the person's drafts back", async (t) => {
-  const { server, browser } = await setup(t);
+  const { server, browser } = await serverAndBrowser(t);
   const page = await (await browser.newContext()).newPage();
   await page.goto(`${server.base}/policies`);
   await signIn(page, server.base, STAFF.teacher, { pin: "402913" });

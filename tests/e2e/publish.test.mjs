@@ -4,18 +4,10 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ADMIN, eventually, freePort, getJson, launchBrowser, scratchDir, startServer } from "./support.mjs";
+import { ADMIN, eventually, getJson, serverAndBrowser } from "./support.mjs";
 
 test("publishing a new version from an imported file, preview first", async (t) => {
-  const scratch = scratchDir();
-  const port = await freePort();
-  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
-  const browser = await launchBrowser();
-  t.after(async () => {
-    await browser.close();
-    await server.stop();
-    scratch.cleanup();
-  });
+  const { server, browser, scratch } = await serverAndBrowser(t);
   const before = await getJson(`${server.base}/api/v1/policies`);
   const visitor = before.find((p) => p.kind === "visitor_aua");
   const page = await browser.newPage();

@@ -5,7 +5,16 @@ import assert from "node:assert/strict";
 import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { distDir, eventually, freePort, launchBrowser, scratchDir, startServer, waitForServiceWorker } from "./support.mjs";
+import {
+  distDir,
+  eventually,
+  freePort,
+  launchBrowser,
+  scratchDir,
+  serverAndBrowser,
+  startServer,
+  waitForServiceWorker,
+} from "./support.mjs";
 
 /** Every URL path the page's context fetches from the server, as it happens. */
 function recordRequests(context, base) {
@@ -20,15 +29,7 @@ function recordRequests(context, base) {
 const cached = (page, path) => page.evaluate((p) => caches.match(p).then(Boolean), path);
 
 test("a parent's phone loads only the reader; staff pages bring the full app, kept offline", async (t) => {
-  const scratch = scratchDir();
-  const port = await freePort();
-  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
-  const browser = await launchBrowser();
-  t.after(async () => {
-    await browser.close();
-    await server.stop();
-    scratch.cleanup();
-  });
+  const { server, browser } = await serverAndBrowser(t);
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const requests = recordRequests(context, server.base);
   const page = await context.newPage();
@@ -73,15 +74,7 @@ test("a parent's phone loads only the reader; staff pages bring the full app, ke
 });
 
 test("offline, a staff page the phone never opened says so instead of failing", async (t) => {
-  const scratch = scratchDir();
-  const port = await freePort();
-  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
-  const browser = await launchBrowser();
-  t.after(async () => {
-    await browser.close();
-    await server.stop();
-    scratch.cleanup();
-  });
+  const { server, browser } = await serverAndBrowser(t);
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(server.base);

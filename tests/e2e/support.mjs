@@ -70,6 +70,23 @@ export async function startServer({ port, database, staticDir = DIST }) {
   };
 }
 
+/**
+ * A fresh server (with its own SQLite file) and browser for one test, both
+ * stopped and the folder removed when the test ends.
+ */
+export async function serverAndBrowser(t) {
+  const scratch = scratchDir();
+  const port = await freePort();
+  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
+  const browser = await launchBrowser();
+  t.after(async () => {
+    await browser.close();
+    await server.stop();
+    scratch.cleanup();
+  });
+  return { server, browser, scratch };
+}
+
 export const chromiumPath = CHROMIUM;
 export const distDir = DIST;
 export const chromiumArgs = [

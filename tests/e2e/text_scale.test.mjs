@@ -4,20 +4,11 @@
 // sideways (1.4.10), nor with 200% text on a phone. On a phone every control is a touch target at least
 // 44 px each way. Checked on the pages people meet first.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
-import { freePort, getJson, launchBrowser, scratchDir, startServer } from "./support.mjs";
+import { getJson, serverAndBrowser } from "./support.mjs";
 
 test("text at 200% fits the page, reduced motion stops every animation, and touch targets are 44 px", async (t) => {
-  const scratch = scratchDir();
-  const port = await freePort();
-  const server = await startServer({ port, database: join(scratch.dir, "haven.sqlite3") });
-  const browser = await launchBrowser();
-  t.after(async () => {
-    await browser.close();
-    await server.stop();
-    scratch.cleanup();
-  });
+  const { server, browser } = await serverAndBrowser(t);
   // The test adds a style sheet, which the app's CSP would (rightly) refuse.
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: "reduce", bypassCSP: true });
   const page = await context.newPage();

@@ -55,7 +55,7 @@ use tracing::Level;
 pub fn app(state: AppState) -> Router {
     let pwa = static_files::router(&state.static_dir);
     let security = security_headers::SecurityHeaders::new(
-        static_files::shells(&state.static_dir),
+        static_files::shells(&state.static_dir).to_vec(),
         state.trust_proxy,
     );
     Router::new()

@@ -31,8 +31,8 @@ struct StaticFiles {
 }
 
 /// The app shells in `dir`: the reader's, then the full app's.
-pub fn shells(dir: &Path) -> Vec<PathBuf> {
-    vec![
+pub fn shells(dir: &Path) -> [PathBuf; 2] {
+    [
         dir.join("index.html"),
         dir.join(FULL_APP_DIR).join("index.html"),
     ]
@@ -40,10 +40,11 @@ pub fn shells(dir: &Path) -> Vec<PathBuf> {
 
 /// A router that serves `dir` at `/`, for use as the app's fallback.
 pub fn router(dir: &Path) -> Router {
+    let [index, full_index] = shells(dir);
     let files = Arc::new(StaticFiles {
         dir: dir.to_path_buf(),
-        index: dir.join("index.html"),
-        full_index: dir.join(FULL_APP_DIR).join("index.html"),
+        index,
+        full_index,
     });
     let serve_dir = ServeDir::new(dir).fallback(spa_fallback.with_state(Arc::clone(&files)));
     Router::new()

@@ -5,7 +5,9 @@
 
 use super::{use_reception, KioskShell, Reception};
 use crate::clock::{new_id, now_ms};
-use crate::components::error_summary::{focus_by_id, ErrorSummary, FieldError, SUMMARY_ID};
+use crate::components::error_summary::{
+    focus_by_id, invalid, ErrorSummary, FieldError, FieldErrors, SUMMARY_ID,
+};
 use crate::components::signature_pad::SignaturePad;
 use crate::state::{app_db, request_sync};
 use haven_core::agreement::AgreementRecord;
@@ -26,21 +28,6 @@ enum Step {
     Returning,
     Agreement,
     Checks,
-}
-
-/// Problems with the form, each tied to its field.
-#[derive(Clone, Default, PartialEq)]
-struct Errors {
-    list: Vec<(&'static str, String)>,
-}
-
-impl Errors {
-    fn of(&self, field: &str) -> Option<String> {
-        self.list
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, m)| m.clone())
-    }
 }
 
 #[component]
@@ -79,7 +66,7 @@ fn SignInForm(reception: Reception) -> impl IntoView {
     let agreed = RwSignal::new(false);
     let id_seen = RwSignal::new(false);
     let dbs = RwSignal::new(DbsStatus::NotChecked);
-    let errors = RwSignal::new(Errors::default());
+    let errors = RwSignal::new(FieldErrors::new());
     let save_error = RwSignal::new(None::<String>);
     // The agreement to sign, and an earlier signature that covers it.
     let agreement = RwSignal::new(None::<PolicyVersion>);
@@ -88,7 +75,7 @@ fn SignInForm(reception: Reception) -> impl IntoView {
 
     let show_errors = move |list: Vec<(&'static str, String)>| {
         let ok = list.is_empty();
-        errors.set(Errors { list });
+        errors.set(list);
         if !ok {
             focus_by_id(SUMMARY_ID);
         }
@@ -290,33 +277,30 @@ fn SignInForm(reception: Reception) -> impl IntoView {
         }
     });
 
-    let summary_errors = Signal::derive(move || errors.get().list);
-    let field_error =
-        move |field: &'static str| view! { <FieldError errors=summary_errors field/> };
-    let invalid = move |field: &'static str| move || errors.get().of(field).is_some().to_string();
+    let field_error = move |field: &'static str| view! { <FieldError errors field/> };
 
     view! {
-        <ErrorSummary errors=summary_errors/>
+        <ErrorSummary errors/>
         {move || save_error.get().map(|m| view! { <p class="field-error" role="alert" data-testid="save-error">{m}</p> })}
         {move || match step.get() {
             Step::Details => view! {
                 <h1 id="step-heading" tabindex="-1">"Sign in"</h1>
                 <form on:submit=details_done novalidate class="kiosk-form">
-                    <div class="field" data-invalid=invalid("visitor-name")>
+                    <div class="field" data-invalid=invalid(errors, "visitor-name")>
                         <label for="visitor-name">"Your full name"</label>
                         {field_error("visitor-name")}
                         <input type="text" id="visitor-name" autocomplete="name" spellcheck="false"
-                            aria-invalid=invalid("visitor-name")
+                            aria-invalid=invalid(errors, "visitor-name")
                             prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
                     </div>
-                    <div class="field" data-invalid=invalid("organisation")>
+                    <div class="field" data-invalid=invalid(errors, "organisation")>
                         <label for="organisation">"Organisation (optional)"</label>
                         <p class="hint" id="organisation-hint">"The company, school or service you are here for."</p>
                         {field_error("organisation")}
                         <input type="text" id="organisation" autocomplete="organization" aria-describedby="organisation-hint"
                             prop:value=move || organisation.get() on:input=move |ev| organisation.set(event_target_value(&ev))/>
                     </div>
-                    <div class="field" data-invalid=invalid("visitor-type")>
+                    <div class="field" data-invalid=invalid(errors, "visitor-type")>
                         <label for="visitor-type">"You are a"</label>
                         {field_error("visitor-type")}
                         <select id="visitor-type" on:change=move |ev| {
@@ -327,7 +311,7 @@ fn SignInForm(reception: Reception) -> impl IntoView {
                             }).collect_view()}
                         </select>
                     </div>
-                    <div class="field" data-invalid=invalid("host")>
+                    <div class="field" data-invalid=invalid(errors, "host")>
                         <label for="host">"Who are you visiting?"</label>
                         <p class="hint" id="host-hint">"Start typing a name to search the staff list."</p>
                         {field_error("host")}
@@ -337,7 +321,7 @@ fn SignInForm(reception: Reception) -> impl IntoView {
                             {host_list.get_value().into_iter().map(|h| view! { <option value=h.name></option> }).collect_view()}
                         </datalist>
                     </div>
-                    <div class="field" data-invalid=invalid("car")>
+                    <div class="field" data-invalid=invalid(errors, "car")>
                         <label for="car">"Car registration (optional)"</label>
                         {field_error("car")}
                         <input type="text" id="car" class="input-short" autocomplete="off" autocapitalize="characters" spellcheck="false"
@@ -374,7 +358,7 @@ fn SignInForm(reception: Reception) -> impl IntoView {
                     <p class="hint">{format!("Version {}. Please read it, then sign below.", version.version)}</p>
                     <div class="kiosk-agreement policy-body" tabindex="0" role="region" aria-label="The agreement" data-testid="kiosk-agreement" inner_html=html></div>
                     <form on:submit=agreement_done novalidate>
-                        <div class="field" data-invalid=invalid("signature")>
+                        <div class="field" data-invalid=invalid(errors, "signature")>
                             <p class="label" id="signature-label">"Your signature"</p>
                             {field_error("signature")}
                             <Show when=move || !typed.get()>
@@ -387,7 +371,7 @@ fn SignInForm(reception: Reception) -> impl IntoView {
                                 <label for="signature">"I cannot draw a signature. " {TYPED_STATEMENT}</label>
                             </div>
                         </div>
-                        <div class="field" data-invalid=invalid("agree")>
+                        <div class="field" data-invalid=invalid(errors, "agree")>
                             {field_error("agree")}
                             <div class="checkbox">
                                 <input type="checkbox" id="agree" prop:checked=move || agreed.get()
