@@ -29,15 +29,112 @@ pub const MAX_PEOPLE: usize = 30;
 pub const MAX_URLS: usize = 30;
 /// Longest web address, in characters.
 pub const MAX_URL_CHARS: usize = 2_000;
+// Attachments: one set of limits, used by the form when a file is picked,
+// by the device when it seals and uploads, and by the server.
+
 /// Most attachments on one incident.
 pub const MAX_ATTACHMENTS: usize = 5;
-/// Largest attachment, in bytes (a phone photo, compressed).
-pub const MAX_ATTACHMENT_BYTES: usize = 2 * 1024 * 1024;
+/// A photo whose longest side is above this many pixels is redrawn to it,
+/// as JPEG, on the device before it is sealed: a 12-megapixel phone photo
+/// (3-6 MB) becomes about 0.5-1.5 MB and is still sharp enough to read a
+/// screenshot or a message in it.
+pub const MAX_IMAGE_SIDE_PX: u32 = 2048;
+/// JPEG quality of a redrawn photo (0 to 1, as `canvas.toBlob` takes it).
+pub const SHRUNK_JPEG_QUALITY: f64 = 0.85;
+/// Largest attachment, in bytes, after a photo is made smaller: room for a
+/// redrawn photo at its worst, a long PDF, or a screenshot kept as PNG.
+pub const MAX_ATTACHMENT_BYTES: usize = 8 * 1024 * 1024;
 /// Largest total of attachments on one incident, in bytes.
-pub const MAX_ATTACHMENTS_TOTAL_BYTES: usize = 6 * 1024 * 1024;
+pub const MAX_ATTACHMENTS_TOTAL_BYTES: usize = 20 * 1024 * 1024;
 /// Kinds of file an attachment may be.
 pub const ATTACHMENT_TYPES: [&str; 4] =
     ["image/jpeg", "image/png", "image/webp", "application/pdf"];
+/// Kinds of file the device redraws smaller when they are large.
+pub const SHRINKABLE_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
+/// AES-GCM appends a 16-byte tag: an encrypted attachment is this much
+/// longer than the file.
+pub const AES_GCM_TAG_BYTES: usize = 16;
+/// An encrypted attachment travels in pieces of this size (the last one
+/// shorter), so a dropped connection costs at most one piece.
+pub const ATTACHMENT_PIECE_BYTES: usize = 256 * 1024;
+/// Most bytes of unfinished uploads one credential (a member of staff, an
+/// enrolled device) may have on the server at once: a device uploads one
+/// attachment at a time, so this is room for a few abandoned ones.
+pub const MAX_PENDING_ATTACHMENT_BYTES: usize = 64 * 1024 * 1024;
+/// An upload not finished after this long is deleted by the server (the
+/// device starts it again if it still has the file).
+pub const ABANDONED_UPLOAD_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Bytes of an attachment's encrypted form, for a file of `size` bytes.
+pub fn ciphertext_len(size: u64) -> u64 {
+    size + AES_GCM_TAG_BYTES as u64
+}
+
+/// Largest encrypted attachment, in bytes.
+pub const MAX_CIPHERTEXT_BYTES: u64 = (MAX_ATTACHMENT_BYTES + AES_GCM_TAG_BYTES) as u64;
+
+/// How many pieces an encrypted attachment of `len` bytes travels in.
+pub fn piece_count(len: u64) -> u64 {
+    len.div_ceil(ATTACHMENT_PIECE_BYTES as u64)
+}
+
+/// The byte range of piece `index` of an encrypted attachment of `len`
+/// bytes, or `None` if it has no such piece.
+pub fn piece_range(len: u64, index: u64) -> Option<std::ops::Range<u64>> {
+    let start = index.checked_mul(ATTACHMENT_PIECE_BYTES as u64)?;
+    (start < len).then(|| start..(start + ATTACHMENT_PIECE_BYTES as u64).min(len))
+}
+
+/// Whether `s` is a SHA-256 digest as attachments are named: 64 lowercase
+/// hex characters.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Why a file picked on the form can never be attached, in words for the
+/// person who picked it; `None` if it can. `size` is after any shrinking,
+/// `already` the sizes of the files attached so far.
+pub fn attachment_refusal(
+    name: &str,
+    content_type: &str,
+    size: u64,
+    already: &[u64],
+) -> Option<String> {
+    if !ATTACHMENT_TYPES.contains(&content_type) {
+        return Some(format!(
+            "{name} cannot be attached: attach a photo (JPEG, PNG or WebP) or a PDF"
+        ));
+    }
+    if already.len() >= MAX_ATTACHMENTS {
+        return Some(format!(
+            "{name} cannot be attached: an incident can have at most {MAX_ATTACHMENTS} files; \
+             remove one first"
+        ));
+    }
+    if size as usize > MAX_ATTACHMENT_BYTES {
+        return Some(format!(
+            "{name} is {}; the most a file can be is {}. Attach a smaller file or a screenshot \
+             of the part that matters",
+            megabytes(size),
+            megabytes(MAX_ATTACHMENT_BYTES as u64)
+        ));
+    }
+    let total = already.iter().sum::<u64>() + size;
+    if total as usize > MAX_ATTACHMENTS_TOTAL_BYTES {
+        return Some(format!(
+            "{name} cannot be attached: with it the files would be {} together, and the most is \
+             {}. Remove a file or attach a smaller one",
+            megabytes(total),
+            megabytes(MAX_ATTACHMENTS_TOTAL_BYTES as u64)
+        ));
+    }
+    None
+}
+
+/// A size in megabytes, one decimal, for messages ("4.7 MB").
+pub fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+}
 
 /// Who a person named in an incident is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -75,6 +172,11 @@ pub struct PersonInvolved {
 }
 
 /// Evidence kept with an incident (never for suspected illegal material).
+///
+/// The file itself does not travel in the record: it is encrypted on the
+/// device with a key of its own and uploaded apart, in pieces
+/// (`PUT /api/v1/attachments/{sha256}/pieces/{index}`). The record, sealed
+/// for the server like everything in it, carries what opens and checks it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -82,22 +184,25 @@ pub struct Attachment {
     pub name: String,
     /// One of [`ATTACHMENT_TYPES`].
     pub content_type: String,
-    /// The file, base64 (standard alphabet, padded).
-    pub data_base64: String,
+    /// Size of the file (after any shrinking), in bytes.
+    pub size: u64,
+    /// SHA-256 of the encrypted file, 64 lowercase hex characters: its name
+    /// on the server.
+    pub sha256: String,
+    /// The file's own AES-256-GCM key, base64 (32 bytes).
+    pub key: String,
+    /// The AES-GCM nonce, base64 (12 bytes).
+    pub iv: String,
 }
 
-impl Attachment {
-    /// Size of the decoded file, from the base64 length (no decoding).
-    pub fn size_bytes(&self) -> usize {
-        let len = self.data_base64.len();
-        let padding = self
-            .data_base64
-            .bytes()
-            .rev()
-            .take_while(|b| *b == b'=')
-            .count();
-        (len / 4) * 3 - padding.min(2)
-    }
+/// Whether `s` is standard padded base64 of exactly `bytes` bytes.
+fn is_base64_of(s: &str, bytes: usize) -> bool {
+    let padding = (3 - bytes % 3) % 3;
+    s.len() == bytes.div_ceil(3) * 4
+        && s.bytes().rev().take(padding).all(|b| b == b'=')
+        && s.bytes()
+            .take(s.len() - padding)
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'))
 }
 
 /// What the trust's tables recommended when the incident was logged, kept
@@ -356,37 +461,50 @@ impl IncidentRecord {
                     "attach a photo (JPEG, PNG or WebP) or a PDF",
                 ));
             }
-            let valid_base64 = a.data_base64.len() % 4 == 0
-                && a.data_base64
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
-            if !valid_base64 {
+            if !is_sha256_hex(&a.sha256) {
                 return Err(Invalid::new(
-                    format!("{field}.data_base64"),
-                    "not base64 (standard alphabet, padded)",
+                    format!("{field}.sha256"),
+                    "not a SHA-256 digest (64 lowercase hex characters)",
                 ));
             }
-            let size = a.size_bytes();
-            if size > MAX_ATTACHMENT_BYTES {
+            if self.attachments[..i].iter().any(|b| b.sha256 == a.sha256) {
+                return Err(Invalid::new(
+                    format!("{field}.sha256"),
+                    "the same encrypted file is attached twice",
+                ));
+            }
+            if !is_base64_of(&a.key, 32) {
+                return Err(Invalid::new(
+                    format!("{field}.key"),
+                    "not a 32-byte AES key in base64",
+                ));
+            }
+            if !is_base64_of(&a.iv, 12) {
+                return Err(Invalid::new(
+                    format!("{field}.iv"),
+                    "not a 12-byte AES-GCM nonce in base64",
+                ));
+            }
+            if a.size == 0 || a.size as usize > MAX_ATTACHMENT_BYTES {
                 return Err(Invalid::new(
                     field,
                     format!(
-                        "{} is {} KB; the most is {} KB",
+                        "{} is {}; a file must be between 1 byte and {}",
                         a.name,
-                        size / 1024,
-                        MAX_ATTACHMENT_BYTES / 1024
+                        megabytes(a.size),
+                        megabytes(MAX_ATTACHMENT_BYTES as u64)
                     ),
                 ));
             }
-            total += size;
+            total += a.size;
         }
-        if total > MAX_ATTACHMENTS_TOTAL_BYTES {
+        if total as usize > MAX_ATTACHMENTS_TOTAL_BYTES {
             return Err(Invalid::new(
                 "attachments",
                 format!(
-                    "together they are {} KB; the most is {} KB",
-                    total / 1024,
-                    MAX_ATTACHMENTS_TOTAL_BYTES / 1024
+                    "together they are {}; the most is {}",
+                    megabytes(total),
+                    megabytes(MAX_ATTACHMENTS_TOTAL_BYTES as u64)
                 ),
             ));
         }
@@ -578,9 +696,10 @@ pub struct SealedIncident {
     pub ciphertext: String,
 }
 
-/// Largest sealed incident accepted, in base64 characters: the attachment
-/// limit plus room for the text.
-pub const MAX_SEALED_CHARS: usize = (MAX_ATTACHMENTS_TOTAL_BYTES + 256 * 1024) * 4 / 3 + 4;
+/// Largest sealed incident accepted, in base64 characters. Attachments
+/// travel apart, so this is the record's text at its longest (every field
+/// full, escaped) with room to spare: 1 MiB of JSON.
+pub const MAX_SEALED_CHARS: usize = (1024 * 1024 + AES_GCM_TAG_BYTES).div_ceil(3) * 4;
 
 /// `GET /api/v1/incidents/key`: the server's public key devices seal for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -708,11 +827,7 @@ mod tests {
         let t = RuleTables::trust_default();
         let mut r = record(&t, Involved::PupilInLesson, "illegal-material");
         assert!(r.recommended.illegal);
-        r.attachments = vec![Attachment {
-            name: "screenshot.png".into(),
-            content_type: "image/png".into(),
-            data_base64: "iVBORw0KGgo=".into(),
-        }];
+        r.attachments = vec![photo(1000)];
         assert_eq!(r.validate(), Err(IncidentError::AttachmentOnIllegal));
     }
 
@@ -755,28 +870,56 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn attachments_are_limited_in_kind_number_and_size() {
-        let t = RuleTables::trust_default();
-        let ok_type = t
-            .pupil_sanctions
+    /// An attachment as the device describes it: `bytes` long, its digest
+    /// made from `n` so each is different.
+    fn photo_n(bytes: u64, n: u8) -> Attachment {
+        Attachment {
+            name: "photo.jpg".into(),
+            content_type: "image/jpeg".into(),
+            size: bytes,
+            sha256: format!("{n:02x}").repeat(32),
+            key: "A".repeat(43) + "=",
+            iv: "B".repeat(16),
+        }
+    }
+
+    fn photo(bytes: u64) -> Attachment {
+        photo_n(bytes, 0xab)
+    }
+
+    fn ok_type(t: &RuleTables) -> String {
+        t.pupil_sanctions
             .iter()
             .find(|row| !row.illegal)
             .unwrap()
             .id
-            .to_string();
-        let mut r = record(&t, Involved::PupilInLesson, &ok_type);
-        let photo = |bytes: usize| Attachment {
-            name: "photo.jpg".into(),
-            content_type: "image/jpeg".into(),
-            data_base64: "A".repeat(bytes.div_ceil(3) * 4),
-        };
+            .to_string()
+    }
+
+    #[test]
+    fn attachments_are_limited_in_kind_number_and_size() {
+        let t = RuleTables::trust_default();
+        let mut r = record(&t, Involved::PupilInLesson, &ok_type(&t));
+        let max = MAX_ATTACHMENT_BYTES as u64;
         r.attachments = vec![photo(1000)];
         assert_eq!(r.validate(), Ok(()));
-        r.attachments = vec![photo(MAX_ATTACHMENT_BYTES + 3)];
-        assert!(r.validate().unwrap_err().to_string().contains("KB"));
-        r.attachments = vec![photo(MAX_ATTACHMENT_BYTES - 2); 4];
+        r.attachments = vec![photo(max)];
+        assert_eq!(r.validate(), Ok(()), "exactly the limit is allowed");
+        r.attachments = vec![photo(max + 1)];
+        assert!(r.validate().unwrap_err().to_string().contains("MB"));
+        r.attachments = vec![photo(0)];
+        assert!(r.validate().is_err(), "an empty file");
+        let total = MAX_ATTACHMENTS_TOTAL_BYTES as u64;
+        r.attachments = (0..3).map(|n| photo_n(total / 3, n)).collect();
+        assert_eq!(r.validate(), Ok(()));
+        r.attachments = (0..3).map(|n| photo_n(total / 3 + 1, n)).collect();
         assert!(r.validate().unwrap_err().to_string().contains("together"));
+        r.attachments = (0..=MAX_ATTACHMENTS as u8)
+            .map(|n| photo_n(10, n))
+            .collect();
+        assert!(r.validate().unwrap_err().to_string().contains("at most"));
+        r.attachments = vec![photo(10), photo(10)];
+        assert!(r.validate().unwrap_err().to_string().contains("twice"));
         r.attachments = vec![Attachment {
             content_type: "text/html".into(),
             ..photo(10)
@@ -786,7 +929,137 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("content_type"));
-        assert_eq!(photo(3).size_bytes(), 3);
+    }
+
+    #[test]
+    fn an_attachment_must_name_its_digest_key_and_nonce_properly() {
+        let t = RuleTables::trust_default();
+        let mut r = record(&t, Involved::PupilInLesson, &ok_type(&t));
+        let broken = [
+            Attachment {
+                sha256: "AB".repeat(32),
+                ..photo(10)
+            },
+            Attachment {
+                sha256: "ab".repeat(31),
+                ..photo(10)
+            },
+            Attachment {
+                key: "A".repeat(44),
+                ..photo(10)
+            },
+            Attachment {
+                key: "A".repeat(40) + "===",
+                ..photo(10)
+            },
+            Attachment {
+                iv: "B".repeat(15) + "=",
+                ..photo(10)
+            },
+            Attachment {
+                iv: "B".repeat(15) + "!",
+                ..photo(10)
+            },
+        ];
+        for a in broken {
+            let field = if a.sha256 != photo(10).sha256 {
+                "sha256"
+            } else if a.key != photo(10).key {
+                "key"
+            } else {
+                "iv"
+            };
+            r.attachments = vec![a];
+            let e = r.validate().unwrap_err().to_string();
+            assert!(e.contains(field), "{e}");
+        }
+        assert!(is_base64_of("AAAA", 3));
+        assert!(is_base64_of("AAA=", 2));
+        assert!(!is_base64_of("AA==", 2));
+    }
+
+    #[test]
+    fn the_form_refuses_a_file_it_could_never_send_and_says_why() {
+        let max = MAX_ATTACHMENT_BYTES as u64;
+        assert_eq!(attachment_refusal("a.jpg", "image/jpeg", max, &[]), None);
+        let too_big = attachment_refusal("scan.pdf", "application/pdf", max + 1, &[]).unwrap();
+        assert!(too_big.contains("scan.pdf is 8.0 MB"), "{too_big}");
+        assert!(too_big.contains("the most a file can be is 8.0 MB"));
+        let kind = attachment_refusal("notes.docx", "application/msword", 10, &[]).unwrap();
+        assert!(kind.contains("JPEG, PNG or WebP"), "{kind}");
+        let five = [1; MAX_ATTACHMENTS];
+        let count = attachment_refusal("6.jpg", "image/jpeg", 1, &five).unwrap();
+        assert!(count.contains("at most 5 files"), "{count}");
+        let nearly_full = [max, max];
+        let total = attachment_refusal("c.jpg", "image/jpeg", max, &nearly_full).unwrap();
+        assert!(total.contains("together"), "{total}");
+        assert_eq!(
+            attachment_refusal("c.jpg", "image/jpeg", 4 * 1024 * 1024, &nearly_full),
+            None,
+            "exactly the total is allowed"
+        );
+    }
+
+    #[test]
+    fn an_encrypted_attachment_is_cut_into_pieces_that_cover_it_once() {
+        let piece = ATTACHMENT_PIECE_BYTES as u64;
+        assert_eq!(piece_count(1), 1);
+        assert_eq!(piece_count(piece), 1);
+        assert_eq!(piece_count(piece + 1), 2);
+        assert_eq!(piece_range(piece + 1, 1), Some(piece..piece + 1));
+        assert_eq!(piece_range(piece + 1, 2), None);
+        assert_eq!(piece_range(10, u64::MAX), None, "no overflow");
+        for len in [1, 17, piece - 1, piece, 3 * piece + 5, MAX_CIPHERTEXT_BYTES] {
+            let mut next = 0;
+            for i in 0..piece_count(len) {
+                let r = piece_range(len, i).unwrap();
+                assert_eq!(r.start, next);
+                assert!(r.end - r.start <= piece && r.end > r.start);
+                next = r.end;
+            }
+            assert_eq!(next, len);
+        }
+        assert_eq!(ciphertext_len(100), 116);
+        // The largest attachment's pieces fit the server's bound on pending bytes.
+        assert!(MAX_CIPHERTEXT_BYTES as usize * 3 <= MAX_PENDING_ATTACHMENT_BYTES);
+    }
+
+    #[test]
+    fn a_sealed_incident_has_room_for_every_text_field_at_its_longest() {
+        let t = RuleTables::trust_default();
+        let mut r = record(&t, Involved::PupilInLesson, &ok_type(&t));
+        // Four bytes per character, the largest UTF-8 takes.
+        let long = "\u{1F600}".repeat(MAX_TEXT_CHARS);
+        let line = "\u{1F600}".repeat(MAX_LINE_CHARS);
+        r.description = long.clone();
+        r.immediate_action = long.clone();
+        r.difference_reason = Some(long);
+        r.people = vec![
+            PersonInvolved {
+                kind: PersonKind::Pupil,
+                name: line.clone(),
+                class: Some(line.clone()),
+            };
+            MAX_PEOPLE
+        ];
+        r.urls = vec!["h".repeat(MAX_URL_CHARS); MAX_URLS];
+        r.attachments = (0..MAX_ATTACHMENTS as u8)
+            .map(|n| Attachment {
+                name: line.clone(),
+                ..photo_n(1, n)
+            })
+            .collect();
+        let json = serde_json::to_vec(&r).unwrap();
+        let sealed = (json.len() + AES_GCM_TAG_BYTES).div_ceil(3) * 4;
+        assert!(sealed <= MAX_SEALED_CHARS, "{sealed} > {MAX_SEALED_CHARS}");
+    }
+
+    #[test]
+    fn is_sha256_hex_takes_only_lowercase_hex_of_64() {
+        assert!(is_sha256_hex(&"0f".repeat(32)));
+        assert!(!is_sha256_hex(&"0F".repeat(32)));
+        assert!(!is_sha256_hex(&"0f".repeat(33)));
+        assert!(!is_sha256_hex("../../etc/passwd"));
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum Action {
     ReadIncidents,
     /// One incident was read (subject: its id).
     ReadIncident,
+    /// One attachment of an incident was opened (subject: the incident's
+    /// id; detail: the attachment's sha256).
+    ReadIncidentAttachment,
     IncidentFollowUpAdded,
     ReadIncidentReport,
     /// Incidents naming a person were read (detail: their ids, not the name).
@@ -85,6 +88,7 @@ impl Action {
             Action::VisitsPurged => "visits_purged",
             Action::ReadIncidents => "read_incidents",
             Action::ReadIncident => "read_incident",
+            Action::ReadIncidentAttachment => "read_incident_attachment",
             Action::IncidentFollowUpAdded => "incident_follow_up_added",
             Action::ReadIncidentReport => "read_incident_report",
             Action::ReadPersonIncidents => "read_person_incidents",

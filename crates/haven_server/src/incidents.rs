@@ -117,6 +117,11 @@ pub async fn insert(
     .execute(&mut **tx)
     .await?
     .rows_affected();
+    if inserted == 1 {
+        // Its attachments may arrive before or after it; either way they now
+        // belong to an incident.
+        crate::attachments::link_to_incident(tx, record).await?;
+    }
     Ok(inserted == 1)
 }
 
@@ -318,13 +323,51 @@ pub async fn detail(
         .bind(id.to_string())
         .fetch_one(&mut *db)
         .await?;
-    let record: IncidentRecord = serde_json::from_str(&json)
+    let mut record: IncidentRecord = serde_json::from_str(&json)
         .map_err(|e| AppError::Internal(format!("stored incident {id}: {e}")))?;
+    let named: Vec<String> = record
+        .attachments
+        .iter()
+        .map(|a| a.sha256.clone())
+        .collect();
+    let arrived = crate::attachments::arrived(db, &named).await?;
+    // Only the server opens attachments: their keys stay here.
+    for a in &mut record.attachments {
+        a.key.clear();
+        a.iv.clear();
+    }
     Ok(Some(IncidentDetail {
         summary: summary(&row, &tables, now),
         record,
         follow_ups: follow_ups(&mut *db, id).await?,
+        arrived,
     }))
+}
+
+/// The record of incident `id`, if it exists and `who` may see it (`None`
+/// for both, as [`detail`]), with its academy.
+pub async fn record(
+    db: &mut SqliteConnection,
+    who: &Visibility,
+    id: Uuid,
+) -> Result<Option<(IncidentRecord, Uuid)>, AppError> {
+    let raw: Option<RawRow> = sqlx::query_as(&format!("{SELECT_ROWS} WHERE i.id = ?"))
+        .bind(id.to_string())
+        .fetch_optional(&mut *db)
+        .await?;
+    let Some(row) = raw.map(row_from_db).transpose()? else {
+        return Ok(None);
+    };
+    if !who.sees(&row) {
+        return Ok(None);
+    }
+    let json: String = sqlx::query_scalar("SELECT record_json FROM incidents WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_one(&mut *db)
+        .await?;
+    let record = serde_json::from_str(&json)
+        .map_err(|e| AppError::Internal(format!("stored incident {id}: {e}")))?;
+    Ok(Some((record, row.academy)))
 }
 
 /// An incident's follow-ups, oldest first.

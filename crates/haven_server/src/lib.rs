@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod alert_mail;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -138,6 +139,7 @@ impl Server {
         if purged > 0 {
             tracing::info!(removed = purged, "visits past their retention removed");
         }
+        purge_abandoned_uploads(&pool).await;
         // Settings are checked before anything listens: a typo fails the start.
         let alert_mailer = alert_mail::AlertMailer::from_settings(
             config.smtp_url.as_deref(),
@@ -208,6 +210,18 @@ async fn purge_every_hour(pool: sqlx::SqlitePool) {
             Ok(removed) => tracing::info!(removed, "visits past their retention removed"),
             Err(e) => tracing::error!(error = %e, "cannot remove visits past their retention"),
         }
+        purge_abandoned_uploads(&pool).await;
+    }
+}
+
+/// Removes attachment uploads no incident names after
+/// [`haven_core::incident::ABANDONED_UPLOAD_MS`]; a failure waits for the
+/// next hour.
+async fn purge_abandoned_uploads(pool: &sqlx::SqlitePool) {
+    match attachments::purge(pool, clock::now_ms()).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "abandoned attachment uploads removed"),
+        Err(e) => tracing::error!(error = %e, "cannot remove abandoned attachment uploads"),
     }
 }
 

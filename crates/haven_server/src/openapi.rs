@@ -91,6 +91,9 @@ use utoipa::{Modify, OpenApi};
         routes::incidents::report,
         routes::incidents::report_csv,
         routes::incidents::person,
+        routes::incidents::attachment,
+        routes::attachments::status,
+        routes::attachments::put_piece,
     ),
     components(
         schemas(ApiError),

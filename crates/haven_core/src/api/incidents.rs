@@ -67,6 +67,31 @@ pub struct IncidentDetail {
     pub record: IncidentRecord,
     /// Oldest first.
     pub follow_ups: Vec<FollowUp>,
+    /// The `sha256` of each of the record's attachments the server has whole
+    /// (`GET .../attachments/{sha256}` serves it); the others are still
+    /// arriving from the device. The record's attachment keys are blanked:
+    /// only the server opens attachments.
+    #[serde(default)]
+    pub arrived: Vec<String>,
+}
+
+/// Where an encrypted attachment's upload stands
+/// (`GET /api/v1/attachments/{sha256}`, and the answer to each piece).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AttachmentUpload {
+    /// SHA-256 of the whole encrypted file, lowercase hex.
+    pub sha256: String,
+    /// Bytes of the whole encrypted file.
+    pub size: u64,
+    /// How many pieces it travels in
+    /// (`haven_core::incident::ATTACHMENT_PIECE_BYTES` each, the last shorter).
+    pub pieces: u64,
+    /// The pieces the server has, by index, in order.
+    pub received: Vec<u64>,
+    /// Every piece is in and the whole file's digest is `sha256`: the device
+    /// may forget it.
+    pub complete: bool,
 }
 
 /// A new incident whose route says "immediately": what an in-app alert (or

@@ -193,6 +193,91 @@ pub async fn get(
     Ok(Json(detail))
 }
 
+/// One attachment of an incident, opened: for whoever may see the incident.
+/// The server decrypts it with the key in the incident record and checks it
+/// is the size and kind the record says. Each read is audited.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{incident_id}/attachments/{sha256}",
+    tag = "incidents",
+    operation_id = "get_incident_attachment",
+    security(("bearer" = [])),
+    params(
+        ("incident_id" = Uuid, Path, description = "The incident"),
+        ("sha256" = String, Path, description = "The attachment's `sha256`, as in the record"),
+    ),
+    responses(
+        (status = 200, description = "The file, as the member of staff attached it (after any shrinking)", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "`bad_request`: the id is not a UUID", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "`not_found`: no such incident (or not one the caller may see), or no such attachment of it", body = ApiError),
+        (status = 409, description = "`attachment_not_arrived`: the device has not finished sending it; it is still arriving", body = ApiError),
+        (status = 422, description = "`attachment_damaged`: it does not open with the incident's key, or is not the size or kind the incident says", body = ApiError),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn attachment(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Staff(staff): Staff,
+    Path((id, sha256)): Path<(String, String)>,
+) -> Result<Response, crate::attachments::UploadError> {
+    let id = parse_id(&id, "incident id")?;
+    let who = Visibility::of(&staff);
+    let mut db = state.pool.acquire().await?;
+    let (record, academy) = incidents::record(&mut db, &who, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let attachment = record
+        .attachments
+        .iter()
+        .find(|a| a.sha256 == sha256)
+        .ok_or_else(|| AppError::NotFound(format!("incident {id} has no attachment {sha256}")))?;
+    let Some(opened) = crate::attachments::open(&mut db, attachment).await? else {
+        return Err(AppError::Conflict {
+            code: "attachment_not_arrived",
+            message: format!(
+                "{} is still arriving from the device that logged the incident; it is sent \
+                 when that device is next online",
+                attachment.name
+            ),
+        }
+        .into());
+    };
+    drop(db);
+    Entry::new(staff.actor(), Action::ReadIncidentAttachment)
+        .subject(id.to_string())
+        .academy(academy)
+        .client(&client)
+        .detail(format!("attachment {sha256}"))
+        .write(&state.pool)
+        .await?;
+    // The name as typed on a device goes into a header: keep it plain.
+    let filename: String = attachment
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok((
+        [
+            (CONTENT_TYPE, opened.content_type),
+            (
+                CONTENT_DISPOSITION,
+                format!("inline; filename=\"{filename}\""),
+            ),
+        ],
+        opened.bytes,
+    )
+        .into_response())
+}
+
 fn not_found(id: Uuid) -> AppError {
     AppError::NotFound(format!("there is no incident {id} that you may see"))
 }

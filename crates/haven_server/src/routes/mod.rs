@@ -2,6 +2,7 @@
 
 pub(crate) mod academies;
 pub(crate) mod agreements;
+pub(crate) mod attachments;
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod compliance;
@@ -29,8 +30,10 @@ use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 use uuid::Uuid;
 
-/// Largest push body, in bytes: one incident at its largest, and room.
-pub const PUSH_BODY_LIMIT: usize = haven_core::incident::MAX_SEALED_CHARS + 1024 * 1024;
+/// Largest push body, in bytes: 100 agreements with long drawn signatures,
+/// or one incident at its largest, and room. (Incident attachments travel
+/// apart, in pieces: `/attachments`.)
+pub const PUSH_BODY_LIMIT: usize = 10 * 1024 * 1024;
 
 /// Routes of `/api`, to be nested there. Unknown paths and methods answer JSON.
 pub fn api() -> Router<AppState> {
@@ -49,11 +52,15 @@ pub fn api() -> Router<AppState> {
         )
         .route("/trust", get(trust::get).put(trust::put))
         .route("/pull", get(pull::pull))
-        // A push may carry a sealed incident with its attachments (up to
-        // haven_core::incident::MAX_SEALED_CHARS), more than the default 2 MiB.
+        // A push of 100 agreements may be more than the default 2 MiB.
         .route(
             "/sync/push",
             post(sync::push).layer(DefaultBodyLimit::max(PUSH_BODY_LIMIT)),
+        )
+        .route("/attachments/{sha256}", get(attachments::status))
+        .route(
+            "/attachments/{sha256}/pieces/{index}",
+            put(attachments::put_piece).layer(DefaultBodyLimit::max(attachments::PIECE_BODY_LIMIT)),
         )
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
@@ -93,6 +100,10 @@ pub fn api() -> Router<AppState> {
         .route("/incidents/report.csv", get(incidents::report_csv))
         .route("/incidents/person", get(incidents::person))
         .route("/incidents/{incident_id}", get(incidents::get))
+        .route(
+            "/incidents/{incident_id}/attachments/{sha256}",
+            get(incidents::attachment),
+        )
         .route(
             "/incidents/{incident_id}/follow-ups",
             post(incidents::add_follow_up),

@@ -53,6 +53,9 @@ pub enum Access {
     OakfieldIncidentLeads,
     /// DSLs, e-safety leads and headteachers anywhere, and trust admins.
     IncidentLeads,
+    /// Whoever may push a record: any staff session or an enrolled device;
+    /// not a parent.
+    Pushers,
 }
 
 pub struct Route {
@@ -164,6 +167,17 @@ pub const MATRIX: &[Route] = &[
     r("get", "/api/v1/incidents/report", Access::IncidentLeads),
     r("get", "/api/v1/incidents/report.csv", Access::IncidentLeads),
     r("get", "/api/v1/incidents/person", Access::IncidentLeads),
+    r(
+        "get",
+        "/api/v1/incidents/{incident_id}/attachments/{sha256}",
+        Access::OakfieldIncidentReaders,
+    ),
+    r("get", "/api/v1/attachments/{sha256}", Access::Pushers),
+    r(
+        "put",
+        "/api/v1/attachments/{sha256}/pieces/{index}",
+        Access::Pushers,
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -265,6 +279,7 @@ fn expected(access: Access, who: Who) -> Expect {
                 | Who::OakfieldDsl
                 | Who::HilltopHead
         ),
+        Access::Pushers => staff || who == Who::OakfieldKiosk,
     };
     if allowed {
         Allowed
@@ -285,6 +300,8 @@ struct World {
     trust: TrustInput,
     /// An incident the teacher logged at Oakfield.
     incident_id: Uuid,
+    /// Its one attachment, uploaded whole: its name and encrypted bytes.
+    attachment: (String, Vec<u8>),
 }
 
 async fn login(app: &TestApp, email: &str) -> LoginResponse {
@@ -407,13 +424,17 @@ impl World {
 
         let key = incident_key(app).await;
         let device = Uuid::now_v7();
-        let record = incident_record(
+        let mut record = incident_record(
             OAKFIELD_ID,
             device,
             TEACHER_ID,
             Involved::PupilInLesson,
             "personal-device",
         );
+        let (attachment, ciphertext) =
+            crate::attachments::encrypt("photo.jpg", "image/jpeg", &crate::attachments::jpeg(100));
+        crate::attachments::upload(app, &teacher.token, &attachment.sha256, &ciphertext).await;
+        record.attachments = vec![attachment.clone()];
         let pushed: PushResponse = app
             .client
             .post(app.url("/api/v1/sync/push"))
@@ -444,6 +465,7 @@ impl World {
                 data_protection_officer: trust.data_protection_officer,
             },
             incident_id: record.id,
+            attachment: (attachment.sha256, ciphertext),
         }
     }
 
@@ -485,6 +507,11 @@ impl World {
             .replace("{invitation_id}", &self.spare_invitation_id.to_string())
             .replace("{code}", "ZZZZ-ZZZZ")
             .replace("{incident_id}", &self.incident_id.to_string())
+            .replace("{sha256}", &self.attachment.0)
+            .replace(
+                "{index}",
+                &format!("0?size={}&pieces=1", self.attachment.1.len()),
+            )
     }
 
     /// A body each endpoint accepts from a caller who is allowed.
@@ -580,6 +607,10 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
             }
             if let Some(body) = world.body(route.method, route.path, n) {
                 request = request.json(&body);
+            }
+            if route.path.ends_with("/pieces/{index}") {
+                // The attachment's one piece again: a resend, answered 200.
+                request = request.body(world.attachment.1.clone());
             }
             let response = request.send().await.unwrap();
             let status = response.status().as_u16();

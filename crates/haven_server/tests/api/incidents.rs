@@ -215,7 +215,10 @@ async fn incidents_that_cannot_be_accepted_are_refused_with_a_reason_and_the_que
     attached.attachments = vec![Attachment {
         name: "screenshot.png".into(),
         content_type: "image/png".into(),
-        data_base64: "iVBORw0KGgo=".into(),
+        size: 12,
+        sha256: "ab".repeat(32),
+        key: "A".repeat(43) + "=",
+        iv: "B".repeat(16),
     }];
     let mismatch = SealedIncident {
         id: Uuid::now_v7(),

@@ -3,6 +3,7 @@
 
 mod academies;
 mod accounts;
+mod attachments;
 mod auth;
 mod authorization;
 mod compliance;
