@@ -125,7 +125,12 @@ impl Server {
                     } else {
                         let earlier = self.rejections.get(&(device, mutation.id)).cloned();
                         self.replayed_rejections += u64::from(earlier.is_some());
-                        replay_outcome(earlier)
+                        let kept = haven_core::sync::server_rules::Processed {
+                            change_sha256: None,
+                            rejection: earlier,
+                        };
+                        replay_outcome(mutation.id, &Default::default(), Some(kept))
+                            .expect("an honest device never reuses a number")
                     }
                 }
                 Classification::New => {
@@ -502,6 +507,7 @@ impl Sim {
         };
         self.device.outbox.push(OutboxEntry {
             mutation: Mutation {
+                proof: None,
                 id: mutation_id,
                 change: Change::CreateAgreement(record),
             },

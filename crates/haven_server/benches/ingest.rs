@@ -459,6 +459,7 @@ async fn ingest(settings: &Settings, dir: &Path) -> Result<IngestResult, String>
                 .map(|i| {
                     let n = b * settings.batch + i;
                     Mutation {
+                        proof: None,
                         id: u64::try_from(n + 1).expect("fits"),
                         change: Change::CreateAgreement(
                             visitor.record(device_id, d * settings.batches * settings.batch + n),
@@ -467,6 +468,7 @@ async fn ingest(settings: &Settings, dir: &Path) -> Result<IngestResult, String>
                 })
                 .collect();
             let body = serde_json::to_vec(&PushRequest {
+                device_secret: None,
                 device_id,
                 mutations,
                 // What the PWA reports: waiting on the device, this batch included.

@@ -61,6 +61,11 @@ pub enum AppError {
         message: String,
         retry_after_ms: i64,
     },
+    #[error(
+        "this device id belongs to another device; this device should take a new device id and \
+         send its records again (nothing is lost: records are matched by their own ids)"
+    )]
+    DeviceNotYours,
     #[error("this link has already been used; ask the school for a new one")]
     LinkUsed,
     #[error("this link has expired; ask the school for a new one")]
@@ -97,6 +102,7 @@ impl AppError {
             AppError::TooManyAttempts { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
             }
+            AppError::DeviceNotYours => (StatusCode::FORBIDDEN, "device_not_yours"),
             AppError::LinkUsed => (StatusCode::GONE, "link_used"),
             AppError::LinkExpired => (StatusCode::GONE, "link_expired"),
             AppError::Database(_) | AppError::Internal(_) => {

@@ -27,6 +27,13 @@ pub const PER_ADDRESS: Limit = Limit {
     window_ms: 15 * 60 * 1000,
 };
 
+/// Pushes one credential may make in a minute: a device draining a backlog
+/// sends one a few times a second at most, so this stops only a flood.
+pub const PUSHES_PER_CREDENTIAL: Limit = Limit {
+    failures: 600,
+    window_ms: 60 * 1000,
+};
+
 /// Failure times by key ("account:<email>", "address:<ip>").
 #[derive(Debug, Default)]
 pub struct Limiter {

@@ -346,8 +346,10 @@ pub(crate) mod examples {
             return Value::Null;
         };
         value(PushRequest {
+            device_secret: None,
             device_id,
             mutations: vec![Mutation {
+                proof: None,
                 id: 1,
                 change: Change::CreateAgreement(AgreementRecord {
                     id: Uuid::from_u128(0x0198_0a00_0000_7000_8000_0000_0000_0402),

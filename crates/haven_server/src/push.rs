@@ -3,24 +3,35 @@
 //! Replicache's rule: each device numbers its mutations 1, 2, 3, ...; the server
 //! keeps the highest number it has processed for that device and writes it in
 //! the same transaction as the mutations' effects. A mutation at or below that
-//! number was processed before and is answered `Duplicate` with no effect. A
-//! mutation that can never be applied is answered `Rejected`, stored with its
-//! reason and still counted as processed, so the device's queue moves on.
+//! number was processed before and is answered with its first answer and no
+//! effect. A mutation that can never be applied is answered `Rejected`, kept
+//! as its digest, code and reason, and still counted as processed, so the
+//! device's queue moves on.
+//!
+//! A device id belongs to one device (docs/sync-protocol.md, "Identity"): an
+//! enrolled device by its token, any other browser by the secret it made on
+//! its first run. A push under someone else's id, a jump in the numbering, or
+//! a different change under a number already processed (two devices sharing
+//! one id) is refused whole and changes nothing.
 
 use crate::auth::Caller;
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::incident_key::{IncidentKeyStore, OpenError};
+use crate::keys::ServerKey;
 use crate::policies::{find_version, kind_to_str};
 use haven_core::agreement::{AgreementError, AgreementRecord};
+use haven_core::hash::Sha256Hex;
 use haven_core::incident::{IncidentRecord, SealedIncident};
 use haven_core::sync::server_rules::{
-    self, advance, classify, replay_outcome, BatchError, Classification,
+    self, advance, check_continues, classify, replay_outcome, BatchError, Classification,
+    DeviceMismatch, Processed,
 };
+use haven_core::sync::staff_proof::{self, change_digest};
 use haven_core::sync::wire::{
     Change, Mutation, MutationResult, Outcome, PushRequest, PushResponse,
 };
-use haven_core::visit::{VisitEnd, VisitError, VisitRecord};
+use haven_core::visit::{VisitEnd, VisitRecord};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -29,46 +40,118 @@ use uuid::Uuid;
 /// is slow next to SQLite's write lock), by mutation id.
 type Opened = HashMap<u64, Result<IncidentRecord, OpenError>>;
 
+/// Refusals one credential may have kept within [`REFUSAL_WINDOW_MS`]: far
+/// more than an honest device makes, few enough that a hostile caller cannot
+/// fill the disk. Over it, a push that would keep more is refused whole (429)
+/// and the device retries later with its records intact.
+pub const MAX_REFUSALS_PER_WINDOW: i64 = 1_000;
+pub const REFUSAL_WINDOW_MS: i64 = 60 * 60 * 1000;
+/// New device ids one credential may bind within [`NEW_DEVICE_WINDOW_MS`]: a
+/// staff member's phone, laptop and a browser or two, not thousands.
+pub const MAX_NEW_DEVICES_PER_WINDOW: i64 = 20;
+pub const NEW_DEVICE_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// What a push needs from the server besides the database.
+#[derive(Clone, Copy)]
+pub struct PushKeys<'a> {
+    /// Derives each person's online key, to check staff proofs.
+    pub server_key: &'a ServerKey,
+    /// Opens sealed incidents (made on first need).
+    pub incident_key: &'a IncidentKeyStore,
+}
+
 /// Applies a whole push at server time `now` and says what became of each mutation.
 /// `caller` is who pushed: how they were identified is kept with each
 /// agreement, visit and end (and in an agreement's ledger entry), bounds the
 /// staff account a record may name and the academy a visit may be recorded at.
-/// Sealed incidents are opened with `incident_key` (made on first need).
+///
+/// Everything cheap is checked before anything expensive: the batch's shape,
+/// whose device id this is, and whether this caller may push each kind of
+/// record (a staff proof is one HMAC) come before any incident is opened
+/// with RSA.
 pub async fn apply_push(
     pool: &SqlitePool,
     request: &PushRequest,
     now: i64,
     caller: &Caller,
-    incident_key: &IncidentKeyStore,
+    keys: PushKeys<'_>,
 ) -> Result<PushResponse, AppError> {
     check_batch(&request.mutations)?;
     let device_id = request.device_id.to_string();
-    let opened = open_incidents(incident_key, &request.mutations).await?;
+    let binding = binding_of(caller, request.device_secret.as_deref())?;
+
+    // Before RSA: the id must be this caller's (or new), and only new
+    // mutations that pass the cheap checks are opened.
+    let before = {
+        let mut conn = pool.acquire().await?;
+        let row = device_row(&mut conn, &device_id).await?;
+        check_owner(&mut conn, caller, &device_id, &binding, row.as_ref()).await?;
+        row.map_or(0, |r| r.last)
+    };
+    let prechecked: HashMap<u64, Outcome> = request
+        .mutations
+        .iter()
+        .filter_map(|m| precheck(caller, request.device_id, m, keys.server_key).map(|o| (m.id, o)))
+        .collect();
+    let opened = open_incidents(
+        keys.incident_key,
+        request
+            .mutations
+            .iter()
+            .filter(|m| m.id > before && !prechecked.contains_key(&m.id)),
+    )
+    .await?;
 
     let mut tx = begin_write(pool).await?;
-    let stored: Option<i64> =
-        sqlx::query_scalar("SELECT last_mutation_id FROM devices WHERE device_id = ?")
-            .bind(&device_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let mut last = stored.map_or(0, |n| u64::try_from(n).unwrap_or(0));
+    let row = device_row(&mut tx, &device_id).await?;
+    check_owner(&mut tx, caller, &device_id, &binding, row.as_ref()).await?;
+    if row.is_none() {
+        check_new_device_budget(&mut tx, caller, now).await?;
+    }
+    let mut last = row.as_ref().map_or(0, |r| r.last);
+    check_continues(last, &request.mutations).map_err(device_mismatch)?;
 
+    let pusher = caller.identification();
     let mut results = Vec::with_capacity(request.mutations.len());
+    let mut refusals = 0_i64;
     for mutation in &request.mutations {
+        let digest = change_digest(&mutation.change);
         let outcome = match classify(last, mutation.id) {
             // A replay gets the answer the first attempt got: a rejection stays
-            // a rejection, or a device whose reply was lost would drop the record.
+            // a rejection, or a device whose reply was lost would drop the
+            // record; a different change under the same number is a second
+            // device with this id, refused before anything is written.
             Classification::Replay => {
-                replay_outcome(earlier_rejection(&mut tx, &device_id, mutation.id).await?)
+                let kept = processed(&mut tx, &device_id, mutation.id).await?;
+                replay_outcome(mutation.id, &digest, kept).map_err(device_mismatch)?
             }
             Classification::New => {
-                let outcome =
-                    apply_mutation(&mut tx, request.device_id, mutation, now, caller, &opened)
-                        .await?;
-                if let Outcome::Rejected { code, reason } = &outcome {
-                    store_rejection(&mut tx, request.device_id, mutation, code, reason, now)
-                        .await?;
+                let outcome = match prechecked.get(&mutation.id) {
+                    Some(refusal) => refusal.clone(),
+                    None => {
+                        let ctx = Context {
+                            device_id: request.device_id,
+                            binding: &binding,
+                            mutation_id: mutation.id,
+                            now,
+                            caller,
+                        };
+                        apply_mutation(&mut tx, &ctx, mutation, &opened).await?
+                    }
+                };
+                if matches!(outcome, Outcome::Rejected { .. }) {
+                    refusals += 1;
                 }
+                keep_processed(
+                    &mut tx,
+                    &device_id,
+                    mutation.id,
+                    &digest,
+                    &outcome,
+                    &pusher,
+                    now,
+                )
+                .await?;
                 last = advance(last, mutation.id);
                 outcome
             }
@@ -78,13 +161,16 @@ pub async fn apply_push(
             outcome,
         });
     }
+    if refusals > 0 {
+        check_refusal_budget(&mut tx, &pusher, now).await?;
+    }
 
     sqlx::query(
-        "INSERT INTO devices (device_id, last_mutation_id, last_seen_at, reported_backlog) \
-         VALUES (?, ?, ?, ?) \
+        "INSERT INTO devices (device_id, last_mutation_id, last_seen_at, reported_backlog, \
+         binding, registered_by, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (device_id) DO UPDATE SET \
          last_mutation_id = excluded.last_mutation_id, last_seen_at = excluded.last_seen_at, \
-         reported_backlog = excluded.reported_backlog",
+         reported_backlog = excluded.reported_backlog, binding = excluded.binding",
     )
     .bind(&device_id)
     .bind(to_db_id(last))
@@ -95,14 +181,258 @@ pub async fn apply_push(
             .backlog
             .saturating_sub(request.mutations.len() as u64),
     ))
+    .bind(&binding)
+    .bind(&pusher)
+    .bind(now)
     .execute(&mut *tx)
     .await?;
+    pause_inside_push_for_tests().await;
     tx.commit().await?;
 
     Ok(PushResponse {
         last_mutation_id: last,
         results,
     })
+}
+
+/// A debug build waits here, inside the push's transaction, for
+/// `HAVEN_TEST_PUSH_PAUSE_MS` milliseconds, so an end-to-end test can kill
+/// the server in the middle of a push. Release builds have no such pause.
+async fn pause_inside_push_for_tests() {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("HAVEN_TEST_PUSH_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        tracing::info!(ms, "pausing inside the push transaction (test hook)");
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+}
+
+/// What the server knows of one device id.
+struct DeviceRow {
+    last: u64,
+    /// `None` for a device that pushed before ids were bound: its next push
+    /// binds it.
+    binding: Option<String>,
+}
+
+async fn device_row(
+    conn: &mut sqlx::SqliteConnection,
+    device_id: &str,
+) -> Result<Option<DeviceRow>, AppError> {
+    let row: Option<(i64, Option<String>)> =
+        sqlx::query_as("SELECT last_mutation_id, binding FROM devices WHERE device_id = ?")
+            .bind(device_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.map(|(last, binding)| DeviceRow {
+        last: u64::try_from(last).unwrap_or(0),
+        binding,
+    }))
+}
+
+/// What binds a device id to the one device that may push under it: an
+/// enrolled device's enrolment, or the SHA-256 of a browser's own secret.
+fn binding_of(caller: &Caller, secret: Option<&str>) -> Result<String, AppError> {
+    if let Caller::Device(device) = caller {
+        return Ok(format!("enrolled:{}", device.id));
+    }
+    let secret = secret.ok_or_else(|| {
+        AppError::BadRequest(
+            "a push from a browser that is not an enrolled device must carry its \
+             `device_secret`; update the app (reload the page) and it will be sent"
+                .into(),
+        )
+    })?;
+    let ok = secret.len() == 43
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        return Err(AppError::BadRequest(
+            "`device_secret` must be 32 random bytes in base64url without padding (43 characters)"
+                .into(),
+        ));
+    }
+    Ok(format!("secret:{}", Sha256Hex::of(secret.as_bytes())))
+}
+
+/// Refuses a push under a device id bound to another device, or under the id
+/// an enrolled device syncs with when the caller is not that device.
+async fn check_owner(
+    conn: &mut sqlx::SqliteConnection,
+    caller: &Caller,
+    device_id: &str,
+    binding: &str,
+    row: Option<&DeviceRow>,
+) -> Result<(), AppError> {
+    let bound_elsewhere = match row.and_then(|r| r.binding.as_deref()) {
+        Some(bound) => bound != binding,
+        // Unbound (new, or from before binding): only an enrolled device may
+        // claim its own enrolment's id.
+        None => {
+            let enrolled: Option<String> =
+                sqlx::query_scalar("SELECT id FROM enrolled_devices WHERE sync_device_id = ?")
+                    .bind(device_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            match (enrolled, caller) {
+                (None, _) => false,
+                (Some(id), Caller::Device(d)) => id != d.id,
+                (Some(_), _) => true,
+            }
+        }
+    };
+    if bound_elsewhere {
+        return Err(AppError::DeviceNotYours);
+    }
+    Ok(())
+}
+
+/// One credential may bind only so many new device ids a day.
+async fn check_new_device_budget(
+    tx: &mut Transaction<'static, Sqlite>,
+    caller: &Caller,
+    now: i64,
+) -> Result<(), AppError> {
+    let recent: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM devices WHERE registered_by = ? AND registered_at > ?",
+    )
+    .bind(caller.identification())
+    .bind(now - NEW_DEVICE_WINDOW_MS)
+    .fetch_one(&mut **tx)
+    .await?;
+    if recent >= MAX_NEW_DEVICES_PER_WINDOW {
+        return Err(AppError::TooManyAttempts {
+            message: format!(
+                "this sign-in has started {recent} new devices in the last day, the most \
+                 allowed; try again tomorrow or ask an admin"
+            ),
+            retry_after_ms: NEW_DEVICE_WINDOW_MS,
+        });
+    }
+    Ok(())
+}
+
+/// One credential may have only so many refusals kept per hour.
+async fn check_refusal_budget(
+    tx: &mut Transaction<'static, Sqlite>,
+    pusher: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let kept: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM processed_mutations \
+         WHERE pushed_by = ? AND received_at > ? AND code IS NOT NULL",
+    )
+    .bind(pusher)
+    .bind(now - REFUSAL_WINDOW_MS)
+    .fetch_one(&mut **tx)
+    .await?;
+    if kept > MAX_REFUSALS_PER_WINDOW {
+        return Err(AppError::TooManyAttempts {
+            message: format!(
+                "this sign-in has sent more than {MAX_REFUSALS_PER_WINDOW} records the server \
+                 refused in the last hour; nothing of this push was kept, and the device will \
+                 try again later"
+            ),
+            retry_after_ms: REFUSAL_WINDOW_MS,
+        });
+    }
+    Ok(())
+}
+
+fn device_mismatch(e: DeviceMismatch) -> AppError {
+    let code = match e {
+        DeviceMismatch::Gap { .. } => "mutation_gap",
+        DeviceMismatch::Conflict { .. } => "device_conflict",
+    };
+    AppError::Conflict {
+        code,
+        message: e.to_string(),
+    }
+}
+
+/// Refusals that need no database and must come before any expensive work:
+/// a parent pushing an incident, a shared device's staff record without a
+/// proof that holds.
+fn precheck(
+    caller: &Caller,
+    device_id: Uuid,
+    mutation: &Mutation,
+    server_key: &ServerKey,
+) -> Option<Outcome> {
+    if matches!(caller, Caller::Parent(_)) && matches!(mutation.change, Change::CreateIncident(_)) {
+        return Some(rejected(
+            "not_allowed",
+            "a parent's invitation cannot log incidents",
+        ));
+    }
+    if !matches!(caller, Caller::Device(_)) || !staff_proof::needs_proof(&mutation.change) {
+        return None;
+    }
+    let result = match &mutation.proof {
+        None => Err(staff_proof::ProofError::Missing),
+        Some(proof) => {
+            let key = staff_proof::proof_key(&server_key.online_key(&proof.account.to_string()));
+            staff_proof::verify(&key, proof, device_id, &mutation.change)
+        }
+    };
+    result
+        .err()
+        .map(|e| rejected("staff_proof_required", e.to_string()))
+}
+
+/// What the server kept of mutation `mutation_id` of a device.
+async fn processed(
+    tx: &mut Transaction<'static, Sqlite>,
+    device_id: &str,
+    mutation_id: u64,
+) -> Result<Option<Processed>, AppError> {
+    let row: Option<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT change_sha256, code, reason FROM processed_mutations \
+         WHERE device_id = ? AND mutation_id = ?",
+    )
+    .bind(device_id)
+    .bind(to_db_id(mutation_id))
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|(digest, code, reason)| Processed {
+        change_sha256: digest.and_then(|d| Sha256Hex::try_from(d).ok()),
+        rejection: code.map(|c| (c, reason.unwrap_or_default())),
+    }))
+}
+
+/// Keeps a processed mutation as its digest (and code and reason if it was
+/// refused), never its body: a refusal costs the server a small row.
+async fn keep_processed(
+    tx: &mut Transaction<'static, Sqlite>,
+    device_id: &str,
+    mutation_id: u64,
+    digest: &Sha256Hex,
+    outcome: &Outcome,
+    pusher: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let (code, reason) = match outcome {
+        Outcome::Rejected { code, reason } => (Some(code.as_str()), Some(reason.as_str())),
+        _ => (None, None),
+    };
+    sqlx::query(
+        "INSERT INTO processed_mutations \
+         (device_id, mutation_id, change_sha256, code, reason, pushed_by, received_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, mutation_id) DO NOTHING",
+    )
+    .bind(device_id)
+    .bind(to_db_id(mutation_id))
+    .bind(digest.as_str())
+    .bind(code)
+    .bind(reason)
+    .bind(pusher)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Refuses batches the protocol forbids (rules in haven_core).
@@ -112,21 +442,6 @@ fn check_batch(mutations: &[Mutation]) -> Result<(), AppError> {
         BatchError::IdOutOfRange { .. } => AppError::BadRequest(e.to_string()),
         BatchError::OutOfOrder { .. } => AppError::MutationsOutOfOrder(e.to_string()),
     })
-}
-
-/// The code and reason a mutation was refused with, if it was.
-async fn earlier_rejection(
-    tx: &mut Transaction<'static, Sqlite>,
-    device_id: &str,
-    mutation_id: u64,
-) -> Result<Option<(String, String)>, AppError> {
-    Ok(sqlx::query_as(
-        "SELECT code, reason FROM rejected_mutations WHERE device_id = ? AND mutation_id = ?",
-    )
-    .bind(device_id)
-    .bind(to_db_id(mutation_id))
-    .fetch_optional(&mut **tx)
-    .await?)
 }
 
 fn to_db_id(id: u64) -> i64 {
@@ -141,43 +456,83 @@ fn rejected(code: &str, reason: impl Into<String>) -> Outcome {
     }
 }
 
+/// The push a mutation belongs to.
+struct Context<'a> {
+    /// The device id the push came under.
+    device_id: Uuid,
+    /// What that id is bound to.
+    binding: &'a str,
+    mutation_id: u64,
+    now: i64,
+    caller: &'a Caller,
+}
+
+impl Context<'_> {
+    /// Why a record made on `record_device` may not come in this push, if it
+    /// may not: it must be this device's, or made under an earlier id of this
+    /// same device (one that took a new id after finding its old one in use
+    /// or behind the server's count), which is bound to the same device.
+    async fn device_refusal(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        what: &str,
+        record_device: Uuid,
+    ) -> Result<Option<Outcome>, AppError> {
+        if record_device == self.device_id {
+            return Ok(None);
+        }
+        let bound: Option<Option<String>> =
+            sqlx::query_scalar("SELECT binding FROM devices WHERE device_id = ?")
+                .bind(record_device.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+        Ok(match bound {
+            Some(Some(b)) if b == self.binding => None,
+            _ => Some(rejected(
+                "device_mismatch",
+                format!(
+                    "the {what} was made on device {record_device}, which is another device \
+                     than {} that sent it",
+                    self.device_id
+                ),
+            )),
+        })
+    }
+}
+
 /// Applies one new mutation, or says why it never can be.
 async fn apply_mutation(
     tx: &mut Transaction<'static, Sqlite>,
-    device_id: Uuid,
+    ctx: &Context<'_>,
     mutation: &Mutation,
-    now: i64,
-    caller: &Caller,
     opened: &Opened,
 ) -> Result<Outcome, AppError> {
     match &mutation.change {
-        Change::CreateAgreement(record) => {
-            create_agreement(tx, device_id, mutation.id, record, now, caller).await
-        }
-        Change::CreateVisit(visit) => {
-            create_visit(tx, device_id, mutation.id, visit, now, caller).await
-        }
-        Change::EndVisit(end) => end_visit(tx, device_id, mutation.id, end, now, caller).await,
+        Change::CreateAgreement(record) => create_agreement(tx, ctx, record).await,
+        Change::CreateVisit(visit) => create_visit(tx, ctx, visit).await,
+        Change::EndVisit(end) => end_visit(tx, ctx, end).await,
         Change::CreateIncident(sealed) => {
             let Some(record) = opened.get(&mutation.id) else {
+                // Seen as a replay before the transaction, new inside it: a
+                // concurrent push moved the count. The device sends it again.
                 return Err(AppError::Internal(format!(
                     "incident of mutation {} was not opened",
                     mutation.id
                 )));
             };
-            create_incident(tx, device_id, mutation.id, sealed, record, now, caller).await
+            let prover = mutation.proof.as_ref().map(|p| p.account);
+            create_incident(tx, ctx, sealed, record, prover).await
         }
     }
 }
 
-/// Opens every sealed incident of `mutations`, off the async threads. The
+/// Opens the sealed incidents among `mutations`, off the async threads. The
 /// key is loaded (or made) only when there is one.
-async fn open_incidents(
+async fn open_incidents<'m>(
     store: &IncidentKeyStore,
-    mutations: &[Mutation],
+    mutations: impl Iterator<Item = &'m Mutation>,
 ) -> Result<Opened, AppError> {
     let sealed: Vec<(u64, SealedIncident)> = mutations
-        .iter()
         .filter_map(|m| match &m.change {
             Change::CreateIncident(s) => Some((m.id, s.clone())),
             _ => None,
@@ -242,13 +597,12 @@ async fn incident_caller_refusal(
 /// stored once by its id.
 async fn create_incident(
     tx: &mut Transaction<'static, Sqlite>,
-    device_id: Uuid,
-    mutation_id: u64,
+    ctx: &Context<'_>,
     sealed: &SealedIncident,
     opened: &Result<IncidentRecord, OpenError>,
-    now: i64,
-    caller: &Caller,
+    prover: Option<Uuid>,
 ) -> Result<Outcome, AppError> {
+    let caller = ctx.caller;
     let record = match opened {
         Ok(record) => record,
         Err(OpenError::UnknownKey { got, ours }) => {
@@ -293,14 +647,22 @@ async fn create_incident(
             ),
         ));
     }
-    if record.device_id != device_id {
-        return Ok(rejected(
-            "record_mismatch",
-            format!(
-                "the incident was logged on device {} but pushed by device {device_id}",
-                record.device_id
-            ),
-        ));
+    if let Some(refusal) = ctx.device_refusal(tx, "incident", record.device_id).await? {
+        return Ok(refusal);
+    }
+    // A shared device's proof was checked before the incident was opened;
+    // it must be the author's.
+    if let (Caller::Device(_), Some(prover)) = (caller, prover) {
+        if prover != record.reported_by {
+            return Ok(rejected(
+                "staff_proof_required",
+                staff_proof::ProofError::WrongAccount {
+                    named: record.reported_by,
+                    prover,
+                }
+                .to_string(),
+            ));
+        }
     }
     if !crate::org::academy_exists(&mut **tx, record.academy_id).await? {
         return Ok(rejected(
@@ -322,8 +684,8 @@ async fn create_incident(
     let inserted = crate::incidents::insert(
         tx,
         record,
-        to_db_id(mutation_id),
-        now,
+        to_db_id(ctx.mutation_id),
+        ctx.now,
         &caller.identification(),
     )
     .await?;
@@ -406,24 +768,19 @@ async fn account_refusal(
 
 async fn create_agreement(
     tx: &mut Transaction<'static, Sqlite>,
-    device_id: Uuid,
-    mutation_id: u64,
+    ctx: &Context<'_>,
     record: &AgreementRecord,
-    now: i64,
-    caller: &Caller,
 ) -> Result<Outcome, AppError> {
+    let (caller, now) = (ctx.caller, ctx.now);
     let identified_by = caller.identification();
     if let Err(e) = record.validate() {
         return Ok(rejected("invalid_agreement", e.to_string()));
     }
-    if record.device_id != device_id {
-        return Ok(rejected(
-            "device_mismatch",
-            format!(
-                "the agreement was made on device {} but pushed by device {device_id}",
-                record.device_id
-            ),
-        ));
+    if let Some(refusal) = ctx
+        .device_refusal(tx, "agreement", record.device_id)
+        .await?
+    {
+        return Ok(refusal);
     }
     let Some(version) = find_version(&mut **tx, record.policy_version_id).await? else {
         return Ok(rejected(
@@ -480,7 +837,7 @@ async fn create_agreement(
     .bind(record.agreed)
     .bind(record.signed_at)
     .bind(record.device_id.to_string())
-    .bind(to_db_id(mutation_id))
+    .bind(to_db_id(ctx.mutation_id))
     .bind(now)
     .bind(serde_json::to_string(record).unwrap_or_default())
     .bind(digest.as_str())
@@ -523,23 +880,15 @@ fn visit_caller_refusal(caller: &Caller, academy: Uuid) -> Option<Outcome> {
 /// A visitor signing in: checked, then stored once by its id.
 async fn create_visit(
     tx: &mut Transaction<'static, Sqlite>,
-    device_id: Uuid,
-    mutation_id: u64,
+    ctx: &Context<'_>,
     visit: &VisitRecord,
-    now: i64,
-    caller: &Caller,
 ) -> Result<Outcome, AppError> {
+    let caller = ctx.caller;
     if let Err(e) = visit.validate() {
         return Ok(rejected("invalid_visit", e.to_string()));
     }
-    if visit.device_id != device_id {
-        return Ok(rejected(
-            "device_mismatch",
-            format!(
-                "the visit was recorded on device {} but pushed by device {device_id}",
-                visit.device_id
-            ),
-        ));
+    if let Some(refusal) = ctx.device_refusal(tx, "visit", visit.device_id).await? {
+        return Ok(refusal);
     }
     if !crate::org::academy_exists(&mut **tx, visit.academy_id).await? {
         return Ok(rejected(
@@ -571,8 +920,8 @@ async fn create_visit(
     let inserted = crate::visits::insert_visit(
         tx,
         visit,
-        to_db_id(mutation_id),
-        now,
+        to_db_id(ctx.mutation_id),
+        ctx.now,
         &caller.identification(),
     )
     .await?;
@@ -588,23 +937,15 @@ async fn create_visit(
 /// duplicate, not an error.
 async fn end_visit(
     tx: &mut Transaction<'static, Sqlite>,
-    device_id: Uuid,
-    mutation_id: u64,
+    ctx: &Context<'_>,
     end: &VisitEnd,
-    now: i64,
-    caller: &Caller,
 ) -> Result<Outcome, AppError> {
+    let (caller, now, mutation_id) = (ctx.caller, ctx.now, ctx.mutation_id);
     if let Err(e) = end.validate() {
         return Ok(rejected("invalid_visit", e.to_string()));
     }
-    if end.device_id != device_id {
-        return Ok(rejected(
-            "device_mismatch",
-            format!(
-                "the sign-out was recorded on device {} but pushed by device {device_id}",
-                end.device_id
-            ),
-        ));
+    if let Some(refusal) = ctx.device_refusal(tx, "sign-out", end.device_id).await? {
+        return Ok(refusal);
     }
     let Some(visit) = crate::visits::find_visit(&mut **tx, end.visit_id).await? else {
         return Ok(rejected(
@@ -620,14 +961,11 @@ async fn end_visit(
     if let Some(refusal) = visit_caller_refusal(caller, visit.academy_id) {
         return Ok(refusal);
     }
-    if end.signed_out_at < visit.signed_in_at {
-        return Ok(rejected(
-            "invalid_visit",
-            VisitError::EndsBeforeStart.to_string(),
-        ));
-    }
+    // A sign-out earlier than the sign-in means a desk's clock is wrong, not
+    // that the visitor did not leave: insert_end keeps it, marked.
     let inserted = crate::visits::insert_end(
         tx,
+        &visit,
         end,
         to_db_id(mutation_id),
         now,
@@ -641,31 +979,6 @@ async fn end_visit(
     })
 }
 
-async fn store_rejection(
-    tx: &mut Transaction<'static, Sqlite>,
-    device_id: Uuid,
-    mutation: &Mutation,
-    code: &str,
-    reason: &str,
-    now: i64,
-) -> Result<(), AppError> {
-    let payload = serde_json::to_string(mutation)
-        .map_err(|e| AppError::Internal(format!("cannot serialise a mutation: {e}")))?;
-    sqlx::query(
-        "INSERT INTO rejected_mutations (device_id, mutation_id, code, reason, received_at, payload) \
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, mutation_id) DO NOTHING",
-    )
-    .bind(device_id.to_string())
-    .bind(to_db_id(mutation.id))
-    .bind(code)
-    .bind(reason)
-    .bind(now)
-    .bind(payload)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,9 +986,9 @@ mod tests {
     use haven_core::sync::wire::MAX_BATCH;
 
     fn mutation(id: u64) -> Mutation {
-        Mutation {
+        Mutation::new(
             id,
-            change: Change::CreateAgreement(AgreementRecord {
+            Change::CreateAgreement(AgreementRecord {
                 id: Uuid::from_u128(u128::from(id)),
                 policy_version_id: Uuid::from_u128(1),
                 policy_text_sha256: Sha256Hex::of(b"x"),
@@ -685,13 +998,17 @@ mod tests {
                 device_id: Uuid::from_u128(2),
                 ..Default::default()
             }),
-        }
+        )
     }
 
     #[test]
-    fn increasing_ids_with_gaps_are_a_valid_batch() {
-        assert!(check_batch(&[mutation(1), mutation(2), mutation(5)]).is_ok());
+    fn consecutive_ids_are_a_valid_batch_and_a_gap_is_not() {
+        assert!(check_batch(&[mutation(1), mutation(2), mutation(3)]).is_ok());
         assert!(check_batch(&[]).is_ok());
+        assert!(matches!(
+            check_batch(&[mutation(1), mutation(2), mutation(5)]),
+            Err(AppError::MutationsOutOfOrder(_))
+        ));
     }
 
     #[test]

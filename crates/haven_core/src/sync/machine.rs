@@ -199,6 +199,7 @@ impl DeviceSync {
         Command::Push {
             ticket,
             request: PushRequest {
+                device_secret: None,
                 device_id: self.device_id,
                 mutations: batch,
                 backlog,
@@ -292,6 +293,7 @@ mod tests {
     fn entry(id: u64, state: EntryState) -> OutboxEntry {
         OutboxEntry {
             mutation: Mutation {
+                proof: None,
                 id,
                 change: Change::CreateAgreement(AgreementRecord {
                     id: Uuid::from_u128(u128::from(id)),

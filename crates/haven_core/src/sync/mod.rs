@@ -9,4 +9,5 @@ pub mod backoff;
 pub mod machine;
 pub mod outbox;
 pub mod server_rules;
+pub mod staff_proof;
 pub mod wire;

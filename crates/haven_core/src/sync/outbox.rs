@@ -99,6 +99,7 @@ mod tests {
     fn entry(id: u64, state: EntryState) -> OutboxEntry {
         OutboxEntry {
             mutation: Mutation {
+                proof: None,
                 id,
                 change: Change::CreateAgreement(AgreementRecord {
                     id: Uuid::from_u128(id as u128),
@@ -135,6 +136,7 @@ mod tests {
     fn incident(id: u64) -> OutboxEntry {
         OutboxEntry {
             mutation: Mutation {
+                proof: None,
                 id,
                 change: Change::CreateIncident(crate::incident::SealedIncident {
                     id: Uuid::from_u128(id as u128),

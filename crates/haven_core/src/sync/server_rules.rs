@@ -5,11 +5,16 @@
 //! the simulation checks are the rules the real server follows.
 //!
 //! Per device the server keeps one number, the highest mutation id it has
-//! processed (`last_processed`, 0 for a device it has never seen). A batch is
-//! checked whole first; then each mutation is [`classify`]d against that
-//! number, and the number moves on with [`advance`].
+//! processed (`last_processed`, 0 for a device it has never seen), and the
+//! digest of every mutation it processed. A batch is checked whole first
+//! ([`check_batch`], [`check_continues`]); then each mutation is
+//! [`classify`]d against that number, and the number moves on with
+//! [`advance`]. A replay is answered with [`replay_outcome`], which tells a
+//! true replay from a different record under the same number: two devices
+//! using one device id (a cloned tablet, a restored browser profile).
 
 use super::wire::{Mutation, Outcome, MAX_BATCH};
+use crate::hash::Sha256Hex;
 
 /// Highest mutation id the server stores (SQLite integers are `i64`).
 pub const MAX_MUTATION_ID: u64 = i64::MAX as u64;
@@ -22,13 +27,14 @@ pub enum BatchError {
     TooLarge { got: usize, max: usize },
     #[error("mutation id {id} is out of range; ids start at 1")]
     IdOutOfRange { id: u64 },
-    #[error("mutation ids must strictly increase within a push; {next} follows {previous}")]
+    #[error("mutation ids must go up by one within a push; {next} follows {previous}")]
     OutOfOrder { previous: u64, next: u64 },
 }
 
 /// Refuses batches the protocol forbids: more than [`MAX_BATCH`] mutations, an
-/// id of zero or above [`MAX_MUTATION_ID`], ids not strictly increasing. Gaps
-/// between ids are allowed.
+/// id of zero or above [`MAX_MUTATION_ID`], ids that do not go up by exactly
+/// one. A device numbers its changes 1, 2, 3, ... and sends the oldest first,
+/// so a gap means the device is not who the server thinks it is.
 pub fn check_batch(mutations: &[Mutation]) -> Result<(), BatchError> {
     if mutations.len() > MAX_BATCH {
         return Err(BatchError::TooLarge {
@@ -42,13 +48,58 @@ pub fn check_batch(mutations: &[Mutation]) -> Result<(), BatchError> {
     {
         return Err(BatchError::IdOutOfRange { id: m.id });
     }
-    if let Some(pair) = mutations.windows(2).find(|w| w[1].id <= w[0].id) {
+    if let Some(pair) = mutations.windows(2).find(|w| w[1].id != w[0].id + 1) {
         return Err(BatchError::OutOfOrder {
             previous: pair[0].id,
             next: pair[1].id,
         });
     }
     Ok(())
+}
+
+/// Why a push that is well formed on its own cannot be taken from this
+/// device. Nothing of it is applied; the device keeps every record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceMismatch {
+    /// The first new id is past the next one the server expects: the server
+    /// has lost changes (restored from a backup) or another device took this
+    /// id. The device should take a new id and send its records again.
+    #[error(
+        "the server has processed this device's changes up to number {last}, but this push \
+         starts at {got}; the device should take a new device id and send its records again \
+         (nothing is lost: records are matched by their own ids)"
+    )]
+    Gap { last: u64, got: u64 },
+    /// A replayed number carries a different change from the one processed
+    /// under it: another device is using this device's id.
+    #[error(
+        "change number {mutation_id} of this device was already used by another device with the \
+         same device id (a copy of this browser or tablet); this device should take a new device \
+         id and send its records again (nothing is lost: records are matched by their own ids)"
+    )]
+    Conflict { mutation_id: u64 },
+}
+
+/// Refuses a batch whose first new mutation does not follow the device's
+/// last processed id. Replays (ids at or below it) are allowed: a lost reply.
+pub fn check_continues(last_processed: u64, mutations: &[Mutation]) -> Result<(), DeviceMismatch> {
+    match mutations.iter().find(|m| m.id > last_processed) {
+        Some(first_new) if first_new.id != last_processed + 1 => Err(DeviceMismatch::Gap {
+            last: last_processed,
+            got: first_new.id,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// What the server kept of a mutation it processed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Processed {
+    /// The digest of its change ([`super::staff_proof::change_digest`]);
+    /// `None` for mutations processed before digests were kept.
+    pub change_sha256: Option<Sha256Hex>,
+    /// Its code and reason, if it was refused.
+    pub rejection: Option<(String, String)>,
 }
 
 /// Whether a mutation has been processed before.
@@ -79,18 +130,31 @@ pub fn advance(last_processed: u64, mutation_id: u64) -> u64 {
     last_processed.max(mutation_id)
 }
 
-/// The answer to a [`Classification::Replay`]: the rejection stored when the
-/// mutation was first processed, if it was rejected, otherwise `Duplicate`.
+/// The answer to a [`Classification::Replay`] of mutation `mutation_id`
+/// whose change has digest `digest`, given what the server kept of it: the
+/// rejection stored when it was first processed, if it was rejected,
+/// otherwise `Duplicate`; a [`DeviceMismatch::Conflict`] if the change is not
+/// the one processed under that number.
 ///
 /// Answering `Duplicate` to a replayed rejection would be wrong: the device
 /// reads `Duplicate` as "stored", deletes its outbox entry and shows the record
 /// as synced, so a record the server refused would vanish from view whenever
-/// the reply carrying the rejection was lost.
-pub fn replay_outcome(earlier_rejection: Option<(String, String)>) -> Outcome {
-    match earlier_rejection {
+/// the reply carrying the rejection was lost. Answering `Duplicate` to a
+/// different change would be worse: a second device under the same id would
+/// delete records the server never stored.
+pub fn replay_outcome(
+    mutation_id: u64,
+    digest: &Sha256Hex,
+    kept: Option<Processed>,
+) -> Result<Outcome, DeviceMismatch> {
+    let kept = kept.unwrap_or_default();
+    if kept.change_sha256.as_ref().is_some_and(|d| d != digest) {
+        return Err(DeviceMismatch::Conflict { mutation_id });
+    }
+    Ok(match kept.rejection {
         Some((code, reason)) => Outcome::Rejected { code, reason },
         None => Outcome::Duplicate,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -102,9 +166,9 @@ mod tests {
     use uuid::Uuid;
 
     fn mutation(id: u64) -> Mutation {
-        Mutation {
+        Mutation::new(
             id,
-            change: Change::CreateAgreement(AgreementRecord {
+            Change::CreateAgreement(AgreementRecord {
                 id: Uuid::from_u128(u128::from(id)),
                 policy_version_id: Uuid::from_u128(1),
                 policy_text_sha256: Sha256Hex::of(b"x"),
@@ -114,14 +178,21 @@ mod tests {
                 device_id: Uuid::from_u128(2),
                 ..Default::default()
             }),
-        }
+        )
     }
 
     #[test]
-    fn increasing_ids_with_gaps_and_empty_batches_are_valid() {
+    fn consecutive_ids_and_empty_batches_are_valid_and_a_gap_is_not() {
+        assert_eq!(
+            check_batch(&[mutation(1), mutation(2), mutation(3)]),
+            Ok(())
+        );
         assert_eq!(
             check_batch(&[mutation(1), mutation(2), mutation(5)]),
-            Ok(())
+            Err(BatchError::OutOfOrder {
+                previous: 2,
+                next: 5
+            })
         );
         assert_eq!(check_batch(&[]), Ok(()));
         assert_eq!(check_batch(&[mutation(MAX_MUTATION_ID)]), Ok(()));
@@ -139,7 +210,7 @@ mod tests {
         let err = check_batch(&[mutation(3), mutation(1)]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "mutation ids must strictly increase within a push; 1 follows 3"
+            "mutation ids must go up by one within a push; 1 follows 3"
         );
     }
 
@@ -190,13 +261,64 @@ mod tests {
 
     #[test]
     fn a_replayed_rejection_is_rejected_again_and_anything_else_is_a_duplicate() {
-        assert_eq!(replay_outcome(None), Outcome::Duplicate);
+        let digest = Sha256Hex::of(b"change");
+        let kept = |rejection| {
+            Some(Processed {
+                change_sha256: Some(digest.clone()),
+                rejection,
+            })
+        };
         assert_eq!(
-            replay_outcome(Some(("unknown_policy_version".into(), "why".into()))),
-            Outcome::Rejected {
+            replay_outcome(4, &digest, kept(None)),
+            Ok(Outcome::Duplicate)
+        );
+        assert_eq!(
+            replay_outcome(
+                4,
+                &digest,
+                kept(Some(("unknown_policy_version".into(), "why".into())))
+            ),
+            Ok(Outcome::Rejected {
                 code: "unknown_policy_version".into(),
                 reason: "why".into()
-            }
+            })
+        );
+        // Processed before digests were kept: trusted as a replay.
+        assert_eq!(replay_outcome(4, &digest, None), Ok(Outcome::Duplicate));
+    }
+
+    #[test]
+    fn another_change_under_a_processed_number_is_a_conflict_not_a_duplicate() {
+        let kept = Some(Processed {
+            change_sha256: Some(Sha256Hex::of(b"the first device's record")),
+            rejection: None,
+        });
+        assert_eq!(
+            replay_outcome(4, &Sha256Hex::of(b"a clone's record"), kept),
+            Err(DeviceMismatch::Conflict { mutation_id: 4 })
+        );
+    }
+
+    #[test]
+    fn a_push_must_start_where_the_server_left_off() {
+        assert_eq!(check_continues(0, &[mutation(1), mutation(2)]), Ok(()));
+        // A replay of old ids followed by new ones: a lost reply.
+        assert_eq!(
+            check_continues(3, &[mutation(2), mutation(3), mutation(4)]),
+            Ok(())
+        );
+        assert_eq!(check_continues(9, &[mutation(5)]), Ok(()));
+        assert_eq!(
+            check_continues(3, &[mutation(6)]),
+            Err(DeviceMismatch::Gap { last: 3, got: 6 })
+        );
+        // The hostile jump: one record numbered 2^63-1 under a device's id.
+        assert_eq!(
+            check_continues(0, &[mutation(MAX_MUTATION_ID)]),
+            Err(DeviceMismatch::Gap {
+                last: 0,
+                got: MAX_MUTATION_ID
+            })
         );
     }
 

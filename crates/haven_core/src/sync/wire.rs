@@ -14,13 +14,43 @@ pub const MAX_BATCH: usize = 500;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Mutation {
-    /// Per-device number, starting at 1 and increasing by one per change.
+    /// Per-device number, starting at 1 and increasing by exactly one per
+    /// change: the server refuses a gap.
     #[cfg_attr(
         feature = "openapi",
         schema(minimum = 1, maximum = 9_223_372_036_854_775_807_u64)
     )]
     pub id: u64,
     pub change: Change,
+    /// For a record that names a member of staff (an agreement they signed,
+    /// an incident they logged) sent by a shared or enrolled device: proof
+    /// that the person was unlocked on this device when it was made
+    /// ([`super::staff_proof`]). A staff session's own push needs none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<StaffProof>,
+}
+
+impl Mutation {
+    /// A mutation with no staff proof.
+    pub fn new(id: u64, change: Change) -> Self {
+        Mutation {
+            id,
+            change,
+            proof: None,
+        }
+    }
+}
+
+/// A MAC over a mutation's change, made with a staff member's proof key
+/// while they were unlocked on the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StaffProof {
+    /// The staff account that was unlocked.
+    pub account: Uuid,
+    /// HMAC-SHA256, 64 lowercase hex characters.
+    pub mac: String,
 }
 
 /// What a mutation does. Records are append-only, so every change is a creation.
@@ -59,6 +89,16 @@ impl Change {
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     pub device_id: Uuid,
+    /// The secret this browser made on its first run (32 random bytes,
+    /// base64url without padding). The first push under a device id binds the
+    /// id to it; any later push under that id must carry it. An enrolled
+    /// device is bound by its token instead and may leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 43, max_length = 43, pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
+    pub device_secret: Option<String>,
     /// In increasing `id` order.
     #[cfg_attr(feature = "openapi", schema(max_items = 500))]
     pub mutations: Vec<Mutation>,

@@ -64,7 +64,8 @@ struct DeviceRow {
 
 const DEVICE_SELECT: &str = "SELECT e.id, e.sync_device_id, e.academy_id, e.kind, e.label, \
      e.enrolled_at, e.last_contact_at, d.reported_backlog, e.revoked_at \
-     FROM enrolled_devices e LEFT JOIN devices d ON d.device_id = e.sync_device_id";
+     FROM enrolled_devices e LEFT JOIN devices d ON d.device_id = (SELECT device_id FROM devices \
+     WHERE binding = 'enrolled:' || e.id ORDER BY last_seen_at DESC LIMIT 1)";
 
 impl TryFrom<DeviceRow> for DeviceView {
     type Error = AppError;

@@ -462,14 +462,22 @@ async fn a_device_enrols_once_with_its_code_and_is_refused_after_revocation() {
         )
         .await;
     assert_eq!(ok.status(), 200);
+    // Not under another device's id: a browser's (bound to its secret) here.
+    let phone = Uuid::now_v7();
+    let mut phone_push = empty_push(phone);
+    phone_push["device_secret"] = json!(crate::helpers::device_secret(phone));
+    let lead_push = app
+        .post_json("/api/v1/sync/push", Some(&lead), phone_push)
+        .await;
+    assert_eq!(lead_push.status(), 200);
     let other = app
         .post_json(
             "/api/v1/sync/push",
             Some(&enrolled.token),
-            empty_push(Uuid::now_v7()),
+            empty_push(phone),
         )
         .await;
-    expect_error(other, 403, "forbidden").await;
+    expect_error(other, 403, "device_not_yours").await;
 
     // Admins see it with its last contact and backlog.
     let devices: Vec<haven_core::api::accounts::DeviceView> = app

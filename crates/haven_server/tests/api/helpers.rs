@@ -275,16 +275,54 @@ impl Device {
 
     pub fn push(&self, mutations: &[(u64, &AgreementRecord)]) -> PushRequest {
         PushRequest {
+            device_secret: Some(device_secret(self.id)),
             device_id: self.id,
             mutations: mutations
                 .iter()
                 .map(|(id, record)| Mutation {
+                    proof: None,
                     id: *id,
                     change: Change::CreateAgreement((*record).clone()),
                 })
                 .collect(),
             backlog: mutations.len() as u64,
         }
+    }
+}
+
+/// The secret a test browser made on its first run: fixed per device id, so
+/// each test device is one browser to the server.
+pub fn device_secret(device_id: Uuid) -> String {
+    use base64::Engine;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(device_id.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// A staff member's online key, as a shared tablet holds it (sealed under
+/// their PIN) once they have signed in on it: from their sign-in's reply.
+pub async fn online_key(app: &TestApp, email: &str) -> [u8; 32] {
+    use base64::Engine;
+    let login: haven_core::api::LoginResponse =
+        app.login(email, ADMIN_PASSWORD).await.json().await.unwrap();
+    base64::engine::general_purpose::STANDARD
+        .decode(login.online_key)
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+/// Adds to every mutation of `request` the proof `account` makes while
+/// unlocked on the device that pushes it.
+pub fn prove(request: &mut PushRequest, account: Uuid, online_key: &[u8; 32]) {
+    use haven_core::sync::staff_proof;
+    let key = staff_proof::proof_key(online_key);
+    for mutation in &mut request.mutations {
+        mutation.proof = Some(staff_proof::sign(
+            &key,
+            account,
+            request.device_id,
+            &mutation.change,
+        ));
     }
 }
 
@@ -393,11 +431,13 @@ pub fn incident_push(
     incidents: Vec<(u64, haven_core::incident::SealedIncident)>,
 ) -> PushRequest {
     PushRequest {
+        device_secret: Some(device_secret(device_id)),
         device_id,
         backlog: incidents.len() as u64,
         mutations: incidents
             .into_iter()
             .map(|(id, sealed)| Mutation {
+                proof: None,
                 id,
                 change: Change::CreateIncident(sealed),
             })

@@ -6,8 +6,8 @@
 
 use crate::authorization::open_db;
 use crate::helpers::{
-    expect_error, incident_key, incident_push, incident_record, seal, spawn_app, spawn_app_with,
-    test_config, TestApp, TEACHER_EMAIL, TEACHER_ID,
+    expect_error, incident_key, incident_push, incident_record, online_key, prove, seal, spawn_app,
+    spawn_app_with, test_config, TestApp, TEACHER_EMAIL, TEACHER_ID,
 };
 use crate::visits::{kiosk, parent, session};
 use haven_core::api::incidents::{
@@ -40,6 +40,32 @@ async fn push_as(
         .post(app.url("/api/v1/sync/push"))
         .bearer_auth(token)
         .json(&incident_push(device, incidents))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Pushes sealed incidents from an enrolled device, each with the proof the
+/// demo teacher makes while unlocked on it.
+async fn push_proven(
+    app: &TestApp,
+    token: &str,
+    device: Uuid,
+    incidents: Vec<(u64, SealedIncident)>,
+) -> PushResponse {
+    let mut request = incident_push(device, incidents);
+    prove(
+        &mut request,
+        TEACHER_ID,
+        &online_key(app, TEACHER_EMAIL).await,
+    );
+    let response = app
+        .client
+        .post(app.url("/api/v1/sync/push"))
+        .bearer_auth(token)
+        .json(&request)
         .send()
         .await
         .unwrap();
@@ -290,7 +316,7 @@ async fn parents_and_devices_cannot_log_an_incident_for_someone_elsewhere() {
     };
     let mut nobody = make(OAKFIELD_ID);
     nobody.reported_by = Uuid::now_v7();
-    let pushed = push_as(
+    let pushed = push_proven(
         &app,
         &desk.token,
         desk.id,
@@ -306,8 +332,9 @@ async fn parents_and_devices_cannot_log_an_incident_for_someone_elsewhere() {
         matches!(codes[0], Outcome::Rejected { code, .. } if code == "not_allowed"),
         "{codes:?}"
     );
+    // The teacher's proof cannot log an incident in someone else's name.
     assert!(
-        matches!(codes[1], Outcome::Rejected { code, .. } if code == "not_allowed"),
+        matches!(codes[1], Outcome::Rejected { code, .. } if code == "staff_proof_required"),
         "{codes:?}"
     );
     assert_eq!(*codes[2], Outcome::Applied, "a device at its own academy");

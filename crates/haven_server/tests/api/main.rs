@@ -8,6 +8,7 @@ mod auth;
 mod authorization;
 mod compliance;
 mod database;
+mod device_binding;
 mod headers;
 mod health;
 mod helpers;
