@@ -186,3 +186,71 @@ pub async fn publish(
 ) -> Result<PolicyVersion, ApiClientError> {
     post_json(&format!("{BASE}/policies"), Some(token), request).await
 }
+
+/// Where an attachment's upload stands on the server; `None` if no piece of
+/// it has arrived (or an unfinished upload was purged).
+pub async fn attachment_status(
+    sha256: &str,
+    token: &str,
+) -> Result<Option<haven_core::api::incidents::AttachmentUpload>, ApiClientError> {
+    match get_json(&format!("{BASE}/attachments/{sha256}"), token).await {
+        Ok(upload) => Ok(Some(upload)),
+        Err(ApiClientError::Server { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sends piece `index` of the encrypted attachment `sha256` (`size` bytes in
+/// all); the answer says where the upload stands.
+pub async fn put_attachment_piece(
+    sha256: &str,
+    size: u64,
+    index: u64,
+    piece: &[u8],
+    token: &str,
+) -> Result<haven_core::api::incidents::AttachmentUpload, ApiClientError> {
+    let pieces = haven_core::incident::piece_count(size);
+    let url = format!("{BASE}/attachments/{sha256}/pieces/{index}?size={size}&pieces={pieces}");
+    let request = bearer(Request::put(&url), Some(token))
+        .header("content-type", "application/octet-stream")
+        .body(js_sys::Uint8Array::from(piece))
+        .map_err(|e| ApiClientError::Decode(e.to_string()))?;
+    read(
+        request
+            .send()
+            .await
+            .map_err(|_| ApiClientError::Unreachable)?,
+    )
+    .await
+}
+
+/// An incident's attachment, opened by the server, as a `Blob` (for an
+/// object URL: an `<img>` cannot send the bearer token itself).
+pub async fn incident_attachment(
+    incident_id: uuid::Uuid,
+    sha256: &str,
+    token: &str,
+) -> Result<web_sys::Blob, ApiClientError> {
+    let url = format!("{BASE}/incidents/{incident_id}/attachments/{sha256}");
+    let resp = send::<()>(bearer(Request::get(&url), Some(token)), None).await?;
+    if !resp.ok() {
+        return read::<serde_json::Value>(resp)
+            .await
+            .and_then(|_| Err(ApiClientError::Decode("the server sent no file".into())));
+    }
+    resp.binary()
+        .await
+        .map(|bytes| {
+            let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes.as_slice()));
+            let options = web_sys::BlobPropertyBag::new();
+            options.set_type(
+                &resp
+                    .headers()
+                    .get("content-type")
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+            );
+            web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+                .map_err(|_| ApiClientError::Decode("the file could not be kept".into()))
+        })
+        .map_err(|e| ApiClientError::Decode(e.to_string()))?
+}

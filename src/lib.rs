@@ -5,11 +5,13 @@
 
 pub mod api;
 pub mod app;
+pub mod attachments;
 pub mod clock;
 pub mod components;
 pub mod db;
 pub mod lock;
 pub mod pages;
+pub mod photo;
 pub mod state;
 pub mod sync;
 

@@ -274,6 +274,9 @@ pub async fn run_pass(
         }
     }
     on_progress(None);
+    // Attachments go after the records, apart: one that fails waits for the
+    // next pass and holds up nothing (crate::attachments).
+    crate::attachments::upload_waiting(db).await;
     // After the push, so the list the server returns includes this desk's
     // own latest visitors.
     if report.error.is_none() {

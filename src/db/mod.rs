@@ -5,6 +5,7 @@
 //! serde-wasm-bindgen.
 
 mod agreements;
+mod attachments;
 mod durable;
 mod incidents;
 mod meta;
@@ -14,6 +15,7 @@ mod reference;
 mod visits;
 
 pub use agreements::{StoredAgreement, SyncState};
+pub use attachments::StoredAttachment;
 pub use incidents::StoredIncident;
 pub use meta::{Credential, CredentialKind, DeviceInfo};
 pub use visits::{KeptSnapshot, StoredVisit};
@@ -28,7 +30,8 @@ pub const APP_DB: &str = "haven";
 /// 1: policies, agreements, outbox, meta. 2: academies and reference data.
 /// 3: local users (each person's wrapped key, see `lock`) and sealed drafts.
 /// 4: visits at reception. 5: incidents (stubs and sealed copies).
-const SCHEMA_VERSION: u32 = 5;
+/// 6: incident attachments, encrypted, until the server has them.
+const SCHEMA_VERSION: u32 = 6;
 
 pub(crate) const POLICIES: &str = "policies";
 pub(crate) const AGREEMENTS: &str = "agreements";
@@ -46,6 +49,8 @@ pub(crate) const DRAFTS_BY_USER: &str = "user_id";
 pub(crate) const VISITS: &str = "visits";
 /// Incidents logged here, by id: a stub and, until received, the author's sealed copy.
 pub(crate) const INCIDENTS: &str = "incidents";
+/// Encrypted incident attachments waiting to be uploaded, by `sha256`.
+pub(crate) const ATTACHMENTS: &str = "attachments";
 
 /// Why a storage operation failed, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,6 +94,7 @@ impl Db {
             .add_object_store(ObjectStore::new(LOCAL_USERS).key_path("user_id"))
             .add_object_store(ObjectStore::new(VISITS).key_path("record.id"))
             .add_object_store(ObjectStore::new(INCIDENTS).key_path("id"))
+            .add_object_store(ObjectStore::new(ATTACHMENTS).key_path("sha256"))
             .add_object_store(
                 ObjectStore::new(DRAFTS)
                     .key_path("id")

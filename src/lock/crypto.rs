@@ -317,3 +317,40 @@ pub(crate) async fn seal_for_server(
         ciphertext,
     })
 }
+
+/// What [`encrypt_attachment`] makes: the file under a fresh AES-256-GCM key
+/// of its own (tag appended), that key and nonce, and the SHA-256 of the
+/// ciphertext, which names it on the server.
+pub(crate) struct AttachmentSealed {
+    pub key: Vec<u8>,
+    pub iv: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+    pub sha256: Vec<u8>,
+}
+
+/// Encrypts an attachment with a key used for nothing else. The key goes
+/// into the incident record, which is sealed for the server, so only the
+/// server can open the file; the device keeps only the ciphertext.
+pub(crate) async fn encrypt_attachment(plaintext: &[u8]) -> Result<AttachmentSealed, Failure> {
+    // Extractable so it can go, raw, into the sealed record.
+    let key: CryptoKey = settle(subtle()?.generate_key_with_object(
+        &aes_key_algorithm(),
+        true,
+        &usages(&["encrypt"]),
+    ))
+    .await?
+    .unchecked_into();
+    let iv = random::<IV_LEN>().to_vec();
+    let aes = params(&[("name", AES_GCM.into()), ("iv", js_bytes(&iv))]);
+    let ciphertext =
+        to_vec(settle(subtle()?.encrypt_with_object_and_u8_array(&aes, &key, plaintext)).await?);
+    let raw = to_vec(settle(subtle()?.export_key("raw", &key)).await?);
+    let sha256 =
+        to_vec(settle(subtle()?.digest_with_str_and_u8_array("SHA-256", &ciphertext)).await?);
+    Ok(AttachmentSealed {
+        key: raw,
+        iv,
+        ciphertext,
+        sha256,
+    })
+}

@@ -569,3 +569,28 @@ pub async fn seal_incident(
         ciphertext: STANDARD.encode(sealed.ciphertext),
     })
 }
+
+/// Encrypts a picked file for the incident it is attached to: the
+/// [`haven_core::incident::Attachment`] that goes inside the sealed record
+/// (with the file's own key), and the ciphertext the device keeps and
+/// uploads apart, in pieces (`crate::attachments`).
+pub async fn seal_attachment(
+    name: &str,
+    content_type: &str,
+    file: &[u8],
+) -> Result<(haven_core::incident::Attachment, Vec<u8>), LockError> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    let sealed = crypto::encrypt_attachment(file)
+        .await
+        .map_err(|e| e.into_lock_error(&format!("{name} could not be protected")))?;
+    let attachment = haven_core::incident::Attachment {
+        name: name.to_owned(),
+        content_type: content_type.to_owned(),
+        size: file.len() as u64,
+        sha256: sealed.sha256.iter().map(|b| format!("{b:02x}")).collect(),
+        key: STANDARD.encode(sealed.key),
+        iv: STANDARD.encode(sealed.iv),
+    };
+    Ok((attachment, sealed.ciphertext))
+}

@@ -15,14 +15,18 @@
 //! nothing readable reaches IndexedDB.
 
 use crate::clock::{new_id, now_ms};
-use crate::components::error_summary::{focus_by_id, ErrorSummary, FieldError, SUMMARY_ID};
-use crate::db::{StoredIncident, SyncState};
+use crate::components::error_summary::{
+    described_by, focus_by_id, invalid, ErrorSummary, FieldError, SUMMARY_ID,
+};
+use crate::db::{StoredAttachment, StoredIncident, SyncState};
 use crate::lock::{delete_draft, drafts, save_draft};
+use crate::photo::Prepared;
 use crate::state::session::use_session;
 use crate::state::{app_db, request_sync, use_sync_status};
 use haven_core::incident::{
-    Attachment, IncidentRecord, PersonInvolved, PersonKind, Recommended, ATTACHMENT_TYPES,
-    MAX_ATTACHMENTS, MAX_ATTACHMENT_BYTES,
+    attachment_refusal, megabytes, IncidentRecord, PersonInvolved, PersonKind, Recommended,
+    ATTACHMENT_TYPES, MAX_ATTACHMENTS, MAX_ATTACHMENTS_TOTAL_BYTES, MAX_ATTACHMENT_BYTES,
+    MAX_IMAGE_SIDE_PX,
 };
 use haven_core::org::Academy;
 use haven_core::rules::guidance::ILLEGAL_INCIDENT_STEPS;
@@ -32,6 +36,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 const DRAFT_KIND: &str = "incident";
 
@@ -232,11 +237,21 @@ fn IncidentForm(
     let academies = StoredValue::new(my_academies);
     let search = RwSignal::new(String::new());
     let errors = RwSignal::new(Vec::<(&'static str, String)>::new());
+    let attaching = RwSignal::new(false);
     let save_error = RwSignal::new(None::<String>);
     let draft_state = RwSignal::new("");
     // Kept out of the draft (drafts stay small); sealed with the incident.
-    let attachments = RwSignal::new(Vec::<Attachment>::new());
-    let attach_error = RwSignal::new(None::<String>);
+    // Shared, not copied, each time the list is drawn.
+    let attachments = RwSignal::new(Vec::<Arc<Prepared>>::new());
+    // A file that could never be sent is refused the moment it is picked,
+    // with the reason, in the error summary and beside the field.
+    let refuse_file = move |message: String| {
+        errors.update(|list| {
+            list.retain(|(f, _)| *f != ATTACHMENTS_FIELD);
+            list.push((ATTACHMENTS_FIELD, message));
+        });
+        focus_by_id(SUMMARY_ID);
+    };
     let on_files = move |ev: leptos::ev::Event| {
         use wasm_bindgen::JsCast;
         let Some(input) = ev
@@ -248,16 +263,34 @@ fn IncidentForm(
         let Some(files) = input.files() else { return };
         let files: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
         input.set_value("");
+        errors.update(|list| list.retain(|(f, _)| *f != ATTACHMENTS_FIELD));
+        attaching.set(true);
         leptos::task::spawn_local(async move {
             for file in files {
-                match read_attachment(&file).await {
-                    Ok(a) if attachments.with_untracked(Vec::len) < MAX_ATTACHMENTS => {
-                        attachments.update(|list| list.push(a))
-                    }
-                    Ok(_) => attach_error.set(Some(format!("At most {MAX_ATTACHMENTS} files."))),
-                    Err(e) => attach_error.set(Some(e)),
+                let sizes = || {
+                    attachments.with_untracked(|l| {
+                        l.iter().map(|a| a.bytes.len() as u64).collect::<Vec<_>>()
+                    })
+                };
+                // The kind and the count first: no need to read the file.
+                if let Some(why) = attachment_refusal(&file.name(), &file.type_(), 0, &sizes()) {
+                    refuse_file(why);
+                    continue;
+                }
+                match crate::photo::prepare(&file).await {
+                    Ok(p) => match attachment_refusal(
+                        &p.name,
+                        &p.content_type,
+                        p.bytes.len() as u64,
+                        &sizes(),
+                    ) {
+                        Some(why) => refuse_file(why),
+                        None => attachments.update(|list| list.push(Arc::new(p))),
+                    },
+                    Err(why) => refuse_file(why),
                 }
             }
+            attaching.set(false);
         });
     };
 
@@ -309,8 +342,21 @@ fn IncidentForm(
             let key = db.incident_key().await.map_err(|e| e.to_string())?.ok_or("no incident key on this device")?;
             let f = form.get_untracked();
             let g = guidance.get_untracked().ok_or("choose what happened")?;
+            let id = new_id();
+            // Each file under a key of its own; the keys go in the sealed
+            // record, the ciphertexts travel apart (crate::attachments).
+            let picked = if g.illegal { vec![] } else { attachments.get_untracked() };
+            let mut sealed_files = Vec::with_capacity(picked.len());
+            let mut kept = Vec::with_capacity(picked.len());
+            for p in &picked {
+                let (a, ciphertext) = crate::lock::seal_attachment(&p.name, &p.content_type, &p.bytes)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                kept.push(StoredAttachment { sha256: a.sha256.clone(), incident_id: id, ciphertext });
+                sealed_files.push(a);
+            }
             let record = IncidentRecord {
-                id: new_id(),
+                id,
                 academy_id: uuid::Uuid::parse_str(&f.academy_id).map_err(|_| "choose the academy")?,
                 device_id: device.device_id,
                 reported_by: uuid::Uuid::parse_str(&who.user().user_id).map_err(|e| e.to_string())?,
@@ -337,7 +383,7 @@ fn IncidentForm(
                 told_dsl_in_person: f.told_dsl,
                 second_senior_staff: None,
                 outcome: None,
-                attachments: if g.illegal { vec![] } else { attachments.get_untracked() },
+                attachments: sealed_files,
             };
             record.validate_against(&rules.with_value(|r| r.tables.clone())).map_err(|e| e.to_string())?;
             let json = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
@@ -353,6 +399,8 @@ fn IncidentForm(
                 sync: SyncState::Pending,
                 author_copy: Some(author_copy),
             };
+            // The files first: an incident here never names one that is not.
+            db.store_attachments(&kept).await.map_err(|e| e.to_string())?;
             db.record_incident(&stored, sealed).await.map_err(|e| e.to_string())?;
             let _ = delete_draft(&db, &who, &draft_id.get_value()).await;
             Ok::<_, String>(())
@@ -619,17 +667,23 @@ fn IncidentForm(
                         </fieldset>
                     })}
                     {(!r.illegal).then(|| view! {
-                        <div class="field" data-testid="attachments">
+                        <div class="field" data-testid="attachments" data-invalid=invalid(errors, ATTACHMENTS_FIELD)>
                             <label for="attachments">"Screenshots or photos of evidence (optional)"</label>
                             <p class="hint" id="attachments-hint">{format!(
-                                "Photos (JPEG, PNG, WebP) or PDF; up to {MAX_ATTACHMENTS} files, each at most {} MB. They are encrypted with the incident.",
-                                MAX_ATTACHMENT_BYTES / (1024 * 1024)
+                                "Photos (JPEG, PNG, WebP) or PDF; up to {MAX_ATTACHMENTS} files, each at most {}, {} together. \
+                                 Large photos are made smaller ({MAX_IMAGE_SIDE_PX} pixels on the longest side). \
+                                 They are encrypted, and sent after the incident.",
+                                megabytes(MAX_ATTACHMENT_BYTES as u64),
+                                megabytes(MAX_ATTACHMENTS_TOTAL_BYTES as u64),
                             )}</p>
-                            {move || attach_error.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+                            {field_error(ATTACHMENTS_FIELD)}
                             <input type="file" id="attachments" multiple accept=ATTACHMENT_TYPES.join(",")
-                                aria-describedby="attachments-hint" on:change=on_files/>
-                            <ul>{move || attachments.get().into_iter().enumerate().map(|(i, a)| view! {
-                                <li>{format!("{} ({} KB) ", a.name, a.size_bytes() / 1024)}
+                                aria-invalid=invalid(errors, ATTACHMENTS_FIELD)
+                                aria-describedby=described_by(errors, ATTACHMENTS_FIELD, Some("attachments-hint"))
+                                on:change=on_files/>
+                            {move || attaching.get().then(|| view! { <p class="hint" role="status">"Preparing the files…"</p> })}
+                            <ul data-testid="attached-files">{move || attachments.get().into_iter().enumerate().map(|(i, a)| view! {
+                                <li>{describe_file(&a)}" "
                                     <button type="button" class="button button-secondary button-small"
                                         on:click=move |_| attachments.update(|l| { if i < l.len() { l.remove(i); } })>{format!("Remove {}", a.name)}</button>
                                 </li>
@@ -638,39 +692,23 @@ fn IncidentForm(
                     })}
                 })}
                 <p class="button-row">
-                    <button type="submit" class="button" disabled=move || submit.pending().get()>"Submit incident"</button>
+                    <button type="submit" class="button" disabled=move || submit.pending().get() || attaching.get()>"Submit incident"</button>
                 </p>
             </Show>
         </form>
     }
 }
 
-/// A chosen file as an attachment, or why it cannot be one.
-async fn read_attachment(file: &web_sys::File) -> Result<Attachment, String> {
-    use base64::Engine;
-    let name = file.name();
-    let content_type = file.type_();
-    if !ATTACHMENT_TYPES.contains(&content_type.as_str()) {
-        return Err(format!(
-            "{name}: attach a photo (JPEG, PNG or WebP) or a PDF"
-        ));
+/// The field the attachment errors belong to.
+const ATTACHMENTS_FIELD: &str = "attachments";
+
+/// "IMG_2041.jpg (1.1 MB, made smaller from 4.6 MB)".
+fn describe_file(p: &Prepared) -> String {
+    let size = megabytes(p.bytes.len() as u64);
+    match p.shrunk_from {
+        Some(from) => format!("{} ({size}, made smaller from {})", p.name, megabytes(from)),
+        None => format!("{} ({size})", p.name),
     }
-    if file.size() as usize > MAX_ATTACHMENT_BYTES {
-        return Err(format!(
-            "{name} is {} KB; the most is {} KB",
-            file.size() as usize / 1024,
-            MAX_ATTACHMENT_BYTES / 1024
-        ));
-    }
-    let buffer = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
-        .await
-        .map_err(|_| format!("{name} could not be read"))?;
-    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-    Ok(Attachment {
-        name,
-        content_type,
-        data_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
-    })
 }
 
 /// The guidance for the chosen type: the stop screen for a suspected

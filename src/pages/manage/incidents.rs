@@ -200,6 +200,61 @@ fn follow_up_words(kind: &FollowUpKind) -> String {
     }
 }
 
+/// One attachment of the incident: the photo itself (or a link to open the
+/// PDF) once the server has it, opened by the server and fetched with the
+/// session's token (an `<img>` cannot send it), or why it is not here yet.
+#[component]
+fn AttachmentView(
+    token: String,
+    incident: uuid::Uuid,
+    attachment: haven_core::incident::Attachment,
+    arrived: bool,
+) -> impl IntoView {
+    let name = attachment.name.clone();
+    if !arrived {
+        return view! {
+            <li data-testid="attachment">{name}" — still arriving from the device that logged it"</li>
+        }
+        .into_any();
+    }
+    let sha256 = attachment.sha256.clone();
+    let file = LocalResource::new(move || {
+        let (token, sha256) = (token.clone(), sha256.clone());
+        async move {
+            let blob = api::incident_attachment(incident, &sha256, &token).await?;
+            web_sys::Url::create_object_url_with_blob(&blob)
+                .map_err(|_| api::ApiClientError::Decode("the file could not be shown".into()))
+        }
+    });
+    // The file stays in memory while its object URL exists.
+    on_cleanup(move || {
+        if let Some(Ok(url)) = file.get_untracked() {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        }
+    });
+    let is_image = attachment.content_type.starts_with("image/");
+    view! {
+        <li data-testid="attachment">
+            <Suspense fallback=|| view! { <span>"Opening…"</span> }>
+                {move || {
+                    let name = name.clone();
+                    file.get().map(|r| match r {
+                        Ok(url) if is_image => view! {
+                            <figure>
+                                <img src=url alt=format!("Attached photo: {name}") data-testid="attachment-image" class="attachment-image"/>
+                                <figcaption>{name}</figcaption>
+                            </figure>
+                        }.into_any(),
+                        Ok(url) => view! { <a href=url download=name.clone()>{format!("Open {name}")}</a> }.into_any(),
+                        Err(e) => view! { <span>{format!("{name}: {e}")}</span> }.into_any(),
+                    })
+                }}
+            </Suspense>
+        </li>
+    }
+    .into_any()
+}
+
 #[component]
 fn IncidentDetailPage(token: String, id: String) -> impl IntoView {
     let token = StoredValue::new(token);
@@ -284,7 +339,13 @@ fn IncidentDetailPage(token: String, id: String) -> impl IntoView {
                             <div><dt>"Done"</dt><dd>{r.actions_taken.join(", ")}{r.difference_reason.clone().map(|x| format!(" — why not all: {x}"))}</dd></div>
                             <div><dt>"DSL told in person"</dt><dd>{match r.told_dsl_in_person { Some(true) => "Yes", Some(false) => "Not when logged", None => "Not asked" }}</dd></div>
                             <div><dt>"Logged by"</dt><dd>{format!("{}, {}", s.reported_by_name, when(s.reported_at))}</dd></div>
-                            <div><dt>"Attachments"</dt><dd>{r.attachments.iter().map(|a| a.name.clone()).collect::<Vec<_>>().join(", ")}</dd></div>
+                            <div><dt>"Attachments"</dt><dd>
+                                {r.attachments.is_empty().then_some("None")}
+                                <ul class="attachments">{r.attachments.iter().map(|a| {
+                                    let arrived = d.arrived.contains(&a.sha256);
+                                    view! { <AttachmentView token=token.get_value() incident=r.id attachment=a.clone() arrived/> }
+                                }).collect_view()}</ul>
+                            </dd></div>
                         </dl>
                         <h2>"Chronology"</h2>
                         <ol class="chronology" data-testid="chronology">
