@@ -221,6 +221,20 @@ pub async fn run_pass(
             }
         };
         request.backlog = backlog as u64;
+        // The secret that binds this browser's device id to it on the server.
+        request.device_secret = match db.device().await {
+            Ok(device) => device.secret(),
+            Err(e) => {
+                machine.borrow_mut().on_failure(
+                    now_ms(),
+                    ticket,
+                    FailureKind::Temporary,
+                    js_sys::Math::random(),
+                );
+                report.error = Some(e.into());
+                break;
+            }
+        };
         let total = *total.get_or_insert(backlog);
         on_progress(Some(Progress {
             done: total.saturating_sub(backlog),

@@ -74,6 +74,7 @@ impl Db {
             device.next_mutation_id += 1;
             let entry = OutboxEntry {
                 mutation: Mutation {
+                    proof: None,
                     id: mutation_id,
                     change: item.change,
                 },

@@ -53,6 +53,12 @@ pub struct DeviceInfo {
     pub device_id: Uuid,
     /// The number the next mutation will get.
     pub next_mutation_id: u64,
+    /// The secret this browser sends with every push, which binds its device
+    /// id to it on the server (docs/sync-protocol.md, "Identity"): 32 random
+    /// bytes, base64url. Made on first use; `None` only in a device record
+    /// written before secrets, until it is next read.
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 impl DeviceInfo {
@@ -60,8 +66,22 @@ impl DeviceInfo {
         DeviceInfo {
             device_id,
             next_mutation_id: 1,
+            secret: Some(new_device_secret()),
         }
     }
+
+    /// The secret to push with.
+    pub fn secret(&self) -> Option<String> {
+        self.secret.clone()
+    }
+}
+
+/// 32 bytes from `crypto.getRandomValues`, base64url without padding.
+fn new_device_secret() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("crypto.getRandomValues is available");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl Db {
@@ -83,11 +103,14 @@ impl Db {
             .await
             .map_err(read_err)?
         {
-            Some(v) if !v.is_undefined() => from_js(v),
-            _ => Ok(DeviceInfo {
-                device_id: crate::clock::new_id(),
-                next_mutation_id: 1,
-            }),
+            Some(v) if !v.is_undefined() => {
+                let mut info: DeviceInfo = from_js(v)?;
+                // A device from before secrets gets one now; the caller's
+                // transaction writes it back with the rest.
+                info.secret.get_or_insert_with(new_device_secret);
+                Ok(info)
+            }
+            _ => Ok(DeviceInfo::new(crate::clock::new_id())),
         }
     }
 
