@@ -299,15 +299,52 @@ pub enum VisitError {
     Field(#[from] Invalid),
     #[error("the badge code {0:?} is not the code of this visit ({1})")]
     BadgeCode(String, String),
-    #[error("the time {0} is not a plausible date")]
+    #[error("the time {0} is not a date between 1970 and 2200")]
     ImplausibleTime(Millis),
-    #[error("a visit cannot end before it started")]
-    EndsBeforeStart,
 }
 
-/// 2000-01-01 and 2200-01-01: a clock outside this range is broken.
-const EARLIEST: Millis = 946_684_800_000;
-const LATEST: Millis = 7_258_118_400_000;
+/// 1970-01-01 to 2200-01-01: the only times a visit may carry. A device
+/// whose clock is wrong still signs visitors in and out (its times are kept
+/// and marked, see [`sign_in_clock_wrong`]); this range only keeps nonsense
+/// out of the database and out of date arithmetic.
+const SANE: std::ops::Range<Millis> = 0..7_258_118_400_000;
+
+/// 2000-01-01: no visit happened before it, so a time before it comes from
+/// a clock that was reset (a flat clock battery reads 1970).
+const PLAUSIBLE_FROM: Millis = 946_684_800_000;
+
+/// How far ahead of the server's clock a device's time may be before the
+/// server takes the device's clock to be wrong: clocks drift a little.
+pub const CLOCK_AHEAD_TOLERANCE_MS: Millis = 5 * 60_000;
+
+/// What staff see beside a visit whose times came from a wrong clock.
+pub const CLOCK_WRONG_NOTE: &str = "device clock was wrong; times approximate";
+
+/// Whether `at` is earlier than any real visit: the device's clock was reset.
+pub fn clock_was_reset(at: Millis) -> bool {
+    at < PLAUSIBLE_FROM
+}
+
+/// Whether a sign-in's time, as its device's clock gave it, shows that clock
+/// was wrong: reset, or ahead of the server's clock when the server
+/// `received_at` it. A time long before its receipt is no sign of a wrong
+/// clock: a desk may be offline for days.
+pub fn sign_in_clock_wrong(signed_in_at: Millis, received_at: Millis) -> bool {
+    clock_was_reset(signed_in_at)
+        || signed_in_at > received_at.saturating_add(CLOCK_AHEAD_TOLERANCE_MS)
+}
+
+/// Whether a sign-out's time shows a device clock was wrong: as for a
+/// sign-in, or earlier than the sign-in (the two desks' clocks disagree, or
+/// one jumped). The server keeps such a sign-out, marked, rather than
+/// refuse it: refusing would leave the visitor on site for ever.
+pub fn sign_out_clock_wrong(
+    signed_in_at: Millis,
+    signed_out_at: Millis,
+    received_at: Millis,
+) -> bool {
+    signed_out_at < signed_in_at || sign_in_clock_wrong(signed_out_at, received_at)
+}
 
 fn optional_line(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
     if value.chars().count() > max {
@@ -328,7 +365,7 @@ impl VisitRecord {
         if let Some(reg) = &self.car_registration {
             validate::line("car_registration", reg, MAX_CAR_REGISTRATION_CHARS)?;
         }
-        if !(EARLIEST..LATEST).contains(&self.signed_in_at) {
+        if !SANE.contains(&self.signed_in_at) {
             return Err(VisitError::ImplausibleTime(self.signed_in_at));
         }
         let expected = badge_code(self.id);
@@ -352,7 +389,7 @@ impl VisitRecord {
 
 impl VisitEnd {
     pub fn validate(&self) -> Result<(), VisitError> {
-        if !(EARLIEST..LATEST).contains(&self.signed_out_at) {
+        if !SANE.contains(&self.signed_out_at) {
             return Err(VisitError::ImplausibleTime(self.signed_out_at));
         }
         Ok(())
@@ -428,7 +465,8 @@ pub fn earlier_agreement<'a>(
 }
 
 /// Whether a device may now delete a visit: it has ended, the server has
-/// it (and its end), and `retention_days` have passed since it ended.
+/// it (and its end), and `retention_days` have passed since it ended. Its
+/// own copy, so its own clock: `ended_at` and `now` are both the device's.
 pub fn device_may_forget(
     ended_at: Option<Millis>,
     synced: bool,
@@ -441,11 +479,19 @@ pub fn device_may_forget(
     }
 }
 
-/// Whether the server may now delete a visit: it ended more than
-/// `retention_days` ago. Visits that never ended are closed at the end of
-/// the day, so they are kept until then.
-pub fn server_may_forget(ended_at: Option<Millis>, now: Millis, retention_days: u32) -> bool {
-    ended_at.is_some_and(|ended| now.saturating_sub(ended) >= i64::from(retention_days) * DAY_MS)
+/// Whether the server may now delete a visit: the server received its end
+/// (`end_received_at`, by the server's clock, as `now` is) more than
+/// `retention_days` ago. The device's sign-out time is not used: a kiosk
+/// whose clock says 2001 would have its visits deleted the hour they
+/// arrive. A visit that never ended is kept: reception closes it at the
+/// end of the day, and its retention runs from then.
+pub fn server_may_forget(
+    end_received_at: Option<Millis>,
+    now: Millis,
+    retention_days: u32,
+) -> bool {
+    end_received_at
+        .is_some_and(|received| now.saturating_sub(received) >= i64::from(retention_days) * DAY_MS)
 }
 
 /// Start of the local day containing `at`, given the device's offset from
@@ -484,6 +530,12 @@ pub struct ReceptionSnapshot {
     /// Visits that ended in the last day, so a device drops them from its
     /// merged list even if it missed the sign-out.
     pub ended_recently: Vec<Uuid>,
+    /// Visits above (on site or ended recently) whose sign-in or sign-out
+    /// time came from a device clock the server found wrong
+    /// ([`sign_in_clock_wrong`], [`sign_out_clock_wrong`]): staff see their
+    /// times as approximate.
+    #[serde(default)]
+    pub clock_wrong: Vec<Uuid>,
     /// The academy's enrolled reception kiosks.
     pub devices: Vec<ReceptionDevice>,
     /// Server clock when this was made.
@@ -518,6 +570,14 @@ pub fn on_site<'a>(
     }
     here.sort_by_key(|v| (v.signed_in_at, v.id));
     here
+}
+
+/// Whether staff see a visit's times as approximate: the server found the
+/// clock that recorded them wrong, or (before the server has seen the visit)
+/// the clock that signed it in had been reset.
+pub fn times_approximate(visit: &VisitRecord, snapshot: Option<&ReceptionSnapshot>) -> bool {
+    clock_was_reset(visit.signed_in_at)
+        || snapshot.is_some_and(|s| s.clock_wrong.contains(&visit.id))
 }
 
 #[cfg(test)]
@@ -697,11 +757,83 @@ mod tests {
     }
 
     #[test]
-    fn the_server_keeps_a_visit_for_its_retention_period_after_it_ended() {
-        let ended = 10 * DAY_MS;
+    fn the_server_keeps_a_visit_for_its_retention_period_after_its_end_arrived() {
+        let received = 10 * DAY_MS;
         assert!(!server_may_forget(None, 10_000 * DAY_MS, 1));
-        assert!(!server_may_forget(Some(ended), ended + 2191 * DAY_MS, 2192));
-        assert!(server_may_forget(Some(ended), ended + 2192 * DAY_MS, 2192));
+        assert!(!server_may_forget(
+            Some(received),
+            received + 2192 * DAY_MS - 1,
+            2192
+        ));
+        assert!(server_may_forget(
+            Some(received),
+            received + 2192 * DAY_MS,
+            2192
+        ));
+        // A clock far behind at the desk changes nothing: the server passes
+        // its own receipt time, whatever the sign-out said.
+        let desk_said_2001 = 978_307_200_000;
+        let server_now = 1_790_000_000_000;
+        assert!(!server_may_forget(Some(server_now), server_now, 2192));
+        assert!(
+            server_may_forget(Some(desk_said_2001), server_now, 2192),
+            "what the old rule did"
+        );
+    }
+
+    #[test]
+    fn a_wrong_clock_is_kept_and_marked_and_only_nonsense_is_refused() {
+        let received = 1_790_000_000_000;
+        // Reset to 1970, or 2001 and offline: recorded, not refused.
+        for at in [0, 5_000, 978_307_200_000] {
+            let mut v = visit();
+            v.signed_in_at = at;
+            assert_eq!(v.validate(), Ok(()), "{at}");
+            let end = VisitEnd {
+                id: Uuid::from_u128(7),
+                visit_id: v.id,
+                device_id: v.device_id,
+                signed_out_at: at,
+                method: SignOutMethod::List,
+            };
+            assert_eq!(end.validate(), Ok(()), "{at}");
+        }
+        for at in [-1, 7_258_118_400_000, Millis::MAX] {
+            let mut v = visit();
+            v.signed_in_at = at;
+            assert_eq!(v.validate(), Err(VisitError::ImplausibleTime(at)));
+        }
+        // Reset: marked. 2001 may be a desk that was offline: not marked.
+        assert!(sign_in_clock_wrong(5_000, received));
+        assert!(!sign_in_clock_wrong(978_307_200_000, received));
+        assert!(!sign_in_clock_wrong(received - 30 * DAY_MS, received));
+        // Ahead of the server: marked, beyond a little drift.
+        assert!(!sign_in_clock_wrong(
+            received + CLOCK_AHEAD_TOLERANCE_MS,
+            received
+        ));
+        assert!(sign_in_clock_wrong(
+            received + CLOCK_AHEAD_TOLERANCE_MS + 1,
+            received
+        ));
+        // Out before in: marked.
+        let signed_in = received - 3_600_000;
+        assert!(!sign_out_clock_wrong(signed_in, signed_in, received));
+        assert!(!sign_out_clock_wrong(signed_in, received, received));
+        assert!(sign_out_clock_wrong(signed_in, signed_in - 1, received));
+        assert!(sign_out_clock_wrong(signed_in, received + DAY_MS, received));
+    }
+
+    #[test]
+    fn staff_see_times_as_approximate_when_the_server_or_a_reset_clock_says_so() {
+        let v = visit_at(1, 1_790_000_000_000);
+        let mut snap = snapshot(vec![v.clone()], vec![]);
+        assert!(!times_approximate(&v, Some(&snap)));
+        assert!(!times_approximate(&v, None));
+        snap.clock_wrong.push(v.id);
+        assert!(times_approximate(&v, Some(&snap)));
+        // Not yet synced, signed in at 1970: this desk can tell by itself.
+        assert!(times_approximate(&visit_at(2, 60_000), None));
     }
 
     #[test]
@@ -732,6 +864,7 @@ mod tests {
             hosts: vec![],
             on_site,
             ended_recently,
+            clock_wrong: vec![],
             devices: vec![],
             generated_at: 0,
         }

@@ -11,8 +11,8 @@ use crate::db::begin_write;
 use crate::error::AppError;
 use crate::policies::uuid_from_db;
 use haven_core::visit::{
-    server_may_forget, Host, ReceptionDevice, ReceptionSettings, ReceptionSnapshot, VisitEnd,
-    VisitRecord, DAY_MS,
+    server_may_forget, sign_in_clock_wrong, sign_out_clock_wrong, Host, ReceptionDevice,
+    ReceptionSettings, ReceptionSnapshot, VisitEnd, VisitRecord, DAY_MS,
 };
 use haven_core::Millis;
 use serde::de::DeserializeOwned;
@@ -48,7 +48,8 @@ fn days_from_db(what: &str, days: i64) -> Result<u32, AppError> {
         .map_err(|_| AppError::Internal(format!("bad {what} {days} in the database")))
 }
 
-/// Stores a visit as received. `false` when a visit with its id is stored
+/// Stores a visit as received at server time `received_at`, marked if its
+/// device's clock was wrong. `false` when a visit with its id is stored
 /// already (the same sign-in pushed again): that one is kept.
 pub async fn insert_visit(
     tx: &mut Transaction<'static, Sqlite>,
@@ -62,8 +63,8 @@ pub async fn insert_visit(
     let inserted = sqlx::query(
         "INSERT INTO visits (id, academy_id, device_id, mutation_id, visitor_name, organisation, \
          visitor_type, host_name, host_staff_id, badge_code, signed_in_at, escort_required, \
-         agreement_id, agreement_version_id, record_json, identified_by, received_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         agreement_id, agreement_version_id, record_json, identified_by, received_at, \
+         clock_skew) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(visit.id.to_string())
@@ -83,6 +84,7 @@ pub async fn insert_visit(
     .bind(record_json)
     .bind(identified_by)
     .bind(received_at)
+    .bind(sign_in_clock_wrong(visit.signed_in_at, received_at))
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -114,10 +116,13 @@ pub async fn find_visit(
     .transpose()
 }
 
-/// Stores a visit's end. `false` when that end, or any end of the same
-/// visit, is stored already: the first one is kept.
+/// Stores the end of `visit` as received at server time `received_at`,
+/// marked if a device's clock was wrong (a sign-out before the sign-in is
+/// kept, not refused). `false` when that end, or any end of the same visit,
+/// is stored already: the first one is kept.
 pub async fn insert_end(
     tx: &mut Transaction<'static, Sqlite>,
+    visit: &StoredVisit,
     end: &VisitEnd,
     mutation_id: i64,
     received_at: Millis,
@@ -125,7 +130,7 @@ pub async fn insert_end(
 ) -> Result<bool, AppError> {
     let inserted = sqlx::query(
         "INSERT INTO visit_ends (id, visit_id, device_id, mutation_id, signed_out_at, method, \
-         identified_by, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+         identified_by, received_at, clock_skew) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT DO NOTHING",
     )
     .bind(end.id.to_string())
@@ -136,6 +141,11 @@ pub async fn insert_end(
     .bind(wire_name(end.method)?)
     .bind(identified_by)
     .bind(received_at)
+    .bind(sign_out_clock_wrong(
+        visit.signed_in_at,
+        end.signed_out_at,
+        received_at,
+    ))
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -190,8 +200,8 @@ pub async fn put_settings(
 
 /// The academy's roll call at server time `now`: its rules, its active
 /// staff as hosts, every visit without an end (from whichever device), the
-/// visits whose end arrived in the last day, and its reception kiosks with
-/// when each last pushed.
+/// visits whose end arrived in the last day, which of those have times from
+/// a wrong clock, and its reception kiosks with when each last pushed.
 pub async fn snapshot(
     pool: &SqlitePool,
     academy: Uuid,
@@ -205,15 +215,17 @@ pub async fn snapshot(
     .bind(&academy_id)
     .fetch_all(pool)
     .await?;
-    let on_site: Vec<(String,)> = sqlx::query_as(
-        "SELECT v.record_json FROM visits v LEFT JOIN visit_ends e ON e.visit_id = v.id \
+    let on_site: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT v.record_json, v.id, v.clock_skew FROM visits v \
+         LEFT JOIN visit_ends e ON e.visit_id = v.id \
          WHERE v.academy_id = ? AND e.id IS NULL ORDER BY v.signed_in_at, v.id",
     )
     .bind(&academy_id)
     .fetch_all(pool)
     .await?;
-    let ended: Vec<(String,)> = sqlx::query_as(
-        "SELECT v.id FROM visit_ends e JOIN visits v ON v.id = e.visit_id \
+    let ended: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT v.id, v.clock_skew OR e.clock_skew FROM visit_ends e \
+         JOIN visits v ON v.id = e.visit_id \
          WHERE v.academy_id = ? AND e.received_at >= ? ORDER BY e.received_at, v.id",
     )
     .bind(&academy_id)
@@ -233,6 +245,14 @@ pub async fn snapshot(
     .fetch_all(pool)
     .await?;
 
+    let clock_wrong = on_site
+        .iter()
+        .map(|(_, id, skew)| (id, skew))
+        .chain(ended.iter().map(|(id, skew)| (id, skew)))
+        .filter(|(_, skew)| **skew)
+        .map(|(id, _)| uuid_from_db(id))
+        .collect::<Result<_, _>>()?;
+
     Ok(ReceptionSnapshot {
         academy_id: academy,
         settings: settings(pool, academy).await?,
@@ -247,15 +267,16 @@ pub async fn snapshot(
             .collect::<Result<_, AppError>>()?,
         on_site: on_site
             .into_iter()
-            .map(|(json,)| {
+            .map(|(json, _, _)| {
                 serde_json::from_str(&json)
                     .map_err(|e| AppError::Internal(format!("bad visit in the database: {e}")))
             })
             .collect::<Result<_, AppError>>()?,
         ended_recently: ended
             .iter()
-            .map(|(id,)| uuid_from_db(id))
+            .map(|(id, _)| uuid_from_db(id))
             .collect::<Result<_, _>>()?,
+        clock_wrong,
         devices: devices
             .into_iter()
             .map(|(id, label, last_seen_at)| {
@@ -270,9 +291,10 @@ pub async fn snapshot(
     })
 }
 
-/// Deletes every visit (with its end) that ended longer ago than its
-/// academy's `server_retention_days` at server time `now`
-/// ([`server_may_forget`]); a visit that never ended is kept. Writes one
+/// Deletes every visit (with its end) whose end the server received longer
+/// ago than its academy's `server_retention_days` at server time `now`
+/// ([`server_may_forget`]): the server's clock both times, never the
+/// device's sign-out time. A visit that never ended is kept. Writes one
 /// audit entry per academy it removed visits from, and says how many went.
 pub async fn purge(pool: &SqlitePool, now: Millis) -> Result<u64, AppError> {
     let default_days = i64::from(ReceptionSettings::default().server_retention_days);
@@ -280,10 +302,10 @@ pub async fn purge(pool: &SqlitePool, now: Millis) -> Result<u64, AppError> {
     // The shortest retention is one day, which the index narrows to; the
     // exact rule is applied below.
     let candidates: Vec<(String, String, i64, i64)> = sqlx::query_as(
-        "SELECT v.id, v.academy_id, e.signed_out_at, COALESCE(s.server_retention_days, ?) \
+        "SELECT v.id, v.academy_id, e.received_at, COALESCE(s.server_retention_days, ?) \
          FROM visit_ends e JOIN visits v ON v.id = e.visit_id \
          LEFT JOIN reception_settings s ON s.academy_id = v.academy_id \
-         WHERE e.signed_out_at <= ?",
+         WHERE e.received_at <= ?",
     )
     .bind(default_days)
     .bind(now.saturating_sub(DAY_MS))
@@ -291,9 +313,9 @@ pub async fn purge(pool: &SqlitePool, now: Millis) -> Result<u64, AppError> {
     .await?;
     // Per academy: how many went, and the retention they went under.
     let mut removed: BTreeMap<String, (u64, u32)> = BTreeMap::new();
-    for (id, academy, signed_out_at, days) in candidates {
+    for (id, academy, end_received_at, days) in candidates {
         let days = days_from_db("server retention", days)?;
-        if !server_may_forget(Some(signed_out_at), now, days) {
+        if !server_may_forget(Some(end_received_at), now, days) {
             continue;
         }
         // The end goes with its visit (ON DELETE CASCADE); said outright so
@@ -313,7 +335,7 @@ pub async fn purge(pool: &SqlitePool, now: Millis) -> Result<u64, AppError> {
         Entry::new(SYSTEM_ACTOR, Action::VisitsPurged)
             .academy(academy)
             .detail(format!(
-                "{count} visit(s) that ended more than {days} days ago removed"
+                "{count} visit(s) whose end arrived more than {days} days ago removed"
             ))
             .write(&mut *tx)
             .await?;

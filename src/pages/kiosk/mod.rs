@@ -20,7 +20,7 @@ use crate::state::use_sync_status;
 use haven_core::api::accounts::{DeviceKind, DeviceView};
 use haven_core::org::Academy;
 use haven_core::policy::PolicyVersion;
-use haven_core::visit::{Host, ReceptionSettings, VisitorType};
+use haven_core::visit::{Host, ReceptionSettings, VisitRecord, VisitorType};
 use haven_core::Millis;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -90,6 +90,13 @@ impl Reception {
             .find(|p| p.audiences.contains(&visitor.audience()))
             .or_else(|| of_kind().next())
             .cloned()
+    }
+
+    /// Whether staff see `visit`'s times as approximate: a device's clock was
+    /// wrong when they were recorded.
+    pub fn times_approximate(&self, visit: &VisitRecord) -> bool {
+        let snapshot = self.snapshot.as_ref().map(|k| &k.snapshot);
+        haven_core::visit::times_approximate(visit, snapshot)
     }
 
     /// Visits still on site, as this desk and the last snapshot know them.

@@ -10,7 +10,7 @@ use crate::clock::{ago, local_date, local_time, now_ms, utc_offset_minutes};
 use crate::state::app_db;
 use crate::state::session::use_session;
 use crate::state::use_sync_status;
-use haven_core::visit::{start_of_day, SignOutMethod};
+use haven_core::visit::{start_of_day, SignOutMethod, CLOCK_WRONG_NOTE};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use std::collections::BTreeSet;
@@ -146,6 +146,7 @@ pub fn RollCall() -> impl IntoView {
                             let people = r.on_site();
                             let total = people.len();
                             let ids: Vec<String> = people.iter().map(|v| v.record.id.to_string()).collect();
+                            let approximate: Vec<bool> = people.iter().map(|v| r.times_approximate(&v.record)).collect();
                             view! {
                                 <p class="roll-call-counts" role="status" data-testid="roll-call-counts">
                                     {move || {
@@ -161,7 +162,7 @@ pub fn RollCall() -> impl IntoView {
                                         <th scope="col">"Visiting"</th><th scope="col">"In at"</th><th scope="col">"Escort"</th>
                                     </tr></thead>
                                     <tbody>
-                                        {people.into_iter().map(|v| {
+                                        {people.into_iter().zip(approximate).map(|(v, approximate)| {
                                             let id = v.record.id.to_string();
                                             let check_id = format!("accounted-{id}");
                                             let for_toggle = id.clone();
@@ -175,7 +176,9 @@ pub fn RollCall() -> impl IntoView {
                                                     <td data-testid="roll-call-name">{v.record.visitor_name.clone()}</td>
                                                     <td>{v.record.organisation.clone()}</td>
                                                     <td>{v.record.host.name.clone()}</td>
-                                                    <td>{local_time(v.record.signed_in_at)}</td>
+                                                    <td>{local_time(v.record.signed_in_at)}
+                                                        {approximate.then(|| view! { " " <strong class="tag-warn" data-testid="clock-wrong">{CLOCK_WRONG_NOTE}</strong> })}
+                                                    </td>
                                                     <td>{if v.record.escort_required { "Escorted" } else { "—" }}</td>
                                                 </tr>
                                             }
@@ -243,11 +246,13 @@ pub fn EndOfDay() -> impl IntoView {
                                     {people.into_iter().map(|v| {
                                         let id = vec![v.record.id.to_string()];
                                         let earlier = v.record.signed_in_at < today;
+                                        let approximate = r.times_approximate(&v.record);
                                         view! {
                                             <li>
                                                 <span>{format!("{} ({}), in at {} {}", v.record.visitor_name, v.record.host.name,
                                                     local_date(v.record.signed_in_at), local_time(v.record.signed_in_at))}</span>
                                                 {earlier.then(|| view! { <strong class="tag-warn">" from an earlier day"</strong> })}
+                                                {approximate.then(|| view! { " " <strong class="tag-warn" data-testid="clock-wrong">{CLOCK_WRONG_NOTE}</strong> })}
                                                 " "
                                                 <button type="button" class="button button-secondary button-small"
                                                     on:click=move |_| { close.dispatch(id.clone()); }>

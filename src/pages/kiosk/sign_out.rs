@@ -22,7 +22,10 @@ pub async fn end_visit(visit: &StoredVisit, method: SignOutMethod) -> Result<(),
         id: new_id(),
         visit_id: visit.record.id,
         device_id: device.device_id,
-        signed_out_at: now_ms().max(visit.record.signed_in_at),
+        // This desk's clock as it is, even if earlier than the sign-in (a
+        // desk's clock is wrong): the server keeps it and marks the visit's
+        // times as approximate, where a made-up time would hide the fault.
+        signed_out_at: now_ms(),
         method,
     };
     end.validate().map_err(|e| e.to_string())?;
