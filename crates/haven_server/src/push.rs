@@ -91,7 +91,7 @@ pub async fn apply_push(
     let prechecked: HashMap<u64, Outcome> = request
         .mutations
         .iter()
-        .filter_map(|m| precheck(caller, request.device_id, m, keys.server_key).map(|o| (m.id, o)))
+        .filter_map(|m| precheck(caller, m, keys.server_key).map(|o| (m.id, o)))
         .collect();
     let opened = open_incidents(
         keys.incident_key,
@@ -356,12 +356,7 @@ fn device_mismatch(e: DeviceMismatch) -> AppError {
 /// Refusals that need no database and must come before any expensive work:
 /// a parent pushing an incident, a shared device's staff record without a
 /// proof that holds.
-fn precheck(
-    caller: &Caller,
-    device_id: Uuid,
-    mutation: &Mutation,
-    server_key: &ServerKey,
-) -> Option<Outcome> {
+fn precheck(caller: &Caller, mutation: &Mutation, server_key: &ServerKey) -> Option<Outcome> {
     if matches!(caller, Caller::Parent(_)) && matches!(mutation.change, Change::CreateIncident(_)) {
         return Some(rejected(
             "not_allowed",
@@ -375,7 +370,7 @@ fn precheck(
         None => Err(staff_proof::ProofError::Missing),
         Some(proof) => {
             let key = staff_proof::proof_key(&server_key.online_key(&proof.account.to_string()));
-            staff_proof::verify(&key, proof, device_id, &mutation.change)
+            staff_proof::verify(&key, proof, &mutation.change)
         }
     };
     result

@@ -9,8 +9,10 @@
 //! online sign-in; the device keeps it sealed under their PIN-protected data
 //! key. So a kiosk's token alone can never make a teacher "signed".
 //!
-//! The MAC covers the device id and the digest of the change, so it cannot be
-//! moved to another record or another device.
+//! The MAC covers the device the record was made on (the record's own
+//! `device_id`) and the digest of the change, so it cannot be moved to
+//! another record or another device, and still holds when the device later
+//! takes a new id and sends the record again.
 
 use super::wire::{Change, StaffProof};
 use crate::hash::Sha256Hex;
@@ -51,23 +53,20 @@ pub fn proof_key(online_key: &[u8; 32]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn mac_over(proof_key: &[u8; 32], device_id: Uuid, change: &Change) -> HmacSha256 {
+fn mac_over(proof_key: &[u8; 32], change: &Change) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(proof_key).expect("HMAC takes any key length");
     mac.update(b"haven staff proof v1\0");
-    mac.update(device_id.as_bytes());
+    mac.update(change.made_on().as_bytes());
     mac.update(change_digest(change).as_str().as_bytes());
     mac
 }
 
-/// The proof `account` attaches to `change` made on `device_id`.
-pub fn sign(proof_key: &[u8; 32], account: Uuid, device_id: Uuid, change: &Change) -> StaffProof {
+/// The proof `account` attaches to `change` (made on the device the
+/// change's record names).
+pub fn sign(proof_key: &[u8; 32], account: Uuid, change: &Change) -> StaffProof {
     StaffProof {
         account,
-        mac: hex::encode(
-            mac_over(proof_key, device_id, change)
-                .finalize()
-                .into_bytes(),
-        ),
+        mac: hex::encode(mac_over(proof_key, change).finalize().into_bytes()),
     }
 }
 
@@ -91,15 +90,10 @@ pub enum ProofError {
     BadMac,
 }
 
-/// Checks `proof` over `change` pushed under `device_id`, with the proof key
-/// of the account it claims (constant-time comparison). The account the
-/// change names, if any, must be the prover.
-pub fn verify(
-    proof_key: &[u8; 32],
-    proof: &StaffProof,
-    device_id: Uuid,
-    change: &Change,
-) -> Result<(), ProofError> {
+/// Checks `proof` over `change`, with the proof key of the account it
+/// claims (constant-time comparison). The account the change names, if any,
+/// must be the prover.
+pub fn verify(proof_key: &[u8; 32], proof: &StaffProof, change: &Change) -> Result<(), ProofError> {
     if let Some(named) = named_account(change) {
         if named != proof.account {
             return Err(ProofError::WrongAccount {
@@ -111,7 +105,7 @@ pub fn verify(
     let Ok(given) = hex::decode(&proof.mac) else {
         return Err(ProofError::BadMac);
     };
-    mac_over(proof_key, device_id, change)
+    mac_over(proof_key, change)
         .verify_slice(&given)
         .map_err(|_| ProofError::BadMac)
 }
@@ -122,6 +116,10 @@ mod tests {
     use crate::agreement::AgreementRecord;
 
     fn agreement(account: Option<Uuid>, name: &str) -> Change {
+        agreement_on(Uuid::from_u128(2), account, name)
+    }
+
+    fn agreement_on(device: Uuid, account: Option<Uuid>, name: &str) -> Change {
         Change::CreateAgreement(AgreementRecord {
             id: Uuid::from_u128(7),
             policy_version_id: Uuid::from_u128(1),
@@ -129,7 +127,7 @@ mod tests {
             signer_name: name.into(),
             agreed: true,
             signed_at: 1_790_000_000_000,
-            device_id: Uuid::from_u128(2),
+            device_id: device,
             signer_account: account,
             ..Default::default()
         })
@@ -140,8 +138,8 @@ mod tests {
         let teacher = Uuid::from_u128(10);
         let key = proof_key(&[1; 32]);
         let change = agreement(Some(teacher), "Ada");
-        let proof = sign(&key, teacher, Uuid::from_u128(2), &change);
-        assert_eq!(verify(&key, &proof, Uuid::from_u128(2), &change), Ok(()));
+        let proof = sign(&key, teacher, &change);
+        assert_eq!(verify(&key, &proof, &change), Ok(()));
         assert!(needs_proof(&change));
     }
 
@@ -150,24 +148,19 @@ mod tests {
         let teacher = Uuid::from_u128(10);
         let key = proof_key(&[1; 32]);
         let change = agreement(Some(teacher), "Ada");
-        let proof = sign(&key, teacher, Uuid::from_u128(2), &change);
+        let proof = sign(&key, teacher, &change);
         let other = agreement(Some(teacher), "Ada Lovelace");
+        assert_eq!(verify(&key, &proof, &other), Err(ProofError::BadMac));
+        let elsewhere = agreement_on(Uuid::from_u128(3), Some(teacher), "Ada");
+        assert_eq!(verify(&key, &proof, &elsewhere), Err(ProofError::BadMac));
         assert_eq!(
-            verify(&key, &proof, Uuid::from_u128(2), &other),
-            Err(ProofError::BadMac)
-        );
-        assert_eq!(
-            verify(&key, &proof, Uuid::from_u128(3), &change),
-            Err(ProofError::BadMac)
-        );
-        assert_eq!(
-            verify(&proof_key(&[2; 32]), &proof, Uuid::from_u128(2), &change),
+            verify(&proof_key(&[2; 32]), &proof, &change),
             Err(ProofError::BadMac)
         );
         let someone_else = Uuid::from_u128(11);
-        let theirs = sign(&key, someone_else, Uuid::from_u128(2), &change);
+        let theirs = sign(&key, someone_else, &change);
         assert_eq!(
-            verify(&key, &theirs, Uuid::from_u128(2), &change),
+            verify(&key, &theirs, &change),
             Err(ProofError::WrongAccount {
                 named: teacher,
                 prover: someone_else
@@ -177,10 +170,7 @@ mod tests {
             account: teacher,
             mac: "zz".into(),
         };
-        assert_eq!(
-            verify(&key, &garbled, Uuid::from_u128(2), &change),
-            Err(ProofError::BadMac)
-        );
+        assert_eq!(verify(&key, &garbled, &change), Err(ProofError::BadMac));
     }
 
     #[test]

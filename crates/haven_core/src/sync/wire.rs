@@ -73,6 +73,17 @@ pub enum Change {
 }
 
 impl Change {
+    /// The device the record was made on (its own field, which never
+    /// changes, even when the device later takes a new id).
+    pub fn made_on(&self) -> Uuid {
+        match self {
+            Change::CreateAgreement(r) => r.device_id,
+            Change::CreateVisit(v) => v.device_id,
+            Change::EndVisit(e) => e.device_id,
+            Change::CreateIncident(i) => i.device_id,
+        }
+    }
+
     /// The id of the record this change creates.
     pub fn record_id(&self) -> Uuid {
         match self {

@@ -317,12 +317,7 @@ pub fn prove(request: &mut PushRequest, account: Uuid, online_key: &[u8; 32]) {
     use haven_core::sync::staff_proof;
     let key = staff_proof::proof_key(online_key);
     for mutation in &mut request.mutations {
-        mutation.proof = Some(staff_proof::sign(
-            &key,
-            account,
-            request.device_id,
-            &mutation.change,
-        ));
+        mutation.proof = Some(staff_proof::sign(&key, account, &mutation.change));
     }
 }
 
