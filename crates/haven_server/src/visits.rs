@@ -237,7 +237,8 @@ pub async fn snapshot(
     // (any request, this poll included) would not.
     let devices: Vec<(String, String, Option<i64>)> = sqlx::query_as(
         "SELECT e.sync_device_id, e.label, d.last_seen_at FROM enrolled_devices e \
-         LEFT JOIN devices d ON d.device_id = e.sync_device_id \
+         LEFT JOIN devices d ON d.device_id = (SELECT device_id FROM devices \
+         WHERE binding = 'enrolled:' || e.id ORDER BY last_seen_at DESC LIMIT 1) \
          WHERE e.academy_id = ? AND e.kind = 'reception_kiosk' AND e.revoked_at IS NULL \
          ORDER BY e.label COLLATE NOCASE, e.id",
     )

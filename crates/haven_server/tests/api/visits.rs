@@ -145,11 +145,12 @@ impl Desk {
 
     async fn post(&self, app: &TestApp, mutations: Vec<(u64, Change)>) -> reqwest::Response {
         let request = PushRequest {
+            device_secret: Some(crate::helpers::device_secret(self.id)),
             device_id: self.id,
             backlog: mutations.len() as u64,
             mutations: mutations
                 .into_iter()
-                .map(|(id, change)| Mutation { id, change })
+                .map(|(id, change)| Mutation::new(id, change))
                 .collect(),
         };
         app.client
@@ -376,7 +377,11 @@ async fn visits_the_caller_may_not_record_are_rejected_and_the_queue_moves_on() 
     assert_eq!(outcomes(&replay), ["rejected:not_allowed"]);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM visits").await, 1);
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM rejected_mutations").await,
+        count(
+            &app,
+            "SELECT COUNT(*) FROM processed_mutations WHERE code IS NOT NULL"
+        )
+        .await,
         6
     );
 
