@@ -114,6 +114,7 @@ enum State {
 /// Waiting { until }   poll before `until`            Waiting (returns WaitUntil(until))
 /// Waiting { until }   poll at/after `until`          as Ready
 /// Waiting             kick                           Ready, n = 0
+/// any                 take_new_id                    Ready, n = 0 (a push out is forgotten)
 /// any                 reply/failure, other ticket    unchanged (stale)
 /// ```
 ///
@@ -262,6 +263,23 @@ impl DeviceSync {
         if !matches!(self.state, State::InFlight { .. }) {
             self.state = State::Ready;
         }
+    }
+
+    /// The device took a new id (its old one was refused as another
+    /// device's, or the server's count for it was not the device's) and
+    /// renumbered its outbox from 1: push under `device_id` from now on, at
+    /// once. A push still out under the old id is forgotten, so a late reply
+    /// to it, which names the old numbers, cannot settle the new ones.
+    pub fn take_new_id(&mut self, device_id: Uuid) {
+        self.device_id = device_id;
+        self.state = State::Ready;
+        self.failures = 0;
+        self.last_failure = None;
+    }
+
+    /// The id this machine pushes under.
+    pub fn device_id(&self) -> Uuid {
+        self.device_id
     }
 
     /// Whether a push is out and not yet answered.
@@ -568,6 +586,49 @@ mod tests {
         m.on_failure(T0, ticket, FailureKind::Refused, 0.0);
         assert_eq!(m.last_failure(), Some(FailureKind::Refused));
         assert!(matches!(m.poll(T0, &outbox, 0.5), Command::WaitUntil(t) if t > T0));
+    }
+
+    #[test]
+    fn after_a_new_id_the_machine_pushes_the_renumbered_outbox_under_it_at_once() {
+        let mut m = DeviceSync::new(DEVICE);
+        let (old_ticket, ids) = expect_push(&mut m, T0, &pending([7, 8]));
+        assert_eq!(ids, vec![7, 8]);
+        // The server refused the whole push (409 device_conflict).
+        m.on_failure(T0 + 1, old_ticket, FailureKind::Refused, 0.5);
+        assert!(
+            matches!(m.poll(T0 + 2, &pending([7, 8]), 0.5), Command::WaitUntil(t) if t > T0 + 2)
+        );
+
+        let new_id = Uuid::from_u128(10);
+        m.take_new_id(new_id);
+        assert_eq!(m.device_id(), new_id);
+        assert_eq!(m.last_failure(), None);
+        // No backoff wait: the renumbered entries go now, under the new id.
+        let renumbered = pending([1, 2]);
+        let Command::Push { ticket, request } = m.poll(T0 + 2, &renumbered, 0.5) else {
+            panic!("expected a push under the new id");
+        };
+        assert_eq!(request.device_id, new_id);
+        assert_eq!(
+            request.mutations.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        // A late reply to the old push names old numbers: ignored.
+        assert_eq!(m.on_reply(T0 + 3, old_ticket, &applied(&[7, 8])), None);
+        assert!(m.on_reply(T0 + 3, ticket, &applied(&[1, 2])).is_some());
+    }
+
+    #[test]
+    fn a_new_id_taken_while_a_push_is_out_drops_that_push() {
+        let mut m = DeviceSync::new(DEVICE);
+        let (old_ticket, _) = expect_push(&mut m, T0, &pending([1]));
+        m.take_new_id(Uuid::from_u128(11));
+        assert!(!m.is_pushing());
+        assert_eq!(m.on_reply(T0 + 1, old_ticket, &applied(&[1])), None);
+        let Command::Push { request, .. } = m.poll(T0 + 1, &pending([1]), 0.5) else {
+            panic!("expected a push");
+        };
+        assert_eq!(request.device_id, Uuid::from_u128(11));
     }
 
     #[test]
