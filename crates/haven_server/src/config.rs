@@ -47,4 +47,25 @@ pub struct Config {
     /// The address the alert email comes from (needed with `--smtp-url`).
     #[arg(long, env = "HAVEN_ALERT_FROM")]
     pub alert_from: Option<String>,
+
+    /// Seconds a caller has to send a request's headers before the
+    /// connection is closed.
+    #[arg(long, env = "HAVEN_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a request body may pause between pieces before the request
+    /// is cut off.
+    #[arg(long, env = "HAVEN_BODY_IDLE_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_idle_timeout_secs: u64,
+}
+
+impl Config {
+    /// The read timeouts these settings ask for (at least a second each).
+    pub fn read_timeouts(&self) -> crate::serve::ReadTimeouts {
+        let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
+        crate::serve::ReadTimeouts {
+            headers: secs(self.header_timeout_secs),
+            body_idle: secs(self.body_idle_timeout_secs),
+        }
+    }
 }

@@ -29,6 +29,7 @@ pub mod query;
 mod routes;
 pub mod rules;
 pub mod security_headers;
+pub mod serve;
 pub mod state;
 pub mod static_files;
 pub mod totp;
@@ -48,12 +49,14 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
 /// The whole app: the API under `/api` and the PWA everywhere else, every
 /// response with the security headers of [`security_headers`].
 pub fn app(state: AppState) -> Router {
+    let body_idle = state.read_timeouts.body_idle;
     let pwa = static_files::router(&state.static_dir);
     let security = security_headers::SecurityHeaders::new(
         static_files::shells(&state.static_dir).to_vec(),
@@ -67,6 +70,13 @@ pub fn app(state: AppState) -> Router {
         // them, compress responses, trace everything, and put the security
         // headers on every response, the layers' own refusals included.
         .layer(RequestDecompressionLayer::new())
+        // A caller who stops sending a body, or takes minutes over a request,
+        // is cut off (headers have their own timeout in serve.rs).
+        .layer(RequestBodyTimeoutLayer::new(body_idle))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            serve::REQUEST_TIMEOUT,
+        ))
         .layer(middleware::map_response(unknown_encoding_as_api_error))
         .layer(CompressionLayer::new())
         .layer(
@@ -162,7 +172,8 @@ impl Server {
                 .with_incident_key(incident_key::IncidentKeyStore::file(
                     incident_key::incident_key_path_for(&config.database),
                 ))
-                .with_alert_mailer(alert_mailer),
+                .with_alert_mailer(alert_mailer)
+                .with_read_timeouts(config.read_timeouts()),
             addr,
         })
     }
@@ -186,10 +197,8 @@ impl Server {
         let pool = self.state.pool.clone();
         let purging = tokio::spawn(purge_every_hour(pool.clone()));
         // The peer address feeds the per-address rate limits and the audit log.
-        let service = app(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let timeouts = self.state.read_timeouts;
+        let served = serve::serve(self.listener, app(self.state), timeouts, shutdown).await;
         // A purge cut short rolls back whole; the next start does it again.
         purging.abort();
         let _ = purging.await;

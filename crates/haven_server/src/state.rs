@@ -27,6 +27,8 @@ pub struct AppState {
     /// Emails the leads about an immediate incident, where configured
     /// (see [`crate::alert_mail`]); `None` sends nothing.
     pub alert_mailer: Option<Arc<AlertMailer>>,
+    /// How long a caller may take to send headers and between body pieces.
+    pub read_timeouts: crate::serve::ReadTimeouts,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             limiter: Arc::new(Limiter::default()),
             incident_key: Arc::new(IncidentKeyStore::in_memory()),
             alert_mailer: None,
+            read_timeouts: Default::default(),
         }
     }
 
@@ -51,6 +54,12 @@ impl AppState {
     /// The same state with the incident key pair from (or made in) its file.
     pub fn with_incident_key(mut self, store: IncidentKeyStore) -> Self {
         self.incident_key = Arc::new(store);
+        self
+    }
+
+    /// The same state with these read timeouts.
+    pub fn with_read_timeouts(mut self, timeouts: crate::serve::ReadTimeouts) -> Self {
+        self.read_timeouts = timeouts;
         self
     }
 

@@ -82,6 +82,8 @@ pub fn test_config(dir: &TempDir) -> Config {
         trust_proxy: false,
         smtp_url: None,
         alert_from: None,
+        header_timeout_secs: 10,
+        body_idle_timeout_secs: 30,
     }
 }
 

@@ -23,4 +23,5 @@ mod pull;
 mod rules;
 mod static_files;
 mod sync;
+mod timeouts;
 mod visits;
