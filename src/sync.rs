@@ -27,6 +27,27 @@ pub enum SyncError {
     /// they stay on the device until someone signs in or enrols it.
     #[error("{0}")]
     NeedsCredential(String),
+    /// The server refused this device's id even after the device took a new
+    /// one; records wait on the device.
+    #[error(
+        "Saved on this device, but the school's server would not take this device's identity, \
+         even after it took a new one ({0}). Nothing has been deleted. Tell the person who \
+         manages Haven at your school."
+    )]
+    IdentityRefused(String),
+}
+
+/// Whole-push refusals that mean this device id is not this device's alone
+/// (a copied browser profile or tablet image uses it too) or that the
+/// server's count for it is not the device's (a restored server or browser).
+/// The answer is a new id, never deleting anything (docs/sync-protocol.md,
+/// "What a device does when the server is ahead of it").
+fn needs_new_id(e: &ApiClientError) -> bool {
+    matches!(
+        e,
+        ApiClientError::Server { status: 403 | 409, code, .. }
+            if code == "device_not_yours" || code == "device_conflict" || code == "mutation_gap"
+    )
 }
 
 /// What to tell people when records wait for a credential.
@@ -53,13 +74,17 @@ pub struct SyncReport {
     pub rejected: usize,
     /// The last network or storage failure, if any.
     pub error: Option<SyncError>,
+    /// The device took a new id in this pass and sent its records again.
+    pub new_id: Option<crate::db::NewDeviceId>,
     /// When the machine wants to run again (a retry or the idle check).
     pub next_at: Millis,
 }
 
 impl SyncReport {
     pub fn changed_anything(&self) -> bool {
-        self.policies_fetched + self.pushed + self.rejected > 0 || self.reception_refreshed
+        self.policies_fetched + self.pushed + self.rejected > 0
+            || self.reception_refreshed
+            || self.new_id.is_some()
     }
 }
 
@@ -164,8 +189,19 @@ pub async fn run_pass(
         pushed: 0,
         rejected: 0,
         error: None,
+        new_id: None,
         next_at: now_ms(),
     };
+    // Another tab may have taken a new id since this machine last pushed:
+    // storage is the truth (one tab syncs at a time, so it cannot change
+    // during this pass but by this pass).
+    match db.device().await {
+        Ok(device) => machine.borrow_mut().follow_id(device.device_id),
+        Err(e) => {
+            report.error = Some(e.into());
+            return report;
+        }
+    }
     match pull_changes(db).await {
         Ok(n) => {
             report.policies_fetched = n;
@@ -251,6 +287,34 @@ pub async fn run_pass(
                     }
                     report.pushed += settlement.acknowledged.len();
                     report.rejected += settlement.rejected.len();
+                }
+            }
+            Err((kind, Some(e))) if needs_new_id(&e) => {
+                // Nothing of this push was kept. Take a new id (renumbering
+                // the outbox, deleting nothing) and send everything again;
+                // but only once for an id the server has not yet answered.
+                if !machine.borrow().may_take_new_id() {
+                    machine
+                        .borrow_mut()
+                        .on_failure(now_ms(), ticket, kind, js_sys::Math::random());
+                    report.error = Some(SyncError::IdentityRefused(e.to_string()));
+                    break;
+                }
+                match db.take_new_device_id().await {
+                    Ok(taken) => {
+                        machine.borrow_mut().take_new_id(taken.device_id);
+                        report.new_id = Some(taken);
+                    }
+                    Err(e) => {
+                        machine.borrow_mut().on_failure(
+                            now_ms(),
+                            ticket,
+                            FailureKind::Temporary,
+                            js_sys::Math::random(),
+                        );
+                        report.error = Some(e.into());
+                        break;
+                    }
                 }
             }
             Err((kind, Some(e))) if e.is_credential_refused() => {

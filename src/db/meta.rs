@@ -59,6 +59,13 @@ pub struct DeviceInfo {
     /// written before secrets, until it is next read.
     #[serde(default)]
     pub secret: Option<String>,
+    /// The ids this device used before, oldest first: it took a new one when
+    /// the server found its id in use by another device (a copied browser
+    /// profile or tablet image) or its count not the device's
+    /// ([`Db::take_new_device_id`]). Records made under them keep their own
+    /// `device_id`, so the device still knows them as its own.
+    #[serde(default)]
+    pub previous_ids: Vec<Uuid>,
 }
 
 impl DeviceInfo {
@@ -67,7 +74,13 @@ impl DeviceInfo {
             device_id,
             next_mutation_id: 1,
             secret: Some(new_device_secret()),
+            previous_ids: Vec::new(),
         }
+    }
+
+    /// Whether `id` is this device's, now or before it took a new id.
+    pub fn is_own(&self, id: Uuid) -> bool {
+        id == self.device_id || self.previous_ids.contains(&id)
     }
 
     /// The secret to push with.

@@ -18,6 +18,7 @@ pub use agreements::{StoredAgreement, SyncState};
 pub use attachments::StoredAttachment;
 pub use incidents::StoredIncident;
 pub use meta::{Credential, CredentialKind, DeviceInfo};
+pub use outbox::{IdentityNotice, NewDeviceId, REFUSED_KEYS_FROM};
 pub use visits::{KeptSnapshot, StoredVisit};
 
 use rexie::{Index, ObjectStore, Rexie, TransactionMode};

@@ -2,7 +2,8 @@
 //! server has acknowledged them.
 
 use super::{
-    commit, from_js, read_err, to_js, write_err, Db, DbError, AGREEMENTS, INCIDENTS, OUTBOX, VISITS,
+    commit, from_js, read_err, to_js, write_err, Db, DbError, AGREEMENTS, INCIDENTS, META, OUTBOX,
+    VISITS,
 };
 use super::{StoredAgreement, SyncState};
 use futures::future::try_join_all;
@@ -131,6 +132,139 @@ impl Db {
         let (deleted, put) = futures::join!(try_join_all(writes), try_join_all(puts));
         deleted.map_err(write_err)?;
         put.map_err(write_err)?;
+        commit(tx).await
+    }
+}
+
+/// Refused entries are moved to keys from here when the device takes a new
+/// id: they keep their state and reason but no longer hold numbers in the new
+/// count (1, 2, 3, …), which the server needs without gaps. Far above any
+/// count a device reaches, and below 2^53, where a JavaScript number still
+/// holds an integer exactly.
+pub const REFUSED_KEYS_FROM: u64 = 1 << 52;
+
+const IDENTITY_NOTICE_KEY: &str = "identity_notice";
+
+/// That this device took a new id, for the sync page to say so.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdentityNotice {
+    pub at: haven_core::Millis,
+    pub previous: uuid::Uuid,
+    pub device_id: uuid::Uuid,
+}
+
+/// What [`Db::take_new_device_id`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeviceId {
+    pub previous: uuid::Uuid,
+    pub device_id: uuid::Uuid,
+    /// Pending entries, now numbered 1..=renumbered.
+    pub renumbered: u64,
+}
+
+impl Db {
+    /// Takes a new device id after the server refused the old one (another
+    /// device uses it, or the server's count for it is not this device's).
+    /// Deletes nothing: in one strict-durability transaction the device
+    /// keeps its secret, remembers the old id, numbers its pending entries
+    /// 1..n in their order, moves refused entries (state and reason kept) to
+    /// keys from [`REFUSED_KEYS_FROM`] so they never meet the new numbers,
+    /// and sets the next number to n + 1. Pending agreements get their new
+    /// number too. Records keep their own `device_id` (the server accepts an
+    /// earlier id of the same device), so every one of them is sent again.
+    pub async fn take_new_device_id(&self) -> Result<NewDeviceId, DbError> {
+        use super::durable;
+        use super::meta::{DeviceInfo, DEVICE_KEY};
+        let tx = durable::strict_transaction(&self.raw, &[OUTBOX, META, AGREEMENTS])?;
+        let store = |name| tx.object_store(name).map_err(|e| durable::classify(&e));
+        let failed = |e: JsValue| {
+            let _ = tx.abort();
+            durable::classify(&e)
+        };
+        let (outbox, meta, agreements) = (store(OUTBOX)?, store(META)?, store(AGREEMENTS)?);
+        let device_key = JsValue::from_str(DEVICE_KEY);
+        let mut device =
+            match durable::settle_request(&meta.get(&device_key).map_err(failed)?).await? {
+                v if v.is_undefined() => DeviceInfo::new(crate::clock::new_id()),
+                v => from_js(v)?,
+            };
+        let all = durable::settle_request(&outbox.get_all().map_err(failed)?).await?;
+        // In key order: pending entries first by their old numbers.
+        let entries: Vec<OutboxEntry> = js_sys::Array::from(&all)
+            .iter()
+            .map(from_js)
+            .collect::<Result<_, _>>()?;
+        let mut next_refused = entries
+            .iter()
+            .map(|e| e.mutation.id + 1)
+            .filter(|&k| k > REFUSED_KEYS_FROM)
+            .max()
+            .unwrap_or(REFUSED_KEYS_FROM);
+        let mut renumbered = 0;
+        let mut moved = Vec::with_capacity(entries.len());
+        for mut entry in entries {
+            if entry.state == EntryState::Pending {
+                renumbered += 1;
+                entry.mutation.id = renumbered;
+            } else if entry.mutation.id < REFUSED_KEYS_FROM {
+                entry.mutation.id = next_refused;
+                next_refused += 1;
+            }
+            moved.push(entry);
+        }
+        durable::settle_request(&outbox.clear().map_err(failed)?).await?;
+        for entry in &moved {
+            outbox.put(&to_js(entry)?).map_err(failed)?;
+        }
+        // A pending agreement shows its new number (the list sorts by it).
+        for entry in moved.iter().filter(|e| e.state == EntryState::Pending) {
+            let Change::CreateAgreement(record) = &entry.mutation.change else {
+                continue;
+            };
+            let key = JsValue::from_str(&record.id.to_string());
+            let value = durable::settle_request(&agreements.get(&key).map_err(failed)?).await?;
+            if value.is_undefined() {
+                continue;
+            }
+            let mut stored: StoredAgreement = from_js(value)?;
+            stored.mutation_id = entry.mutation.id;
+            agreements.put(&to_js(&stored)?).map_err(failed)?;
+        }
+        let previous = device.device_id;
+        device.previous_ids.push(previous);
+        device.device_id = crate::clock::new_id();
+        device.next_mutation_id = renumbered + 1;
+        meta.put_with_key(&to_js(&device)?, &device_key)
+            .map_err(failed)?;
+        // Told on the sync page until dismissed, or for a day.
+        let notice = super::IdentityNotice {
+            at: crate::clock::now_ms(),
+            previous,
+            device_id: device.device_id,
+        };
+        meta.put_with_key(&to_js(&notice)?, &JsValue::from_str(IDENTITY_NOTICE_KEY))
+            .map_err(failed)?;
+        durable::committed(&tx).await?;
+        Ok(NewDeviceId {
+            previous,
+            device_id: device.device_id,
+            renumbered,
+        })
+    }
+
+    /// The last time this device took a new id, unless dismissed.
+    pub async fn identity_notice(&self) -> Result<Option<IdentityNotice>, DbError> {
+        self.get_meta(IDENTITY_NOTICE_KEY).await
+    }
+
+    /// The person has read the notice.
+    pub async fn dismiss_identity_notice(&self) -> Result<(), DbError> {
+        let tx = self.tx(&[META], TransactionMode::ReadWrite)?;
+        tx.store(META)
+            .map_err(read_err)?
+            .delete(JsValue::from_str(IDENTITY_NOTICE_KEY))
+            .await
+            .map_err(write_err)?;
         commit(tx).await
     }
 }

@@ -68,6 +68,24 @@ pub fn SyncStatusPage() -> impl IntoView {
                 <p>"Connect this device to the school network so they reach the school's records."</p>
             </div>
         })}
+        {move || status.identity_notice.get().map(|_| view! {
+            <div class="panel panel-warn" role="status" data-testid="identity-notice">
+                <h2>"This device has a new identity"</h2>
+                <p>"This device found another device using its identity (a copy of this browser or \
+                    tablet). It has taken a new one and sent its records again; nothing was lost."</p>
+                <p>"If this tablet or browser was copied on purpose, ask the person who manages Haven \
+                    at your school to enrol each copy on its own."</p>
+                <p><button type="button" class="button button-secondary" data-testid="dismiss-identity-notice"
+                    on:click=move |_| {
+                        status.identity_notice.set(None);
+                        leptos::task::spawn_local(async move {
+                            if let Ok(db) = app_db().await {
+                                let _ = db.dismiss_identity_notice().await;
+                            }
+                        });
+                    }>"Dismiss"</button></p>
+            </div>
+        })}
         {move || status.problem.get().map(|p| view! {
             <div class="panel panel-warn" role="alert"><p>{p}</p></div>
         })}

@@ -37,7 +37,13 @@ pub struct SyncStatus {
     pub problem: RwSignal<Option<String>>,
     /// Bumped whenever stored data changes, so views reading IndexedDB refresh.
     pub data_version: RwSignal<u64>,
+    /// This device took a new id (another device used its old one): shown
+    /// until dismissed or for [`NOTICE_FOR_MS`].
+    pub identity_notice: RwSignal<Option<crate::db::IdentityNotice>>,
 }
+
+/// How long the notice that the device took a new id stays up undismissed.
+pub const NOTICE_FOR_MS: Millis = 24 * 60 * 60 * 1000;
 
 impl SyncStatus {
     /// Whether something has waited on this device for more than a day.
@@ -76,6 +82,7 @@ pub fn provide_sync_status() -> SyncStatus {
         progress: RwSignal::new(None),
         problem: RwSignal::new(None),
         data_version: RwSignal::new(0),
+        identity_notice: RwSignal::new(None),
     };
     provide_context(status);
     let (tx, rx) = mpsc::unbounded();
@@ -137,6 +144,12 @@ pub async fn refresh_counts(status: SyncStatus) {
     }
     if let Ok(at) = db.last_sync_at().await {
         status.last_sync_at.set(at);
+    }
+    if let Ok(notice) = db.identity_notice().await {
+        let notice = notice.filter(|n| now_ms() - n.at < NOTICE_FOR_MS);
+        if status.identity_notice.get_untracked() != notice {
+            status.identity_notice.set(notice);
+        }
     }
 }
 

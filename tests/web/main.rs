@@ -2,6 +2,7 @@
 #![cfg(target_arch = "wasm32")]
 
 mod durability;
+mod identity;
 mod incidents;
 mod lock;
 mod render;

@@ -138,6 +138,10 @@ pub struct DeviceSync {
     failures: u32,
     last_failure: Option<FailureKind>,
     next_ticket: u64,
+    /// Set by [`take_new_id`](Self::take_new_id) until the server first
+    /// answers a push under the new id: while set, a refusal of the new id
+    /// is not answered by yet another one (see [`may_take_new_id`](Self::may_take_new_id)).
+    new_id_unanswered: bool,
 }
 
 impl DeviceSync {
@@ -151,6 +155,7 @@ impl DeviceSync {
             failures: 0,
             last_failure: None,
             next_ticket: 0,
+            new_id_unanswered: false,
         }
     }
 
@@ -225,6 +230,7 @@ impl DeviceSync {
             _ => return None,
         };
         let settlement = settle(sent, reply);
+        self.new_id_unanswered = false;
         self.failures = 0;
         self.last_failure = None;
         let progress = !settlement.acknowledged.is_empty() || !settlement.rejected.is_empty();
@@ -275,6 +281,26 @@ impl DeviceSync {
         self.state = State::Ready;
         self.failures = 0;
         self.last_failure = None;
+        self.new_id_unanswered = true;
+    }
+
+    /// Whether a refusal of this id may be answered by taking a new one:
+    /// not if this id is itself a new one the server has not yet answered.
+    /// A fresh random id cannot honestly be in use or behind, so a second
+    /// refusal means something is wrong that a third id would not fix, and
+    /// taking ids in a loop would only use up the server's allowance.
+    pub fn may_take_new_id(&self) -> bool {
+        !self.new_id_unanswered
+    }
+
+    /// Follows an id another tab took (the shell reads it from storage at
+    /// the start of a pass): unlike [`take_new_id`](Self::take_new_id), not
+    /// a new refusal here, so the guard is left as it is.
+    pub fn follow_id(&mut self, device_id: Uuid) {
+        if self.device_id != device_id {
+            self.device_id = device_id;
+            self.state = State::Ready;
+        }
     }
 
     /// The id this machine pushes under.
@@ -358,6 +384,21 @@ mod tests {
                     .filter(|e| e.state == EntryState::Pending)
                     .count();
                 assert_eq!(request.backlog, pending as u64);
+                (ticket, request.mutations.iter().map(|m| m.id).collect())
+            }
+            other => panic!("expected a push, got {other:?}"),
+        }
+    }
+
+    fn expect_push_as(
+        m: &mut DeviceSync,
+        now: Millis,
+        outbox: &[OutboxEntry],
+        device: Uuid,
+    ) -> (Ticket, Vec<u64>) {
+        match m.poll(now, outbox, 0.5) {
+            Command::Push { ticket, request } => {
+                assert_eq!(request.device_id, device);
                 (ticket, request.mutations.iter().map(|m| m.id).collect())
             }
             other => panic!("expected a push, got {other:?}"),
@@ -616,6 +657,20 @@ mod tests {
         // A late reply to the old push names old numbers: ignored.
         assert_eq!(m.on_reply(T0 + 3, old_ticket, &applied(&[7, 8])), None);
         assert!(m.on_reply(T0 + 3, ticket, &applied(&[1, 2])).is_some());
+    }
+
+    #[test]
+    fn a_new_id_refused_before_any_answer_is_not_replaced_by_another() {
+        let mut m = DeviceSync::new(DEVICE);
+        assert!(m.may_take_new_id());
+        m.take_new_id(Uuid::from_u128(10));
+        assert!(!m.may_take_new_id(), "refused again: stop, do not loop");
+        let (ticket, ids) = expect_push_as(&mut m, T0, &pending([1]), Uuid::from_u128(10));
+        m.on_reply(T0 + 1, ticket, &applied(&ids)).unwrap();
+        assert!(
+            m.may_take_new_id(),
+            "answered once: a later clash may take another"
+        );
     }
 
     #[test]
