@@ -109,7 +109,9 @@ pub async fn apply_push(
         check_new_device_budget(&mut tx, caller, now).await?;
     }
     let mut last = row.as_ref().map_or(0, |r| r.last);
-    check_continues(last, &request.mutations).map_err(device_mismatch)?;
+    if !sim_faults::on(sim_faults::Fault::IgnoreGap) {
+        check_continues(last, &request.mutations).map_err(device_mismatch)?;
+    }
 
     let pusher = caller.identification();
     let mut results = Vec::with_capacity(request.mutations.len());
@@ -123,6 +125,7 @@ pub async fn apply_push(
             // device with this id, refused before anything is written.
             Classification::Replay => {
                 let kept = processed(&mut tx, &device_id, mutation.id).await?;
+                let kept = sim_faults::bend(kept);
                 replay_outcome(mutation.id, &digest, kept).map_err(device_mismatch)?
             }
             Classification::New => {
@@ -173,7 +176,13 @@ pub async fn apply_push(
          reported_backlog = excluded.reported_backlog, binding = excluded.binding",
     )
     .bind(&device_id)
-    .bind(to_db_id(last))
+    .bind(to_db_id(
+        if sim_faults::on(sim_faults::Fault::SkipLastMutationId) {
+            row.as_ref().map_or(0, |r| r.last)
+        } else {
+            last
+        },
+    ))
     .bind(now)
     // What is still waiting once this batch is in.
     .bind(to_db_id(
@@ -187,6 +196,7 @@ pub async fn apply_push(
     .execute(&mut *tx)
     .await?;
     pause_inside_push_for_tests().await;
+    sim_faults::crash_before_commit()?;
     tx.commit().await?;
 
     Ok(PushResponse {
@@ -206,6 +216,77 @@ async fn pause_inside_push_for_tests() {
     {
         tracing::info!(ms, "pausing inside the push transaction (test hook)");
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+}
+
+/// Faults put into this push on purpose, so that the sync simulation
+/// (`tests/sync_simulation.rs`) can show it notices each one in the real
+/// code. Only the `sim-faults` feature, which only that test's build turns
+/// on, can set them; without it every check here is a constant `false`.
+pub mod sim_faults {
+    use super::{AppError, Processed};
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Fault {
+        /// A replayed rejection is answered `duplicate`.
+        DuplicateForReplayedRejection,
+        /// A replay's digest is not compared with the change processed first.
+        IgnoreDigest,
+        /// A jump in a device's numbering is let through.
+        IgnoreGap,
+        /// A push under a device id bound to another device is let through.
+        IgnoreOwner,
+        /// `last_mutation_id` is not moved on.
+        SkipLastMutationId,
+    }
+
+    #[cfg(feature = "sim-faults")]
+    thread_local! {
+        static FAULT: std::cell::Cell<Option<Fault>> = const { std::cell::Cell::new(None) };
+        static CRASH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Puts `fault` into every push on this thread (`None`: a working server).
+    #[cfg(feature = "sim-faults")]
+    pub fn set(fault: Option<Fault>) {
+        FAULT.with(|f| f.set(fault));
+    }
+
+    /// Whether the next push on this thread dies just before its commit, as
+    /// the server process would: not a bug, the simulation's crash mid-batch.
+    #[cfg(feature = "sim-faults")]
+    pub fn crash_next_push(crash: bool) {
+        CRASH.with(|c| c.set(crash));
+    }
+
+    pub(super) fn on(fault: Fault) -> bool {
+        #[cfg(feature = "sim-faults")]
+        return FAULT.with(|f| f.get()) == Some(fault);
+        #[cfg(not(feature = "sim-faults"))]
+        return {
+            let _ = fault;
+            false
+        };
+    }
+
+    pub(super) fn bend(mut kept: Option<Processed>) -> Option<Processed> {
+        if let Some(k) = kept.as_mut() {
+            if on(Fault::IgnoreDigest) {
+                k.change_sha256 = None;
+            }
+            if on(Fault::DuplicateForReplayedRejection) {
+                k.rejection = None;
+            }
+        }
+        kept
+    }
+
+    pub(super) fn crash_before_commit() -> Result<(), AppError> {
+        #[cfg(feature = "sim-faults")]
+        if CRASH.with(|c| c.replace(false)) {
+            return Err(AppError::Internal("simulated crash before commit".into()));
+        }
+        Ok(())
     }
 }
 
@@ -284,7 +365,7 @@ async fn check_owner(
             }
         }
     };
-    if bound_elsewhere {
+    if bound_elsewhere && !sim_faults::on(sim_faults::Fault::IgnoreOwner) {
         return Err(AppError::DeviceNotYours);
     }
     Ok(())

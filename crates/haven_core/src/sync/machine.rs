@@ -5,7 +5,7 @@
 //! Every input carries the time (`now`), and the ones that schedule a retry
 //! carry a random `jitter` in `[0, 1)`, so the machine reads no clock and no
 //! random source and the whole protocol runs in memory in tests
-//! (`tests/sync_simulation.rs`).
+//! (`crates/haven_server/tests/sync_simulation.rs`).
 //!
 //! The machine holds no records. The outbox is the shell's durable storage and
 //! is passed to [`DeviceSync::poll`]; a [`Settlement`] returned by

@@ -1,8 +1,8 @@
 //! The server's decisions about a push, without the database.
 //!
-//! `haven_server::push` runs these inside its SQLite transaction; the in-memory
-//! server in `tests/sync_simulation.rs` runs the same functions, so the rules
-//! the simulation checks are the rules the real server follows.
+//! `haven_server::push` runs these inside its SQLite transaction; the fault
+//! simulation (`crates/haven_server/tests/sync_simulation.rs`) drives that
+//! real push on SQLite, so the rules it checks are the rules the server follows.
 //!
 //! Per device the server keeps one number, the highest mutation id it has
 //! processed (`last_processed`, 0 for a device it has never seen), and the
