@@ -5,7 +5,7 @@ use super::to_js;
 use super::{durable, from_js, read_err, Db, DbError, AGREEMENTS, META, OUTBOX};
 use haven_core::agreement::AgreementRecord;
 use haven_core::sync::outbox::{EntryState, OutboxEntry};
-use haven_core::sync::wire::{Change, Mutation};
+use haven_core::sync::wire::{Change, Mutation, StaffProof};
 use rexie::TransactionMode;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -33,7 +33,20 @@ impl Db {
     /// Saves a signature and its outbox entry in one IndexedDB transaction:
     /// either both are stored or neither is. Returns the mutation number.
     pub async fn record_signature(&self, record: &AgreementRecord) -> Result<u64, DbError> {
-        let ids = self.append(vec![Append::agreement(record)?]).await?;
+        self.record_staff_signature(record, None).await
+    }
+
+    /// As [`record_signature`](Self::record_signature), for an agreement a
+    /// member of staff signed as themselves: its outbox entry carries the
+    /// proof they made while unlocked here (`lock::proof_for`).
+    pub async fn record_staff_signature(
+        &self,
+        record: &AgreementRecord,
+        proof: Option<StaffProof>,
+    ) -> Result<u64, DbError> {
+        let mut item = Append::agreement(record)?;
+        item.proof = proof;
+        let ids = self.append(vec![item]).await?;
         Ok(ids[0])
     }
 
@@ -74,7 +87,7 @@ impl Db {
             device.next_mutation_id += 1;
             let entry = OutboxEntry {
                 mutation: Mutation {
-                    proof: None,
+                    proof: item.proof,
                     id: mutation_id,
                     change: item.change,
                 },
@@ -126,6 +139,9 @@ pub(crate) struct Append {
     pub change: Change,
     /// Overwrite a record already stored under the same key.
     pub replace: bool,
+    /// For a staff record: proof the person was unlocked here when it was
+    /// made (`haven_core::sync::staff_proof`).
+    pub proof: Option<StaffProof>,
 }
 
 impl Append {
@@ -135,6 +151,7 @@ impl Append {
             store: AGREEMENTS,
             change: Change::CreateAgreement(record.clone()),
             replace: false,
+            proof: None,
             value: Box::new(move |mutation_id| {
                 to_js(&StoredAgreement {
                     record,

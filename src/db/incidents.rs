@@ -10,7 +10,7 @@ use super::{INCIDENTS, REFERENCE};
 use crate::lock::Sealed;
 use haven_core::incident::{IncidentKey, SealedIncident};
 use haven_core::slug::Slug;
-use haven_core::sync::wire::Change;
+use haven_core::sync::wire::{Change, StaffProof};
 use haven_core::Millis;
 use rexie::TransactionMode;
 use serde::{Deserialize, Serialize};
@@ -38,17 +38,21 @@ pub struct StoredIncident {
 }
 
 impl Db {
-    /// Stores an incident and queues it for the server in one transaction.
+    /// Stores an incident and queues it for the server in one transaction,
+    /// with the author's proof that they were unlocked here
+    /// (`lock::proof_for`; `None` only where the server needs none).
     pub async fn record_incident(
         &self,
         stored: &StoredIncident,
         sealed: SealedIncident,
+        proof: Option<StaffProof>,
     ) -> Result<(), DbError> {
         let stored = stored.clone();
         self.append(vec![Append {
             store: INCIDENTS,
             change: Change::CreateIncident(sealed),
             replace: false,
+            proof,
             value: Box::new(move |_| to_js(&stored)),
         }])
         .await
@@ -62,6 +66,7 @@ impl Db {
         &self,
         stored: &StoredIncident,
         sealed: SealedIncident,
+        proof: Option<StaffProof>,
     ) -> Result<(), DbError> {
         let mut pending = stored.clone();
         pending.sync = SyncState::Pending;
@@ -69,6 +74,7 @@ impl Db {
             store: INCIDENTS,
             change: Change::CreateIncident(sealed),
             replace: true,
+            proof,
             value: Box::new(move |_| to_js(&pending)),
         }])
         .await?;

@@ -76,6 +76,7 @@ impl Db {
             store: VISITS,
             change: Change::CreateVisit(visit.clone()),
             replace: false,
+            proof: None,
             value: Box::new(move |_| to_js(&stored)),
         });
         self.append(items).await.map(|_| ())
@@ -96,6 +97,7 @@ impl Db {
             store: VISITS,
             change: Change::EndVisit(end.clone()),
             replace: true,
+            proof: None,
             value: Box::new(move |_| to_js(&stored)),
         }])
         .await
@@ -126,7 +128,9 @@ impl Db {
         let (visit_id, is_end) = match change {
             Change::CreateVisit(v) => (v.id, false),
             Change::EndVisit(e) => (e.visit_id, true),
-            Change::CreateAgreement(_) | Change::CreateIncident(_) => return Ok(()),
+            Change::CreateAgreement(_) | Change::CreateIncident(_) | Change::Unreadable(_) => {
+                return Ok(())
+            }
         };
         let key = JsValue::from_str(&visit_id.to_string());
         let Some(value) = store.get(key).await.map_err(read_err)? else {

@@ -28,6 +28,8 @@ pub use haven_core::accounts::pin::{MAX_WRONG_PINS, MIN_PIN_DIGITS};
 
 use crate::db::{self, from_js, Db, DbError, LOCAL_USERS};
 use crypto::{context, Failure};
+use haven_core::sync::staff_proof;
+use haven_core::sync::wire::{Change, StaffProof};
 use rexie::TransactionMode;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
@@ -53,6 +55,14 @@ pub enum LockError {
     WeakPin(String),
     #[error("Haven could not unlock or protect your data on this device. {0}")]
     Crypto(String),
+    /// The profile on this device is from before staff proofs: it holds no
+    /// proof key yet, and only an online sign-in brings one.
+    #[error(
+        "Haven needs you to sign in online once more on this device before you can sign or log \
+         this here: on a shared device the school's server only accepts it with proof that you \
+         were signed in, and that proof comes with an online sign-in. Nothing was saved."
+    )]
+    NoProofKey,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -121,6 +131,10 @@ struct UnlockedInner {
     user: LocalUserSummary,
     /// Non-extractable, encrypt/decrypt only.
     key: CryptoKey,
+    /// The person's staff proof key (`staff_proof::proof_key` of their
+    /// online key), opened from their record at unlock; `None` for a record
+    /// from before proofs. Dropped with the rest at lock.
+    proof_key: Option<[u8; 32]>,
     /// WebCrypto can only wrap an extractable key, and [`set_pin`] must work
     /// offline. So instead of an extractable key, this keeps the wrap the data
     /// key was unlocked from and its (non-extractable) wrapping key, from which
@@ -196,6 +210,52 @@ impl Unlocked {
     fn aad_sealed(&self) -> Vec<u8> {
         context("sealed", &[&self.inner.user.user_id])
     }
+
+    /// Whether records this person makes here can carry a staff proof.
+    pub fn has_proof_key(&self) -> bool {
+        self.inner.proof_key.is_some()
+    }
+
+    /// The proof that this person, unlocked here now, made `change`
+    /// (`haven_core::sync::staff_proof`). A shared or enrolled device's
+    /// staff record is refused by the server without one.
+    pub fn staff_proof(&self, change: &Change) -> Result<StaffProof, LockError> {
+        let key = self.inner.proof_key.as_ref().ok_or(LockError::NoProofKey)?;
+        let account = uuid::Uuid::parse_str(&self.inner.user.user_id)
+            .map_err(|e| LockError::Crypto(format!("your account id is not readable: {e}")))?;
+        Ok(staff_proof::sign(key, account, change))
+    }
+}
+
+/// The proof a staff record made now by `who` carries, if it needs one: a
+/// change that names staff always gets one when the person has a proof key
+/// (the device may be enrolled later, and a staff session's push ignores
+/// it); without a key, an enrolled device refuses to queue what the server
+/// would refuse, and any other device queues it bare (its own staff
+/// session pushes it, which needs no proof).
+pub async fn proof_for(
+    db: &Db,
+    who: &Unlocked,
+    change: &Change,
+) -> Result<Option<StaffProof>, LockError> {
+    if !staff_proof::needs_proof(change) {
+        return Ok(None);
+    }
+    match who.staff_proof(change) {
+        Ok(proof) => Ok(Some(proof)),
+        Err(LockError::NoProofKey) => {
+            let enrolled = db
+                .credential()
+                .await?
+                .is_some_and(|c| c.kind == db::CredentialKind::Device);
+            if enrolled {
+                Err(LockError::NoProofKey)
+            } else {
+                Ok(None)
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// One person's record in `local_users`. Holds no plaintext secret.
@@ -212,6 +272,11 @@ struct LocalUser {
     wrong_pins: u32,
     /// The JSON of a [`SessionSecret`], sealed with the data key.
     session: Option<Sealed>,
+    /// The staff proof key, sealed with the data key, so a PIN unlock
+    /// offline can still prove who made a record; `None` in a record from
+    /// before proofs, until the next online sign-in.
+    #[serde(default)]
+    proof_key: Option<Sealed>,
     updated_at: f64,
 }
 
@@ -238,6 +303,7 @@ impl LocalUser {
     fn wipe(&mut self) {
         self.pin = None;
         self.session = None;
+        self.proof_key = None;
         self.wrong_pins = self.wrong_pins.max(MAX_WRONG_PINS);
     }
 }
@@ -305,6 +371,15 @@ pub async fn after_online_sign_in(
             .filter(|r| r.wrong_pins < MAX_WRONG_PINS)
             .and_then(|r| r.pin.clone()),
     };
+    // Only an online sign-in brings the online key, so this is where the
+    // proof key is made and sealed for later PIN unlocks.
+    let online_bytes: [u8; 32] = online_secret
+        .try_into()
+        .map_err(|_| LockError::Crypto("the sign-in key from the server is not 32 bytes".into()))?;
+    let proof_key = staff_proof::proof_key(&online_bytes);
+    let sealed_proof_key = crypto::encrypt(&key, &context("proof", &[user_id]), &proof_key)
+        .await
+        .map_err(|e| e.into_lock_error("Your sign-in could not be saved"))?;
     let session_json = serde_json::to_vec(session).map_err(|e| LockError::Crypto(e.to_string()))?;
     let sealed_session = crypto::encrypt(&key, &context("session", &[user_id]), &session_json)
         .await
@@ -317,6 +392,7 @@ pub async fn after_online_sign_in(
         online_wrapped_key,
         wrong_pins: 0,
         session: Some(sealed_session),
+        proof_key: Some(sealed_proof_key),
         updated_at: crate::clock::now_ms() as f64,
     };
     put_user(db, &record).await?;
@@ -324,6 +400,7 @@ pub async fn after_online_sign_in(
         inner: Rc::new(UnlockedInner {
             user: record.summary(),
             key,
+            proof_key: Some(proof_key),
             rewrap,
         }),
     })
@@ -393,10 +470,12 @@ pub async fn unlock_with_pin(db: &Db, user_id: &str, pin: &str) -> Result<Unlock
             })
             .await?
             .ok_or(LockError::UnknownUser)?;
+            let proof_key = open_proof_key(&key, &record).await;
             return Ok(Unlocked {
                 inner: Rc::new(UnlockedInner {
                     user: record.summary(),
                     key,
+                    proof_key,
                     rewrap,
                 }),
             });
@@ -413,6 +492,17 @@ pub async fn unlock_with_pin(db: &Db, user_id: &str, pin: &str) -> Result<Unlock
             remaining: MAX_WRONG_PINS - attempt,
         })
     }
+}
+
+/// The proof key from `record`, opened with the data key; `None` if the
+/// record has none (from before proofs) or it does not open (then the
+/// person signs in online once, which seals a fresh one).
+async fn open_proof_key(key: &CryptoKey, record: &LocalUser) -> Option<[u8; 32]> {
+    let sealed = record.proof_key.as_ref()?;
+    let bytes = crypto::decrypt(key, &context("proof", &[&record.user_id]), sealed)
+        .await
+        .ok()?;
+    bytes.try_into().ok()
 }
 
 /// Everyone with a profile on this device, by name.

@@ -388,6 +388,11 @@ fn IncidentForm(
             record.validate_against(&rules.with_value(|r| r.tables.clone())).map_err(|e| e.to_string())?;
             let json = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
             let sealed = crate::lock::seal_incident(&key, &record).await.map_err(|e| e.to_string())?;
+            // The author's proof, made now while they are unlocked: before
+            // anything is stored, so a device that cannot make one (an old
+            // profile on an enrolled tablet) saves nothing the server would refuse.
+            let change = haven_core::sync::wire::Change::CreateIncident(sealed.clone());
+            let proof = crate::lock::proof_for(&db, &who, &change).await.map_err(|e| e.to_string())?;
             let author_copy = who.seal(&json).await.map_err(|e| e.to_string())?;
             let stored = StoredIncident {
                 id: record.id,
@@ -401,7 +406,7 @@ fn IncidentForm(
             };
             // The files first: an incident here never names one that is not.
             db.store_attachments(&kept).await.map_err(|e| e.to_string())?;
-            db.record_incident(&stored, sealed).await.map_err(|e| e.to_string())?;
+            db.record_incident(&stored, sealed, proof).await.map_err(|e| e.to_string())?;
             let _ = delete_draft(&db, &who, &draft_id.get_value()).await;
             Ok::<_, String>(())
         }
@@ -816,7 +821,12 @@ pub fn MyIncidents() -> impl IntoView {
                 let sealed = crate::lock::seal_incident(&key, &record)
                     .await
                     .map_err(|e| e.to_string())?;
-                db.resend_incident(&stored, sealed)
+                // Sealed anew is a new change: it needs a proof of its own.
+                let change = haven_core::sync::wire::Change::CreateIncident(sealed.clone());
+                let proof = crate::lock::proof_for(&db, &who, &change)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                db.resend_incident(&stored, sealed, proof)
                     .await
                     .map_err(|e| e.to_string())
             }

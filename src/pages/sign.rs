@@ -14,6 +14,7 @@ use haven_core::agreement::{
 };
 use haven_core::policy::{text_hash, Audience, PolicyVersion};
 use haven_core::signature::{to_svg, SignatureError, SignatureMark, Stroke, TYPED_STATEMENT};
+use haven_core::sync::wire::Change;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -108,7 +109,8 @@ fn SignForm(
     let answers = RwSignal::new(std::collections::BTreeMap::<String, String>::new());
     let invited = StoredValue::new(invited);
     // A staff member unlocked on this device signs as themselves, by account.
-    let me = use_session().user.get_untracked();
+    let session = use_session();
+    let me = session.user.get_untracked();
     let account = me
         .as_ref()
         .and_then(|u| uuid::Uuid::parse_str(&u.user_id()).ok());
@@ -158,8 +160,8 @@ fn SignForm(
         let signer_name = name.get_untracked().trim().to_owned();
         async move {
             let result = async {
-                let db = app_db().await?;
-                let device = db.device().await?;
+                let db = app_db().await.map_err(|e| e.to_string())?;
+                let device = db.device().await.map_err(|e| e.to_string())?;
                 let mark = agree.then(|| {
                     if typed.get_untracked() {
                         SignatureMark::Typed {
@@ -201,7 +203,27 @@ fn SignForm(
                         .then_some(title),
                     mark,
                 });
-                db.record_signature(&record).await.map(|_| record)
+                // Signed as a member of staff: the proof that they, unlocked
+                // here now, made it (a shared device's push needs it). Read
+                // at the tap, so a lock since the form opened is noticed.
+                let proof = match record.signer_account {
+                    None => None,
+                    Some(account) => {
+                        let who = session
+                            .user
+                            .with_untracked(|u| u.as_ref().map(|u| u.unlocked.clone()))
+                            .filter(|u| u.user().user_id == account.to_string())
+                            .ok_or("Haven locked before this was signed; unlock and sign again")?;
+                        let change = Change::CreateAgreement(record.clone());
+                        crate::lock::proof_for(&db, &who, &change)
+                            .await
+                            .map_err(|e| e.to_string())?
+                    }
+                };
+                db.record_staff_signature(&record, proof)
+                    .await
+                    .map(|_| record)
+                    .map_err(|e| e.to_string())
             }
             .await;
             match result {

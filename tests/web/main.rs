@@ -7,6 +7,7 @@ mod incidents;
 mod lock;
 mod render;
 mod signature_pad;
+mod staff_proof;
 mod storage;
 mod support;
 mod visits;
