@@ -10,6 +10,12 @@
 export async function seedSignatures(page, policy, count, namePrefix = "Seeded signer") {
   return page.evaluate(
     async ({ policy, count, namePrefix }) => {
+      // 32 random bytes, base64url without padding: 43 characters.
+      const newSecret = () =>
+        btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))
+          .replaceAll("+", "-")
+          .replaceAll("/", "_")
+          .replace(/=+$/, "");
       const db = await new Promise((resolve, reject) => {
         const req = indexedDB.open("haven");
         req.onsuccess = () => resolve(req.result);
@@ -19,9 +25,14 @@ export async function seedSignatures(page, policy, count, namePrefix = "Seeded s
       const meta = tx.objectStore("meta");
       const device = await new Promise((resolve, reject) => {
         const req = meta.get("device");
-        req.onsuccess = () => resolve(req.result ?? { device_id: crypto.randomUUID(), next_mutation_id: 1 });
+        // The app makes this on first run; a test that seeds before the app
+        // has run makes one as the app would (src/db/meta.rs DeviceInfo):
+        // the server binds the id to the secret at the first push.
+        req.onsuccess = () => resolve(req.result ?? { device_id: crypto.randomUUID(), next_mutation_id: 1, secret: newSecret() });
         req.onerror = () => reject(req.error);
       });
+      // Mutations are numbered on from the device's counter, with no gap:
+      // the server refuses a jump (409 mutation_gap).
       const now = Date.now();
       for (let i = 0; i < count; i++) {
         const id = device.next_mutation_id++;
@@ -69,5 +80,23 @@ export async function pendingInDb(page) {
     });
     db.close();
     return all.filter((e) => e.state === "pending").length;
+  });
+}
+
+/** Every outbox entry in the page's database, pending and rejected. */
+export async function outboxEntries(page) {
+  return page.evaluate(async () => {
+    const db = await new Promise((resolve, reject) => {
+      const req = indexedDB.open("haven");
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const all = await new Promise((resolve, reject) => {
+      const req = db.transaction("outbox").objectStore("outbox").getAll();
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    db.close();
+    return all;
   });
 }

@@ -31,12 +31,16 @@ export function scratchDir() {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Starts haven_server and waits until /api/v1/health answers. */
-export async function startServer({ port, database, staticDir = DIST }) {
+/**
+ * Starts haven_server and waits until /api/v1/health answers. `env` is added
+ * to its environment (a test hook such as `HAVEN_TEST_PUSH_PAUSE_MS`, or a
+ * `RUST_LOG` level other than "warn" so `waitForLog` can see info lines).
+ */
+export async function startServer({ port, database, staticDir = DIST, env = {} }) {
   const proc = spawn(
     SERVER_BIN,
     ["--bind", `127.0.0.1:${port}`, "--database", database, "--static-dir", staticDir],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "warn" } },
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "warn", ...env } },
   );
   let output = "";
   proc.stdout.on("data", (d) => (output += d));
@@ -57,6 +61,24 @@ export async function startServer({ port, database, staticDir = DIST }) {
   }
   return {
     base,
+    /** Everything it has written to stdout and stderr so far. */
+    output: () => output,
+    /**
+     * Waits until its output holds `count` lines matching `pattern` (counted
+     * from character `from` of the output, so a test can ignore what came
+     * before some step); returns how many it found.
+     */
+    async waitForLog(pattern, { count = 1, from = 0, ms = 30_000 } = {}) {
+      return eventually(
+        () => {
+          if (proc.exitCode !== null) throw new Error(`haven_server exited:\n${output}`);
+          const n = output.slice(from).split("\n").filter((line) => pattern.test(line)).length;
+          return n >= count ? n : false;
+        },
+        ms,
+        `${count} server log line(s) matching ${pattern}`,
+      );
+    },
     /** Kills the process outright, as a crash or a pulled plug would. */
     async kill() {
       proc.kill("SIGKILL");
