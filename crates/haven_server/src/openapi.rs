@@ -96,7 +96,9 @@ use utoipa::{Modify, OpenApi};
         routes::attachments::put_piece,
     ),
     components(
-        schemas(ApiError),
+        // A push's `change` is documented as any object (each is read on its
+        // own); what a device sends is a `Change`, described here.
+        schemas(ApiError, haven_core::sync::wire::Change),
         responses(Unauthorized, Forbidden, PayloadTooLarge, UnsupportedMediaType, TooManyAttempts, Internal)
     ),
     modifiers(&BearerAuth, &StrictTaggedVariants),

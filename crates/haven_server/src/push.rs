@@ -587,6 +587,14 @@ async fn apply_mutation(
         Change::CreateAgreement(record) => create_agreement(tx, ctx, record).await,
         Change::CreateVisit(visit) => create_visit(tx, ctx, visit).await,
         Change::EndVisit(end) => end_visit(tx, ctx, end).await,
+        Change::Unreadable(unreadable) => Ok(rejected(
+            "unreadable_change",
+            format!(
+                "the server cannot read this record ({}): it was made by a newer or damaged copy \
+                 of the app; update the app on this device (reload the page) and make it again",
+                unreadable.reason
+            ),
+        )),
         Change::CreateIncident(sealed) => {
             let Some(record) = opened.get(&mutation.id) else {
                 // Seen as a replay before the transaction, new inside it: a

@@ -26,6 +26,9 @@ type HmacSha256 = Hmac<Sha256>;
 /// what a proof covers, and what the server keeps of every processed
 /// mutation to tell a replay from a different record under the same number.
 pub fn change_digest(change: &Change) -> Sha256Hex {
+    if let Change::Unreadable(unreadable) = change {
+        return unreadable.digest.clone();
+    }
     // Plain data with string keys: serialising cannot fail.
     Sha256Hex::of(&serde_json::to_vec(change).unwrap_or_default())
 }
@@ -36,7 +39,10 @@ pub fn change_digest(change: &Change) -> Sha256Hex {
 pub fn named_account(change: &Change) -> Option<Uuid> {
     match change {
         Change::CreateAgreement(record) => record.signer_account,
-        Change::CreateVisit(_) | Change::EndVisit(_) | Change::CreateIncident(_) => None,
+        Change::CreateVisit(_)
+        | Change::EndVisit(_)
+        | Change::CreateIncident(_)
+        | Change::Unreadable(_) => None,
     }
 }
 

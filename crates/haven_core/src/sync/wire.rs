@@ -21,6 +21,10 @@ pub struct Mutation {
         schema(minimum = 1, maximum = 9_223_372_036_854_775_807_u64)
     )]
     pub id: u64,
+    /// A [`Change`]. Documented as any object: the server reads each change
+    /// on its own, and answers one it cannot read `rejected`
+    /// (`unreadable_change`) without refusing the rest of the push.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub change: Change,
     /// For a record that names a member of staff (an agreement they signed,
     /// an incident they logged) sent by a shared or enrolled device: proof
@@ -70,6 +74,36 @@ pub enum Change {
     EndVisit(VisitEnd),
     /// An e-safety incident, sealed for the server.
     CreateIncident(SealedIncident),
+    /// A change the server could not read (a record from a newer or broken
+    /// app): made only by the server's reader
+    /// ([`Mutation::lenient`]), never sent, answered `rejected` on its own so
+    /// the records behind it go on.
+    #[serde(skip)]
+    Unreadable(Unreadable),
+}
+
+/// What the server keeps of a change it could not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// Why, as the JSON reader said it.
+    pub reason: String,
+    /// The digest of the change's JSON as sent, so a replay of the same
+    /// bytes is a replay.
+    pub digest: crate::hash::Sha256Hex,
+}
+
+impl Mutation {
+    /// A mutation whose change is the JSON text `change`: read as a
+    /// [`Change`] if it is one, else kept as [`Change::Unreadable`].
+    pub fn lenient(id: u64, change: &str, proof: Option<StaffProof>) -> Mutation {
+        let change = serde_json::from_str(change).unwrap_or_else(|e: serde_json::Error| {
+            Change::Unreadable(Unreadable {
+                reason: e.to_string(),
+                digest: crate::hash::Sha256Hex::of(change.as_bytes()),
+            })
+        });
+        Mutation { id, change, proof }
+    }
 }
 
 impl Change {
@@ -81,6 +115,7 @@ impl Change {
             Change::CreateVisit(v) => v.device_id,
             Change::EndVisit(e) => e.device_id,
             Change::CreateIncident(i) => i.device_id,
+            Change::Unreadable(_) => Uuid::nil(),
         }
     }
 
@@ -91,6 +126,7 @@ impl Change {
             Change::CreateVisit(v) => v.id,
             Change::EndVisit(e) => e.id,
             Change::CreateIncident(i) => i.id,
+            Change::Unreadable(_) => Uuid::nil(),
         }
     }
 }

@@ -13,7 +13,60 @@ use crate::push::{apply_push, PushKeys};
 use crate::state::AppState;
 use axum::extract::State;
 use haven_core::api::ApiError;
-use haven_core::sync::wire::{Outcome, PushRequest, PushResponse};
+use haven_core::sync::wire::{Mutation, Outcome, PushRequest, PushResponse, StaffProof};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+/// A push as it arrives: the envelope is read strictly (a malformed one is
+/// a 400), each change on its own, so one record the server cannot read is
+/// refused by itself ([`haven_core::sync::wire::Change::Unreadable`]) and
+/// never holds back the records behind it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushEnvelope {
+    device_id: Uuid,
+    #[serde(default)]
+    device_secret: Option<String>,
+    mutations: Vec<RawMutation>,
+    #[serde(default)]
+    backlog: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMutation {
+    id: u64,
+    change: Box<RawValue>,
+    #[serde(default)]
+    proof: Option<StaffProof>,
+}
+
+impl PushEnvelope {
+    /// The push, each change read on its own. A change that is not even a
+    /// JSON object is a malformed push, not a record.
+    fn read(self) -> Result<PushRequest, AppError> {
+        if let Some(i) = self
+            .mutations
+            .iter()
+            .position(|m| !m.change.get().trim_start().starts_with('{'))
+        {
+            return Err(AppError::BadRequest(format!(
+                "mutations[{i}].change must be a JSON object: {{\"type\": ..., \"record\": ...}}"
+            )));
+        }
+        Ok(PushRequest {
+            device_id: self.device_id,
+            device_secret: self.device_secret,
+            mutations: self
+                .mutations
+                .into_iter()
+                .map(|m| Mutation::lenient(m.id, m.change.get(), m.proof))
+                .collect(),
+            backlog: self.backlog,
+        })
+    }
+}
 
 /// A device's outbox, applied exactly once: every mutation is answered
 /// `applied`, `duplicate` or `rejected`. Any signed-in staff member, enrolled
@@ -46,8 +99,9 @@ use haven_core::sync::wire::{Outcome, PushRequest, PushResponse};
 pub async fn push(
     State(state): State<AppState>,
     caller: Caller,
-    Json(request): Json<PushRequest>,
+    Json(envelope): Json<PushEnvelope>,
 ) -> Result<Json<PushResponse>, AppError> {
+    let request = envelope.read()?;
     // Each credential has a bounded rate of pushes, counted before any work.
     let now = now_ms();
     let key = format!("push:{}", caller.identification());

@@ -492,3 +492,49 @@ impl WithoutSecret for PushRequest {
         self
     }
 }
+
+/// A record the server cannot read (from a newer or broken app) is refused
+/// on its own; the records around it are applied, and a replay of it gets
+/// the same refusal.
+#[tokio::test]
+async fn a_record_the_server_cannot_read_is_refused_alone_and_the_rest_go_on() {
+    let app = spawn_app().await;
+    let version = app.policy(STAFF_AUA_VERSION_ID).await;
+    let token = session(&app, TEACHER_EMAIL).await;
+    let laptop = Device::fresh();
+    let before = serde_json::to_value(laptop.sign(&version, "Before")).unwrap();
+    let after = serde_json::to_value(laptop.sign(&version, "After")).unwrap();
+    let body = serde_json::json!({
+        "device_id": laptop.id,
+        "device_secret": device_secret(laptop.id),
+        "mutations": [
+            {"id": 1, "change": {"type": "create_agreement", "record": before}},
+            {"id": 2, "change": {"type": "create_hologram", "record": {"x": 1}}},
+            {"id": 3, "change": {"type": "create_agreement", "record": after}},
+        ],
+    });
+    let send = || async {
+        let response = app
+            .client
+            .post(app.url("/api/v1/sync/push"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<PushResponse>().await.unwrap()
+    };
+    let reply = send().await;
+    assert_eq!(codes(&reply), ["applied", "unreadable_change", "applied"]);
+    let Outcome::Rejected { reason, .. } = &reply.results[1].outcome else {
+        unreachable!()
+    };
+    assert!(reason.contains("create_hologram"), "{reason}");
+    assert!(reason.contains("update the app"), "{reason}");
+    assert_eq!(
+        codes(&send().await),
+        ["duplicate", "unreadable_change", "duplicate"]
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM agreements").await, 2);
+}

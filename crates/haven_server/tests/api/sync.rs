@@ -234,7 +234,7 @@ async fn a_wrongly_typed_field_is_a_400_naming_the_field() {
 }
 
 #[tokio::test]
-async fn an_unknown_field_is_a_400_naming_the_field() {
+async fn an_unknown_field_in_a_record_refuses_that_record_naming_the_field() {
     let app = spawn_app().await;
     let device = Device::fresh();
     let version = app.policy(STAFF_AUA_VERSION_ID).await;
@@ -245,13 +245,43 @@ async fn an_unknown_field_is_a_400_naming_the_field() {
         .post_raw("/api/v1/sync/push", "application/json", &body.to_string())
         .await;
 
+    assert_eq!(response.status(), 200);
+    let reply: haven_core::sync::wire::PushResponse = response.json().await.unwrap();
+    let Outcome::Rejected { code, reason } = &reply.results[0].outcome else {
+        panic!("expected a refusal, got {:?}", reply.results[0].outcome)
+    };
+    assert_eq!(code, "unreadable_change");
+    assert!(reason.contains("unknown field `sneaky`"), "{reason}");
+    assert!(app.agreements().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_field_in_the_envelope_or_a_change_that_is_not_an_object_is_a_400() {
+    let app = spawn_app().await;
+    let device = Device::fresh();
+    let mut body = serde_json::to_value(device.push(&[])).unwrap();
+    body["sneaky"] = serde_json::json!(true);
+    let response = app
+        .post_raw("/api/v1/sync/push", "application/json", &body.to_string())
+        .await;
     let error = expect_error(response, 400, "bad_request").await;
     assert!(
         error.message.contains("unknown field `sneaky`"),
         "{}",
         error.message
     );
-    assert!(app.agreements().await.is_empty());
+
+    body = serde_json::to_value(device.push(&[])).unwrap();
+    body["mutations"] = serde_json::json!([{"id": 1, "change": 5}]);
+    let response = app
+        .post_raw("/api/v1/sync/push", "application/json", &body.to_string())
+        .await;
+    let error = expect_error(response, 400, "bad_request").await;
+    assert!(
+        error.message.contains("mutations[0].change"),
+        "{}",
+        error.message
+    );
 }
 
 #[tokio::test]
