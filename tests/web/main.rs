@@ -1,6 +1,7 @@
 //! Browser tests: real IndexedDB in headless Chromium (wasm-bindgen-test).
 #![cfg(target_arch = "wasm32")]
 
+mod attachments;
 mod durability;
 mod identity;
 mod incidents;
