@@ -135,6 +135,7 @@ fn failure_kind(e: &ApiClientError) -> FailureKind {
         ApiClientError::Server { status, .. } if *status >= 500 || *status == 429 => {
             FailureKind::Temporary
         }
+        ApiClientError::Server { status: 413, .. } => FailureKind::TooLarge,
         ApiClientError::Server { .. } => FailureKind::Refused,
         ApiClientError::Decode(_) => FailureKind::Temporary,
     }

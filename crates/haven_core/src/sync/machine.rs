@@ -80,6 +80,11 @@ pub enum FailureKind {
     Refused,
     /// No reply within [`REQUEST_TIMEOUT_MS`].
     TimedOut,
+    /// The server refused the request as too large (413): the records
+    /// themselves are within their limits, so fewer at a time will go. The
+    /// next pushes send half as many, down to one, until the backlog is
+    /// sent.
+    TooLarge,
 }
 
 /// Where the machine stands.
@@ -134,6 +139,9 @@ enum State {
 pub struct DeviceSync {
     device_id: Uuid,
     batch_size: usize,
+    /// At most this many per push after a [`FailureKind::TooLarge`], until
+    /// nothing is pending; `None` sends `batch_size`.
+    shrunk_to: Option<usize>,
     state: State,
     failures: u32,
     last_failure: Option<FailureKind>,
@@ -151,6 +159,7 @@ impl DeviceSync {
         Self {
             device_id,
             batch_size: DEFAULT_BATCH_SIZE,
+            shrunk_to: None,
             state: State::Ready,
             failures: 0,
             last_failure: None,
@@ -185,8 +194,9 @@ impl DeviceSync {
             }
         }
 
-        let batch = next_batch(outbox, self.batch_size);
+        let batch = next_batch(outbox, self.shrunk_to.unwrap_or(self.batch_size));
         if batch.is_empty() {
+            self.shrunk_to = None;
             let until = later(now, IDLE_INTERVAL_MS);
             self.state = State::Waiting { until };
             return Command::WaitUntil(until);
@@ -252,6 +262,13 @@ impl DeviceSync {
         match self.state {
             State::InFlight { ticket: t, .. } if t == ticket => {}
             _ => return,
+        }
+        if kind == FailureKind::TooLarge {
+            let sent = match &self.state {
+                State::InFlight { sent, .. } => sent.len(),
+                _ => self.batch_size,
+            };
+            self.shrunk_to = Some((sent / 2).max(1));
         }
         let delay = retry_delay_ms(self.failures, jitter);
         self.failures = self.failures.saturating_add(1);
@@ -684,6 +701,34 @@ mod tests {
             panic!("expected a push");
         };
         assert_eq!(request.device_id, Uuid::from_u128(11));
+    }
+
+    #[test]
+    fn a_push_refused_as_too_large_is_sent_again_in_halves_until_the_backlog_is_in() {
+        let outbox = pending(1..=8);
+        let mut m = DeviceSync::new(DEVICE).with_batch_size(8);
+        let (ticket, sent) = expect_push(&mut m, T0, &outbox);
+        assert_eq!(sent.len(), 8);
+        m.on_failure(T0, ticket, FailureKind::TooLarge, 0.0);
+        let (ticket, sent) = expect_push(&mut m, T0 + 600_000, &outbox);
+        assert_eq!(sent, [1, 2, 3, 4]);
+        m.on_failure(T0 + 600_000, ticket, FailureKind::TooLarge, 0.0);
+        let (ticket, sent) = expect_push(&mut m, T0 + 1_200_000, &outbox);
+        assert_eq!(sent, [1, 2]);
+        // Taken: the next pushes stay small while the backlog lasts.
+        m.on_reply(T0 + 1_200_001, ticket, &applied(&[1, 2]));
+        let (ticket, sent) = expect_push(&mut m, T0 + 1_200_002, &outbox[2..]);
+        assert_eq!(sent, [3, 4]);
+        m.on_reply(T0 + 1_200_003, ticket, &applied(&[3, 4]));
+        // Once nothing waits, a new backlog goes at the full size again.
+        assert!(matches!(
+            m.poll(T0 + 1_200_004, &[], 0.0),
+            Command::WaitUntil(_)
+        ));
+        m.kick();
+        let later = pending(5..=14);
+        let (_, sent) = expect_push(&mut m, T0 + 1_300_000, &later);
+        assert_eq!(sent.len(), 8);
     }
 
     #[test]
