@@ -159,7 +159,7 @@ export async function startHaven(port, database) {
   const proc = startProcess(
     "haven_server",
     SERVER_BIN,
-    ["--bind", `127.0.0.1:${port}`, "--database", database, "--static-dir", DIST],
+    ["--bind", `127.0.0.1:${port}`, "--database", database, "--static-dir", DIST, "--demo"],
     { env: { ...process.env, RUST_LOG: "warn" } },
   );
   await waitForHttp(proc, `http://127.0.0.1:${port}/api/v1/health`);

@@ -215,7 +215,7 @@ async function startHaven(port, database) {
   const proc = startProcess(
     "haven_server",
     SERVER_BIN,
-    ["--bind", `127.0.0.1:${port}`, "--database", database, "--static-dir", DIST],
+    ["--bind", `127.0.0.1:${port}`, "--database", database, "--static-dir", DIST, "--demo"],
     // One log line per push would time the terminal, not the server.
     { env: { ...process.env, RUST_LOG: "warn" } },
   );

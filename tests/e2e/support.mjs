@@ -39,7 +39,8 @@ export function scratchDir() {
 export async function startServer({ port, database, staticDir = DIST, env = {} }) {
   const proc = spawn(
     SERVER_BIN,
-    ["--bind", `127.0.0.1:${port}`, "--database", database, "--static-dir", staticDir],
+    // The e2e tests sign in as the demo accounts.
+    ["--bind", `127.0.0.1:${port}`, "--database", database, "--static-dir", staticDir, "--demo"],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "warn", ...env } },
   );
   let output = "";

@@ -137,5 +137,10 @@ pub fn run(extra: &[String]) -> Result {
         std::fs::create_dir_all(root().join("data")).map_err(|e| format!("creating data/: {e}"))?;
         cmd.args(["--database", "data/haven.sqlite3"]);
     }
+    // The demo trust and accounts; the server refuses them off loopback, and
+    // `--no-demo` asks for none.
+    if !given("--demo") && !given("--no-demo") {
+        cmd.arg("--demo");
+    }
     cmd::run(cmd.args(extra))
 }

@@ -105,10 +105,12 @@ fn schemathesis() -> Result {
             "127.0.0.1:0",
             "--static-dir",
             "dist",
+            "--demo",
             "--database",
         ])
         .arg(work.join("haven.sqlite3"))
         .env_remove("HAVEN_NO_DEMO")
+        .env_remove("HAVEN_TRUSTED_PROXY_HOPS")
         .env_remove("HAVEN_TRUST_PROXY")
         .stdout(Stdio::piped())
         .stderr(log)

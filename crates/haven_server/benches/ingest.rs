@@ -291,7 +291,7 @@ fn start_server(bin: &Path, dir: &Path) -> Result<ServerProcess, String> {
     let static_dir = dir.join("static");
     std::fs::create_dir_all(&static_dir).map_err(|e| format!("creating {static_dir:?}: {e}"))?;
     let mut child = Command::new(bin)
-        .args(["--bind", "127.0.0.1:0", "--database"])
+        .args(["--bind", "127.0.0.1:0", "--demo", "--database"])
         .arg(dir.join("ingest.sqlite3"))
         .arg("--static-dir")
         .arg(&static_dir)

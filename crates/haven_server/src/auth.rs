@@ -19,7 +19,7 @@ use axum::http::{header, HeaderMap};
 use haven_core::accounts::roles::{Grants, Role, RoleGrant};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 use uuid::Uuid;
 
@@ -89,8 +89,8 @@ pub fn new_prefixed_token(prefix: &str) -> String {
     format!("{prefix}{}", new_token())
 }
 
-/// The client's address as the audit log and rate limits see it: the socket
-/// peer, or the first `X-Forwarded-For` hop when a trusted proxy is in front.
+/// The client's address as the audit log and rate limits see it; see
+/// [`client_address`].
 #[derive(Debug, Clone, Default)]
 pub struct ClientAddr(pub String);
 
@@ -101,24 +101,60 @@ impl FromRequestParts<AppState> for ClientAddr {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.trust_proxy {
-            let forwarded = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(str::trim)
-                .filter(|v| !v.is_empty());
-            if let Some(addr) = forwarded {
-                return Ok(ClientAddr(addr.to_owned()));
-            }
-        }
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-            .unwrap_or_default();
-        Ok(ClientAddr(peer))
+            .map(|ConnectInfo(addr)| addr.ip());
+        Ok(ClientAddr(client_address(
+            &parts.headers,
+            peer,
+            state.trusted_proxy_hops,
+        )))
+    }
+}
+
+/// Who sent a request: with `hops` 0, the connection's peer; behind `hops`
+/// trusted proxies, each appending the address it saw to `X-Forwarded-For`,
+/// the entry `hops` places from the right (every `X-Forwarded-For` header, in
+/// order, read as one list). Entries further left were written by the client
+/// and are never read, so a caller cannot choose its own address. With fewer
+/// entries than hops, the left-most; with none, or one that is not an IP
+/// address, the peer.
+pub fn client_address(headers: &HeaderMap, peer: Option<IpAddr>, hops: usize) -> String {
+    let peer_text = || peer.map(|ip| ip.to_string()).unwrap_or_default();
+    if hops == 0 {
+        return peer_text();
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    let Some(entry) = forwarded
+        .len()
+        .checked_sub(hops)
+        .map(|i| forwarded[i])
+        .or_else(|| forwarded.first().copied())
+    else {
+        return peer_text();
+    };
+    // "203.0.113.7", "2001:db8::1", "[2001:db8::1]:443" or "203.0.113.7:5000".
+    let ip = entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|addr| addr.ip()));
+    match ip {
+        Some(ip) => ip.to_string(),
+        None => {
+            tracing::warn!(
+                entry,
+                "an X-Forwarded-For entry a trusted proxy wrote is not an address; using the peer"
+            );
+            peer_text()
+        }
     }
 }
 
@@ -414,5 +450,49 @@ mod tests {
         assert_eq!(bearer_token(&h), Some("abc"));
         h.insert(header::AUTHORIZATION, "Bearer ".parse().unwrap());
         assert_eq!(bearer_token(&h), None);
+    }
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("x-forwarded-for", v.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_client_address_is_the_peer_unless_proxies_are_trusted() {
+        let peer = Some("10.0.0.5".parse().unwrap());
+        let spoofed = forwarded(&["1.2.3.4"]);
+        assert_eq!(client_address(&spoofed, peer, 0), "10.0.0.5");
+        assert_eq!(client_address(&HeaderMap::new(), peer, 1), "10.0.0.5");
+        assert_eq!(client_address(&HeaderMap::new(), None, 0), "");
+    }
+
+    #[test]
+    fn trusted_hops_are_counted_from_the_right_of_x_forwarded_for() {
+        let peer = Some("10.0.0.5".parse().unwrap());
+        // The client wrote "6.6.6.6"; the proxy appended what it saw.
+        let headers = forwarded(&["6.6.6.6, 203.0.113.7"]);
+        assert_eq!(client_address(&headers, peer, 1), "203.0.113.7");
+        // Two proxies: the outer saw the client, the inner saw the outer.
+        let headers = forwarded(&["6.6.6.6, 203.0.113.7", "192.168.1.1"]);
+        assert_eq!(client_address(&headers, peer, 2), "203.0.113.7");
+        assert_eq!(client_address(&headers, peer, 1), "192.168.1.1");
+        // Fewer entries than hops: the left-most.
+        assert_eq!(
+            client_address(&forwarded(&["203.0.113.7"]), peer, 3),
+            "203.0.113.7"
+        );
+        // Ports and brackets are dropped; a non-address falls back to the peer.
+        let headers = forwarded(&["[2001:db8::1]:443"]);
+        assert_eq!(client_address(&headers, peer, 1), "2001:db8::1");
+        assert_eq!(
+            client_address(&forwarded(&["203.0.113.7:5000"]), peer, 1),
+            "203.0.113.7"
+        );
+        assert_eq!(
+            client_address(&forwarded(&["unknown"]), peer, 1),
+            "10.0.0.5"
+        );
     }
 }

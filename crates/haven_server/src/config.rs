@@ -24,8 +24,19 @@ pub struct Config {
     #[arg(long, env = "HAVEN_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
 
-    /// Do not load the demo trust, policies and admin into an empty database.
-    #[arg(long, env = "HAVEN_NO_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
+    /// Load the demo trust, policies and accounts into an empty database.
+    ///
+    /// The demo accounts' password is published in the README, so this is
+    /// refused unless `--bind` is a loopback address. Without it, an empty
+    /// database gets no accounts and the server prints a one-time link to set
+    /// up the first trust admin.
+    #[arg(long, env = "HAVEN_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
+    pub demo: bool,
+
+    /// No demo data: the default now, accepted so that start-up scripts
+    /// written when the demo was loaded by default keep working.
+    #[arg(long, env = "HAVEN_NO_DEMO", hide = true, conflicts_with = "demo",
+          value_parser = clap::builder::FalseyValueParser::new())]
     pub no_demo: bool,
 
     /// Trust `X-Forwarded-Proto` from a reverse proxy in front of the server.
@@ -36,6 +47,14 @@ pub struct Config {
     /// every request comes through a proxy that sets (or strips) the header.
     #[arg(long, env = "HAVEN_TRUST_PROXY", value_parser = clap::builder::FalseyValueParser::new())]
     pub trust_proxy: bool,
+
+    /// How many reverse proxies in front of the server append to
+    /// `X-Forwarded-For`: the client's address, for rate limits and the
+    /// audit log, is the entry this many places from the right (1: the
+    /// address your one proxy saw). 0, the default, ignores the header and
+    /// uses the connection's own address, since any client can send it.
+    #[arg(long, env = "HAVEN_TRUSTED_PROXY_HOPS", default_value_t = 0)]
+    pub trusted_proxy_hops: usize,
 
     /// SMTP relay for the alert email, as `smtp://host[:port]` (plain SMTP,
     /// port 25 if none): with `--alert-from`, each new incident whose route

@@ -61,6 +61,9 @@ pub enum AppError {
         message: String,
         retry_after_ms: i64,
     },
+    /// Too many password checks are waiting (see [`crate::hashing`]).
+    #[error("the server is busy checking other sign-ins; try again in a few seconds")]
+    Busy { retry_after_ms: i64 },
     #[error(
         "this device id belongs to another device; this device should take a new device id and \
          send its records again (nothing is lost: records are matched by their own ids)"
@@ -102,6 +105,7 @@ impl AppError {
             AppError::TooManyAttempts { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
             }
+            AppError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             AppError::DeviceNotYours => (StatusCode::FORBIDDEN, "device_not_yours"),
             AppError::LinkUsed => (StatusCode::GONE, "link_used"),
             AppError::LinkExpired => (StatusCode::GONE, "link_expired"),
@@ -125,7 +129,7 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if status.is_server_error() {
+        let message = if status.is_server_error() && !matches!(self, AppError::Busy { .. }) {
             tracing::error!(error = %self, "request failed");
             "something went wrong on the server; try again later".to_owned()
         } else {
@@ -136,7 +140,8 @@ impl IntoResponse for AppError {
             message,
         };
         let retry_after_ms = match &self {
-            AppError::TooManyAttempts { retry_after_ms, .. } => Some(*retry_after_ms),
+            AppError::TooManyAttempts { retry_after_ms, .. }
+            | AppError::Busy { retry_after_ms } => Some(*retry_after_ms),
             _ => None,
         };
         let mut response = (status, axum::Json(body)).into_response();
@@ -177,6 +182,12 @@ pub enum ServerError {
     },
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(
+        "--demo (HAVEN_DEMO) loads accounts whose password is published in the README, so it \
+         is allowed only on a loopback address (such as 127.0.0.1 or [::1]), not on {addr}; \
+         drop --demo, or bind to 127.0.0.1"
+    )]
+    DemoNotOnLoopback { addr: std::net::SocketAddr },
     #[error("cannot load the demo data: {0}")]
     Demo(String),
     #[error("cannot publish the default rule tables: {0}")]

@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod hashing;
 pub mod incident_key;
 pub mod incidents;
 pub mod json;
@@ -127,11 +128,22 @@ pub struct Server {
 
 impl Server {
     /// Opens (creating and migrating) the database, loads the demo data into an
-    /// empty one unless `config.no_demo`, and binds `config.bind`.
+    /// empty one if `config.demo` (only on a loopback address), and binds
+    /// `config.bind`.
     pub async fn build(config: &Config) -> Result<Server, ServerError> {
+        // Accounts with a published password never face a network.
+        if config.demo && !config.bind.ip().is_loopback() {
+            return Err(ServerError::DemoNotOnLoopback { addr: config.bind });
+        }
         let pool = db::connect(&config.database).await?;
-        if !config.no_demo {
+        if config.demo {
             demo::load_if_empty(&pool).await?;
+        }
+        if config.trust_proxy && config.trusted_proxy_hops == 0 {
+            tracing::warn!(
+                "--trust-proxy is set but --trusted-proxy-hops is 0: rate limits and the audit \
+                 log see the proxy's address for every client; set --trusted-proxy-hops"
+            );
         }
         // Agreements stored before the ledger existed join it, once.
         ledger::backfill(&pool)
@@ -168,6 +180,7 @@ impl Server {
             listener,
             state: AppState::new(pool, &config.static_dir)
                 .with_trust_proxy(config.trust_proxy)
+                .with_trusted_proxy_hops(config.trusted_proxy_hops)
                 .with_key(key)
                 .with_incident_key(incident_key::IncidentKeyStore::file(
                     incident_key::incident_key_path_for(&config.database),
@@ -241,11 +254,18 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let addr = server.local_addr();
     println!("Haven is running at http://{addr}/");
     if demo::admin_exists(&server.state().pool).await? {
-        println!(
-            "Demo sign-in: {} / {} (staff at Oakfield: see README)",
-            demo::ADMIN_EMAIL,
-            demo::ADMIN_PASSWORD
-        );
+        if config.demo {
+            println!(
+                "Demo sign-in: {} / {} (staff at Oakfield: see README)",
+                demo::ADMIN_EMAIL,
+                demo::ADMIN_PASSWORD
+            );
+        } else {
+            tracing::warn!(
+                "this database holds the demo accounts, whose password is in the README; \
+                 use it only for trying Haven out"
+            );
+        }
     }
     // With no one able to sign in, print a one-time link to set up the first
     // trust admin (a new one at each start until it is used).

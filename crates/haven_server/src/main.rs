@@ -102,11 +102,22 @@ mod tests {
 
     #[test]
     fn server_options_alone_run_the_server() {
-        let cli =
-            Cli::try_parse_from(["haven_server", "--bind", "127.0.0.1:0", "--no-demo"]).unwrap();
+        let cli = Cli::try_parse_from(["haven_server", "--bind", "127.0.0.1:0", "--demo"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.server.bind.port(), 0);
-        assert!(cli.server.no_demo);
+        assert!(cli.server.demo);
+        assert_eq!(cli.server.trusted_proxy_hops, 0);
+    }
+
+    #[test]
+    fn demo_data_is_off_unless_asked_for_and_no_demo_still_parses() {
+        let cli = Cli::try_parse_from(["haven_server"]).unwrap();
+        assert!(!cli.server.demo);
+        let cli = Cli::try_parse_from(["haven_server", "--no-demo"]).unwrap();
+        assert!(!cli.server.demo);
+        assert!(Cli::try_parse_from(["haven_server", "--demo", "--no-demo"]).is_err());
+        let cli = Cli::try_parse_from(["haven_server", "--trusted-proxy-hops", "2"]).unwrap();
+        assert_eq!(cli.server.trusted_proxy_hops, 2);
     }
 
     #[test]

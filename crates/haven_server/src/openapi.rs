@@ -99,7 +99,7 @@ use utoipa::{Modify, OpenApi};
         // A push's `change` is documented as any object (each is read on its
         // own); what a device sends is a `Change`, described here.
         schemas(ApiError, haven_core::sync::wire::Change),
-        responses(Unauthorized, Forbidden, PayloadTooLarge, UnsupportedMediaType, TooManyAttempts, Internal)
+        responses(Unauthorized, Forbidden, PayloadTooLarge, UnsupportedMediaType, TooManyAttempts, Internal, Busy)
     ),
     modifiers(&BearerAuth, &StrictTaggedVariants),
     tags(
@@ -241,6 +241,26 @@ impl<'r> utoipa::ToResponse<'r> for TooManyAttempts {
         )
         .build();
         ("TooManyAttempts", response.into())
+    }
+}
+
+/// `busy`, with `Retry-After` in seconds: too many password checks waiting.
+pub struct Busy;
+
+impl<'r> utoipa::ToResponse<'r> for Busy {
+    fn response() -> (&'r str, RefOr<ApiResponse>) {
+        let response = error_body(
+            "`busy`: too many sign-ins are being checked at once; nothing was checked or counted, try again after `Retry-After`.",
+        )
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some("Seconds to wait"))
+                .build(),
+        )
+        .build();
+        ("Busy", response.into())
     }
 }
 

@@ -1,6 +1,7 @@
 //! What every handler can reach.
 
 use crate::alert_mail::AlertMailer;
+use crate::hashing::HashGate;
 use crate::incident_key::IncidentKeyStore;
 use crate::keys::ServerKey;
 use crate::limiter::Limiter;
@@ -17,10 +18,15 @@ pub struct AppState {
     /// Whether `X-Forwarded-Proto` from a reverse proxy is believed (see
     /// [`crate::Config::trust_proxy`]).
     pub trust_proxy: bool,
+    /// How many proxies' `X-Forwarded-For` entries are believed (see
+    /// [`crate::Config::trusted_proxy_hops`] and [`crate::auth::client_address`]).
+    pub trusted_proxy_hops: usize,
     /// Seals TOTP secrets and derives online keys (see [`crate::keys`]).
     pub key: Arc<ServerKey>,
     /// Failed sign-ins, codes and links, for rate limits.
     pub limiter: Arc<Limiter>,
+    /// Runs password hashes a few at a time (see [`crate::hashing`]).
+    pub hashing: Arc<HashGate>,
     /// Opens the incidents devices seal for the server (see
     /// [`crate::incident_key`]); made on first need.
     pub incident_key: Arc<IncidentKeyStore>,
@@ -37,8 +43,10 @@ impl AppState {
             pool,
             static_dir: static_dir.into(),
             trust_proxy: false,
+            trusted_proxy_hops: 0,
             key: Arc::new(ServerKey::random()),
             limiter: Arc::new(Limiter::default()),
+            hashing: Arc::new(HashGate::default()),
             incident_key: Arc::new(IncidentKeyStore::in_memory()),
             alert_mailer: None,
             read_timeouts: Default::default(),
@@ -72,6 +80,13 @@ impl AppState {
     /// The same state, believing `X-Forwarded-Proto` or not.
     pub fn with_trust_proxy(mut self, trust_proxy: bool) -> Self {
         self.trust_proxy = trust_proxy;
+        self
+    }
+
+    /// The same state, reading the client's address from this many trusted
+    /// proxies' `X-Forwarded-For` entries.
+    pub fn with_trusted_proxy_hops(mut self, hops: usize) -> Self {
+        self.trusted_proxy_hops = hops;
         self
     }
 }

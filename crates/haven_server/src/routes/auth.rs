@@ -9,9 +9,11 @@ use crate::auth::{
 use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::json::Json;
-use crate::limiter::{wait_words, PER_ACCOUNT, PER_ADDRESS};
+use crate::limiter::{
+    account_key, lookup_key, signin_key, wait_words, LOOKUPS_PER_ADDRESS, PER_ACCOUNT, PER_ADDRESS,
+};
 use crate::openapi::{
-    examples, Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized,
+    examples, Busy, Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized,
     UnsupportedMediaType,
 };
 use crate::state::AppState;
@@ -42,6 +44,7 @@ use haven_core::api::{ApiError, LoginRequest, LoginResponse};
         (status = 415, response = UnsupportedMediaType),
         (status = 429, response = TooManyAttempts),
         (status = 500, response = Internal),
+        (status = 503, response = Busy),
     )
 )]
 pub async fn login(
@@ -51,19 +54,21 @@ pub async fn login(
 ) -> Result<Json<LoginResponse>, AppError> {
     let now = now_ms();
     let email = request.email.trim().to_lowercase();
-    let account_key = format!("account:{email}");
-    let address_key = format!("address:{}", client.0);
-    let over_limit = state
-        .limiter
-        .check(&account_key, PER_ACCOUNT, now)
-        .map_err(|wait| ("for this account", wait))
-        .and_then(|()| {
-            state
-                .limiter
-                .check(&address_key, PER_ADDRESS, now)
-                .map_err(|wait| ("from this network", wait))
-        });
-    if let Err((whose, wait)) = over_limit {
+    let account_key = account_key(&email);
+    let address_key = signin_key(&client.0);
+    // Counted before the password is checked, under one lock: of fifty
+    // guesses sent at once, only as many as the limit leaves reach the hash,
+    // and every one of them counts. A right password hands its count back.
+    let attempt = state.limiter.attempt(
+        &[(&account_key, PER_ACCOUNT), (&address_key, PER_ADDRESS)],
+        now,
+    );
+    if let Err((which, wait)) = attempt {
+        let whose = if which == 0 {
+            "for this account"
+        } else {
+            "from this network"
+        };
         Entry::new("anonymous", Action::SignInRefusedRateLimit)
             .subject(&email)
             .client(&client)
@@ -78,25 +83,39 @@ pub async fn login(
             retry_after_ms: wait,
         });
     }
+    let forgive = |state: &AppState| {
+        state.limiter.forgive(&account_key, now);
+        state.limiter.forgive(&address_key, now);
+    };
 
     let user = accounts::user_by_email(&state.pool, &email)
         .await?
         .filter(|u| u.active);
     // An unknown email is checked against a dummy hash so that it takes as long
     // to refuse as a wrong password and does not reveal which emails exist.
-    let stored_hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| dummy_password_hash().to_owned());
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     let password = request.password;
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &stored_hash))
-        .await
-        .map_err(|e| AppError::Internal(format!("password check did not finish: {e}")))?;
+    let checked = state
+        .hashing
+        .run(move || match stored_hash {
+            Some(stored) => verify_password(&password, &stored),
+            None => {
+                verify_password(&password, dummy_password_hash());
+                false
+            }
+        })
+        .await;
+    let matches = match checked {
+        Ok(matches) => matches,
+        // Nothing was checked (the server is busy): nothing counts.
+        Err(e) => {
+            forgive(&state);
+            return Err(e);
+        }
+    };
     let user = match (user, matches) {
         (Some(user), true) => user,
         _ => {
-            state.limiter.fail(&account_key, now);
-            state.limiter.fail(&address_key, now);
             Entry::new("anonymous", Action::SignInFailed)
                 .subject(&email)
                 .client(&client)
@@ -106,6 +125,9 @@ pub async fn login(
         }
     };
 
+    // The password was right: the address's count goes back at once; the
+    // account's waits for the second factor, so guesses at a code count too.
+    state.limiter.forgive(&address_key, now);
     let second_factor = match &user.totp_sealed {
         Some(sealed) => {
             let Some(code) = request
@@ -113,6 +135,7 @@ pub async fn login(
                 .as_deref()
                 .filter(|c| !c.trim().is_empty())
             else {
+                state.limiter.forgive(&account_key, now);
                 return Err(AppError::SecondFactorRequired);
             };
             check_totp(&state, &user, sealed, code, now, &client).await?;
@@ -178,9 +201,8 @@ async fn check_totp(
             Ok(())
         }
         None => {
-            state
-                .limiter
-                .fail(&format!("account:{}", user.email.to_lowercase()), now);
+            // The attempt was counted against the account before the password
+            // was checked ([`login`]) and stays counted.
             Entry::new(format!("user:{}", user.id), Action::SecondFactorFailed)
                 .client(client)
                 .write(&state.pool)
@@ -374,10 +396,10 @@ pub async fn totp_confirm(
         .key
         .open(&pending, &totp_context(&staff.user_id))
         .ok_or_else(|| AppError::Internal("the pending TOTP secret cannot be opened".into()))?;
+    // A signed-in person mistyping a code from their own new secret guesses
+    // nothing; counted with the look-ups, it cannot touch anyone's sign-in.
     let step = totp::verify(&secret, &request.code, now_ms(), 0).ok_or_else(|| {
-        state
-            .limiter
-            .fail(&format!("address:{}", client.0), now_ms());
+        state.limiter.fail(&lookup_key(&client.0), now_ms());
         AppError::SecondFactorWrong
     })?;
     let mut tx = state.pool.begin().await?;
@@ -401,11 +423,14 @@ pub async fn totp_confirm(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Refuses link and code guessing from one address once it has failed too often.
+/// Refuses link and code guessing from one address once it has failed too
+/// often. Public look-ups have their own budget per address
+/// ([`LOOKUPS_PER_ADDRESS`]), apart from sign-in's, so guessing receipt codes
+/// or links never locks staff at that address out of signing in.
 pub(crate) fn guard_address(state: &AppState, client: &ClientAddr) -> Result<(), AppError> {
     state
         .limiter
-        .check(&format!("address:{}", client.0), PER_ADDRESS, now_ms())
+        .check(&lookup_key(&client.0), LOOKUPS_PER_ADDRESS, now_ms())
         .map_err(|wait| AppError::TooManyAttempts {
             message: format!(
                 "Too many wrong codes or links from this network. Try again in {}.",
@@ -415,16 +440,14 @@ pub(crate) fn guard_address(state: &AppState, client: &ClientAddr) -> Result<(),
         })
 }
 
-/// Counts a failed link or code against the caller's address.
+/// Counts a failed link or code against the caller's address's look-ups.
 pub(crate) fn count_failure<T>(
     state: &AppState,
     client: &ClientAddr,
     result: Result<T, AppError>,
 ) -> Result<T, AppError> {
     if let Err(AppError::NotFound(_) | AppError::LinkUsed | AppError::LinkExpired) = &result {
-        state
-            .limiter
-            .fail(&format!("address:{}", client.0), now_ms());
+        state.limiter.fail(&lookup_key(&client.0), now_ms());
     }
     result
 }
@@ -436,10 +459,8 @@ fn password_problem(e: haven_core::accounts::password::PasswordProblem) -> AppEr
     }
 }
 
-async fn hash(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| AppError::Internal(format!("password hashing did not finish: {e}")))?
+async fn hash(state: &AppState, password: String) -> Result<String, AppError> {
+    state.hashing.run(move || hash_password(&password)).await?
 }
 
 /// Sets up the first trust admin from the one-time link printed at first start.
@@ -459,6 +480,7 @@ async fn hash(password: String) -> Result<String, AppError> {
         (status = 415, response = UnsupportedMediaType),
         (status = 429, response = TooManyAttempts),
         (status = 500, response = Internal),
+        (status = 503, response = Busy),
     )
 )]
 pub async fn setup(
@@ -481,7 +503,7 @@ pub async fn setup(
         });
     }
     check_new_password(&request.password, &email, &name).map_err(password_problem)?;
-    let password_hash = hash(request.password).await?;
+    let password_hash = hash(&state, request.password).await?;
     let mut tx = crate::db::begin_write(&state.pool).await?;
     let used = accounts::use_account_link(&mut tx, "setup", &request.token).await;
     count_failure(&state, &client, used)?;
@@ -537,6 +559,7 @@ pub async fn setup(
         (status = 415, response = UnsupportedMediaType),
         (status = 429, response = TooManyAttempts),
         (status = 500, response = Internal),
+        (status = 503, response = Busy),
     )
 )]
 pub async fn accept_invitation(
@@ -555,7 +578,7 @@ pub async fn accept_invitation(
         .ok_or(AppError::LinkExpired)?;
     // Checked before anything is written, so a weak password leaves the link usable.
     check_new_password(&request.password, &user.email, &user.name).map_err(password_problem)?;
-    let password_hash = hash(request.password).await?;
+    let password_hash = hash(&state, request.password).await?;
     sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
         .bind(password_hash)
         .bind(&user_id)

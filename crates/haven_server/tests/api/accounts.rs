@@ -692,7 +692,7 @@ async fn an_expired_parent_link_is_refused() {
 async fn a_first_start_without_demo_data_gives_a_one_time_admin_set_up_link() {
     let dir = TempDir::new().unwrap();
     let mut config = test_config(&dir);
-    config.no_demo = true;
+    config.demo = false;
     let app = spawn_app_with(dir, config).await;
     let pool = open_db(&app).await;
     let token = haven_server::accounts::setup_link_if_needed(&pool)

@@ -46,7 +46,7 @@ async fn data_survives_a_restart_on_the_same_file() {
 async fn no_demo_data_is_loaded_when_it_is_turned_off() {
     let dir = TempDir::new().unwrap();
     let mut config = test_config(&dir);
-    config.no_demo = true;
+    config.demo = false;
     let app = spawn_app_with(dir, config).await;
 
     let list: Vec<PolicySummary> = app.get("/api/v1/policies").await.json().await.unwrap();

@@ -57,6 +57,8 @@ pub struct TestApp {
     push_token: tokio::sync::OnceCell<String>,
     pub config: Config,
     pub dir: TempDir,
+    /// The running server's state (its limiter, its password hash gate).
+    pub state: haven_server::AppState,
     shutdown: oneshot::Sender<()>,
     handle: JoinHandle<Result<(), ServerError>>,
 }
@@ -78,8 +80,11 @@ pub fn test_config(dir: &TempDir) -> Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         database: dir.path().join("data").join("haven.sqlite3"),
         static_dir,
+        // The API tests sign in as the demo accounts.
+        demo: true,
         no_demo: false,
         trust_proxy: false,
+        trusted_proxy_hops: 0,
         smtp_url: None,
         alert_from: None,
         header_timeout_secs: 10,
@@ -96,6 +101,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
     let server = Server::build(&config).await.expect("server starts");
     let address = format!("http://{}", server.local_addr());
+    let state = server.state().clone();
     let (shutdown, stop) = oneshot::channel::<()>();
     let handle = tokio::spawn(server.serve_until(async {
         let _ = stop.await;
@@ -106,6 +112,7 @@ pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
         push_token: tokio::sync::OnceCell::new(),
         config,
         dir,
+        state,
         shutdown,
         handle,
     }

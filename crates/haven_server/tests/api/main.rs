@@ -20,6 +20,7 @@ mod openapi;
 mod policies;
 mod publishing;
 mod pull;
+mod rate_limits;
 mod rules;
 mod static_files;
 mod sync;

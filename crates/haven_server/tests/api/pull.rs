@@ -198,7 +198,7 @@ async fn a_bad_cursor_or_limit_is_a_json_400() {
 async fn without_demo_data_a_pull_holds_only_the_default_rules() {
     let dir = TempDir::new().unwrap();
     let mut config = test_config(&dir);
-    config.no_demo = true;
+    config.demo = false;
     let app = spawn_app_with(dir, config).await;
 
     let all = app.pull(0).await;
@@ -226,7 +226,7 @@ async fn a_database_from_before_the_policy_library_keeps_its_versions_and_can_pu
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
     let dir = TempDir::new().unwrap();
     let mut config = test_config(&dir);
-    config.no_demo = true;
+    config.demo = false;
     std::fs::create_dir_all(config.database.parent().unwrap()).unwrap();
 
     // The schema as it was before 0003, with one version published then.
