@@ -1,8 +1,11 @@
 //! Sync status for people: what is waiting, how far a sync has got, when the
-//! last one finished, and every record the server refused, with its reason.
+//! last one finished, and every record the server refused (signatures,
+//! visitors' sign-ins and sign-outs, incidents), with its reason.
 
 use crate::db::SyncState;
 use crate::state::{app_db, request_sync, use_sync_status};
+use haven_core::sync::outbox::EntryState;
+use haven_core::sync::wire::Change;
 use haven_core::Millis;
 use leptos::prelude::*;
 
@@ -10,6 +13,14 @@ use leptos::prelude::*;
 pub fn format_time(ms: Millis) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
     String::from(date.to_locale_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED))
+}
+
+/// A record the server refused, as the list shows it.
+#[derive(Clone)]
+struct Refused {
+    what: String,
+    detail: String,
+    reason: String,
 }
 
 #[component]
@@ -25,9 +36,41 @@ pub fn SyncStatusPage() -> impl IntoView {
                     let title = db
                         .policy(a.record.policy_version_id)
                         .await?
-                        .map(|p| p.title);
-                    rows.push((a.record.clone(), title, reason.clone()));
+                        .map(|p| p.title)
+                        .unwrap_or_else(|| "an agreement".into());
+                    rows.push(Refused {
+                        what: format!("Signature by {}", a.record.signer_name),
+                        detail: format!(" on {} — {title}", format_time(a.record.signed_at)),
+                        reason: reason.clone(),
+                    });
                 }
+            }
+            // Visits, their ends and incidents keep their refusal on the
+            // outbox entry; agreements are listed above with their title.
+            for entry in db.outbox().await? {
+                let EntryState::Rejected { reason, .. } = entry.state else {
+                    continue;
+                };
+                let (what, detail) = match &entry.mutation.change {
+                    Change::CreateAgreement(_) | Change::Unreadable(_) => continue,
+                    Change::CreateVisit(v) => (
+                        format!("Visitor sign-in: {}", v.visitor_name),
+                        format!(" at {}", format_time(v.signed_in_at)),
+                    ),
+                    Change::EndVisit(e) => (
+                        "Visitor sign-out".to_owned(),
+                        format!(" at {}", format_time(e.signed_out_at)),
+                    ),
+                    Change::CreateIncident(_) => (
+                        "An incident logged on this device".to_owned(),
+                        " (sealed: its author sees it under Incidents)".to_owned(),
+                    ),
+                };
+                rows.push(Refused {
+                    what,
+                    detail,
+                    reason,
+                });
             }
             Ok::<_, crate::db::DbError>(rows)
         }
@@ -100,11 +143,11 @@ pub fn SyncStatusPage() -> impl IntoView {
                 Ok(rows) => view! {
                     <p>"These stay on this device. Tell the person who manages Haven at your school."</p>
                     <ul class="rejected-list" data-testid="rejected-list">
-                        {rows.into_iter().map(|(record, title, reason)| view! {
+                        {rows.into_iter().map(|row| view! {
                             <li>
-                                <strong>{format!("Signature by {}", record.signer_name)}</strong>
-                                {format!(" on {} — {}", format_time(record.signed_at), title.unwrap_or_else(|| "an agreement".into()))}
-                                <p class="field-error">{reason}</p>
+                                <strong>{row.what}</strong>
+                                {row.detail}
+                                <p class="field-error">{row.reason}</p>
                             </li>
                         }).collect_view()}
                     </ul>

@@ -100,3 +100,37 @@ export async function outboxEntries(page) {
     return all;
   });
 }
+
+/**
+ * Queues one change (`{type, record}` as haven_core's wire `Change`, built by
+ * `make(deviceId, now)`) in the outbox under the device's next mutation
+ * number, as the app would. The app must have made its device first.
+ */
+export async function seedChange(page, make) {
+  return page.evaluate(async (makeSource) => {
+    const make = eval(makeSource);
+    const db = await new Promise((resolve, reject) => {
+      const req = indexedDB.open("haven");
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const tx = db.transaction(["outbox", "meta"], "readwrite", { durability: "strict" });
+    const meta = tx.objectStore("meta");
+    const device = await new Promise((resolve, reject) => {
+      const req = meta.get("device");
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const now = Date.now();
+    const id = device.next_mutation_id++;
+    tx.objectStore("outbox").add({ mutation: { id, change: make(device.device_id, now) }, state: "pending", queued_at: now });
+    meta.put(device, "device");
+    await new Promise((resolve, reject) => {
+      tx.oncomplete = resolve;
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+    db.close();
+    return device.device_id;
+  }, make.toString());
+}

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { seedSignatures, pendingInDb, outboxEntries } from "./seed.mjs";
+import { seedSignatures, seedChange, pendingInDb, outboxEntries } from "./seed.mjs";
 import {
   adminToken,
   chromiumArgs,
@@ -346,6 +346,28 @@ test("a record the server will always refuse, then 100 more: all 100 arrive whil
   assert.match(text, /Signature by Forged 1/);
   assert.ok(text.includes(kept.reason), `the page gives the server's reason: ${text}`);
   await eventually(async () => (await page.getByTestId("status-pending").textContent()) === "0", 10_000, "nothing waiting");
+});
+
+test("a refused visitor sign-out is kept and shown on the sync page with its reason, not only signatures", async (t) => {
+  const ctx = await setup(t);
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  await openApp(page, ctx.server.base);
+  // A sign-out of a visit the server never received.
+  await seedChange(page, (deviceId, now) => ({
+    type: "end_visit",
+    record: { id: crypto.randomUUID(), visit_id: crypto.randomUUID(), device_id: deviceId, signed_out_at: now, method: "list" },
+  }));
+  await page.goto(`${ctx.server.base}/sync`);
+  const list = page.getByTestId("rejected-list");
+  await list.waitFor({ timeout: 30_000 });
+  const text = await list.textContent();
+  assert.match(text, /Visitor sign-out/);
+  assert.match(text, /the server has no visit/);
+  const [kept] = await outboxEntries(page);
+  assert.equal(kept.state, "rejected");
+  assert.equal(kept.code, "unknown_visit");
 });
 
 test("a staff session that ends mid-sync keeps the rest on the device until the next sign-in", async (t) => {
