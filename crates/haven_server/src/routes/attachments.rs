@@ -21,6 +21,11 @@ use haven_core::api::ApiError;
 use haven_core::incident::{is_sha256_hex, ATTACHMENT_PIECE_BYTES};
 use serde::Deserialize;
 
+/// Raw bytes, as the document describes them (`type: string, format: binary`).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(#[allow(dead_code)] Vec<u8>);
+
 /// Largest body of one piece, with room for nothing else.
 pub const PIECE_BODY_LIMIT: usize = ATTACHMENT_PIECE_BYTES;
 
@@ -54,7 +59,7 @@ fn check_sha(sha256: &str) -> Result<(), AppError> {
     tag = "sync",
     operation_id = "attachment_upload_status",
     security(("bearer" = [])),
-    params(("sha256" = String, Path, description = "SHA-256 of the encrypted file, lowercase hex")),
+    params(("sha256" = String, Path, pattern = "^[0-9a-f]{64}$", description = "SHA-256 of the encrypted file, lowercase hex")),
     responses(
         (status = 200, description = "The pieces the server has", body = AttachmentUpload),
         (status = 400, description = "`bad_request`: the name is not 64 lowercase hex characters", body = ApiError),
@@ -93,11 +98,11 @@ pub async fn status(
     operation_id = "put_attachment_piece",
     security(("bearer" = [])),
     params(
-        ("sha256" = String, Path, description = "SHA-256 of the whole encrypted file, lowercase hex"),
+        ("sha256" = String, Path, pattern = "^[0-9a-f]{64}$", description = "SHA-256 of the whole encrypted file, lowercase hex"),
         ("index" = u64, Path, description = "Which piece, from 0"),
         PieceQuery,
     ),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The piece's bytes"),
+    request_body(content = inline(Binary), content_type = "application/octet-stream", description = "The piece's bytes"),
     responses(
         (status = 200, description = "Stored (or already here): where the upload stands", body = AttachmentUpload),
         (status = 400, description = "`bad_request`: a bad name, index, size or piece count, or a piece of the wrong length", body = ApiError),

@@ -204,10 +204,15 @@ pub async fn get(
     security(("bearer" = [])),
     params(
         ("incident_id" = Uuid, Path, description = "The incident"),
-        ("sha256" = String, Path, description = "The attachment's `sha256`, as in the record"),
+        ("sha256" = String, Path, pattern = "^[0-9a-f]{64}$", description = "The attachment's `sha256`, as in the record"),
     ),
     responses(
-        (status = 200, description = "The file, as the member of staff attached it (after any shrinking)", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The file, as the member of staff attached it (after any shrinking), with its own type", content(
+            (inline(crate::routes::attachments::Binary) = "image/jpeg"),
+            (inline(crate::routes::attachments::Binary) = "image/png"),
+            (inline(crate::routes::attachments::Binary) = "image/webp"),
+            (inline(crate::routes::attachments::Binary) = "application/pdf"),
+        )),
         (status = 400, description = "`bad_request`: the id is not a UUID", body = ApiError),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
