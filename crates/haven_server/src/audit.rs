@@ -38,6 +38,17 @@ pub enum Action {
     ReadCompliance,
     ReadReception,
     ReceptionSettingsChanged,
+    /// The trust's account rules changed (detail: what changed, e.g. a role
+    /// no longer required to use a second factor).
+    AccountSettingsChanged,
+    /// A policy version was published (subject: the version's id).
+    PolicyPublished,
+    /// New rule tables were published (subject: the version's id).
+    RulesPublished,
+    /// The trust was set up or its details edited (detail: which fields).
+    TrustChanged,
+    /// An academy was added or its details edited (detail: which fields).
+    AcademyChanged,
     /// Visits past their academy's retention were deleted (actor "system").
     VisitsPurged,
     /// The incident log was listed (subject empty; detail: how many).
@@ -85,6 +96,11 @@ impl Action {
             Action::ReadCompliance => "read_compliance",
             Action::ReadReception => "read_reception",
             Action::ReceptionSettingsChanged => "reception_settings_changed",
+            Action::AccountSettingsChanged => "account_settings_changed",
+            Action::PolicyPublished => "policy_published",
+            Action::RulesPublished => "rules_published",
+            Action::TrustChanged => "trust_changed",
+            Action::AcademyChanged => "academy_changed",
             Action::VisitsPurged => "visits_purged",
             Action::ReadIncidents => "read_incidents",
             Action::ReadIncident => "read_incident",

@@ -2,7 +2,8 @@
 //! that academy's headteacher: the key personnel are theirs to keep right).
 
 use super::parse_id;
-use crate::auth::Staff;
+use crate::audit::{Action, Entry};
+use crate::auth::{ClientAddr, Staff};
 use crate::db;
 use crate::error::AppError;
 use crate::json::Json;
@@ -56,6 +57,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Academy>>, A
 )]
 pub async fn put(
     Staff(staff): Staff,
+    client: ClientAddr,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Json(input): Json<AcademyInput>,
@@ -63,11 +65,45 @@ pub async fn put(
     let id = parse_id(&id, "academy id")?;
     staff.require(Some(id), &[Role::Headteacher])?;
     let mut tx = db::begin_write(&state.pool).await?;
+    let before = org::find_academy(&mut *tx, id).await?;
     let (academy, outcome) = org::put_academy(&mut tx, id, input).await?;
+    if !matches!(outcome, Put::Unchanged) {
+        Entry::new(staff.actor(), Action::AcademyChanged)
+            .subject(id.to_string())
+            .academy(id)
+            .client(&client)
+            .detail(changed_fields(before.as_ref(), &academy))
+            .write(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     let status = match outcome {
         Put::Created => StatusCode::CREATED,
         Put::Updated | Put::Unchanged => StatusCode::OK,
     };
     Ok((status, Json(academy)))
+}
+
+/// Which of the academy's details changed, by field name (never the names or
+/// contact details themselves): "added" for a new academy.
+fn changed_fields(before: Option<&Academy>, after: &Academy) -> String {
+    let Some(before) = before else {
+        return "added".to_owned();
+    };
+    let (b, a) = (&before.key_personnel, &after.key_personnel);
+    let fields = [
+        ("name", before.name == after.name),
+        ("key_personnel.headteacher", b.headteacher == a.headteacher),
+        (
+            "key_personnel.esafety_lead",
+            b.esafety_lead == a.esafety_lead,
+        ),
+        ("key_personnel.dsl", b.dsl == a.dsl),
+    ];
+    let changed: Vec<&str> = fields
+        .iter()
+        .filter(|(_, same)| !same)
+        .map(|(field, _)| *field)
+        .collect();
+    format!("changed {}", changed.join(", "))
 }

@@ -3,7 +3,8 @@
 //! and `GET /api/v1/policies/{policy_id}/versions`.
 
 use super::parse_id;
-use crate::auth::TrustAdmin;
+use crate::audit::{Action, Entry};
+use crate::auth::{ClientAddr, TrustAdmin};
 use crate::error::AppError;
 use crate::json::Json;
 use crate::openapi::{
@@ -14,7 +15,7 @@ use crate::{db, policies};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use haven_core::api::ApiError;
-use haven_core::policy::{PolicySummary, PolicyVersion, PublishPolicyVersion};
+use haven_core::policy::{PolicyOwner, PolicySummary, PolicyVersion, PublishPolicyVersion};
 
 /// The latest version of each policy, sorted by title.
 #[utoipa::path(
@@ -106,12 +107,30 @@ pub async fn versions(
     )
 )]
 pub async fn publish(
-    _admin: TrustAdmin,
+    TrustAdmin(admin): TrustAdmin,
+    client: ClientAddr,
     State(state): State<AppState>,
     Json(request): Json<PublishPolicyVersion>,
 ) -> Result<(StatusCode, Json<PolicyVersion>), AppError> {
     let mut tx = db::begin_write(&state.pool).await?;
     let published = policies::publish(&mut tx, request).await?;
+    if published.created {
+        let version = &published.version;
+        let mut entry = Entry::new(admin.actor(), Action::PolicyPublished)
+            .subject(version.id.to_string())
+            .client(&client)
+            .detail(format!(
+                "{} version {} of policy {}, effective {}",
+                version.kind.label(),
+                version.version,
+                version.policy_id,
+                version.effective_date
+            ));
+        if let PolicyOwner::Academy { academy_id } = version.owner {
+            entry = entry.academy(academy_id);
+        }
+        entry.write(&mut *tx).await?;
+    }
     tx.commit().await?;
     let status = if published.created {
         StatusCode::CREATED

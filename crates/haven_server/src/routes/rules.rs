@@ -1,7 +1,8 @@
 //! The trust's rule tables: `GET /api/v1/rules` (the version in force) and
 //! `PUT /api/v1/rules` (publish new tables, admin).
 
-use crate::auth::TrustAdmin;
+use crate::audit::{Action, Entry};
+use crate::auth::{ClientAddr, TrustAdmin};
 use crate::error::AppError;
 use crate::json::Json;
 use crate::openapi::{
@@ -54,12 +55,21 @@ pub async fn get(State(state): State<AppState>) -> Result<Json<RulesVersion>, Ap
     )
 )]
 pub async fn put(
-    _admin: TrustAdmin,
+    TrustAdmin(admin): TrustAdmin,
+    client: ClientAddr,
     State(state): State<AppState>,
     Json(tables): Json<RuleTables>,
 ) -> Result<(StatusCode, Json<RulesVersion>), AppError> {
     let mut tx = db::begin_write(&state.pool).await?;
     let (version, created) = rules::publish(&mut tx, tables).await?;
+    if created {
+        Entry::new(admin.actor(), Action::RulesPublished)
+            .subject(version.id.to_string())
+            .client(&client)
+            .detail(format!("rule tables version {}", version.version))
+            .write(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     let status = if created {
         StatusCode::CREATED

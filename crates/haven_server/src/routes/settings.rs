@@ -2,12 +2,14 @@
 //! for which roles; idle lock time). Anyone signed in or enrolled reads them,
 //! since devices need the idle time; trust admins change them.
 
-use crate::auth::{Caller, TrustAdmin};
+use crate::audit::{Action, Entry};
+use crate::auth::{Caller, ClientAddr, TrustAdmin};
 use crate::error::AppError;
 use crate::json::Json;
 use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
 use crate::state::AppState;
 use axum::extract::State;
+use haven_core::accounts::roles::Role;
 use haven_core::api::accounts::AccountSettings;
 use haven_core::api::ApiError;
 
@@ -51,7 +53,8 @@ pub async fn get(
 )]
 pub async fn put(
     State(state): State<AppState>,
-    _admin: TrustAdmin,
+    client: ClientAddr,
+    TrustAdmin(admin): TrustAdmin,
     Json(settings): Json<AccountSettings>,
 ) -> Result<Json<AccountSettings>, AppError> {
     if !(1..=120).contains(&settings.idle_lock_minutes) {
@@ -80,10 +83,72 @@ pub async fn put(
     let mut roles = settings.second_factor_required.clone();
     roles.sort();
     roles.dedup();
+    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let (stored, idle_before): (String, i64) =
+        sqlx::query_as("SELECT second_factor_required, idle_lock_minutes FROM account_settings")
+            .fetch_one(&mut *tx)
+            .await?;
+    let before: Vec<Role> = serde_json::from_str(&stored)
+        .map_err(|e| AppError::Internal(format!("stored settings: {e}")))?;
     sqlx::query("UPDATE account_settings SET second_factor_required = ?, idle_lock_minutes = ?")
         .bind(serde_json::to_string(&roles).unwrap_or_else(|_| "[]".into()))
         .bind(settings.idle_lock_minutes)
-        .execute(&state.pool)
+        .execute(&mut *tx)
         .await?;
+    let changes = describe_changes(&before, &roles, idle_before, settings.idle_lock_minutes);
+    if !changes.is_empty() {
+        Entry::new(admin.actor(), Action::AccountSettingsChanged)
+            .client(&client)
+            .detail(changes)
+            .write(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
     Ok(Json(crate::accounts::settings(&state.pool).await?))
+}
+
+/// What an admin changed, for the audit log: roles that must now use a
+/// second factor, roles that no longer must, and the idle lock time. Empty
+/// when nothing changed.
+fn describe_changes(before: &[Role], after: &[Role], idle_before: i64, idle_after: u32) -> String {
+    let names = |roles: Vec<&Role>| {
+        roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let added: Vec<&Role> = after.iter().filter(|r| !before.contains(r)).collect();
+    let removed: Vec<&Role> = before.iter().filter(|r| !after.contains(r)).collect();
+    let mut parts = Vec::new();
+    if !removed.is_empty() {
+        parts.push(format!(
+            "second factor no longer required for {}",
+            names(removed)
+        ));
+    }
+    if !added.is_empty() {
+        parts.push(format!("second factor now required for {}", names(added)));
+    }
+    if idle_before != i64::from(idle_after) {
+        parts.push(format!("idle lock {idle_before} -> {idle_after} minutes"));
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_name_roles_turned_off_and_on_and_the_idle_time() {
+        let before = [Role::TrustAdmin, Role::Dsl];
+        let after = [Role::Dsl, Role::EsafetyLead];
+        assert_eq!(
+            describe_changes(&before, &after, 5, 10),
+            "second factor no longer required for trust_admin; \
+             second factor now required for esafety_lead; idle lock 5 -> 10 minutes"
+        );
+        assert_eq!(describe_changes(&before, &before, 5, 5), "");
+    }
 }

@@ -1,6 +1,7 @@
 //! `GET /api/v1/trust` and `PUT /api/v1/trust` (admin).
 
-use crate::auth::TrustAdmin;
+use crate::audit::{Action, Entry};
+use crate::auth::{ClientAddr, TrustAdmin};
 use crate::db;
 use crate::error::AppError;
 use crate::json::Json;
@@ -53,16 +54,55 @@ pub async fn get(State(state): State<AppState>) -> Result<Json<Trust>, AppError>
     )
 )]
 pub async fn put(
-    _admin: TrustAdmin,
+    TrustAdmin(admin): TrustAdmin,
+    client: ClientAddr,
     State(state): State<AppState>,
     Json(input): Json<TrustInput>,
 ) -> Result<(StatusCode, Json<Trust>), AppError> {
     let mut tx = db::begin_write(&state.pool).await?;
+    let before = org::trust(&mut *tx).await?;
     let (trust, outcome) = org::put_trust(&mut tx, input, None).await?;
+    if !matches!(outcome, Put::Unchanged) {
+        Entry::new(admin.actor(), Action::TrustChanged)
+            .subject(trust.id.to_string())
+            .client(&client)
+            .detail(changed_fields(before.as_ref(), &trust))
+            .write(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     let status = match outcome {
         Put::Created => StatusCode::CREATED,
         Put::Updated | Put::Unchanged => StatusCode::OK,
     };
     Ok((status, Json(trust)))
+}
+
+/// Which of the trust's details changed, by field name (never the names or
+/// contact details themselves): "set up" for a new trust.
+fn changed_fields(before: Option<&Trust>, after: &Trust) -> String {
+    let Some(before) = before else {
+        return "set up".to_owned();
+    };
+    let fields = [
+        ("name", before.name == after.name),
+        (
+            "chief_executive",
+            before.chief_executive == after.chief_executive,
+        ),
+        (
+            "chair_of_trustees",
+            before.chair_of_trustees == after.chair_of_trustees,
+        ),
+        (
+            "data_protection_officer",
+            before.data_protection_officer == after.data_protection_officer,
+        ),
+    ];
+    let changed: Vec<&str> = fields
+        .iter()
+        .filter(|(_, same)| !same)
+        .map(|(field, _)| *field)
+        .collect();
+    format!("changed {}", changed.join(", "))
 }

@@ -3,6 +3,7 @@
 
 mod academies;
 mod accounts;
+mod admin_audit;
 mod attachments;
 mod auth;
 mod authorization;
