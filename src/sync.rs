@@ -10,7 +10,7 @@ use crate::clock::now_ms;
 use crate::db::{Db, DbError};
 use futures::future::{select, Either};
 use haven_core::sync::machine::{
-    Command, DeviceSync, FailureKind, DEFAULT_BATCH_SIZE, REQUEST_TIMEOUT_MS,
+    Command, DeviceSync, FailureKind, Ticket, DEFAULT_BATCH_SIZE, REQUEST_TIMEOUT_MS,
 };
 use haven_core::sync::outbox::{EntryState, OutboxEntry};
 use haven_core::Millis;
@@ -178,6 +178,13 @@ async fn mark_refused(db: &Db) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Tells the machine push `ticket` failed, now, with fresh jitter.
+fn fail(machine: &RefCell<DeviceSync>, ticket: Ticket, kind: FailureKind) {
+    machine
+        .borrow_mut()
+        .on_failure(now_ms(), ticket, kind, js_sys::Math::random());
+}
+
 /// One pass: pull policies, then push as the machine directs until it says wait.
 pub async fn run_pass(
     db: &Db,
@@ -246,12 +253,7 @@ pub async fn run_pass(
                 // Nothing is sent, so nothing is in flight: tell the machine
                 // the batch was refused, which keeps the records and retries
                 // slowly (a new sign-in triggers a pass straight away).
-                machine.borrow_mut().on_failure(
-                    now_ms(),
-                    ticket,
-                    FailureKind::Refused,
-                    js_sys::Math::random(),
-                );
+                fail(machine, ticket, FailureKind::Refused);
                 report.error = Some(e);
                 report.next_at = now_ms() + CREDENTIAL_RECHECK_MS;
                 break;
@@ -262,12 +264,7 @@ pub async fn run_pass(
         request.device_secret = match db.device().await {
             Ok(device) => device.secret(),
             Err(e) => {
-                machine.borrow_mut().on_failure(
-                    now_ms(),
-                    ticket,
-                    FailureKind::Temporary,
-                    js_sys::Math::random(),
-                );
+                fail(machine, ticket, FailureKind::Temporary);
                 report.error = Some(e.into());
                 break;
             }
@@ -295,9 +292,7 @@ pub async fn run_pass(
                 // the outbox, deleting nothing) and send everything again;
                 // but only once for an id the server has not yet answered.
                 if !machine.borrow().may_take_new_id() {
-                    machine
-                        .borrow_mut()
-                        .on_failure(now_ms(), ticket, kind, js_sys::Math::random());
+                    fail(machine, ticket, kind);
                     report.error = Some(SyncError::IdentityRefused(e.to_string()));
                     break;
                 }
@@ -307,12 +302,7 @@ pub async fn run_pass(
                         report.new_id = Some(taken);
                     }
                     Err(e) => {
-                        machine.borrow_mut().on_failure(
-                            now_ms(),
-                            ticket,
-                            FailureKind::Temporary,
-                            js_sys::Math::random(),
-                        );
+                        fail(machine, ticket, FailureKind::Temporary);
                         report.error = Some(e.into());
                         break;
                     }
@@ -323,9 +313,7 @@ pub async fn run_pass(
                     report.error = Some(e.into());
                     break;
                 }
-                machine
-                    .borrow_mut()
-                    .on_failure(now_ms(), ticket, kind, js_sys::Math::random());
+                fail(machine, ticket, kind);
                 report.error = Some(SyncError::NeedsCredential(
                     if e.code() == Some("device_revoked") {
                         DEVICE_REVOKED
@@ -346,9 +334,7 @@ pub async fn run_pass(
                         message: "the server could not take these changes yet; retrying".into(),
                     },
                 }));
-                machine
-                    .borrow_mut()
-                    .on_failure(now_ms(), ticket, kind, js_sys::Math::random());
+                fail(machine, ticket, kind);
             }
         }
     }
