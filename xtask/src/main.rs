@@ -6,6 +6,7 @@
 mod bench;
 mod build;
 mod cmd;
+mod deps_audit;
 mod fuzz;
 mod test;
 mod tools;
@@ -18,7 +19,8 @@ usage: cargo xtask <command>
   run     install what is missing, build the PWA (release), start the server on
           http://127.0.0.1:8080 with demo data
   build   install what is missing and build the release PWA into dist/
-  test    install what is missing, then run every test: fmt, clippy, native,
+  test    install what is missing, then run every test: fmt, the dependency
+          audit (offline, ../shared/advisory-db), clippy, native,
           wasm in headless Chromium, end-to-end
   bench   print figures: bundle size, browser drain vs PouchDB, server
           ingest under 50 devices, the raw SQLite ceiling, the reader opening
@@ -26,6 +28,8 @@ usage: cargo xtask <command>
   fuzz [SECONDS_PER_TARGET]
           run every fuzz target in fuzz/ for that long (default 30), with
           cargo-fuzz on the nightly toolchain, and print runs and results
+  audit   only the dependency audit: cargo-audit, offline, against
+          ../shared/advisory-db and the exceptions in .cargo/audit.toml
   setup   only install what is missing";
 
 fn main() -> ExitCode {
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(),
         Some("bench") => bench::run(),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("audit") => deps_audit::run(),
         Some("setup") => tools::ensure_all(),
         _ => {
             eprintln!("{USAGE}");

@@ -2,6 +2,7 @@
 
 use crate::build;
 use crate::cmd::{self, root, Result};
+use crate::deps_audit;
 use crate::tools::{self, CHROMEDRIVER, CHROMIUM};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -14,6 +15,8 @@ pub fn run() -> Result {
     tools::ensure_all()?;
 
     cmd::run(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
+    // Known-vulnerable dependencies, offline against ../shared/advisory-db.
+    deps_audit::run()?;
     // The PWA only builds for the browser, so it is linted and tested on wasm32.
     cmd::run(Command::new("cargo").args([
         "clippy",

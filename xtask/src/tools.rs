@@ -8,11 +8,15 @@ use std::path::Path;
 use std::process::Command;
 
 const TRUNK_VERSION: &str = "0.21.14";
+/// cargo-audit for the dependency audit of `cargo xtask test`; 0.22 builds
+/// with this toolchain and reads the offline advisory database as a folder.
+pub const CARGO_AUDIT_VERSION: &str = "0.22.1";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 pub fn ensure_all() -> Result {
     ensure_build_tools()?;
+    ensure_cargo_audit()?;
     ensure_browser()
 }
 
@@ -41,6 +45,21 @@ fn ensure_trunk() -> Result {
     }
     // Trunk 0.22 needs a newer rustc than these machines have.
     cmd::run(Command::new("cargo").args(["install", &format!("trunk@{TRUNK_VERSION}"), "--locked"]))
+}
+
+/// cargo-audit from crates.io at [`CARGO_AUDIT_VERSION`] (about 8 minutes
+/// to build on two cores, once).
+pub fn ensure_cargo_audit() -> Result {
+    if output("cargo", &["audit", "--version"])
+        .is_some_and(|v| v.trim().ends_with(CARGO_AUDIT_VERSION))
+    {
+        return skip("cargo-audit");
+    }
+    cmd::run(Command::new("cargo").args([
+        "install",
+        &format!("cargo-audit@{CARGO_AUDIT_VERSION}"),
+        "--locked",
+    ]))
 }
 
 /// The wasm-bindgen version in Cargo.lock; the CLI must match it exactly.

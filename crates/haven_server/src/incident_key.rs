@@ -174,9 +174,12 @@ impl IncidentKeyPair {
         if iv.len() != IV_LEN {
             return Err(OpenError::CannotDecrypt("iv is not 12 bytes"));
         }
+        // Blinded: the exponentiation runs on c·r^e for a fresh random r, so
+        // its timing is not a function of the caller's chosen ciphertext
+        // (RUSTSEC-2023-0071; see .cargo/audit.toml for what remains).
         let key = self
             .private
-            .decrypt(Oaep::new::<Sha256>(), &wrapped)
+            .decrypt_blinded(&mut rand::rngs::OsRng, Oaep::new::<Sha256>(), &wrapped)
             .map_err(|_| OpenError::CannotDecrypt("the wrapped key does not open with this key"))?;
         if key.len() != AES_KEY_LEN {
             return Err(OpenError::CannotDecrypt("the wrapped key is not 32 bytes"));
