@@ -4,7 +4,7 @@
 use crate::pages::policies::today;
 use crate::state::session::use_session;
 use crate::state::{app_db, use_sync_status};
-use haven_core::accounts::roles::Role;
+use haven_core::accounts::permissions::Capability;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -26,11 +26,10 @@ pub fn Admin() -> impl IntoView {
             };
             let grants = user.grants.clone();
             let trust_admin = grants.is_trust_admin();
-            let heads = grants.0.iter().any(|g| g.role == Role::Headteacher);
-            let managers = heads || grants.0.iter().any(|g| g.role == Role::EsafetyLead);
-            // The DSL manages nothing but reads and follows up incidents.
-            let leads = managers || grants.0.iter().any(|g| g.role == Role::Dsl);
-            if !trust_admin && !leads {
+            // The same capabilities the server checks (haven_core's
+            // permissions), held at some academy.
+            let can = |capability| grants.can(capability, None);
+            if !Capability::ALL.into_iter().any(can) {
                 return view! {
                     <p>"Your account has no admin role. Ask your headteacher or trust admin if you need one."</p>
                     <p><A href="/incidents">"Your incidents"</A></p>
@@ -39,12 +38,12 @@ pub fn Admin() -> impl IntoView {
             view! {
                 <ul class="admin-links">
                     {trust_admin.then(|| view! { <li><A href="/admin/publish">"Publish a new version"</A></li> })}
-                    {(trust_admin || heads).then(|| view! { <li><A href="/admin/staff">"Staff and roles"</A></li> })}
-                    {(trust_admin || managers).then(|| view! { <li><A href="/admin/compliance">"Who has signed"</A></li> })}
-                    {(trust_admin || managers).then(|| view! { <li><A href="/admin/devices">"Devices"</A></li> })}
-                    {(trust_admin || heads).then(|| view! { <li><A href="/admin/reception">"Reception rules"</A></li> })}
-                    {(trust_admin || leads).then(|| view! { <li><A href="/admin/incidents">"Incident log"</A></li> })}
-                    {(trust_admin || managers).then(|| view! { <li><A href="/admin/parents">"Parent and carer invitations"</A></li> })}
+                    {can(Capability::ManageStaff).then(|| view! { <li><A href="/admin/staff">"Staff and roles"</A></li> })}
+                    {can(Capability::ViewCompliance).then(|| view! { <li><A href="/admin/compliance">"Who has signed"</A></li> })}
+                    {can(Capability::ManageDevices).then(|| view! { <li><A href="/admin/devices">"Devices"</A></li> })}
+                    {can(Capability::ManageAcademy).then(|| view! { <li><A href="/admin/reception">"Reception rules"</A></li> })}
+                    {can(Capability::FollowUpIncidents).then(|| view! { <li><A href="/admin/incidents">"Incident log"</A></li> })}
+                    {can(Capability::ManageParentLinks).then(|| view! { <li><A href="/admin/parents">"Parent and carer invitations"</A></li> })}
                     {trust_admin.then(|| view! { <li><A href="/admin/audit">"Audit log"</A></li> })}
                 </ul>
                 <DueForReview/>

@@ -16,6 +16,7 @@ use axum::extract::ConnectInfo;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use haven_core::accounts::permissions::{Capability, Scope};
 use haven_core::accounts::roles::{Grants, Role, RoleGrant};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -173,10 +174,10 @@ pub struct StaffCaller {
 }
 
 impl StaffCaller {
-    /// `Forbidden` unless the person is a trust admin or holds one of `roles`
-    /// at `academy` (any academy when `None`).
-    pub fn require(&self, academy: Option<Uuid>, roles: &[Role]) -> Result<(), AppError> {
-        if self.grants.allows(academy, roles) {
+    /// `Forbidden` unless the person has `capability` at `academy` (anywhere
+    /// when `None`): a trust admin, or one of its roles there.
+    pub fn require(&self, academy: Option<Uuid>, capability: Capability) -> Result<(), AppError> {
+        if self.grants.can(capability, academy) {
             Ok(())
         } else {
             Err(AppError::Forbidden)
@@ -187,18 +188,19 @@ impl StaffCaller {
         format!("user:{}", self.user_id)
     }
 
-    /// The academies where this person holds one of `roles`: `None` means
-    /// every academy (a trust admin); no academy at all is `Forbidden`.
-    pub fn managed_academies(&self, roles: &[Role]) -> Result<Option<Vec<Uuid>>, AppError> {
-        if self.grants.is_trust_admin() {
-            return Ok(None);
-        }
-        // Outside the trust admin case the list of all academies is not consulted.
-        let mine = self.grants.academies_with(roles, &[]);
-        if mine.is_empty() {
+    /// Where this person has `capability`; having it nowhere is `Forbidden`.
+    pub fn scope(&self, capability: Capability) -> Result<Scope, AppError> {
+        let scope = self.grants.scope(capability);
+        if scope.is_empty() {
             return Err(AppError::Forbidden);
         }
-        Ok(Some(mine))
+        Ok(scope)
+    }
+
+    /// The academies where this person has `capability`: `None` means every
+    /// academy (a trust admin); no academy at all is `Forbidden`.
+    pub fn managed_academies(&self, capability: Capability) -> Result<Option<Vec<Uuid>>, AppError> {
+        Ok(self.scope(capability)?.academies().map(<[Uuid]>::to_vec))
     }
 }
 
@@ -343,7 +345,10 @@ fn parse_stored_id(s: &str) -> Result<Uuid, AppError> {
 }
 
 /// Everything `user_id` holds.
-pub async fn load_grants(pool: &sqlx::SqlitePool, user_id: &str) -> Result<Grants, AppError> {
+pub async fn load_grants<'e>(
+    pool: impl sqlx::SqliteExecutor<'e>,
+    user_id: &str,
+) -> Result<Grants, AppError> {
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT role, academy_id FROM user_roles WHERE user_id = ? ORDER BY 1, 2")
             .bind(user_id)

@@ -11,7 +11,7 @@ use crate::auth::StaffCaller;
 use crate::clock::new_id;
 use crate::error::AppError;
 use crate::policies::uuid_from_db;
-use haven_core::accounts::roles::Role;
+use haven_core::accounts::permissions::Capability;
 use haven_core::api::incidents::{
     FollowUp, IncidentDetail, IncidentReport, IncidentSummary, ReportCount,
 };
@@ -24,10 +24,6 @@ use haven_core::Millis;
 use sqlx::{Sqlite, SqliteConnection, SqliteExecutor, Transaction};
 use std::collections::BTreeMap;
 use uuid::Uuid;
-
-/// The roles that handle incidents at their academies (trust admins handle
-/// them everywhere).
-pub const LEADS: [Role; 3] = [Role::Dsl, Role::EsafetyLead, Role::Headteacher];
 
 /// Which incidents a member of staff may see.
 #[derive(Debug, Clone)]
@@ -44,7 +40,9 @@ impl Visibility {
     pub fn of(staff: &StaffCaller) -> Visibility {
         Visibility {
             all: staff.grants.is_trust_admin(),
-            academies: staff.grants.academies_with(&LEADS, &[]),
+            academies: staff
+                .grants
+                .academies_with(Capability::FollowUpIncidents.roles(), &[]),
             user_id: staff.user_id.clone(),
         }
     }

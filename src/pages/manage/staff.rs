@@ -2,6 +2,7 @@
 
 use super::{academies, academy_name, full_link, read_file, require_token};
 use crate::api;
+use haven_core::accounts::permissions::Capability;
 use haven_core::accounts::roles::{Role, RoleGrant};
 use haven_core::api::accounts::{
     CsvUpload, InviteStaffRequest, InvitedStaff, SetActiveRequest, StaffImportReport, StaffMember,
@@ -105,11 +106,14 @@ fn StaffPage(token: String) -> impl IntoView {
     let new_academy = RwSignal::new(String::new());
     let session = crate::state::session::use_session();
     // A trust admin edits every role; a headteacher those at their academies.
-    let editable = move |g: &RoleGrant| {
-        let mine = session.grants();
-        mine.is_trust_admin()
-            || g.academy_id
-                .is_some_and(|a| mine.allows(Some(a), &[Role::Headteacher]))
+    let editable = move |g: &RoleGrant| session.grants().scope(Capability::ManageStaff).covers(g);
+    // Whom the caller may change at all: everyone whose every role is within
+    // their academies (the server refuses the rest).
+    let changeable = move |m: &StaffMember| {
+        session
+            .grants()
+            .scope(Capability::ManageStaff)
+            .may_change(&m.grants)
     };
     let save_roles = Action::new_local(move |_: &()| async move {
         let Some((member, grants)) = editing.get_untracked() else {
@@ -253,6 +257,14 @@ fn StaffPage(token: String) -> impl IntoView {
                                     let roles = m.grants.0.iter().map(|g| format!("{} ({})", g.role.label(), academy_name(&names, g.academy_id))).collect::<Vec<_>>().join(", ");
                                     let status = if !m.active { "Deactivated" } else if m.invitation_pending { "Invited" } else { "Active" };
                                     let (id, active) = (m.id, m.active);
+                                    if !changeable(&m) {
+                                        return view! {
+                                            <tr>
+                                                <td>{m.name.clone()}</td><td>{m.email.clone()}</td><td>{roles}</td><td>{status}</td>
+                                                <td>"Also works at another academy: ask your trust admin to change them"</td>
+                                            </tr>
+                                        }.into_any();
+                                    }
                                     view! {
                                         <tr>
                                             <td>{m.name.clone()}</td><td>{m.email.clone()}</td><td>{roles}</td><td>{status}</td>
@@ -269,7 +281,7 @@ fn StaffPage(token: String) -> impl IntoView {
                                                 {format!("Change roles of {}", m.name)}
                                             </button></td>
                                         </tr>
-                                    }
+                                    }.into_any()
                                 }).collect_view()}
                             </tbody>
                         </table></div>

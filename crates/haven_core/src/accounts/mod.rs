@@ -2,6 +2,8 @@
 //! choose, and the spreadsheets admins import them from.
 //!
 //! - [`roles`]: roles, grants, and what a set of grants allows;
+//! - [`permissions`]: who may do what, where (the one list of capabilities
+//!   the server and the PWA both use);
 //! - [`password`], [`pin`]: what a new password or PIN must be;
 //! - [`staff_csv`]: a staff list → one role grant a row;
 //! - [`class_list`]: a class list → one parent invitation per family;
@@ -15,6 +17,7 @@
 pub mod class_list;
 pub mod csv_export;
 pub mod password;
+pub mod permissions;
 pub mod pin;
 pub mod roles;
 pub mod staff_csv;
@@ -22,6 +25,7 @@ pub mod staff_csv;
 pub use class_list::{parse_class_list_csv, Child, ParentInvitationPlan};
 pub use csv_export::to_csv;
 pub use password::{check_new_password, PasswordProblem, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+pub use permissions::{Capability, Scope};
 pub use pin::{check_new_pin, PinProblem, MAX_PIN_DIGITS, MAX_WRONG_PINS, MIN_PIN_DIGITS};
 pub use roles::{Grants, Role, RoleGrant};
 pub use staff_csv::{parse_staff_csv, StaffRow};

@@ -14,7 +14,7 @@ use crate::org::{self, Put};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use haven_core::accounts::roles::Role;
+use haven_core::accounts::permissions::Capability;
 use haven_core::api::ApiError;
 use haven_core::org::{Academy, AcademyInput};
 
@@ -63,7 +63,7 @@ pub async fn put(
     Json(input): Json<AcademyInput>,
 ) -> Result<(StatusCode, Json<Academy>), AppError> {
     let id = parse_id(&id, "academy id")?;
-    staff.require(Some(id), &[Role::Headteacher])?;
+    staff.require(Some(id), Capability::ManageAcademy)?;
     let mut tx = db::begin_write(&state.pool).await?;
     let before = org::find_academy(&mut *tx, id).await?;
     let (academy, outcome) = org::put_academy(&mut tx, id, input).await?;

@@ -13,6 +13,7 @@ use crate::policies::{latest_versions, uuid_from_db};
 use crate::query::Query;
 use crate::state::AppState;
 use axum::extract::State;
+use haven_core::accounts::permissions::Capability;
 use haven_core::accounts::roles::Role;
 use haven_core::api::accounts::ComplianceRow;
 use haven_core::api::ApiError;
@@ -23,7 +24,6 @@ use uuid::Uuid;
 
 /// Days a new member of staff has to sign, unless the query says otherwise.
 pub const DEFAULT_DUE_DAYS: u32 = 14;
-const MANAGERS: [Role; 2] = [Role::Headteacher, Role::EsafetyLead];
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -193,7 +193,7 @@ pub async fn academy(
     Staff(caller): Staff,
     Query(query): Query<ComplianceQuery>,
 ) -> Result<Json<Vec<ComplianceRow>>, AppError> {
-    caller.require(Some(query.academy_id), &MANAGERS)?;
+    caller.require(Some(query.academy_id), Capability::ViewCompliance)?;
     let days = due_days(query.due_days)?;
     Entry::new(caller.actor(), Action::ReadCompliance)
         .academy(query.academy_id)

@@ -15,7 +15,7 @@ use crate::routes::auth::{count_failure, guard_address};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use haven_core::accounts::roles::Role;
+use haven_core::accounts::permissions::Capability;
 use haven_core::api::accounts::{
     DeviceKind, DeviceView, EnrolRequest, Enrolled, EnrolmentCode, EnrolmentCodeRequest,
 };
@@ -28,9 +28,6 @@ pub const CODE_LIFETIME_MS: i64 = 15 * 60 * 1000;
 /// No 0/O, 1/I/L: codes are read off one screen and typed into another.
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 const CODE_LEN: usize = 8;
-
-/// Who may manage an academy's devices.
-const DEVICE_MANAGERS: [Role; 2] = [Role::Headteacher, Role::EsafetyLead];
 
 /// A new code, shown as `ABCD-EFGH`.
 fn new_code() -> String {
@@ -119,7 +116,7 @@ pub async fn create_code(
     Staff(caller): Staff,
     Json(request): Json<EnrolmentCodeRequest>,
 ) -> Result<(StatusCode, Json<EnrolmentCode>), AppError> {
-    caller.require(Some(request.academy_id), &DEVICE_MANAGERS)?;
+    caller.require(Some(request.academy_id), Capability::ManageDevices)?;
     if !crate::org::academy_exists(&state.pool, request.academy_id).await? {
         return Err(AppError::Invalid {
             code: "invalid_device",
@@ -315,7 +312,7 @@ pub async fn list(
     State(state): State<AppState>,
     Staff(caller): Staff,
 ) -> Result<Json<Vec<DeviceView>>, AppError> {
-    let scope = caller.managed_academies(&DEVICE_MANAGERS)?;
+    let scope = caller.managed_academies(Capability::ManageDevices)?;
     let rows: Vec<DeviceRow> = sqlx::query_as(&format!(
         "{DEVICE_SELECT} ORDER BY e.last_contact_at DESC, e.id"
     ))
@@ -356,7 +353,7 @@ pub async fn revoke(
 ) -> Result<Json<DeviceView>, AppError> {
     let id = parse_id(&id, "device id")?.to_string();
     let before = device(&state, &id).await?;
-    caller.require(Some(before.academy_id), &DEVICE_MANAGERS)?;
+    caller.require(Some(before.academy_id), Capability::ManageDevices)?;
     let mut tx = state.pool.begin().await?;
     sqlx::query("UPDATE enrolled_devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
         .bind(now_ms())

@@ -22,7 +22,7 @@ use crate::routes::auth::{count_failure, guard_address};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use haven_core::accounts::class_list::{parse_class_list_csv, Child};
-use haven_core::accounts::roles::Role;
+use haven_core::accounts::permissions::Capability;
 use haven_core::accounts::RowProblem;
 use haven_core::api::accounts::{
     ClassListReport, ClassListUpload, IssuedParentInvitation, ParentInvitation, ParentSession,
@@ -37,9 +37,6 @@ const MAX_VALID_DAYS: u32 = 90;
 /// A redeemed link gives a session for a week: long enough to sign on a
 /// phone that loses signal half-way and sends later.
 const PARENT_SESSION_MS: i64 = 7 * DAY_MS;
-
-/// Who may invite parents at an academy.
-const INVITERS: [Role; 2] = [Role::Headteacher, Role::EsafetyLead];
 
 #[derive(sqlx::FromRow)]
 struct InvitationRow {
@@ -109,7 +106,7 @@ pub async fn import(
     Staff(caller): Staff,
     Json(upload): Json<ClassListUpload>,
 ) -> Result<Json<ClassListReport>, AppError> {
-    let scope = caller.managed_academies(&INVITERS)?;
+    let scope = caller.managed_academies(Capability::ManageParentLinks)?;
     let valid_days = upload.valid_days.unwrap_or(DEFAULT_VALID_DAYS);
     if !(1..=MAX_VALID_DAYS).contains(&valid_days) {
         return Err(AppError::Invalid {
@@ -200,7 +197,7 @@ pub async fn list(
     client: ClientAddr,
     Staff(caller): Staff,
 ) -> Result<Json<Vec<ParentInvitation>>, AppError> {
-    let scope = caller.managed_academies(&INVITERS)?;
+    let scope = caller.managed_academies(Capability::ManageParentLinks)?;
     let rows: Vec<InvitationRow> =
         sqlx::query_as(&format!("{INVITATION_SELECT} ORDER BY created_at DESC, id"))
             .fetch_all(&state.pool)
@@ -249,7 +246,7 @@ pub async fn reissue(
     let id = parse_id(&id, "invitation id")?.to_string();
     let mut tx = crate::db::begin_write(&state.pool).await?;
     let before = invitation(&mut tx, &id).await?;
-    caller.require(Some(before.academy_id), &INVITERS)?;
+    caller.require(Some(before.academy_id), Capability::ManageParentLinks)?;
     let token = new_prefixed_token(LINK_PREFIX);
     let now = now_ms();
     let valid_for = (before.expires_at - before.created_at).max(DAY_MS);

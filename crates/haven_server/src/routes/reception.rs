@@ -16,7 +16,7 @@ use crate::openapi::{
 use crate::state::AppState;
 use crate::visits;
 use axum::extract::{Path, State};
-use haven_core::accounts::roles::Role;
+use haven_core::accounts::permissions::Capability;
 use haven_core::api::ApiError;
 use haven_core::visit::{ReceptionSettings, ReceptionSnapshot};
 use uuid::Uuid;
@@ -111,7 +111,7 @@ pub async fn put_settings(
     Json(settings): Json<ReceptionSettings>,
 ) -> Result<Json<ReceptionSettings>, AppError> {
     let academy = parse_id(&id, "academy id")?;
-    staff.require(Some(academy), &[Role::Headteacher])?;
+    staff.require(Some(academy), Capability::ManageAcademy)?;
     settings
         .validate()
         .map_err(|e| AppError::invalid("invalid_settings", e))?;

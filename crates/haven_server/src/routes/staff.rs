@@ -12,7 +12,8 @@ use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, Unsuppo
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use haven_core::accounts::roles::{Role, RoleGrant};
+use haven_core::accounts::permissions::{Capability, Scope};
+use haven_core::accounts::roles::RoleGrant;
 use haven_core::accounts::staff_csv::parse_staff_csv;
 use haven_core::accounts::RowProblem;
 use haven_core::api::accounts::{
@@ -21,21 +22,11 @@ use haven_core::api::accounts::{
 };
 use haven_core::api::ApiError;
 use sqlx::SqliteConnection;
-use uuid::Uuid;
-
-/// Whether `grant` is within `scope`: trust-wide roles only for trust admins.
-fn in_scope(scope: &Option<Vec<Uuid>>, grant: &RoleGrant) -> bool {
-    match (scope, grant.academy_id) {
-        (None, _) => true,
-        (Some(mine), Some(academy)) => mine.contains(&academy),
-        (Some(_), None) => false,
-    }
-}
 
 /// Checks each grant is well formed, names a known academy and is in scope.
 async fn check_grants(
     state: &AppState,
-    scope: &Option<Vec<Uuid>>,
+    scope: &Scope,
     grants: &[RoleGrant],
 ) -> Result<(), AppError> {
     let known = crate::org::academy_ids(&state.pool).await?;
@@ -51,7 +42,7 @@ async fn check_grants(
                 });
             }
         }
-        if !in_scope(scope, grant) {
+        if !scope.covers(grant) {
             return Err(AppError::Forbidden);
         }
     }
@@ -77,11 +68,11 @@ pub async fn list(
     client: ClientAddr,
     Staff(caller): Staff,
 ) -> Result<Json<Vec<StaffMember>>, AppError> {
-    let scope = caller.managed_academies(&[Role::Headteacher])?;
+    let scope = caller.scope(Capability::ManageStaff)?;
     let everyone = accounts::all_staff(&state.pool).await?;
     let visible = everyone
         .into_iter()
-        .filter(|m| m.grants.0.iter().any(|g| in_scope(&scope, g)) || scope.is_none())
+        .filter(|m| scope.sees(&m.grants))
         .collect();
     Entry::new(caller.actor(), Action::ReadStaff)
         .client(&client)
@@ -133,7 +124,7 @@ pub async fn invite(
     Staff(caller): Staff,
     Json(request): Json<InviteStaffRequest>,
 ) -> Result<(StatusCode, Json<InvitedStaff>), AppError> {
-    let scope = caller.managed_academies(&[Role::Headteacher])?;
+    let scope = caller.scope(Capability::ManageStaff)?;
     let email = haven_core::accounts::normalise_email(&request.email).map_err(|message| {
         AppError::Invalid {
             code: "invalid_email",
@@ -199,7 +190,7 @@ pub async fn import(
     Staff(caller): Staff,
     Json(upload): Json<CsvUpload>,
 ) -> Result<Json<StaffImportReport>, AppError> {
-    let scope = caller.managed_academies(&[Role::Headteacher])?;
+    let scope = caller.scope(Capability::ManageStaff)?;
     let academies = crate::org::academy_names(&state.pool).await?;
     let parsed = parse_staff_csv(&upload.csv, &academies).map_err(|e| AppError::Invalid {
         code: "invalid_csv",
@@ -207,34 +198,53 @@ pub async fn import(
     })?;
     let mut problems = parsed.problems;
     let mut tx = crate::db::begin_write(&state.pool).await?;
-    // Rows are grants; gather them per person, in file order.
-    let mut people: Vec<(String, String, Vec<RoleGrant>)> = Vec::new();
+    // Rows are grants; gather them per person, in file order, with the
+    // lines each came from.
+    let mut people: Vec<(String, String, Vec<RoleGrant>, Vec<usize>)> = Vec::new();
     for row in parsed.rows {
         let grant = RoleGrant {
             role: row.role,
             academy_id: Some(row.academy_id),
         };
-        if !in_scope(&scope, &grant) {
+        if !scope.covers(&grant) {
             problems.push(RowProblem {
                 line: row.line,
                 message: "you can only add staff at an academy where you are headteacher".into(),
             });
             continue;
         }
-        match people.iter_mut().find(|(_, email, _)| *email == row.email) {
-            Some((_, _, grants)) => grants.push(grant),
-            None => people.push((row.name, row.email, vec![grant])),
+        match people.iter_mut().find(|(_, email, ..)| *email == row.email) {
+            Some((_, _, grants, lines)) => {
+                grants.push(grant);
+                lines.push(row.line);
+            }
+            None => people.push((row.name, row.email, vec![grant], vec![row.line])),
         }
     }
     let mut invited_ids = Vec::new();
     let mut updated_ids = Vec::new();
-    for (name, email, grants) in &people {
+    for (name, email, grants, lines) in &people {
         let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
             .bind(email)
             .fetch_optional(&mut *tx)
             .await?;
         match existing {
             Some(id) => {
+                // Someone who also works where the caller does not manage is
+                // not theirs to change: nothing is added.
+                let held = crate::auth::load_grants(&mut *tx, &id).await?;
+                if !scope.may_change(&held) {
+                    for &line in lines {
+                        problems.push(RowProblem {
+                            line,
+                            message: format!(
+                                "{email} already has an account with a role outside the academies \
+                                 you manage; nothing was added. Ask your trust admin to add the role"
+                            ),
+                        });
+                    }
+                    continue;
+                }
                 accounts::add_grants(&mut tx, &id, grants).await?;
                 updated_ids.push(id);
             }
@@ -302,11 +312,17 @@ pub async fn put_roles(
     Json(request): Json<PutRolesRequest>,
 ) -> Result<Json<StaffMember>, AppError> {
     let user_id = parse_id(&user_id, "staff member id")?.to_string();
-    let scope = caller.managed_academies(&[Role::Headteacher])?;
+    let scope = caller.scope(Capability::ManageStaff)?;
     accounts::staff_member(&state.pool, &user_id).await?;
     check_grants(&state, &scope, &request.grants).await?;
     let mut tx = crate::db::begin_write(&state.pool).await?;
-    accounts::replace_grants(&mut tx, &user_id, scope.as_deref(), &request.grants).await?;
+    // Every role the person holds must be within the caller's academies:
+    // read in the write transaction, so nothing is added between.
+    let held = crate::auth::load_grants(&mut *tx, &user_id).await?;
+    if !scope.may_change(&held) {
+        return Err(AppError::Forbidden);
+    }
+    accounts::replace_grants(&mut tx, &user_id, scope.academies(), &request.grants).await?;
     let admins: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role = 'trust_admin'")
             .fetch_one(&mut *tx)
@@ -358,14 +374,8 @@ pub async fn set_active(
     Json(request): Json<SetActiveRequest>,
 ) -> Result<Json<StaffMember>, AppError> {
     let user_id = parse_id(&user_id, "staff member id")?.to_string();
-    let scope = caller.managed_academies(&[Role::Headteacher])?;
-    let member = accounts::staff_member(&state.pool, &user_id).await?;
-    if scope.is_some() && !member.grants.0.iter().any(|g| in_scope(&scope, g)) {
-        return Err(AppError::Forbidden);
-    }
-    if member.grants.is_trust_admin() && !caller.grants.is_trust_admin() {
-        return Err(AppError::Forbidden);
-    }
+    let scope = caller.scope(Capability::ManageStaff)?;
+    accounts::staff_member(&state.pool, &user_id).await?;
     if user_id == caller.user_id && !request.active {
         return Err(AppError::Invalid {
             code: "cannot_deactivate_self",
@@ -373,6 +383,13 @@ pub async fn set_active(
         });
     }
     let mut tx = crate::db::begin_write(&state.pool).await?;
+    // Only someone wholly within the caller's academies (never a trust admin
+    // for a headteacher): deactivating is trust-wide. Read in the write
+    // transaction, so no role elsewhere is added between.
+    let held = crate::auth::load_grants(&mut *tx, &user_id).await?;
+    if !scope.may_change(&held) {
+        return Err(AppError::Forbidden);
+    }
     sqlx::query("UPDATE users SET active = ? WHERE id = ?")
         .bind(request.active)
         .bind(&user_id)

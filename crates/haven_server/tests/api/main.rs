@@ -2,6 +2,7 @@
 //! port with a fresh SQLite file and talks to it over HTTP.
 
 mod academies;
+mod academy_scope;
 mod accounts;
 mod admin_audit;
 mod attachments;
