@@ -19,6 +19,7 @@ use crate::db::begin_write;
 use crate::error::AppError;
 use crate::incident_key::{IncidentKeyStore, OpenError};
 use crate::keys::ServerKey;
+use crate::limiter::{Limit, Limiter};
 use crate::policies::{find_version, kind_to_str};
 use haven_core::agreement::{AgreementError, AgreementRecord};
 use haven_core::hash::Sha256Hex;
@@ -58,7 +59,20 @@ pub struct PushKeys<'a> {
     pub server_key: &'a ServerKey,
     /// Opens sealed incidents (made on first need).
     pub incident_key: &'a IncidentKeyStore,
+    /// Counts the incidents each credential has the server open, so no
+    /// one can make it decrypt without bound (see [`OPENS_PER_CREDENTIAL`]);
+    /// `None` counts nothing (the simulation).
+    pub opens: Option<&'a Limiter>,
 }
+
+/// Sealed incidents one credential may have the server open (RSA) in an
+/// hour: far more than a school logs, few enough that the timed decryptions
+/// a side-channel attack on RSA needs would take years (RUSTSEC-2023-0071,
+/// `.cargo/audit.toml`).
+pub const OPENS_PER_CREDENTIAL: Limit = Limit {
+    failures: 120,
+    window_ms: 60 * 60 * 1000,
+};
 
 /// Applies a whole push at server time `now` and says what became of each mutation.
 /// `caller` is who pushed: how they were identified is kept with each
@@ -93,14 +107,17 @@ pub async fn apply_push(
         .iter()
         .filter_map(|m| precheck(caller, m, keys.server_key).map(|o| (m.id, o)))
         .collect();
-    let opened = open_incidents(
-        keys.incident_key,
+    let to_open = || {
         request
             .mutations
             .iter()
-            .filter(|m| m.id > before && !prechecked.contains_key(&m.id)),
-    )
-    .await?;
+            .filter(|m| m.id > before && !prechecked.contains_key(&m.id))
+            .filter(|m| matches!(m.change, Change::CreateIncident(_)))
+    };
+    if let Some(opens) = keys.opens {
+        count_opens(opens, caller, to_open().count(), now)?;
+    }
+    let opened = open_incidents(keys.incident_key, to_open()).await?;
 
     let mut tx = begin_write(pool).await?;
     let row = device_row(&mut tx, &device_id).await?;
@@ -288,6 +305,29 @@ pub mod sim_faults {
         }
         Ok(())
     }
+}
+
+/// Counts `n` incidents to open against the caller's hourly budget, before
+/// any is opened; over it, the push is refused whole (429).
+fn count_opens(opens: &Limiter, caller: &Caller, n: usize, now: i64) -> Result<(), AppError> {
+    if n == 0 {
+        return Ok(());
+    }
+    let key = format!("open:{}", caller.identification());
+    if let Err(wait) = opens.check(&key, OPENS_PER_CREDENTIAL, now) {
+        return Err(AppError::TooManyAttempts {
+            message: format!(
+                "this sign-in has sent more incidents in the last hour than a school logs; \
+                 they are kept on the device and sent again in {}",
+                crate::limiter::wait_words(wait)
+            ),
+            retry_after_ms: wait,
+        });
+    }
+    for _ in 0..n {
+        opens.fail(&key, now);
+    }
+    Ok(())
 }
 
 /// What the server knows of one device id.

@@ -177,6 +177,7 @@ impl World {
         let keys = PushKeys {
             server_key: &self.server_key,
             incident_key: &self.incident_key,
+            opens: None,
         };
         self.rt
             .block_on(apply_push(&self.pool, request, now, caller, keys))

@@ -118,6 +118,7 @@ pub async fn push(
     let keys = PushKeys {
         server_key: &state.key,
         incident_key: &state.incident_key,
+        opens: Some(&state.limiter),
     };
     let response = match apply_push(&state.pool, &request, now, &caller, keys).await {
         Ok(response) => response,

@@ -538,3 +538,42 @@ async fn a_record_the_server_cannot_read_is_refused_alone_and_the_rest_go_on() {
     );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM agreements").await, 2);
 }
+
+/// RSA decryption is the expensive step a timing attack would need many of:
+/// one credential has only so many incidents opened an hour.
+#[tokio::test]
+async fn one_credential_has_only_so_many_incidents_opened_an_hour() {
+    let app = spawn_app().await;
+    let key = crate::helpers::incident_key(&app).await;
+    let token = session(&app, TEACHER_EMAIL).await;
+    let laptop = Uuid::now_v7();
+    let limit = haven_server::push::OPENS_PER_CREDENTIAL.failures as u64;
+    let sealed = |_| {
+        let record = incident_record(
+            OAKFIELD_ID,
+            laptop,
+            TEACHER_ID,
+            Involved::PupilInLesson,
+            "personal-device",
+        );
+        crate::helpers::seal(&record, &key)
+    };
+    let batch: Vec<_> = (1..=limit).map(|id| (id, sealed(id))).collect();
+    let reply = ok(&app, &token, &incident_push(laptop, batch)).await;
+    assert!(
+        codes(&reply).iter().all(|c| c == "applied"),
+        "{:?}",
+        codes(&reply)
+    );
+    // The same numbers sealed again are a clash, refused before any opening.
+    let again: Vec<_> = (1..=2).map(|id| (id, sealed(id))).collect();
+    let response = post(&app, &token, &incident_push(laptop, again)).await;
+    assert_eq!(
+        response.status(),
+        409,
+        "a different sealing of the same numbers is a clash"
+    );
+    let next = incident_push(laptop, vec![(limit + 1, sealed(limit + 1))]);
+    expect_error(post(&app, &token, &next).await, 429, "too_many_attempts").await;
+    assert_eq!(last_processed(&app, laptop).await, Some(limit as i64));
+}
