@@ -4,6 +4,12 @@
 //! each outcome checked. [`MATRIX`] is also the list of routes the OpenAPI
 //! tests hold the router and the document to, so an endpoint missing here
 //! fails there.
+//!
+//! Across academies, in both directions (Oakfield's staff and kiosk against
+//! Hilltop's person, device, parent link, academy and incident, and Hilltop's
+//! head against Oakfield's), each refused call is checked for what it wrote
+//! (nothing, read back from the database) and each list for holding only the
+//! caller's academy's rows and its own.
 
 use crate::helpers::{
     incident_key, incident_push, incident_record, seal, spawn_app, TestApp, ADMIN_EMAIL,
@@ -636,8 +642,14 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
                     | "/api/v1/parent-invitations/redeem"
                     | "/api/v1/verify/{code}"
             );
+            // Those answer a 4xx of their own (never a 2xx or a 5xx).
             let ok = got == want
-                && (want != Expect::Allowed || refused_on_purpose || (200..300).contains(&status));
+                && (want != Expect::Allowed
+                    || if refused_on_purpose {
+                        (400..500).contains(&status)
+                    } else {
+                        (200..300).contains(&status)
+                    });
             if !ok {
                 failures.push(format!(
                     "{} {} as {who:?}: expected {want:?}, got {status} {text:.200}",
@@ -694,4 +706,416 @@ async fn a_headteacher_cannot_give_roles_at_another_academy() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
+}
+
+/// One academy's targets for the cross-academy cells: a member of staff, an
+/// enrolled device, a parent invitation and an incident, all made by the
+/// trust admin (the incident by the academy's head).
+struct Side {
+    academy: Uuid,
+    academy_name: &'static str,
+    staff_id: Uuid,
+    staff_email: String,
+    device_id: Uuid,
+    invitation_id: Uuid,
+    incident_id: Uuid,
+}
+
+async fn side(app: &TestApp, admin: &str, academy: Uuid, head_email: &str) -> Side {
+    let academy_name = if academy == OAKFIELD_ID {
+        "Oakfield Primary Academy"
+    } else {
+        "Hilltop Secondary Academy"
+    };
+    let staff_email = format!("scope-{academy}@example.org");
+    let invited: Value = app
+        .client
+        .post(app.url("/api/v1/staff"))
+        .bearer_auth(admin)
+        .json(&json!({"name": "Scope Person", "email": staff_email,
+            "grants": [{"role": "staff", "academy_id": academy}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let staff_id = invited["staff"]["id"].as_str().unwrap().parse().unwrap();
+    let code: EnrolmentCode = app
+        .client
+        .post(app.url("/api/v1/devices/codes"))
+        .bearer_auth(admin)
+        .json(&json!({"academy_id": academy, "kind": "shared_tablet", "label": "Scope"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let enrolled: Enrolled = app
+        .client
+        .post(app.url("/api/v1/devices/enrol"))
+        .json(&json!({"code": code.code, "sync_device_id": Uuid::now_v7()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csv = format!(
+        "pupil name,class,academy,parent/carer name,email\n\
+         Pat Scope,Year 4,{academy_name},Chris Scope,scope-{academy}@example.org\n"
+    );
+    let report: ClassListReport = app
+        .client
+        .post(app.url("/api/v1/parent-invitations/import"))
+        .bearer_auth(admin)
+        .json(&json!({ "csv": csv }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report.invitations.len(), 1, "{:?}", report.problems);
+    let head = login(app, head_email).await;
+    let key = incident_key(app).await;
+    let device = Uuid::now_v7();
+    let record = incident_record(
+        academy,
+        device,
+        head.me.user_id,
+        Involved::PupilInLesson,
+        "personal-device",
+    );
+    let pushed: PushResponse = app
+        .client
+        .post(app.url("/api/v1/sync/push"))
+        .bearer_auth(&head.token)
+        .json(&incident_push(device, vec![(1, seal(&record, &key))]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pushed.results[0].outcome, Outcome::Applied);
+    Side {
+        academy,
+        academy_name,
+        staff_id,
+        staff_email,
+        device_id: enrolled.device.id,
+        invitation_id: report.invitations[0].invitation.id,
+        incident_id: record.id,
+    }
+}
+
+/// Everything a refused call might have written, as text: each row of each
+/// table that holds people, roles, devices, links, visits and incidents
+/// (a device's last contact aside, which its own calls move).
+async fn written(app: &TestApp) -> String {
+    let pool = open_db(app).await;
+    let mut all = String::new();
+    for table in [
+        "users",
+        "user_roles",
+        "account_links",
+        "enrolled_devices",
+        "enrolment_codes",
+        "parent_invitations",
+        "parent_sessions",
+        "academies",
+        "reception_settings",
+        "visits",
+        "visit_ends",
+        "incidents",
+        "incident_follow_ups",
+    ] {
+        let columns: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let row = columns
+            .iter()
+            .filter(|c| *c != "last_contact_at")
+            .map(|c| format!("quote({c})"))
+            .collect::<Vec<_>>()
+            .join("||','||");
+        let rows: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT {row} FROM {table} ORDER BY rowid"))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        all.push_str(&format!("{table}: {}\n", rows.join("\n  ")));
+    }
+    pool.close().await;
+    all
+}
+
+#[tokio::test]
+async fn nothing_reaches_across_academies_in_either_direction() {
+    let app = spawn_app().await;
+    let admin = login(&app, ADMIN_EMAIL).await.token;
+    let oak = side(&app, &admin, OAKFIELD_ID, "head@oakfield.example").await;
+    let hill = side(&app, &admin, HILLTOP_ID, "head@hilltop.example").await;
+    let (kiosk, _) = enrol(&app, &admin).await;
+    // Callers at each academy, and the academy's roles they hold.
+    let mut callers: Vec<(&str, String, &Side, &Side)> = Vec::new();
+    for (name, email) in [
+        ("Oakfield head", "head@oakfield.example"),
+        ("Oakfield e-safety lead", "esafety@oakfield.example"),
+        ("Oakfield DSL", "dsl@oakfield.example"),
+        ("Oakfield teacher", TEACHER_EMAIL),
+    ] {
+        callers.push((name, login(&app, email).await.token, &oak, &hill));
+    }
+    callers.push((
+        "Hilltop head",
+        login(&app, "head@hilltop.example").await.token,
+        &hill,
+        &oak,
+    ));
+    callers.push(("Oakfield kiosk", kiosk.token.clone(), &oak, &hill));
+
+    let mut failures = Vec::new();
+    for (name, token, mine, theirs) in &callers {
+        let is_device = name.ends_with("kiosk");
+        let heads = name.ends_with("head");
+        let managers = heads || name.ends_with("e-safety lead");
+        let new_email = format!("cross-{}@example.org", Uuid::now_v7());
+        let cells: Vec<(&str, String, Value, u16)> = vec![
+            (
+                "put",
+                format!("/api/v1/staff/{}/roles", theirs.staff_id),
+                json!({"grants": [{"role": "dsl", "academy_id": mine.academy}]}),
+                403,
+            ),
+            (
+                "put",
+                format!("/api/v1/staff/{}/roles", theirs.staff_id),
+                json!({"grants": []}),
+                403,
+            ),
+            (
+                "put",
+                format!("/api/v1/staff/{}/active", theirs.staff_id),
+                json!({"active": false}),
+                403,
+            ),
+            (
+                "post",
+                "/api/v1/staff".to_owned(),
+                json!({"name": "Cross", "email": new_email,
+                    "grants": [{"role": "staff", "academy_id": theirs.academy}]}),
+                403,
+            ),
+            (
+                "post",
+                "/api/v1/staff/import".to_owned(),
+                json!({"csv": format!(
+                    "name,email,academy,role\nScope Person,{},{},staff\nCross,{new_email},{},staff\n",
+                    theirs.staff_email, mine.academy_name, theirs.academy_name
+                )}),
+                if heads { 200 } else { 403 },
+            ),
+            (
+                "post",
+                "/api/v1/devices/codes".to_owned(),
+                json!({"academy_id": theirs.academy, "kind": "shared_tablet", "label": "X"}),
+                403,
+            ),
+            (
+                "post",
+                format!("/api/v1/devices/{}/revoke", theirs.device_id),
+                Value::Null,
+                403,
+            ),
+            (
+                "post",
+                format!("/api/v1/parent-invitations/{}/link", theirs.invitation_id),
+                Value::Null,
+                403,
+            ),
+            (
+                "post",
+                "/api/v1/parent-invitations/import".to_owned(),
+                json!({"csv": format!(
+                    "pupil name,class,academy,parent/carer name,email\nMo Cross,Year 2,{},Al Cross,{new_email}\n",
+                    theirs.academy_name
+                )}),
+                if managers { 200 } else { 403 },
+            ),
+            (
+                "get",
+                format!("/api/v1/compliance?academy_id={}", theirs.academy),
+                Value::Null,
+                403,
+            ),
+            (
+                "get",
+                format!("/api/v1/reception/{}", theirs.academy),
+                Value::Null,
+                403,
+            ),
+            (
+                "put",
+                format!("/api/v1/academies/{}/reception", theirs.academy),
+                serde_json::to_value(haven_core::visit::ReceptionSettings::default()).unwrap(),
+                403,
+            ),
+            (
+                "get",
+                format!("/api/v1/incidents/{}", theirs.incident_id),
+                Value::Null,
+                if is_device { 403 } else { 404 },
+            ),
+            (
+                "post",
+                format!("/api/v1/incidents/{}/follow-ups", theirs.incident_id),
+                json!({"kind": "action_taken", "note": "Across"}),
+                if is_device { 403 } else { 404 },
+            ),
+        ];
+        for (method, path, body, want) in cells {
+            let before = written(&app).await;
+            let mut request = app
+                .client
+                .request(method.to_uppercase().parse().unwrap(), app.url(&path))
+                .bearer_auth(token);
+            if !body.is_null() {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            if status != want {
+                failures.push(format!(
+                    "{method} {path} as {name}: expected {want}, got {status} {text:.200}"
+                ));
+            }
+            if want == 200 {
+                // An import answers 200 with every row refused, each with a reason.
+                let report: Value = serde_json::from_str(&text).unwrap_or_default();
+                let problems = report["problems"].as_array().map_or(0, Vec::len);
+                let rows = body["csv"].as_str().unwrap().lines().count() - 1;
+                if problems != rows
+                    || report["invited"].as_array().is_some_and(|a| !a.is_empty())
+                    || report["updated"].as_array().is_some_and(|a| !a.is_empty())
+                    || report["invitations"]
+                        .as_array()
+                        .is_some_and(|a| !a.is_empty())
+                {
+                    failures.push(format!(
+                        "{method} {path} as {name}: every row should be refused: {text:.400}"
+                    ));
+                }
+            }
+            if written(&app).await != before {
+                failures.push(format!(
+                    "{method} {path} as {name}: a refused call wrote something"
+                ));
+            }
+        }
+
+        // Lists hold only the caller's academy's rows, and do hold them.
+        if is_device {
+            continue;
+        }
+        for (path, mine_expected) in [
+            ("/api/v1/staff", heads),
+            ("/api/v1/devices", managers),
+            ("/api/v1/parent-invitations", managers),
+            ("/api/v1/incidents", !name.ends_with("teacher")),
+        ] {
+            let response = app
+                .client
+                .get(app.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let list: Value = response.json().await.unwrap();
+            if status == 403 && !mine_expected && path != "/api/v1/incidents" {
+                continue;
+            }
+            let Some(items) = list.as_array().or_else(|| list["incidents"].as_array()) else {
+                failures.push(format!("GET {path} as {name}: {status} {list:.200}"));
+                continue;
+            };
+            let academies_of = |item: &Value| -> Vec<String> {
+                match item["grants"].as_array() {
+                    Some(grants) => grants
+                        .iter()
+                        .map(|g| g["academy_id"].as_str().unwrap_or("").to_owned())
+                        .collect(),
+                    None => vec![item["academy_id"].as_str().unwrap_or("").to_owned()],
+                }
+            };
+            let own = mine.academy.to_string();
+            for item in items {
+                if !academies_of(item).contains(&own) {
+                    failures.push(format!(
+                        "GET {path} as {name} holds a row of another academy: {item:.300}"
+                    ));
+                }
+            }
+            let ids = [
+                mine.staff_id,
+                mine.device_id,
+                mine.invitation_id,
+                mine.incident_id,
+            ]
+            .map(|id| id.to_string());
+            let has_own = items
+                .iter()
+                .any(|i| ids.iter().any(|id| i["id"].as_str() == Some(id.as_str())));
+            if mine_expected && !has_own {
+                failures.push(format!(
+                    "GET {path} as {name} lacks its own academy's row: {list:.300}"
+                ));
+            }
+        }
+    }
+
+    // The same calls from the targets' own head are allowed (so the cells
+    // above were refused for where they reach, not for their bodies).
+    for (side, head) in [
+        (&oak, "head@oakfield.example"),
+        (&hill, "head@hilltop.example"),
+    ] {
+        let token = login(&app, head).await.token;
+        let response = app
+            .client
+            .put(app.url(&format!("/api/v1/staff/{}/roles", side.staff_id)))
+            .bearer_auth(&token)
+            .json(&json!({"grants": [{"role": "dsl", "academy_id": side.academy}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{head}");
+        let response = app
+            .client
+            .post(app.url(&format!("/api/v1/devices/{}/revoke", side.device_id)))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{head}");
+        let response = app
+            .client
+            .post(app.url(&format!(
+                "/api/v1/incidents/{}/follow-ups",
+                side.incident_id
+            )))
+            .bearer_auth(&token)
+            .json(&json!({"kind": "action_taken", "note": "Own"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{head}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
