@@ -8,7 +8,9 @@ use crate::components::error_summary::{
 };
 use crate::components::qr::QrCode;
 use crate::state::session::{complete_sign_in, use_session};
-use haven_core::accounts::pin::check_new_pin;
+use haven_core::accounts::pin::{
+    check_new_pin_for, min_pin_digits, MAX_WRONG_PINS, MIN_PIN_DIGITS,
+};
 use haven_core::api::accounts::{SecondFactorState, TotpSetup};
 use haven_core::api::LoginResponse;
 use leptos::prelude::*;
@@ -21,6 +23,8 @@ pub fn ChoosePin(reply: LoginResponse, next: String) -> impl IntoView {
     let session = use_session();
     let navigate = StoredValue::new_local(use_navigate());
     let next = StoredValue::new(next);
+    // Those who can read incidents choose a longer PIN (haven_core's rule).
+    let min_digits = min_pin_digits(&reply.me.grants);
     let reply = StoredValue::new(reply);
     let pin = RwSignal::new(String::new());
     let pin_again = RwSignal::new(String::new());
@@ -34,7 +38,8 @@ pub fn ChoosePin(reply: LoginResponse, next: String) -> impl IntoView {
         async move {
             let chosen = pin.get_untracked();
             if with_pin {
-                if let Err(e) = check_new_pin(&chosen) {
+                let grants = reply.with_value(|r| r.me.grants.clone());
+                if let Err(e) = check_new_pin_for(&chosen, &grants) {
                     fail("pin-new", e.to_string());
                     return;
                 }
@@ -60,9 +65,13 @@ pub fn ChoosePin(reply: LoginResponse, next: String) -> impl IntoView {
     view! {
         <h2>"Choose a PIN for this device"</h2>
         <ErrorSummary errors/>
-        <p>"With a PIN you can unlock Haven on this device when there is no internet. \
-            Use 6 digits or more, not 123456 or one digit repeated. \
-            After 5 wrong PINs you will need to sign in online again."</p>
+        <p>{format!("With a PIN you can unlock Haven on this device when there is no internet. \
+            Use {min_digits} digits or more, not 123456 or one digit repeated. \
+            After {MAX_WRONG_PINS} wrong PINs you will need to sign in online again.")}</p>
+        {(min_digits > MIN_PIN_DIGITS).then(|| view! {
+            <p>"Your role can read incidents, so your PIN must be longer: \
+                it keeps them safe if this device is lost or its files are copied."</p>
+        })}
         <form novalidate on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); errors.set(Vec::new()); finish.dispatch(true); }>
             <div class="field" data-invalid=invalid(errors, "pin-new")>
                 <label for="pin-new">"PIN"</label>

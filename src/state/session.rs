@@ -117,6 +117,11 @@ pub async fn complete_sign_in(
     reply: &LoginResponse,
     pin: Option<&str>,
 ) -> Result<(), SignInError> {
+    if let Some(pin) = pin {
+        // The rule for the person's roles (lock checks only the general one).
+        haven_core::accounts::pin::check_new_pin_for(pin, &reply.me.grants)
+            .map_err(|p| LockError::WeakPin(p.to_string()))?;
+    }
     let db = app_db().await?;
     let online_key = base64::engine::general_purpose::STANDARD
         .decode(&reply.online_key)

@@ -196,7 +196,7 @@ test("the incident pages pass axe, the guidance follows the choice, and the DSL 
   await check("my incidents");
 
   // The DSL's log, the incident, a follow-up and the report.
-  await signIn(page, server.base, STAFF.dsl, { pin: "551177" });
+  await signIn(page, server.base, STAFF.dsl, { pin: "5511772093" });
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin" }).click();
   await page.getByRole("link", { name: "Incident log" }).click();
   await page.getByTestId("incident-row").first().waitFor();
