@@ -106,7 +106,10 @@ async fn each_file_is_sealed_under_its_own_key_and_waits_until_forgotten() {
     }])
     .await
     .unwrap();
-    assert_eq!(db.waiting_attachments().await.unwrap(), std::slice::from_ref(&a.sha256));
+    assert_eq!(
+        db.waiting_attachments().await.unwrap(),
+        std::slice::from_ref(&a.sha256)
+    );
     let kept = db.attachment(&a.sha256).await.unwrap().unwrap();
     assert_eq!(kept.incident_id, incident);
     assert_eq!(kept.ciphertext, ciphertext);

@@ -125,7 +125,9 @@ async fn an_unsynced_incident_is_unreadable_on_the_device_and_only_a_stub_is_lef
         sync: SyncState::Pending,
         author_copy: Some(alice.seal(&json).await.unwrap()),
     };
-    db.record_incident(&stored, sealed.clone(), None).await.unwrap();
+    db.record_incident(&stored, sealed.clone(), None)
+        .await
+        .unwrap();
 
     // Nothing of its text anywhere in IndexedDB.
     let values = everything(&name).await;
@@ -219,9 +221,13 @@ async fn a_refused_incident_can_be_sealed_again_and_queued_from_its_authors_copy
         sync: SyncState::Pending,
         author_copy: Some(alice.seal(&json).await.unwrap()),
     };
-    db.record_incident(&stored, seal_incident(&old_key, &incident).await.unwrap(), None)
-        .await
-        .unwrap();
+    db.record_incident(
+        &stored,
+        seal_incident(&old_key, &incident).await.unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
     // The server no longer has that key.
     let sent: Vec<_> = db
         .outbox()
@@ -257,9 +263,13 @@ async fn a_refused_incident_can_be_sealed_again_and_queued_from_its_authors_copy
         .await
         .unwrap();
     let again: IncidentRecord = serde_json::from_slice(&copy).unwrap();
-    db.resend_incident(&refused, seal_incident(&new_key, &again).await.unwrap(), None)
-        .await
-        .unwrap();
+    db.resend_incident(
+        &refused,
+        seal_incident(&new_key, &again).await.unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
     let outbox = db.outbox().await.unwrap();
     assert_eq!(
         outbox.len(),
