@@ -96,6 +96,16 @@ impl Db {
         Ok(keys.into_iter().filter_map(|k| k.as_string()).collect())
     }
 
+    /// How many attachments wait here, without reading them.
+    pub async fn waiting_attachment_count(&self) -> Result<u32, DbError> {
+        let tx = self.tx(&[ATTACHMENTS], TransactionMode::ReadOnly)?;
+        tx.store(ATTACHMENTS)
+            .map_err(read_err)?
+            .count(None)
+            .await
+            .map_err(read_err)
+    }
+
     /// One waiting attachment, with its bytes.
     pub async fn attachment(&self, sha256: &str) -> Result<Option<StoredAttachment>, DbError> {
         let tx = self.tx(&[ATTACHMENTS], TransactionMode::ReadOnly)?;

@@ -858,6 +858,18 @@ pub fn MyIncidents() -> impl IntoView {
             Ok::<_, String>((mine, rules))
         }
     });
+    // Attachments go after their incident: until they have, the device must
+    // not be wiped or left offline for good.
+    let files_waiting = LocalResource::new(move || {
+        status.data_version.track();
+        bump.track();
+        async move {
+            match app_db().await {
+                Ok(db) => db.waiting_attachment_count().await.unwrap_or(0),
+                Err(_) => 0,
+            }
+        }
+    });
     view! {
         <h1>"My incidents"</h1>
         {logged.then(|| view! {
@@ -866,6 +878,12 @@ pub fn MyIncidents() -> impl IntoView {
             </div>
         })}
         <p><A href="/incidents/new" attr:class="button">"Log an incident"</A></p>
+        {move || files_waiting.get().filter(|n| *n > 0).map(|n| view! {
+            <p class="notice" role="status" data-testid="files-waiting">{format!(
+                "{n} attached {} still to be sent from this device. They go on their own once it is online: keep the device, and do not reset it until this goes.",
+                if n == 1 { "file is" } else { "files are" }
+            )}</p>
+        })}
         {move || resend_error.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
         <Show when=move || session.user.get().is_some() fallback=|| view! {
             <p><A href="/unlock?next=/incidents">"Unlock"</A>" to see what you have logged on this device."</p>

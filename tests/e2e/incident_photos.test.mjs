@@ -11,6 +11,7 @@ import {
   eventually,
   freePort,
   getJson,
+  idbContents,
   launchBrowser,
   scratchDir,
   signIn,
@@ -105,6 +106,15 @@ test("three camera photos attached offline are made smaller, follow their incide
   await waitForServiceWorker(page);
   await signIn(page, server.base, STAFF.teacher);
   await waitForServiceWorker(page);
+  // The incident key and the rule tables are on the device after a sync.
+  await eventually(
+    async () => {
+      const { reference } = await idbContents(page, ["reference"]);
+      return reference.some((v) => v.spki) && reference.some((v) => v.tables);
+    },
+    30_000,
+    "the incident key and rules on the device",
+  );
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Incidents" }).click();
   await page.getByRole("link", { name: "Log an incident" }).click();
   await page.getByLabel("A pupil, in a lesson").waitFor({ timeout: 30_000 });
@@ -151,6 +161,7 @@ test("three camera photos attached offline are made smaller, follow their incide
   await page.getByRole("button", { name: "Submit incident" }).click();
   await page.getByTestId("incident-logged").waitFor();
   assert.equal(await countIn(page, "attachments"), 3, "the three photos wait on the device, encrypted");
+  assert.match(await page.getByTestId("files-waiting").textContent(), /3 attached files are still to be sent/);
 
   // Then an agreement, still offline: it does not wait behind the photos.
   // (The home page's "to sign" list comes from the server; the library is on the device.)
