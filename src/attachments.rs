@@ -7,7 +7,23 @@
 use crate::api::{self, ApiClientError};
 use crate::clock::now_ms;
 use crate::db::{Db, SyncState};
+use futures::future::{select, Either};
 use haven_core::incident::piece_range;
+use haven_core::sync::machine::REQUEST_TIMEOUT_MS;
+use std::future::Future;
+
+/// A request that has not answered in [`REQUEST_TIMEOUT_MS`] counts as the
+/// server unreachable: a hung upload must not hold the sync pass (and so
+/// the records of the next one).
+async fn in_time<T>(
+    request: impl Future<Output = Result<T, ApiClientError>>,
+) -> Result<T, ApiClientError> {
+    let timeout = gloo_timers::future::TimeoutFuture::new(REQUEST_TIMEOUT_MS as u32);
+    match select(Box::pin(request), timeout).await {
+        Either::Left((answer, _)) => answer,
+        Either::Right(_) => Err(ApiClientError::Unreachable),
+    }
+}
 
 /// What a pass of uploads did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -75,7 +91,7 @@ pub async fn upload_waiting(db: &Db) -> Uploaded {
 /// whole file.
 async fn upload_one(sha256: &str, ciphertext: &[u8], token: &str) -> Result<bool, ApiClientError> {
     let size = ciphertext.len() as u64;
-    let have = api::attachment_status(sha256, token).await?;
+    let have = in_time(api::attachment_status(sha256, token)).await?;
     if have.as_ref().is_some_and(|u| u.complete) {
         return Ok(true);
     }
@@ -89,7 +105,7 @@ async fn upload_one(sha256: &str, ciphertext: &[u8], token: &str) -> Result<bool
             break;
         };
         let piece = &ciphertext[range.start as usize..range.end as usize];
-        complete = api::put_attachment_piece(sha256, size, index, piece, token)
+        complete = in_time(api::put_attachment_piece(sha256, size, index, piece, token))
             .await?
             .complete;
     }
