@@ -421,12 +421,12 @@ async fn push_until_stored(
     ))
 }
 
-/// A staff session from the demo data.
+/// The demo trust admin's session, to enrol the devices.
 async fn sign_in(base: &str) -> Result<String, String> {
     let reply: serde_json::Value = reqwest::Client::new()
         .post(format!("{base}/api/v1/auth/login"))
         .json(&serde_json::json!({
-            "email": "teacher@oakfield.example",
+            "email": haven_server::demo::ADMIN_EMAIL,
             "password": haven_server::demo::ADMIN_PASSWORD,
         }))
         .send()
@@ -438,21 +438,56 @@ async fn sign_in(base: &str) -> Result<String, String> {
     reply["token"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| format!("the demo teacher could not sign in: {reply}"))
+        .ok_or_else(|| format!("the demo admin could not sign in: {reply}"))
+}
+
+/// Enrols `device_id` as one of Oakfield's reception kiosks, as an admin
+/// would with a code on the tablet, and returns its token: each device
+/// pushes with its own credential, as real kiosks do (one credential may
+/// start only so many device ids, and push only so often).
+async fn enrol_kiosk(base: &str, admin: &str, device_id: Uuid, n: usize) -> Result<String, String> {
+    let client = reqwest::Client::new();
+    let code: serde_json::Value = client
+        .post(format!("{base}/api/v1/devices/codes"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({
+            "academy_id": haven_server::demo::OAKFIELD_ID,
+            "kind": "reception_kiosk",
+            "label": format!("Bench desk {n}"),
+        }))
+        .send()
+        .await
+        .map_err(|e| format!("enrolment code: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("enrolment code reply: {e}"))?;
+    let enrolled: serde_json::Value = client
+        .post(format!("{base}/api/v1/devices/enrol"))
+        .json(&serde_json::json!({"code": code["code"], "sync_device_id": device_id}))
+        .send()
+        .await
+        .map_err(|e| format!("enrolment: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("enrolment reply: {e}"))?;
+    enrolled["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("device {n} could not enrol: {enrolled}"))
 }
 
 async fn ingest(settings: &Settings, dir: &Path) -> Result<IngestResult, String> {
     let server = start_server(&settings.server_bin, dir)?;
     let push_url = format!("{}/api/v1/sync/push", server.base);
-    // Pushes need a credential: each device sends the demo teacher's session,
-    // as a phone signed in by staff would.
-    let token = sign_in(&server.base).await?;
+    // Each device is an enrolled reception kiosk with its own token.
+    let admin = sign_in(&server.base).await?;
 
     // Every body is made before the clock starts, so only the server is timed.
     let visitor = Visitor::demo();
     let mut devices = Vec::with_capacity(settings.devices);
     for d in 0..settings.devices {
         let device_id = Uuid::now_v7();
+        let token = enrol_kiosk(&server.base, &admin, device_id, d).await?;
         let mut bodies = Vec::with_capacity(settings.batches);
         for b in 0..settings.batches {
             let mutations = (0..settings.batch)

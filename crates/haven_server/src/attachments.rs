@@ -92,7 +92,13 @@ pub fn may_upload(caller: &Caller) -> Result<(), AppError> {
 /// The upload's size as declared with each piece, checked against the
 /// limits in haven_core.
 pub fn check_declared(size: u64, pieces: u64) -> Result<(), UploadError> {
-    if size == 0 || size > MAX_CIPHERTEXT_BYTES {
+    if size == 0 {
+        return Err(AppError::BadRequest(
+            "`size` must be the encrypted attachment's length in bytes, at least 1".into(),
+        )
+        .into());
+    }
+    if size > MAX_CIPHERTEXT_BYTES {
         return Err(refused(
             StatusCode::PAYLOAD_TOO_LARGE,
             "attachment_too_large",
