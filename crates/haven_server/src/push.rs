@@ -95,12 +95,20 @@ pub async fn apply_push(
     let binding = binding_of(caller, request.device_secret.as_deref())?;
 
     // Before RSA: the id must be this caller's (or new), and only new
-    // mutations that pass the cheap checks are opened.
-    let before = {
+    // mutations that pass the cheap checks are opened. A push with no
+    // incident has nothing expensive to guard, and the transaction checks
+    // the same again.
+    let has_incidents = request
+        .mutations
+        .iter()
+        .any(|m| matches!(m.change, Change::CreateIncident(_)));
+    let before = if has_incidents {
         let mut conn = pool.acquire().await?;
         let row = device_row(&mut conn, &device_id).await?;
         check_owner(&mut conn, caller, &device_id, &binding, row.as_ref()).await?;
         row.map_or(0, |r| r.last)
+    } else {
+        0
     };
     let prechecked: HashMap<u64, Outcome> = request
         .mutations
@@ -133,6 +141,7 @@ pub async fn apply_push(
     let pusher = caller.identification();
     let mut results = Vec::with_capacity(request.mutations.len());
     let mut refusals = 0_i64;
+    let mut processed_now = Vec::with_capacity(request.mutations.len());
     for mutation in &request.mutations {
         let digest = change_digest(&mutation.change);
         let outcome = match classify(last, mutation.id) {
@@ -162,16 +171,7 @@ pub async fn apply_push(
                 if matches!(outcome, Outcome::Rejected { .. }) {
                     refusals += 1;
                 }
-                keep_processed(
-                    &mut tx,
-                    &device_id,
-                    mutation.id,
-                    &digest,
-                    &outcome,
-                    &pusher,
-                    now,
-                )
-                .await?;
+                processed_now.push((mutation.id, digest, outcome.clone()));
                 last = advance(last, mutation.id);
                 outcome
             }
@@ -181,6 +181,7 @@ pub async fn apply_push(
             outcome,
         });
     }
+    keep_processed(&mut tx, &device_id, &processed_now, &pusher, now).await?;
     if refusals > 0 {
         check_refusal_budget(&mut tx, &pusher, now).await?;
     }
@@ -519,35 +520,39 @@ async fn processed(
     }))
 }
 
-/// Keeps a processed mutation as its digest (and code and reason if it was
-/// refused), never its body: a refusal costs the server a small row.
+/// Keeps the mutations a push processed as their digests (and code and
+/// reason if refused), never their bodies: a refusal costs a small row.
 async fn keep_processed(
     tx: &mut Transaction<'static, Sqlite>,
     device_id: &str,
-    mutation_id: u64,
-    digest: &Sha256Hex,
-    outcome: &Outcome,
+    processed: &[(u64, Sha256Hex, Outcome)],
     pusher: &str,
     now: i64,
 ) -> Result<(), AppError> {
-    let (code, reason) = match outcome {
-        Outcome::Rejected { code, reason } => (Some(code.as_str()), Some(reason.as_str())),
-        _ => (None, None),
-    };
-    sqlx::query(
+    if processed.is_empty() {
+        return Ok(());
+    }
+    // One statement for the batch: 7 parameters a row, 500 rows at most,
+    // well within SQLite's limit of 32,766.
+    let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
         "INSERT INTO processed_mutations \
-         (device_id, mutation_id, change_sha256, code, reason, pushed_by, received_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, mutation_id) DO NOTHING",
-    )
-    .bind(device_id)
-    .bind(to_db_id(mutation_id))
-    .bind(digest.as_str())
-    .bind(code)
-    .bind(reason)
-    .bind(pusher)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+         (device_id, mutation_id, change_sha256, code, reason, pushed_by, received_at) ",
+    );
+    insert.push_values(processed, |mut row, (mutation_id, digest, outcome)| {
+        let (code, reason) = match outcome {
+            Outcome::Rejected { code, reason } => (Some(code.clone()), Some(reason.clone())),
+            _ => (None, None),
+        };
+        row.push_bind(device_id.to_owned())
+            .push_bind(to_db_id(*mutation_id))
+            .push_bind(digest.as_str().to_owned())
+            .push_bind(code)
+            .push_bind(reason)
+            .push_bind(pusher.to_owned())
+            .push_bind(now);
+    });
+    insert.push(" ON CONFLICT (device_id, mutation_id) DO NOTHING");
+    insert.build().execute(&mut **tx).await?;
     Ok(())
 }
 
