@@ -45,7 +45,13 @@ pub struct TotpSetup {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TotpConfirm {
+    /// A code from the new authenticator app.
     pub code: String,
+    /// When replacing an authenticator app: a code from the one in use now,
+    /// so a session left open on someone's device cannot move their second
+    /// factor to another phone. Not needed the first time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_code: Option<String>,
 }
 
 /// The first trust admin, from the one-time set-up link printed at first start.

@@ -358,7 +358,8 @@ pub async fn totp_setup(
 
 /// Confirms the authenticator app with its current code; from then on
 /// sign-in needs a code, and a limited session becomes a full one. A code
-/// that does not match is a 401 `second_factor_wrong`.
+/// that does not match is a 401 `second_factor_wrong`. Replacing an app
+/// already in use also needs a code from that one (`current_code`).
 #[utoipa::path(
     post,
     path = "/api/v1/auth/totp/confirm",
@@ -368,7 +369,7 @@ pub async fn totp_setup(
     request_body(content = TotpConfirm, example = json!({"code": "123456"})),
     responses(
         (status = 204, description = "The second factor is on"),
-        (status = 400, description = "`bad_request`: malformed JSON; `no_totp_setup`: call /auth/totp/setup first", body = ApiError),
+        (status = 400, description = "`bad_request`: malformed JSON; `no_totp_setup`: call /auth/totp/setup first; `current_code_required`: replacing an authenticator app needs a code from the current one", body = ApiError),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 413, response = PayloadTooLarge),
@@ -382,12 +383,34 @@ pub async fn totp_confirm(
     AnyStaffSession(staff): AnyStaffSession,
     Json(request): Json<TotpConfirm>,
 ) -> Result<StatusCode, AppError> {
-    let pending: Option<String> =
-        sqlx::query_scalar("SELECT totp_pending_sealed FROM users WHERE id = ?")
-            .bind(&staff.user_id)
-            .fetch_optional(&state.pool)
-            .await?
-            .flatten();
+    let (pending, current, last_step): (Option<String>, Option<String>, Option<i64>) =
+        sqlx::query_as(
+            "SELECT totp_pending_sealed, totp_sealed, totp_last_step FROM users WHERE id = ?",
+        )
+        .bind(&staff.user_id)
+        .fetch_optional(&state.pool)
+        .await?
+        .unwrap_or((None, None, None));
+    // Replacing a second factor needs a code from the one in use.
+    if let Some(current) = current {
+        let Some(current_code) = request.current_code.as_deref() else {
+            return Err(AppError::Invalid {
+                code: "current_code_required",
+                message: "you already have an authenticator app: to replace it, also enter a \
+                          code from the one you use now (current_code); if you no longer have \
+                          it, ask your trust admin to reset your second factor"
+                    .into(),
+            });
+        };
+        let current = state
+            .key
+            .open(&current, &totp_context(&staff.user_id))
+            .ok_or_else(|| AppError::Internal("the TOTP secret cannot be opened".into()))?;
+        if totp::verify(&current, current_code, now_ms(), last_step.unwrap_or(0)).is_none() {
+            state.limiter.fail(&lookup_key(&client.0), now_ms());
+            return Err(AppError::SecondFactorWrong);
+        }
+    }
     let pending = pending.ok_or(AppError::Invalid {
         code: "no_totp_setup",
         message: "start with POST /api/v1/auth/totp/setup, then confirm a code".into(),

@@ -960,3 +960,90 @@ async fn a_parent_link_signs_only_for_its_own_children_and_agreements() {
         );
     }
 }
+
+/// A session left open on someone's device cannot move their second factor
+/// to another phone: replacing an authenticator app needs a code from the
+/// one in use.
+#[tokio::test]
+async fn replacing_a_second_factor_needs_a_code_from_the_current_one() {
+    let app = spawn_app().await;
+    let token = app.signed_in(TEACHER_EMAIL).await.token;
+    let enrol = |token: String| {
+        let app = &app;
+        async move {
+            let setup: TotpSetup = app
+                .post_json("/api/v1/auth/totp/setup", Some(&token), json!({}))
+                .await
+                .json()
+                .await
+                .unwrap();
+            secret_of(&setup)
+        }
+    };
+    let first = enrol(token.clone()).await;
+    let code = haven_server::totp::current_code(&first, now_ms());
+    let response = app
+        .post_json(
+            "/api/v1/auth/totp/confirm",
+            Some(&token),
+            json!({"code": code}),
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+
+    // The same session (say, a laptop left signed in) starts a new app.
+    let second = enrol(token.clone()).await;
+    let new_code = || haven_server::totp::current_code(&second, now_ms());
+    let response = app
+        .post_json(
+            "/api/v1/auth/totp/confirm",
+            Some(&token),
+            json!({"code": new_code()}),
+        )
+        .await;
+    let error = expect_error(response, 400, "current_code_required").await;
+    assert!(error.message.contains("trust admin"), "{}", error.message);
+    let wrong = if haven_server::totp::current_code(&first, now_ms()) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let response = app
+        .post_json(
+            "/api/v1/auth/totp/confirm",
+            Some(&token),
+            json!({"code": new_code(), "current_code": wrong}),
+        )
+        .await;
+    expect_error(response, 401, "second_factor_wrong").await;
+    // With a code from the app in use (the next 30-second step's: the step
+    // used to confirm it cannot be used again), the replacement takes.
+    let third = enrol(token.clone()).await;
+    let response = app
+        .post_json(
+            "/api/v1/auth/totp/confirm",
+            Some(&token),
+            json!({
+                "code": haven_server::totp::current_code(&third, now_ms()),
+                "current_code": haven_server::totp::current_code(&first, now_ms() + 30_000),
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    // Only the third app signs in now.
+    let login = |code: String| {
+        let app = &app;
+        async move {
+            app.post_json(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": TEACHER_EMAIL, "password": ADMIN_PASSWORD, "totp_code": code}),
+            )
+            .await
+            .status()
+        }
+    };
+    let next = |secret: &[u8]| haven_server::totp::current_code(secret, now_ms() + 30_000);
+    assert_eq!(login(next(&second)).await, 401);
+    assert_eq!(login(next(&third)).await, 200);
+}
