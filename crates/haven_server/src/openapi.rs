@@ -224,14 +224,9 @@ error_response!(
     UnsupportedMediaType,
     "`unsupported_media_type`: the body is not sent as `application/json`."
 );
-/// `too_many_attempts`, with `Retry-After` in seconds.
-pub struct TooManyAttempts;
-
-impl<'r> utoipa::ToResponse<'r> for TooManyAttempts {
-    fn response() -> (&'r str, RefOr<ApiResponse>) {
-        let response = error_body(
-            "`too_many_attempts`: too many failed sign-ins, codes or links; the message says how long to wait.",
-        )
+/// An error response that also carries `Retry-After` in seconds.
+fn with_retry_after(description: &str) -> ApiResponse {
+    error_body(description)
         .header(
             "Retry-After",
             HeaderBuilder::new()
@@ -239,7 +234,17 @@ impl<'r> utoipa::ToResponse<'r> for TooManyAttempts {
                 .description(Some("Seconds to wait"))
                 .build(),
         )
-        .build();
+        .build()
+}
+
+/// `too_many_attempts`, with `Retry-After` in seconds.
+pub struct TooManyAttempts;
+
+impl<'r> utoipa::ToResponse<'r> for TooManyAttempts {
+    fn response() -> (&'r str, RefOr<ApiResponse>) {
+        let response = with_retry_after(
+            "`too_many_attempts`: too many failed sign-ins, codes or links; the message says how long to wait.",
+        );
         ("TooManyAttempts", response.into())
     }
 }
@@ -249,17 +254,9 @@ pub struct Busy;
 
 impl<'r> utoipa::ToResponse<'r> for Busy {
     fn response() -> (&'r str, RefOr<ApiResponse>) {
-        let response = error_body(
+        let response = with_retry_after(
             "`busy`: too many sign-ins are being checked at once; nothing was checked or counted, try again after `Retry-After`.",
-        )
-        .header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(ObjectBuilder::new().schema_type(Type::String))
-                .description(Some("Seconds to wait"))
-                .build(),
-        )
-        .build();
+        );
         ("Busy", response.into())
     }
 }

@@ -140,7 +140,6 @@ pub async fn apply_push(
 
     let pusher = caller.identification();
     let mut results = Vec::with_capacity(request.mutations.len());
-    let mut refusals = 0_i64;
     let mut processed_now = Vec::with_capacity(request.mutations.len());
     for mutation in &request.mutations {
         let digest = change_digest(&mutation.change);
@@ -168,9 +167,6 @@ pub async fn apply_push(
                         apply_mutation(&mut tx, &ctx, mutation, &opened).await?
                     }
                 };
-                if matches!(outcome, Outcome::Rejected { .. }) {
-                    refusals += 1;
-                }
                 processed_now.push((mutation.id, digest, outcome.clone()));
                 last = advance(last, mutation.id);
                 outcome
@@ -182,7 +178,10 @@ pub async fn apply_push(
         });
     }
     keep_processed(&mut tx, &device_id, &processed_now, &pusher, now).await?;
-    if refusals > 0 {
+    if processed_now
+        .iter()
+        .any(|(_, _, outcome)| matches!(outcome, Outcome::Rejected { .. }))
+    {
         check_refusal_budget(&mut tx, &pusher, now).await?;
     }
 
