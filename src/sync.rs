@@ -68,6 +68,9 @@ impl SyncError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncReport {
     pub policies_fetched: usize,
+    /// Reference data other than policies (rule tables, academies, the trust,
+    /// the incident key) arrived: pages that read it look again.
+    pub reference_changed: bool,
     /// A reception desk brought down the academy's visitor list.
     pub reception_refreshed: bool,
     pub pushed: usize,
@@ -84,6 +87,7 @@ impl SyncReport {
     pub fn changed_anything(&self) -> bool {
         self.policies_fetched + self.pushed + self.rejected > 0
             || self.reception_refreshed
+            || self.reference_changed
             || self.new_id.is_some()
     }
 }
@@ -96,18 +100,27 @@ pub struct Progress {
 }
 
 /// Brings down everything the server changed since the device's cursor
-/// (policies, academies, the trust, the rule tables), page by page; returns
-/// how many policy versions arrived.
-pub async fn pull_changes(db: &Db) -> Result<usize, SyncError> {
-    let mut fetched = 0;
+/// (policies, academies, the trust, the rule tables), page by page.
+pub async fn pull_changes(db: &Db) -> Result<Pulled, SyncError> {
+    let mut pulled = Pulled::default();
     loop {
         let reply = api::pull(db.pull_cursor().await?).await?;
-        fetched += reply.policies.len();
+        pulled.policies += reply.policies.len();
+        pulled.reference |= !reply.is_empty();
         db.apply_pull(&reply).await?;
         if !reply.more {
-            return Ok(fetched);
+            return Ok(pulled);
         }
     }
+}
+
+/// What a pull brought down.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pulled {
+    /// Policy versions.
+    pub policies: usize,
+    /// Anything at all: policies, rule tables, academies or the trust.
+    pub reference: bool,
 }
 
 /// How soon to look again for a credential when records wait for one.
@@ -193,6 +206,7 @@ pub async fn run_pass(
 ) -> SyncReport {
     let mut report = SyncReport {
         policies_fetched: 0,
+        reference_changed: false,
         reception_refreshed: false,
         pushed: 0,
         rejected: 0,
@@ -211,8 +225,9 @@ pub async fn run_pass(
         }
     }
     match pull_changes(db).await {
-        Ok(n) => {
-            report.policies_fetched = n;
+        Ok(pulled) => {
+            report.policies_fetched = pulled.policies;
+            report.reference_changed = pulled.reference;
             // The key incidents are sealed with, kept for logging offline.
             // Fetched once, not on every pass: after a refusal for a changed
             // key, "Seal again and send" on /incidents fetches it afresh.
@@ -222,7 +237,9 @@ pub async fn run_pass(
                 ))
                 .await
                 {
-                    let _ = db.set_incident_key(&key).await;
+                    if db.set_incident_key(&key).await.is_ok() {
+                        report.reference_changed = true;
+                    }
                 }
             }
         }

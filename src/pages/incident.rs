@@ -110,7 +110,16 @@ pub fn NewIncident() -> impl IntoView {
 #[component]
 fn IncidentLoader() -> impl IntoView {
     let session = use_session();
+    let status = use_sync_status();
+    // Until the rules and the key are here (a device opened on this page
+    // straight after its first sign-in may not have them yet), read again
+    // after each sync that changed something; once the form shows, never, so
+    // a sync cannot redraw it under someone typing.
+    let ready = StoredValue::new(false);
     let loaded = LocalResource::new(move || async move {
+        if !ready.get_value() {
+            status.data_version.track();
+        }
         let db = app_db().await.map_err(|e| e.to_string())?;
         let who = session
             .user
@@ -125,7 +134,7 @@ fn IncidentLoader() -> impl IntoView {
                     .ok()
                     .map(|f| (d.id, f))
             });
-        Ok::<_, String>(Loaded {
+        let loaded = Loaded {
             rules: db.rules().await.map_err(|e| e.to_string())?,
             academies: db.academies().await.map_err(|e| e.to_string())?,
             has_key: db
@@ -134,7 +143,9 @@ fn IncidentLoader() -> impl IntoView {
                 .map_err(|e| e.to_string())?
                 .is_some(),
             draft,
-        })
+        };
+        ready.set_value(loaded.rules.is_some() && loaded.has_key);
+        Ok::<_, String>(loaded)
     });
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>

@@ -274,3 +274,44 @@ test("a teacher logs an incident with the keyboard alone", async (t) => {
   assert.equal(detail.record.description, "Used a proxy site to reach a game");
   assert.equal(detail.record.location, "ICT suite");
 });
+
+test("a form opened before the incident key arrives appears once a sync brings it", async (t) => {
+  const { server, browser } = await serverAndBrowser(t);
+  const page = await (await browser.newContext(TABLET)).newPage();
+  await page.goto(`${server.base}/policies`);
+  await signIn(page, server.base, STAFF.teacher);
+  await page.locator("a[href='/incidents']").first().waitFor();
+  // The tablet has not got the key yet: hold it back at the network and
+  // take it out of IndexedDB, as on a device that opens the form straight
+  // after its first sign-in.
+  let release;
+  const held = new Promise((ok) => (release = ok));
+  await page.route("**/api/v1/incidents/key", async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.evaluate(async () => {
+    const db = await new Promise((ok, no) => {
+      const r = indexedDB.open("haven");
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => no(r.error);
+    });
+    await new Promise((ok, no) => {
+      const tx = db.transaction("reference", "readwrite");
+      tx.objectStore("reference").delete("incident_key");
+      tx.oncomplete = ok;
+      tx.onerror = () => no(tx.error);
+    });
+    db.close();
+  });
+  await page.locator("a[href='/incidents']").first().click();
+  await page.locator("a[href='/incidents/new']").first().click();
+  await page.getByText("has not yet downloaded the trust's incident rules").waitFor();
+  // The network lets the key through and a sync runs: the form replaces the
+  // notice without anyone reloading.
+  release();
+  await page.evaluate(() => window.dispatchEvent(new Event("online")));
+  await page.locator("input[name=involved]").first().waitFor({ timeout: 30_000 });
+  const { reference } = await idbContents(page, ["reference"]);
+  assert.ok(reference.some((v) => v.spki), "the key is kept for next time");
+});
