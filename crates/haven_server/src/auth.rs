@@ -84,6 +84,8 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 pub const STAFF_SESSION_PREFIX: &str = "hs_";
 pub const DEVICE_TOKEN_PREFIX: &str = "hd_";
 pub const PARENT_SESSION_PREFIX: &str = "hp_";
+/// A staff member's sync credential: pushes for one browser, nothing else.
+pub const SYNC_CREDENTIAL_PREFIX: &str = "hk_";
 
 /// A new token with its kind's prefix.
 pub fn new_prefixed_token(prefix: &str) -> String {
@@ -171,6 +173,10 @@ pub struct StaffCaller {
     /// Signed in with a password but still owing the second factor the trust
     /// requires for one of their roles: may only enrol it or sign out.
     pub limited: bool,
+    /// Set for a sync credential (`hk_`), not a session: the SHA-256 of the
+    /// secret of the one browser it may push for. Only [`PushCaller`]
+    /// accepts such a caller; every other extractor refuses it.
+    pub sync_only: Option<String>,
 }
 
 impl StaffCaller {
@@ -265,14 +271,33 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
+    /// Any caller but a sync credential, which may only push ([`PushCaller`]).
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        match PushCaller::from_request_parts(parts, state).await? {
+            PushCaller(Caller::Staff(s)) if s.sync_only.is_some() => {
+                Err(AppError::SyncCredentialOnly)
+            }
+            PushCaller(caller) => Ok(caller),
+        }
+    }
+}
+
+/// Whoever may send a device's records: any [`Caller`], or a staff member's
+/// sync credential. Only the push and attachment uploads take it.
+#[derive(Debug, Clone)]
+pub struct PushCaller(pub Caller);
+
+impl FromRequestParts<AppState> for PushCaller {
+    type Rejection = AppError;
+
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         if let Some(caller) = parts.extensions.get::<Caller>() {
-            return Ok(caller.clone());
+            return Ok(PushCaller(caller.clone()));
         }
         let token = bearer_token(&parts.headers).ok_or(AppError::Unauthorized)?;
         let caller = resolve(token, state).await?;
         parts.extensions.insert(caller.clone());
-        Ok(caller)
+        Ok(PushCaller(caller))
     }
 }
 
@@ -320,6 +345,30 @@ async fn resolve(token: &str, state: &AppState) -> Result<Caller, AppError> {
             academy_id: parse_stored_id(&academy_id)?,
         }));
     }
+    if token.starts_with(SYNC_CREDENTIAL_PREFIX) {
+        // Alive only while the full session it came from is.
+        let row: Option<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT u.id, u.name, u.email, s.token_sha256, c.device_secret_sha256 \
+             FROM sync_credentials c JOIN sessions s ON s.token_sha256 = c.session_sha256 \
+             JOIN users u ON u.id = s.user_id \
+             WHERE c.token_sha256 = ? AND s.expires_at > ? AND s.limited = 0 AND u.active = 1",
+        )
+        .bind(&digest)
+        .bind(now)
+        .fetch_optional(&state.pool)
+        .await?;
+        let (user_id, name, email, session_digest, secret) = row.ok_or(AppError::Unauthorized)?;
+        let grants = load_grants(&state.pool, &user_id).await?;
+        return Ok(Caller::Staff(StaffCaller {
+            user_id,
+            name,
+            email,
+            grants,
+            session_digest,
+            limited: false,
+            sync_only: Some(secret),
+        }));
+    }
     let row: Option<(String, String, String, bool)> = sqlx::query_as(
         "SELECT u.id, u.name, u.email, s.limited FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_sha256 = ? AND s.expires_at > ? AND u.active = 1",
@@ -337,6 +386,7 @@ async fn resolve(token: &str, state: &AppState) -> Result<Caller, AppError> {
         grants,
         session_digest: digest,
         limited,
+        sync_only: None,
     }))
 }
 

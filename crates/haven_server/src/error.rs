@@ -69,6 +69,12 @@ pub enum AppError {
          send its records again (nothing is lost: records are matched by their own ids)"
     )]
     DeviceNotYours,
+    /// A sync credential used for anything but sending its device's records.
+    #[error(
+        "this credential can only send this device's records to the school; sign in to do \
+         anything else"
+    )]
+    SyncCredentialOnly,
     #[error("this link has already been used; ask the school for a new one")]
     LinkUsed,
     #[error("this link has expired; ask the school for a new one")]
@@ -107,6 +113,7 @@ impl AppError {
             }
             AppError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             AppError::DeviceNotYours => (StatusCode::FORBIDDEN, "device_not_yours"),
+            AppError::SyncCredentialOnly => (StatusCode::FORBIDDEN, "sync_credential_only"),
             AppError::LinkUsed => (StatusCode::GONE, "link_used"),
             AppError::LinkExpired => (StatusCode::GONE, "link_expired"),
             AppError::Database(_) | AppError::Internal(_) => {

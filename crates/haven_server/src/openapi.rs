@@ -44,6 +44,7 @@ use utoipa::{Modify, OpenApi};
         routes::auth::logout,
         routes::auth::logout_everywhere,
         routes::auth::me,
+        routes::sync_credentials::create,
         routes::auth::totp_setup,
         routes::auth::totp_confirm,
         routes::auth::setup,

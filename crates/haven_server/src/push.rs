@@ -14,7 +14,7 @@
 //! a different change under a number already processed (two devices sharing
 //! one id) is refused whole and changes nothing.
 
-use crate::auth::Caller;
+use crate::auth::{Caller, StaffCaller};
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::incident_key::{IncidentKeyStore, OpenError};
@@ -366,6 +366,22 @@ fn binding_of(caller: &Caller, secret: Option<&str>) -> Result<String, AppError>
                 .into(),
         )
     })?;
+    let digest = device_secret_digest(secret)?;
+    // A sync credential pushes for the one browser it was made for.
+    if let Caller::Staff(StaffCaller {
+        sync_only: Some(for_secret),
+        ..
+    }) = caller
+    {
+        if digest.as_str() != for_secret {
+            return Err(AppError::DeviceNotYours);
+        }
+    }
+    Ok(format!("secret:{digest}"))
+}
+
+/// The SHA-256 of a browser's `device_secret`, once its form is checked.
+pub(crate) fn device_secret_digest(secret: &str) -> Result<Sha256Hex, AppError> {
     let ok = secret.len() == 43
         && secret
             .bytes()
@@ -376,7 +392,7 @@ fn binding_of(caller: &Caller, secret: Option<&str>) -> Result<String, AppError>
                 .into(),
         ));
     }
-    Ok(format!("secret:{}", Sha256Hex::of(secret.as_bytes())))
+    Ok(Sha256Hex::of(secret.as_bytes()))
 }
 
 /// Refuses a push under a device id bound to another device, or under the id

@@ -251,6 +251,7 @@ fn staff_caller(staff: usize) -> Caller {
         }]),
         session_digest: format!("sim-session-{staff}"),
         limited: false,
+        sync_only: None,
     })
 }
 

@@ -234,3 +234,37 @@ mod tests {
         assert_eq!(v["code"], "unknown_policy_version");
     }
 }
+
+/// Asks for a sync credential for this browser (`POST /auth/sync-credential`,
+/// with a full staff session).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SyncCredentialRequest {
+    /// The browser's own secret, as its pushes send it.
+    pub device_secret: String,
+}
+
+/// What a browser that is not an enrolled device keeps to send its records
+/// while the screen is locked, instead of the person's session: it can push
+/// and upload attachments under device ids bound to this browser's secret,
+/// and nothing else, and ends with the session it was made from.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SyncCredential {
+    /// Bearer token (`hk_…`); only its hash is kept on the server.
+    pub token: String,
+    /// When it stops working (the session's end), ms since the epoch.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub expires_at: crate::Millis,
+}
+
+impl std::fmt::Debug for SyncCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A token in a log is a credential leaked.
+        f.debug_struct("SyncCredential")
+            .field("token", &"…")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}

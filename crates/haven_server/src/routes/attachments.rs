@@ -5,7 +5,7 @@
 //! opened, through the incident (`GET /api/v1/incidents/{id}/attachments/{sha256}`).
 
 use crate::attachments::{self, UploadError};
-use crate::auth::Caller;
+use crate::auth::PushCaller;
 use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::json::Json;
@@ -71,7 +71,7 @@ fn check_sha(sha256: &str) -> Result<(), AppError> {
 )]
 pub async fn status(
     State(state): State<AppState>,
-    caller: Caller,
+    PushCaller(caller): PushCaller,
     Path(sha256): Path<String>,
 ) -> Result<Json<AttachmentUpload>, AppError> {
     attachments::may_upload(&caller)?;
@@ -116,7 +116,7 @@ pub async fn status(
 )]
 pub async fn put_piece(
     State(state): State<AppState>,
-    caller: Caller,
+    PushCaller(caller): PushCaller,
     Path((sha256, index)): Path<(String, String)>,
     Query(q): Query<PieceQuery>,
     body: Result<Bytes, BytesRejection>,

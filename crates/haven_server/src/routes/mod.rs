@@ -17,6 +17,7 @@ pub(crate) mod rules;
 pub(crate) mod settings;
 pub(crate) mod staff;
 pub(crate) mod sync;
+pub(crate) mod sync_credentials;
 pub(crate) mod trust;
 pub(crate) mod verify;
 
@@ -66,6 +67,7 @@ pub fn api() -> Router<AppState> {
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-everywhere", post(auth::logout_everywhere))
         .route("/auth/me", get(auth::me))
+        .route("/auth/sync-credential", post(sync_credentials::create))
         .route("/auth/totp/setup", post(auth::totp_setup))
         .route("/auth/totp/confirm", post(auth::totp_confirm))
         .route("/auth/setup", post(auth::setup))

@@ -1,6 +1,6 @@
 //! `POST /api/v1/sync/push`: a device hands over its outbox.
 
-use crate::auth::Caller;
+use crate::auth::PushCaller;
 use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::json::Json;
@@ -98,7 +98,7 @@ impl PushEnvelope {
 )]
 pub async fn push(
     State(state): State<AppState>,
-    caller: Caller,
+    PushCaller(caller): PushCaller,
     Json(envelope): Json<PushEnvelope>,
 ) -> Result<Json<PushResponse>, AppError> {
     let request = envelope.read()?;

@@ -26,5 +26,6 @@ mod rate_limits;
 mod rules;
 mod static_files;
 mod sync;
+mod sync_credentials;
 mod timeouts;
 mod visits;

@@ -1,0 +1,65 @@
+//! `POST /api/v1/auth/sync-credential`: what a browser that is not an enrolled
+//! device keeps so its outbox drains while the screen is locked, in place of
+//! the person's session (which it keeps sealed under their key).
+
+use crate::auth::{new_prefixed_token, token_digest, Staff, SYNC_CREDENTIAL_PREFIX};
+use crate::clock::now_ms;
+use crate::error::AppError;
+use crate::json::Json;
+use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
+use crate::push::device_secret_digest;
+use crate::state::AppState;
+use axum::extract::State;
+use haven_core::api::ApiError;
+use haven_core::sync::wire::{SyncCredential, SyncCredentialRequest};
+
+/// Makes a sync credential for this browser from a full staff session: it
+/// may push and upload attachments under device ids bound to
+/// `device_secret`, nothing else (any other endpoint answers 403
+/// `sync_credential_only`), and ends with the session (sign-out, sign out
+/// everywhere, a second-factor reset, a deactivated account). Asking again
+/// from the same session and browser replaces the previous one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/sync-credential",
+    tag = "auth",
+    operation_id = "create_sync_credential",
+    security(("bearer" = [])),
+    request_body(content = SyncCredentialRequest, example = json!({"device_secret": "q7mZ1vU0b1v0c2E4d5F6g7H8i9J0k1L2m3N4o5P6q7R"})),
+    responses(
+        (status = 200, description = "The sync credential", body = SyncCredential),
+        (status = 400, description = "`bad_request`: malformed JSON or a `device_secret` that is not 43 base64url characters", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+    Json(request): Json<SyncCredentialRequest>,
+) -> Result<Json<SyncCredential>, AppError> {
+    let secret = device_secret_digest(&request.device_secret)?;
+    let token = new_prefixed_token(SYNC_CREDENTIAL_PREFIX);
+    let expires_at: i64 =
+        sqlx::query_scalar("SELECT expires_at FROM sessions WHERE token_sha256 = ?")
+            .bind(&staff.session_digest)
+            .fetch_optional(&state.pool)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+    sqlx::query(
+        "INSERT INTO sync_credentials (token_sha256, session_sha256, device_secret_sha256, \
+         created_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (session_sha256, device_secret_sha256) DO UPDATE SET \
+         token_sha256 = excluded.token_sha256, created_at = excluded.created_at",
+    )
+    .bind(token_digest(&token))
+    .bind(&staff.session_digest)
+    .bind(secret.as_str())
+    .bind(now_ms())
+    .execute(&state.pool)
+    .await?;
+    Ok(Json(SyncCredential { token, expires_at }))
+}
