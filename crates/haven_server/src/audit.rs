@@ -16,6 +16,12 @@ pub enum Action {
     SignOutEverywhere,
     SecondFactorEnrolled,
     SecondFactorFailed,
+    /// A person removed their own authenticator app, with a code from it.
+    SecondFactorRemoved,
+    /// A manager cleared someone's authenticator app and ended their
+    /// sessions (subject: the person; detail: whether they had one and how
+    /// many sessions ended).
+    SecondFactorReset,
     FirstAdminSetUp,
     StaffInvited,
     StaffImported,
@@ -74,6 +80,8 @@ impl Action {
             Action::SignOutEverywhere => "sign_out_everywhere",
             Action::SecondFactorEnrolled => "second_factor_enrolled",
             Action::SecondFactorFailed => "second_factor_failed",
+            Action::SecondFactorRemoved => "second_factor_removed",
+            Action::SecondFactorReset => "second_factor_reset",
             Action::FirstAdminSetUp => "first_admin_set_up",
             Action::StaffInvited => "staff_invited",
             Action::StaffImported => "staff_imported",

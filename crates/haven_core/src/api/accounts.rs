@@ -54,6 +54,16 @@ pub struct TotpConfirm {
     pub current_code: Option<String>,
 }
 
+/// Removing one's own authenticator app, where the trust does not require
+/// one for any of one's roles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TotpRemove {
+    /// A code from the authenticator app in use now.
+    pub current_code: String,
+}
+
 /// The first trust admin, from the one-time set-up link printed at first start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -4,7 +4,7 @@
 use crate::accounts::{self, UserRow};
 use crate::audit::{Action, Entry};
 use crate::auth::{
-    dummy_password_hash, hash_password, verify_password, AnyStaffSession, ClientAddr,
+    dummy_password_hash, hash_password, verify_password, AnyStaffSession, ClientAddr, Staff,
 };
 use crate::clock::now_ms;
 use crate::error::AppError;
@@ -24,7 +24,8 @@ use base64::Engine;
 use haven_core::accounts::password::check_new_password;
 use haven_core::accounts::roles::{Role, RoleGrant};
 use haven_core::api::accounts::{
-    AcceptInvitationRequest, Me, SecondFactorState, SetupRequest, TotpConfirm, TotpSetup,
+    AcceptInvitationRequest, Me, SecondFactorState, SetupRequest, TotpConfirm, TotpRemove,
+    TotpSetup,
 };
 use haven_core::api::{ApiError, LoginRequest, LoginResponse};
 
@@ -374,6 +375,7 @@ pub async fn totp_setup(
         (status = 403, response = Forbidden),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = TooManyAttempts),
         (status = 500, response = Internal),
     )
 )]
@@ -402,6 +404,9 @@ pub async fn totp_confirm(
                     .into(),
             });
         };
+        // Guessing at the code in use is refused once the address has
+        // failed too often, as for the look-ups it is counted with.
+        guard_address(&state, &client)?;
         let current = state
             .key
             .open(&current, &totp_context(&staff.user_id))
@@ -439,6 +444,104 @@ pub async fn totp_confirm(
         .execute(&mut *tx)
         .await?;
     Entry::new(staff.actor(), Action::SecondFactorEnrolled)
+        .client(&client)
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes the signed-in person's authenticator app, with a code from it;
+/// from then on sign-in needs the password only. Refused while the trust
+/// requires a second factor for one of their roles (they may replace it
+/// instead, with /auth/totp/confirm). A wrong code is a 401
+/// `second_factor_wrong`, counted with the look-ups from that address.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp/remove",
+    tag = "auth",
+    operation_id = "totp_remove",
+    security(("bearer" = [])),
+    request_body(content = TotpRemove, example = json!({"current_code": "123456"})),
+    responses(
+        (status = 204, description = "The authenticator app is removed"),
+        (status = 400, description = "`bad_request`: malformed JSON or no `current_code`; `no_second_factor`: there is no authenticator app to remove; `second_factor_required`: the trust requires one for one of your roles", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, description = "`second_factor_changed`: the authenticator app was replaced or reset while this was sent", body = ApiError),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn totp_remove(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Staff(staff): Staff,
+    Json(request): Json<TotpRemove>,
+) -> Result<StatusCode, AppError> {
+    let (current, last_step): (Option<String>, i64) =
+        sqlx::query_as("SELECT totp_sealed, totp_last_step FROM users WHERE id = ?")
+            .bind(&staff.user_id)
+            .fetch_optional(&state.pool)
+            .await?
+            .unwrap_or((None, 0));
+    let current = current.ok_or(AppError::Invalid {
+        code: "no_second_factor",
+        message: "you have no authenticator app to remove".into(),
+    })?;
+    let settings = accounts::settings(&state.pool).await?;
+    if accounts::second_factor_required(&settings, &staff.grants) {
+        let roles: Vec<&str> = staff
+            .grants
+            .0
+            .iter()
+            .filter(|g| settings.second_factor_required.contains(&g.role))
+            .map(|g| g.role.label())
+            .collect();
+        return Err(AppError::Invalid {
+            code: "second_factor_required",
+            message: format!(
+                "your trust requires an authenticator app for your role ({}), so it cannot be \
+                 removed; you can replace it with a new one instead",
+                roles.join(", ")
+            ),
+        });
+    }
+    // A session left open must not let anyone guess at the code without end.
+    guard_address(&state, &client)?;
+    let secret = state
+        .key
+        .open(&current, &totp_context(&staff.user_id))
+        .ok_or_else(|| AppError::Internal("the TOTP secret cannot be opened".into()))?;
+    if totp::verify(&secret, &request.current_code, now_ms(), last_step).is_none() {
+        state.limiter.fail(&lookup_key(&client.0), now_ms());
+        Entry::new(staff.actor(), Action::SecondFactorFailed)
+            .client(&client)
+            .detail("removing the authenticator app")
+            .write(&state.pool)
+            .await?;
+        return Err(AppError::SecondFactorWrong);
+    }
+    let mut tx = crate::db::begin_write(&state.pool).await?;
+    // Only the app that was checked: one set up (or reset) meanwhile stays.
+    let removed = sqlx::query(
+        "UPDATE users SET totp_sealed = NULL, totp_pending_sealed = NULL, totp_last_step = 0 \
+         WHERE id = ? AND totp_sealed = ?",
+    )
+    .bind(&staff.user_id)
+    .bind(&current)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if removed == 0 {
+        return Err(AppError::Conflict {
+            code: "second_factor_changed",
+            message: "your authenticator app changed while this was sent; reload the page".into(),
+        });
+    }
+    Entry::new(staff.actor(), Action::SecondFactorRemoved)
         .client(&client)
         .write(&mut *tx)
         .await?;

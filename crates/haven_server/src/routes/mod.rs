@@ -70,12 +70,17 @@ pub fn api() -> Router<AppState> {
         .route("/auth/sync-credential", post(sync_credentials::create))
         .route("/auth/totp/setup", post(auth::totp_setup))
         .route("/auth/totp/confirm", post(auth::totp_confirm))
+        .route("/auth/totp/remove", post(auth::totp_remove))
         .route("/auth/setup", post(auth::setup))
         .route("/auth/invitations/accept", post(auth::accept_invitation))
         .route("/staff", get(staff::list).post(staff::invite))
         .route("/staff/import", post(staff::import))
         .route("/staff/{user_id}/roles", put(staff::put_roles))
         .route("/staff/{user_id}/active", put(staff::set_active))
+        .route(
+            "/staff/{user_id}/second-factor/reset",
+            post(staff::reset_second_factor),
+        )
         .route("/settings/accounts", get(settings::get).put(settings::put))
         .route("/devices", get(devices::list))
         .route("/devices/codes", post(devices::create_code))

@@ -1,6 +1,6 @@
 //! `/api/v1/staff`: staff accounts for trust admins, and for headteachers
 //! within their own academies: list, invite, import from CSV, change roles,
-//! deactivate.
+//! deactivate, reset a lost second factor.
 
 use super::parse_id;
 use crate::accounts::{self, STAFF_INVITATION_LIFETIME_MS};
@@ -413,4 +413,86 @@ pub async fn set_active(
         .await?;
     tx.commit().await?;
     Ok(Json(accounts::staff_member(&state.pool, &user_id).await?))
+}
+
+/// Resets a person's second factor, for someone who lost their
+/// authenticator app: it is cleared (and any set-up in progress), every
+/// session of theirs ends, so whoever holds one cannot set up an app before
+/// them, and they sign in next with their password alone and set up a new
+/// app (at once, where the trust requires one for their role). Who may: a
+/// trust admin, or a headteacher for a person whose every role is at their
+/// academies. Not for one's own: replace yours with a code from it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/{user_id}/second-factor/reset",
+    tag = "staff",
+    operation_id = "reset_staff_second_factor",
+    security(("bearer" = [])),
+    params(("user_id" = Uuid, Path, description = "The staff member")),
+    responses(
+        (status = 204, description = "Their authenticator app is cleared and every session of theirs ended"),
+        (status = 400, description = "`bad_request`: the id is not a UUID; `cannot_reset_own_second_factor`: replace or remove your own with a code from it (/auth/totp/confirm, /auth/totp/remove)", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "`not_found`: no such staff member", body = ApiError),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn reset_second_factor(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Staff(caller): Staff,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let user_id = parse_id(&user_id, "staff member id")?.to_string();
+    let scope = caller.scope(Capability::ManageStaff)?;
+    accounts::staff_member(&state.pool, &user_id).await?;
+    if user_id == caller.user_id {
+        return Err(AppError::Invalid {
+            code: "cannot_reset_own_second_factor",
+            message: "you cannot reset your own second factor: replace or remove your \
+                      authenticator app on your account page with a code from it, or ask \
+                      another admin to reset it"
+                .into(),
+        });
+    }
+    let mut tx = crate::db::begin_write(&state.pool).await?;
+    // As for roles and deactivation: only someone wholly within the caller's
+    // academies, read in the write transaction.
+    let held = crate::auth::load_grants(&mut *tx, &user_id).await?;
+    if !scope.may_change(&held) {
+        return Err(AppError::Forbidden);
+    }
+    let had: Option<String> = sqlx::query_scalar("SELECT totp_sealed FROM users WHERE id = ?")
+        .bind(&user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE users SET totp_sealed = NULL, totp_pending_sealed = NULL, totp_last_step = 0 \
+         WHERE id = ?",
+    )
+    .bind(&user_id)
+    .execute(&mut *tx)
+    .await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        .bind(&user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    Entry::new(caller.actor(), Action::SecondFactorReset)
+        .subject(format!("user:{user_id}"))
+        .client(&client)
+        .detail(format!(
+            "{}; {ended} sessions ended",
+            if had.is_some() {
+                "authenticator app cleared"
+            } else {
+                "had no authenticator app"
+            }
+        ))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(user_id, by = %caller.user_id, "second factor reset");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -88,6 +88,7 @@ pub const MATRIX: &[Route] = &[
     r("get", "/api/v1/auth/me", Access::AnyStaff),
     r("post", "/api/v1/auth/totp/setup", Access::AnyStaff),
     r("post", "/api/v1/auth/totp/confirm", Access::AnyStaff),
+    r("post", "/api/v1/auth/totp/remove", Access::AnyStaff),
     r("post", "/api/v1/auth/logout", Access::AnyStaff),
     r("post", "/api/v1/auth/logout-everywhere", Access::AnyStaff),
     r("get", "/api/v1/policies", Access::Public),
@@ -118,6 +119,11 @@ pub const MATRIX: &[Route] = &[
     r(
         "put",
         "/api/v1/staff/{user_id}/active",
+        Access::OakfieldHead,
+    ),
+    r(
+        "post",
+        "/api/v1/staff/{user_id}/second-factor/reset",
         Access::OakfieldHead,
     ),
     r("get", "/api/v1/settings/accounts", Access::AnyCaller),
@@ -532,6 +538,7 @@ impl World {
                 json!({"token": "hl_unknown", "password": "long enough passphrase"})
             }
             ("post", "/api/v1/auth/totp/confirm") => json!({"code": "000000"}),
+            ("post", "/api/v1/auth/totp/remove") => json!({"current_code": "000000"}),
             ("post", "/api/v1/policies") => {
                 serde_json::to_value(publish_request(&format!("Matrix {n}"), "Text.")).unwrap()
             }
@@ -638,6 +645,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
                     | "/api/v1/auth/setup"
                     | "/api/v1/auth/invitations/accept"
                     | "/api/v1/auth/totp/confirm"
+                    | "/api/v1/auth/totp/remove"
                     | "/api/v1/devices/enrol"
                     | "/api/v1/parent-invitations/redeem"
                     | "/api/v1/verify/{code}"
@@ -658,6 +666,10 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
             }
             if route.path.starts_with("/api/v1/auth/logout") && want == Expect::Allowed {
                 world.renew(&app, who).await;
+            }
+            // A reset of the teacher's second factor ends the teacher's sessions.
+            if route.path.ends_with("/second-factor/reset") && want == Expect::Allowed {
+                world.renew(&app, Who::OakfieldStaff).await;
             }
         }
     }
@@ -902,6 +914,12 @@ async fn nothing_reaches_across_academies_in_either_direction() {
                 "put",
                 format!("/api/v1/staff/{}/active", theirs.staff_id),
                 json!({"active": false}),
+                403,
+            ),
+            (
+                "post",
+                format!("/api/v1/staff/{}/second-factor/reset", theirs.staff_id),
+                Value::Null,
                 403,
             ),
             (

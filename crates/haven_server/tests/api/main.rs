@@ -24,6 +24,7 @@ mod publishing;
 mod pull;
 mod rate_limits;
 mod rules;
+mod second_factor;
 mod static_files;
 mod sync;
 mod sync_credentials;
