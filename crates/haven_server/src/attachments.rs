@@ -148,6 +148,46 @@ pub async fn status(
     }))
 }
 
+/// Whether the upload `sha256` is hidden from `caller`: once an incident
+/// names it, only someone who works at that incident's academy (every
+/// such incident's) may learn where it stands or add a piece to it. Until
+/// then only the device that made it knows its name.
+async fn hidden_from(
+    db: &mut SqliteConnection,
+    caller: &Caller,
+    sha256: &str,
+) -> Result<bool, AppError> {
+    let academies: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT i.academy_id FROM incident_attachments a \
+         JOIN incidents i ON i.id = a.incident_id WHERE a.sha256 = ?",
+    )
+    .bind(sha256)
+    .fetch_all(&mut *db)
+    .await?;
+    for academy in academies {
+        let academy = uuid::Uuid::parse_str(&academy)
+            .map_err(|e| AppError::Internal(format!("stored academy id {academy:?}: {e}")))?;
+        if !caller.belongs_to(academy) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Where the upload `sha256` stands, for `caller`: `None` if the server has
+/// not heard of it, or it belongs to an incident at an academy where the
+/// caller does not work (answered alike).
+pub async fn status_for(
+    db: &mut SqliteConnection,
+    caller: &Caller,
+    sha256: &str,
+) -> Result<Option<AttachmentUpload>, AppError> {
+    if hidden_from(db, caller, sha256).await? {
+        return Ok(None);
+    }
+    status(db, sha256).await
+}
+
 /// Bytes of the uploads `uploaded_by` started that no incident names yet,
 /// finished or not: what one credential may leave on the server.
 async fn pending_bytes(db: &mut SqliteConnection, uploaded_by: &str) -> Result<u64, AppError> {
@@ -194,6 +234,13 @@ pub async fn put_piece(
         .into());
     }
     let mut tx = begin_write(pool).await?;
+    if hidden_from(&mut tx, caller, sha256).await? {
+        return Err(AppError::NotFound(format!(
+            "there is no upload {sha256} that you may add to: it belongs to an incident at an \
+             academy where you do not work"
+        ))
+        .into());
+    }
     let known: Option<(i64, Option<i64>)> =
         sqlx::query_as("SELECT size, completed_at FROM attachment_uploads WHERE sha256 = ?")
             .bind(sha256)

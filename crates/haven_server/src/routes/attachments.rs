@@ -65,7 +65,7 @@ fn check_sha(sha256: &str) -> Result<(), AppError> {
         (status = 400, description = "`bad_request`: the name is not 64 lowercase hex characters", body = ApiError),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
-        (status = 404, description = "`not_found`: no piece of it has arrived (or an unfinished upload was removed after 7 days): send them all", body = ApiError),
+        (status = 404, description = "`not_found`: no piece of it has arrived (or an unfinished upload was removed after 7 days): send them all; also for an attachment of an incident at an academy where the caller does not work", body = ApiError),
         (status = 500, response = Internal),
     )
 )]
@@ -76,7 +76,7 @@ pub async fn status(
 ) -> Result<Json<AttachmentUpload>, AppError> {
     attachments::may_upload(&caller)?;
     check_sha(&sha256)?;
-    attachments::status(&mut *state.pool.acquire().await?, &sha256)
+    attachments::status_for(&mut *state.pool.acquire().await?, &caller, &sha256)
         .await?
         .map(Json)
         .ok_or_else(|| {
@@ -108,6 +108,7 @@ pub async fn status(
         (status = 400, description = "`bad_request`: a bad name, index, size or piece count, or a piece of the wrong length", body = ApiError),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
+        (status = 404, description = "`not_found`: the attachment belongs to an incident at an academy where the caller does not work", body = ApiError),
         (status = 409, description = "`piece_conflict`: this piece is already here with different bytes; `attachment_size_conflict`: the upload was started with another size", body = ApiError),
         (status = 413, description = "`attachment_too_large`: the file is over the limit; `attachments_pending_limit`: this credential already has 64 MiB of uploads no incident names; `payload_too_large`: the piece is over 256 KiB", body = ApiError),
         (status = 422, description = "`attachment_digest_mismatch`: every piece arrived but together they are not the file named; they were discarded, send them again", body = ApiError),
