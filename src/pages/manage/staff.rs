@@ -1,7 +1,9 @@
-//! `/admin/staff`: staff and their roles; invite one person or import a CSV.
+//! `/admin/staff`: staff and their roles; invite one person or import a CSV;
+//! reset the second factor of someone who lost their authenticator app.
 
 use super::{academies, academy_name, full_link, read_file, require_token};
 use crate::api;
+use crate::components::error_summary::focus_by_id;
 use haven_core::accounts::permissions::Capability;
 use haven_core::accounts::roles::{Role, RoleGrant};
 use haven_core::api::accounts::{
@@ -131,6 +133,32 @@ fn StaffPage(token: String) -> impl IntoView {
             Err(e) => message.set(Some(Err(e.to_string()))),
         }
     });
+    // The person whose second factor is about to be reset, until confirmed.
+    let resetting = RwSignal::new(None::<StaffMember>);
+    let my_id = move || {
+        session
+            .user
+            .with(|u| u.as_ref().map(|u| u.user_id()))
+            .unwrap_or_default()
+    };
+    let reset = Action::new_local(move |member: &StaffMember| {
+        let member = member.clone();
+        async move {
+            let url = api::url(&format!("/staff/{}/second-factor/reset", member.id));
+            match api::post_empty(&url, &token.get_value()).await {
+                Ok(()) => {
+                    message.set(Some(Ok(format!(
+                        "{}'s second factor is reset and they are signed out on every device. \
+                         They can now sign in with their password and set up a new authenticator app.",
+                        member.name
+                    ))));
+                    resetting.set(None);
+                    version.update(|v| *v += 1);
+                }
+                Err(e) => message.set(Some(Err(e.to_string()))),
+            }
+        }
+    });
     let set_active = Action::new_local(move |(id, active): &(uuid::Uuid, bool)| {
         let (id, active) = (*id, *active);
         async move {
@@ -243,6 +271,27 @@ fn StaffPage(token: String) -> impl IntoView {
                 </section>
             }
         })}
+        {move || resetting.get().map(|member| {
+            let name = member.name.clone();
+            view! {
+                <section class="panel panel-warn" id="second-factor-reset" tabindex="-1" data-testid="second-factor-reset" aria-labelledby="second-factor-reset-title">
+                    <h2 id="second-factor-reset-title">{format!("Reset the second factor of {name}?")}</h2>
+                    <p>{format!("This removes {name}'s authenticator app and signs them out on every device. \
+                        Next time they sign in with their password only, and then set up a new app.")}</p>
+                    <p>"Only do this when you are sure it is them asking, for example in person: whoever signs in next with their password can set up the new app."</p>
+                    <p class="button-row">
+                        <button type="button" class="button" disabled=move || reset.pending().get()
+                            on:click={
+                                let member = member.clone();
+                                move |_| { message.set(None); reset.dispatch(member.clone()); }
+                            }>
+                            {format!("Yes, reset {name}'s second factor")}
+                        </button>
+                        <button type="button" class="button button-secondary" on:click=move |_| resetting.set(None)>"Cancel"</button>
+                    </p>
+                </section>
+            }
+        })}
         <h2>"Staff"</h2>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || staff.get().map(|r| match r {
@@ -279,7 +328,21 @@ fn StaffPage(token: String) -> impl IntoView {
                                                     move |_| editing.set(Some((member.clone(), member.grants.0.clone())))
                                                 }>
                                                 {format!("Change roles of {}", m.name)}
-                                            </button></td>
+                                            </button>
+                                            {(m.second_factor_enrolled && m.id.to_string() != my_id()).then(|| view! {
+                                                " "
+                                                <button type="button" class="button button-secondary button-small"
+                                                    on:click={
+                                                        let member = m.clone();
+                                                        move |_| {
+                                                            message.set(None);
+                                                            resetting.set(Some(member.clone()));
+                                                            focus_by_id("second-factor-reset");
+                                                        }
+                                                    }>
+                                                    {format!("Reset second factor of {}", m.name)}
+                                                </button>
+                                            })}</td>
                                         </tr>
                                     }.into_any()
                                 }).collect_view()}
