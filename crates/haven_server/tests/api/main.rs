@@ -9,6 +9,7 @@ mod attachments;
 mod auth;
 mod authorization;
 mod compliance;
+mod cross_academy;
 mod database;
 mod device_binding;
 mod headers;
