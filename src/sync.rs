@@ -171,6 +171,7 @@ async fn push_with_timeout(
 
 /// The token to push with, or why there is none.
 async fn push_token(db: &Db) -> Result<String, SyncError> {
+    retire_stored_session(db).await?;
     match db.credential().await? {
         Some(c) if c.usable(now_ms()) => Ok(c.token),
         Some(c) if c.refused && c.kind == crate::db::CredentialKind::Device => {
@@ -179,6 +180,36 @@ async fn push_token(db: &Db) -> Result<String, SyncError> {
         Some(_) => Err(SyncError::NeedsCredential(CREDENTIAL_REFUSED.into())),
         None => Err(SyncError::NeedsCredential(NO_CREDENTIAL.into())),
     }
+}
+
+/// A browser signed in before sync credentials kept the person's whole
+/// session readable here: swap it for a sync credential made from it, so the
+/// session itself leaves storage (its sealed copy stays with the person's
+/// key). Offline, it waits for the next pass; refused, it is dropped.
+async fn retire_stored_session(db: &Db) -> Result<(), SyncError> {
+    let Some(mut credential) = db.credential().await? else {
+        return Ok(());
+    };
+    if credential.kind != crate::db::CredentialKind::Staff || !credential.token.starts_with("hs_") {
+        return Ok(());
+    }
+    match crate::state::session::sync_credential(db, &credential.token).await {
+        Ok(made) => {
+            credential.token = made.token;
+            credential.expires_at = Some(made.expires_at);
+            db.set_credential(Some(&credential)).await?;
+        }
+        Err(crate::state::session::SignInError::Api(ApiClientError::Server {
+            status: 401 | 403,
+            ..
+        })) => {
+            credential.token = String::new();
+            credential.refused = true;
+            db.set_credential(Some(&credential)).await?;
+        }
+        Err(_) => {}
+    }
+    Ok(())
 }
 
 /// Marks the stored credential as refused, so sync stops sending it and the
@@ -371,15 +402,16 @@ pub async fn run_pass(
 }
 
 /// A reception desk brings down its academy's merged visitor list (every
-/// desk's visitors, the hosts, the academy's rules) and then forgets the
-/// visits the academy's retention no longer lets it keep. `false` on any
-/// other device.
+/// desk's visitors, the hosts, the academy's rules) and then forgets what
+/// it no longer needs (`Db::minimise`). `false` on any other device; a
+/// shared tablet only cuts what the server has down to stubs.
 pub async fn refresh_reception(db: &Db) -> Result<bool, SyncError> {
     use haven_core::api::accounts::DeviceKind;
     let Some(enrolment) = db.enrolment().await? else {
         return Ok(false);
     };
     if enrolment.kind != DeviceKind::ReceptionKiosk {
+        db.minimise(now_ms(), None).await?;
         return Ok(false);
     }
     let token = push_token(db).await?;
@@ -394,6 +426,6 @@ pub async fn refresh_reception(db: &Db) -> Result<bool, SyncError> {
         fetched_at: now_ms(),
     })
     .await?;
-    db.forget_old_visits(now_ms(), retention).await?;
+    db.minimise(now_ms(), Some(retention)).await?;
     Ok(true)
 }

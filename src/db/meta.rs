@@ -24,9 +24,12 @@ pub enum CredentialKind {
 }
 
 /// The bearer token sync pushes with. Kept in the clear in IndexedDB on
-/// purpose: the outbox must drain while the screen is locked, and the token is
-/// revocable, expires (staff, parent), and is refused for another device's id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// purpose: the outbox must drain while the screen is locked. It is never a
+/// staff member's session (which stays sealed under their key): an enrolled
+/// device's token, a staff member's sync credential (`hk_`, which can only
+/// push for this browser and ends with their session), or a parent's session
+/// on their own phone. Each is revocable and refused for another device's id.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credential {
     pub kind: CredentialKind,
     pub token: String,
@@ -38,6 +41,23 @@ pub struct Credential {
     /// revoked): records wait until a new one is stored.
     #[serde(default)]
     pub refused: bool,
+    /// For a staff member's sync credential: whose (their user id), so that
+    /// signing out drops it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A token in a log or panic message is a credential leaked.
+        f.debug_struct("Credential")
+            .field("kind", &self.kind)
+            .field("token", &"…")
+            .field("expires_at", &self.expires_at)
+            .field("label", &self.label)
+            .field("refused", &self.refused)
+            .finish()
+    }
 }
 
 impl Credential {

@@ -47,6 +47,7 @@ pub fn Enrol() -> impl IntoView {
                 expires_at: None,
                 label: label.clone(),
                 refused: false,
+                owner: None,
             }))
             .await
             .map_err(|e| e.to_string())?;

@@ -68,6 +68,7 @@ async fn open_link(token: &str) -> Result<ParentInvitation, String> {
         expires_at: Some(session.expires_at),
         label: session.invitation.parent_name.clone(),
         refused: false,
+        owner: None,
     }))
     .await
     .map_err(|e| e.to_string())?;

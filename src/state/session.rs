@@ -15,6 +15,7 @@ use base64::Engine;
 use haven_core::accounts::roles::Grants;
 use haven_core::api::accounts::SecondFactorState;
 use haven_core::api::LoginResponse;
+use haven_core::sync::wire::{SyncCredential, SyncCredentialRequest};
 use haven_core::Millis;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -152,12 +153,17 @@ pub async fn complete_sign_in(
         })
     );
     if !enrolled && reply.second_factor != SecondFactorState::EnrolRequired {
+        // Sync pushes while the screen is locked, so what it pushes with is
+        // kept readable: a credential that can do nothing but that, never
+        // the session itself (sealed above, under the person's key).
+        let credential = sync_credential(&db, &reply.token).await?;
         db.set_credential(Some(&Credential {
             kind: CredentialKind::Staff,
-            token: reply.token.clone(),
-            expires_at: Some(reply.expires_at),
+            token: credential.token,
+            expires_at: Some(credential.expires_at),
             label: reply.me.name.clone(),
             refused: false,
+            owner: Some(user.user_id.clone()),
         }))
         .await?;
     }
@@ -170,6 +176,22 @@ pub async fn complete_sign_in(
     session.last_activity.set(now_ms());
     crate::state::request_sync();
     Ok(())
+}
+
+/// A sync credential for this browser, made from the person's session.
+pub async fn sync_credential(db: &Db, session_token: &str) -> Result<SyncCredential, SignInError> {
+    let device = db.device().await?;
+    let request = SyncCredentialRequest {
+        device_secret: device
+            .secret
+            .ok_or_else(|| SignInError::Reply("this browser has no device secret".into()))?,
+    };
+    Ok(api::post_json(
+        &api::url("/auth/sync-credential"),
+        Some(session_token),
+        &request,
+    )
+    .await?)
 }
 
 /// Unlocks with a PIN, offline included.
@@ -214,7 +236,7 @@ pub async fn sign_out(session: Session, everywhere: bool) -> Result<(), SignInEr
     lock::forget_session(&db, &user.user_id()).await?;
     if let Some(credential) = db.credential().await? {
         if credential.kind == CredentialKind::Staff
-            && Some(&credential.token) == user.token.as_ref()
+            && credential.owner.as_deref() == Some(&user.user_id())
         {
             db.set_credential(None).await?;
         }

@@ -2,7 +2,6 @@
 // enrols a device and revokes it, makes parent links from a class list
 // (QR codes, CSV) that work once; a teacher adds an authenticator app.
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -17,6 +16,7 @@ import {
   signIn,
   startServer,
   STAFF,
+  totp,
 } from "./support.mjs";
 
 async function setup(t) {
@@ -34,20 +34,6 @@ async function setup(t) {
 async function openAdmin(page, link) {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin" }).click();
   await page.getByRole("main").getByRole("link", { name: link }).click();
-}
-
-/** RFC 6238 code for a base32 secret, as an authenticator app makes it. */
-function totp(secret, now = Date.now()) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const c of secret) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30_000)));
-  const mac = createHmac("sha1", key).update(counter).digest();
-  const offset = mac[19] & 0xf;
-  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return String(code).padStart(6, "0");
 }
 
 test("an admin invites a teacher, who sets a password through the link once", async (t) => {

@@ -1,6 +1,7 @@
 // Shared pieces for the end-to-end tests: the real server binary on loopback
 // with a fresh SQLite file, and the system Chromium driven by playwright-core.
 import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
@@ -284,4 +285,64 @@ export async function tabTo(page, css, { max = 80 } = {}) {
   }
   const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120));
   throw new Error(`${max} presses of Tab never reached ${css}; focus is on ${at}`);
+}
+
+/** RFC 6238 code for a base32 secret, as an authenticator app makes it. */
+export function totp(secret, now = Date.now()) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30_000)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[19] & 0xf;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(code).padStart(6, "0");
+}
+
+/**
+ * Everything in every IndexedDB store of the page's origin, as one string:
+ * values serialised whole, and the bytes of any binary value (ArrayBuffer,
+ * typed array, Blob) read as text too, so a secret kept as bytes is found.
+ */
+export async function idbText(page) {
+  return page.evaluate(async () => {
+    const dbs = (await indexedDB.databases()).map((d) => d.name);
+    const parts = [];
+    const decoder = new TextDecoder("latin1");
+    const walk = async (v) => {
+      if (v instanceof Blob) return decoder.decode(await v.arrayBuffer());
+      if (v instanceof ArrayBuffer) return decoder.decode(v);
+      if (ArrayBuffer.isView(v)) return decoder.decode(v.buffer);
+      if (Array.isArray(v)) return Promise.all(v.map(walk));
+      if (v && typeof v === "object" && !(v instanceof CryptoKey)) {
+        const out = {};
+        for (const [k, x] of Object.entries(v)) out[k] = await walk(x);
+        return out;
+      }
+      return v;
+    };
+    for (const name of dbs) {
+      const db = await new Promise((ok, no) => {
+        const r = indexedDB.open(name);
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => no(r.error);
+      });
+      for (const store of db.objectStoreNames) {
+        const [keys, values] = await Promise.all(
+          ["getAllKeys", "getAll"].map(
+            (m) =>
+              new Promise((ok) => {
+                const r = db.transaction(store).objectStore(store)[m]();
+                r.onsuccess = () => ok(r.result);
+              }),
+          ),
+        );
+        parts.push(JSON.stringify({ store, keys: await walk(keys), values: await walk(values) }));
+      }
+      db.close();
+    }
+    return parts.join("\n");
+  });
 }

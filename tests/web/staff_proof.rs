@@ -207,6 +207,7 @@ async fn a_profile_from_before_proofs_must_sign_in_online_on_an_enrolled_device(
         expires_at: None,
         label: "Staff room tablet".into(),
         refused: false,
+        owner: None,
     }))
     .await
     .unwrap();

@@ -91,6 +91,7 @@ pub const MATRIX: &[Route] = &[
     r("post", "/api/v1/auth/totp/confirm", Access::AnyStaff),
     r("post", "/api/v1/auth/totp/remove", Access::AnyStaff),
     r("post", "/api/v1/auth/logout", Access::AnyStaff),
+    r("post", "/api/v1/auth/sync-credential", Access::AnyStaff),
     r("post", "/api/v1/auth/logout-everywhere", Access::AnyStaff),
     r("get", "/api/v1/policies", Access::Public),
     r("post", "/api/v1/policies", Access::TrustAdmin),
@@ -206,9 +207,12 @@ enum Who {
     HilltopHead,
     OakfieldKiosk,
     Parent,
+    /// A trust admin's sync credential (`hk_`): pushes for one browser and
+    /// may do nothing else, whatever its person may.
+    AdminSyncCredential,
 }
 
-const EVERYONE: [Who; 11] = [
+const EVERYONE: [Who; 12] = [
     Who::Nobody,
     Who::ExpiredStaff,
     Who::RevokedDevice,
@@ -220,6 +224,7 @@ const EVERYONE: [Who; 11] = [
     Who::HilltopHead,
     Who::OakfieldKiosk,
     Who::Parent,
+    Who::AdminSyncCredential,
 ];
 
 #[derive(Debug, PartialEq, Eq)]
@@ -229,6 +234,8 @@ enum Expect {
     Forbidden,
     /// 404 `not_found`: what the caller may not see does not exist for them.
     Hidden,
+    /// 403 `sync_credential_only`: a sync credential anywhere but a push.
+    SyncOnly,
 }
 
 fn expected(access: Access, who: Who) -> Expect {
@@ -304,6 +311,8 @@ fn expected(access: Access, who: Who) -> Expect {
 /// Everything the matrix needs: a token per caller and targets to act on.
 struct World {
     tokens: HashMap<Who, String>,
+    /// The browser the admin's sync credential was made for.
+    sync_device: Uuid,
     teacher_id: String,
     spare_device_id: Uuid,
     spare_invitation_id: Uuid,
@@ -351,6 +360,24 @@ async fn enrol(app: &TestApp, admin: &str) -> (Enrolled, Uuid) {
         .unwrap();
     assert_eq!(response.status(), 201);
     (response.json().await.unwrap(), sync_id)
+}
+
+/// A sync credential made from `session` for the browser `device`.
+async fn sync_credential(app: &TestApp, session: &str, device: Uuid) -> String {
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/sync-credential"))
+        .bearer_auth(session)
+        .json(&json!({"device_secret": crate::helpers::device_secret(device)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response
+        .json::<haven_core::sync::wire::SyncCredential>()
+        .await
+        .unwrap()
+        .token
 }
 
 impl World {
@@ -432,6 +459,9 @@ impl World {
         let academies: Vec<Academy> = app.get("/api/v1/academies").await.json().await.unwrap();
         let oakfield = academies.into_iter().find(|a| a.id == OAKFIELD_ID).unwrap();
         let trust: Trust = app.get("/api/v1/trust").await.json().await.unwrap();
+        let sync_device = Uuid::now_v7();
+        let sync = sync_credential(app, &admin, sync_device).await;
+        tokens.insert(Who::AdminSyncCredential, sync);
         tokens.insert(Who::TrustAdmin, admin);
 
         let key = incident_key(app).await;
@@ -461,6 +491,7 @@ impl World {
         assert_eq!(pushed.results[0].outcome, Outcome::Applied);
         World {
             tokens,
+            sync_device,
             teacher_id: teacher.me.user_id.to_string(),
             spare_device_id: spare.device.id,
             spare_invitation_id: report.invitations[1].invitation.id,
@@ -506,6 +537,11 @@ impl World {
         .await
         .unwrap();
         pool.close().await;
+        if who == Who::TrustAdmin {
+            // The admin's sync credential ended with their sessions.
+            let sync = sync_credential(app, &token, self.sync_device).await;
+            self.tokens.insert(Who::AdminSyncCredential, sync);
+        }
         self.tokens.insert(who, token);
     }
 
@@ -537,6 +573,9 @@ impl World {
             }
             ("post", "/api/v1/auth/invitations/accept") => {
                 json!({"token": "hl_unknown", "password": "long enough passphrase"})
+            }
+            ("post", "/api/v1/auth/sync-credential") => {
+                json!({"device_secret": crate::helpers::device_secret(Uuid::now_v7())})
             }
             ("post", "/api/v1/auth/totp/confirm") => json!({"code": "000000"}),
             ("post", "/api/v1/auth/totp/remove") => json!({"current_code": "000000"}),
@@ -594,6 +633,7 @@ fn outcome(status: u16, error: Option<&ApiError>) -> Expect {
         (401, Some("unauthorized" | "device_revoked")) => Expect::Unauthorized,
         (403, Some("forbidden")) => Expect::Forbidden,
         (404, Some("not_found")) => Expect::Hidden,
+        (403, Some("sync_credential_only")) => Expect::SyncOnly,
         _ => Expect::Allowed,
     }
 }
@@ -620,7 +660,11 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
             if let Some(token) = world.tokens.get(&who) {
                 request = request.bearer_auth(token);
             }
-            if let Some(body) = world.body(route.method, route.path, n) {
+            if who == Who::AdminSyncCredential && route.path == "/api/v1/sync/push" {
+                // A sync credential pushes only for the browser it was made for.
+                let device = world.sync_device;
+                request = request.json(&json!({"device_id": device, "device_secret": crate::helpers::device_secret(device), "mutations": [], "backlog": 0}));
+            } else if let Some(body) = world.body(route.method, route.path, n) {
                 request = request.json(&body);
             }
             if route.path.ends_with("/pieces/{index}") {
@@ -643,7 +687,18 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
                 }
                 got => got,
             };
-            let want = expected(route.access, who);
+            let want = if who != Who::AdminSyncCredential {
+                expected(route.access, who)
+            } else if route.path == "/api/v1/sync/push"
+                || route.path.starts_with("/api/v1/attachments/")
+            {
+                // As its person, on its own browser.
+                expected(route.access, Who::TrustAdmin)
+            } else if route.access == Access::Public {
+                Expect::Allowed
+            } else {
+                Expect::SyncOnly
+            };
             // Allowed calls must succeed outright, except those whose body is
             // made to be refused (wrong password, unknown link or code).
             let refused_on_purpose = matches!(
