@@ -153,7 +153,12 @@ async fn a_sync_credential_ends_with_its_session() {
         .await
         .unwrap();
     assert_eq!(out.status(), 204);
-    expect_error(push(&app, &credential.token, &body).await, 401, "unauthorized").await;
+    expect_error(
+        push(&app, &credential.token, &body).await,
+        401,
+        "unauthorized",
+    )
+    .await;
 
     // Signing out everywhere, from another device.
     let here = session(&app, TEACHER_EMAIL).await;
@@ -167,7 +172,12 @@ async fn a_sync_credential_ends_with_its_session() {
         .await
         .unwrap();
     assert_eq!(out.status(), 204);
-    expect_error(push(&app, &credential.token, &body).await, 401, "unauthorized").await;
+    expect_error(
+        push(&app, &credential.token, &body).await,
+        401,
+        "unauthorized",
+    )
+    .await;
 
     // Asking again from the same session and browser replaces it.
     let teacher = session(&app, TEACHER_EMAIL).await;
