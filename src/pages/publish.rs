@@ -1,6 +1,8 @@
-//! Publishing a new policy version: fill in or import the text, preview it
-//! exactly as readers will see it, then publish. A published version never
-//! changes, hence the preview first.
+//! Publishing a new policy version: fill in or import the text, say what
+//! changed since the latest version (required for a new version: it is
+//! what people asked to sign again are told), preview it exactly as readers
+//! will see it, then publish. A published version never changes, hence the
+//! preview first.
 
 use crate::api::{self, ApiClientError};
 use crate::pages::policies::today;
@@ -29,6 +31,8 @@ struct Draft {
     effective_date: String,
     last_reviewed: String,
     next_review_due: String,
+    /// What changed since the latest version: required for a new version.
+    change_summary: String,
 }
 
 impl Draft {
@@ -45,10 +49,13 @@ impl Draft {
             effective_date: today(),
             last_reviewed: today(),
             next_review_due: String::new(),
+            change_summary: String::new(),
         }
     }
 
-    fn request(&self) -> Result<PublishPolicyVersion, String> {
+    /// The request to send, checked as the server will check it; `library`
+    /// holds the latest version of each policy.
+    fn request(&self, library: &[PolicyVersion]) -> Result<PublishPolicyVersion, String> {
         let request = PublishPolicyVersion {
             policy_id: self.policy_id,
             title: self.title.trim().to_owned(),
@@ -62,8 +69,15 @@ impl Draft {
             effective_date: self.effective_date.clone(),
             last_reviewed: self.last_reviewed.clone(),
             next_review_due: self.next_review_due.clone(),
+            change_summary: Some(self.change_summary.trim().to_owned()).filter(|s| !s.is_empty()),
         };
         request.validate().map_err(|e| e.to_string())?;
+        let latest = self
+            .policy_id
+            .and_then(|id| library.iter().find(|p| p.policy_id == id));
+        request
+            .check_change_summary(latest)
+            .map_err(|e| e.to_string())?;
         Ok(request)
     }
 }
@@ -201,7 +215,7 @@ fn PublishForm(
         <form on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             problem.set(None);
-            match draft.with(Draft::request) {
+            match policies.with_value(|library| draft.with(|d| d.request(library))) {
                 Err(e) => problem.set(Some(e)),
                 Ok(_) if !preview.get_untracked() => preview.set(true),
                 Ok(request) => { publish.dispatch(request); }
@@ -290,6 +304,22 @@ fn PublishForm(
                     <input type="date" id="pub-next" prop:value=move || draft.with(|d| d.next_review_due.clone()) on:input=set(|d, v| d.next_review_due = v)/>
                 </div>
             </div>
+            {move || {
+                let latest = draft.with(|d| d.policy_id).and_then(|id| {
+                    policies.with_value(|l| l.iter().find(|p| p.policy_id == id).map(|p| p.version))
+                })?;
+                Some(view! {
+                    <div class="field">
+                        <label for="pub-changes">{format!("What changed since version {latest}")}</label>
+                        <p class="hint" id="pub-changes-hint">"Required. Everyone who signed an earlier version is asked to sign again \
+                            and is shown this, with the differences in the text. Say it plainly: \
+                            “Section 4 now covers messaging apps.”"</p>
+                        <textarea id="pub-changes" rows="3" aria-describedby="pub-changes-hint"
+                            prop:value=move || draft.with(|d| d.change_summary.clone())
+                            on:input=set(|d, v| d.change_summary = v)></textarea>
+                    </div>
+                })
+            }}
             <div class="field">
                 <label for="pub-file">"Import text from a file"</label>
                 <p class="hint" id="pub-file-hint">"Markdown, or plain text saved from a word processor: numbered headings, tab-separated tables and bullets are converted."</p>

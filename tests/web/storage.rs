@@ -32,6 +32,7 @@ fn policy() -> PolicyVersion {
         next_review_due: "2027-09-01".into(),
         published_at: 1_780_000_000_000,
         text_sha256: text_hash(title, body),
+        change_summary: None,
     }
 }
 

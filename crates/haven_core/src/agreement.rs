@@ -334,6 +334,7 @@ mod tests {
             next_review_due: "2027-09-01".into(),
             published_at: 1_780_000_000_000,
             text_sha256: text_hash("Visitor AUA", "Use the guest Wi-Fi only."),
+            change_summary: None,
         }
     }
 

@@ -163,6 +163,7 @@ mod tests {
             next_review_due: String::new(),
             published_at: 0,
             text_sha256: crate::hash::Sha256Hex::default(),
+            change_summary: None,
         }
     }
 

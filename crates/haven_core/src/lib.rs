@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod openapi;
 pub mod org;
 pub mod policy;
+pub mod policy_diff;
 pub mod pull;
 pub mod render;
 pub mod rules;

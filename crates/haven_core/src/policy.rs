@@ -253,6 +253,14 @@ pub struct PolicyVersion {
     pub published_at: Millis,
     /// SHA-256 of [`canonical_text`] of the title and body.
     pub text_sha256: Sha256Hex,
+    /// What changed since the previous version, in the publisher's words:
+    /// shown to everyone asked to sign again. Absent for a first version,
+    /// and for versions published (or kept on a device) before it was asked
+    /// for; left off the wire when absent, so an app from before it still
+    /// reads the versions that have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
+    pub change_summary: Option<String>,
 }
 
 /// What the policy list shows; the body is fetched per version.
@@ -342,6 +350,8 @@ pub const MAX_APPROVER_CHARS: usize = 200;
 /// Largest policy body accepted, in bytes of Markdown: twenty times the size of
 /// a long real policy.
 pub const MAX_BODY_BYTES: usize = 1_000_000;
+/// Longest summary of changes accepted, in characters: a few paragraphs.
+pub const MAX_CHANGE_SUMMARY_CHARS: usize = 2000;
 
 /// `POST /api/v1/policies`: publish a new version of a policy, or the first
 /// version of a new one. The server assigns the version id, the version
@@ -374,6 +384,13 @@ pub struct PublishPolicyVersion {
     pub last_reviewed: String,
     #[cfg_attr(feature = "openapi", schema(format = Date))]
     pub next_review_due: String,
+    /// What changed since the policy's latest version, for the people asked
+    /// to sign again (see [`PublishPolicyVersion::check_change_summary`]):
+    /// required for a new version of an existing policy, optional for a
+    /// first version. Line breaks are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
+    pub change_summary: Option<String>,
 }
 
 impl PublishPolicyVersion {
@@ -431,7 +448,54 @@ impl PublishPolicyVersion {
                 ));
             }
         }
+        if let Some(summary) = &self.change_summary {
+            let chars = summary.trim().chars().count();
+            if chars > MAX_CHANGE_SUMMARY_CHARS {
+                return Err(Invalid::new(
+                    "change_summary",
+                    format!(
+                        "is {chars} characters long; the most allowed is \
+                         {MAX_CHANGE_SUMMARY_CHARS}"
+                    ),
+                ));
+            }
+            if summary
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+            {
+                return Err(Invalid::new(
+                    "change_summary",
+                    "must not contain control characters",
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The summary of changes as it is stored: trimmed, and absent when
+    /// blank.
+    pub fn change_summary(&self) -> Option<&str> {
+        self.change_summary
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// A new version of a policy that already has `latest` must say what
+    /// changed: the people who signed an earlier version are asked to sign
+    /// again, and are told why. A first version needs no summary.
+    pub fn check_change_summary(&self, latest: Option<&PolicyVersion>) -> Result<(), Invalid> {
+        match latest {
+            Some(latest) if self.change_summary().is_none() => Err(Invalid::new(
+                "change_summary",
+                format!(
+                    "say what changed since version {}: everyone who signed an \
+                     earlier version is asked to sign again and is shown it",
+                    latest.version
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The version this request publishes, with the digest of its text.
@@ -443,6 +507,7 @@ impl PublishPolicyVersion {
         published_at: Millis,
     ) -> PolicyVersion {
         let text_sha256 = text_hash(&self.title, &self.body_markdown);
+        let change_summary = self.change_summary().map(str::to_owned);
         PolicyVersion {
             id,
             policy_id,
@@ -458,6 +523,7 @@ impl PublishPolicyVersion {
             next_review_due: self.next_review_due,
             published_at,
             text_sha256,
+            change_summary,
         }
     }
 
@@ -474,6 +540,7 @@ impl PublishPolicyVersion {
             && self.effective_date == existing.effective_date
             && self.last_reviewed == existing.last_reviewed
             && self.next_review_due == existing.next_review_due
+            && self.change_summary() == existing.change_summary.as_deref()
     }
 }
 
@@ -566,6 +633,7 @@ mod tests {
             effective_date: "2026-09-01".into(),
             last_reviewed: "2026-07-01".into(),
             next_review_due: "2027-07-01".into(),
+            change_summary: None,
         }
     }
 
@@ -664,7 +732,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_stored_before_audiences_owner_and_review_date_existed_still_loads() {
+    fn a_version_stored_before_audiences_owner_review_date_and_summary_existed_still_loads() {
         let old = r#"{"id":"00000000-0000-0000-0000-000000000001",
             "policy_id":"00000000-0000-0000-0000-000000000002","version":1,"title":"T",
             "kind":"visitor_aua","body_markdown":"B","approved_by":"Board",
@@ -674,6 +742,7 @@ mod tests {
         let v: PolicyVersion = serde_json::from_str(&old).unwrap();
         assert!(v.audiences.is_empty());
         assert_eq!(v.owner, PolicyOwner::Trust);
+        assert_eq!(v.change_summary, None);
         assert!(v.hash_is_consistent());
     }
 
@@ -683,6 +752,68 @@ mod tests {
         json["text_sha256"] = "0".repeat(64).into();
         let err = serde_json::from_value::<PublishPolicyVersion>(json).unwrap_err();
         assert!(err.to_string().contains("text_sha256"), "{err}");
+    }
+
+    #[test]
+    fn a_new_version_must_say_what_changed_but_a_first_version_need_not() {
+        let first = publish();
+        assert_eq!(first.check_change_summary(None), Ok(()));
+        let v1 = first.clone().into_version(
+            Uuid::from_u128(1),
+            Uuid::from_u128(2),
+            1,
+            1_780_000_000_000,
+        );
+        assert_eq!(v1.change_summary, None);
+
+        let mut next = first;
+        next.policy_id = Some(v1.policy_id);
+        next.body_markdown.push_str("\nLock your screen.\n");
+        for blank in [None, Some(String::new()), Some(" \n\t ".to_owned())] {
+            next.change_summary = blank;
+            let err = next.check_change_summary(Some(&v1)).unwrap_err();
+            assert_eq!(err.field, "change_summary");
+            assert!(err.problem.contains("since version 1"), "{err}");
+        }
+        next.change_summary = Some("  Section 1 now asks you to lock your screen.\n".into());
+        assert_eq!(next.validate(), Ok(()));
+        assert_eq!(next.check_change_summary(Some(&v1)), Ok(()));
+        let v2 = next
+            .clone()
+            .into_version(Uuid::from_u128(3), v1.policy_id, 2, 1);
+        assert_eq!(
+            v2.change_summary.as_deref(),
+            Some("Section 1 now asks you to lock your screen."),
+            "stored trimmed"
+        );
+        assert!(next.is_published_as(&v2), "a retry is recognised");
+        next.change_summary = Some("Something else.".into());
+        assert!(!next.is_published_as(&v2));
+    }
+
+    #[test]
+    fn a_change_summary_keeps_line_breaks_but_not_other_control_characters_or_excess() {
+        let mut r = publish();
+        r.change_summary = Some("One.\r\nTwo.\n\tThree.".into());
+        assert_eq!(r.validate(), Ok(()));
+        r.change_summary = Some("Bell\u{7}".into());
+        assert_eq!(r.validate().unwrap_err().field, "change_summary");
+        r.change_summary = Some("x".repeat(MAX_CHANGE_SUMMARY_CHARS + 1));
+        assert_eq!(r.validate().unwrap_err().field, "change_summary");
+        r.change_summary = Some("é".repeat(MAX_CHANGE_SUMMARY_CHARS));
+        assert_eq!(r.validate(), Ok(()), "counted in characters, not bytes");
+    }
+
+    #[test]
+    fn a_version_without_a_summary_leaves_it_off_the_wire() {
+        let v = publish().into_version(Uuid::from_u128(1), Uuid::from_u128(2), 1, 1);
+        let json = serde_json::to_value(&v).unwrap();
+        assert!(json.get("change_summary").is_none(), "{json}");
+        let mut with = v.clone();
+        with.change_summary = Some("New section 4.".into());
+        let json = serde_json::to_value(&with).unwrap();
+        assert_eq!(json["change_summary"], "New section 4.");
+        assert_eq!(serde_json::from_value::<PolicyVersion>(json).unwrap(), with);
     }
 
     proptest::proptest! {

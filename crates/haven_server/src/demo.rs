@@ -216,6 +216,7 @@ pub fn policy_versions() -> Vec<PolicyVersion> {
             next_review_due: NEXT_REVIEW.to_owned(),
             published_at: PUBLISHED_AT,
             text_sha256: text_hash(d.title, d.body),
+            change_summary: None,
         })
         .collect()
 }
@@ -422,6 +423,7 @@ mod tests {
                 effective_date: v.effective_date.clone(),
                 last_reviewed: v.last_reviewed.clone(),
                 next_review_due: v.next_review_due.clone(),
+                change_summary: None,
             };
             assert_eq!(request.validate(), Ok(()), "{}", v.title);
             assert!(request.is_published_as(&v));

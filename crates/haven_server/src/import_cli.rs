@@ -65,6 +65,12 @@ pub struct ImportArgs {
     #[arg(long)]
     pub policy_id: Option<String>,
 
+    /// What changed since the policy's latest version, in a sentence or two:
+    /// shown to everyone asked to sign it again. Required with --policy-id
+    /// when the text or details changed.
+    #[arg(long)]
+    pub change_summary: Option<String>,
+
     /// Print the Markdown and what would be published; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -165,6 +171,7 @@ pub async fn run(args: ImportArgs) -> Result<Report, ImportCliError> {
         effective_date: effective,
         last_reviewed,
         next_review_due: next_review,
+        change_summary: args.change_summary.clone(),
     };
     request.validate().map_err(invalid_flag)?;
 
@@ -198,7 +205,18 @@ pub async fn run(args: ImportArgs) -> Result<Report, ImportCliError> {
             };
         }
         let mut tx = db::begin_write(&pool).await?;
-        let published = policies::publish(&mut tx, request).await?;
+        let published = match policies::publish(&mut tx, request).await {
+            Err(AppError::Invalid {
+                code: "change_summary_required",
+                message,
+            }) => {
+                return Err(ImportCliError::Invalid {
+                    flag: "--change-summary",
+                    problem: message.trim_start_matches("change_summary: ").to_owned(),
+                })
+            }
+            other => other?,
+        };
         tx.commit().await?;
         Ok::<_, ImportCliError>(published)
     }
@@ -320,6 +338,7 @@ fn invalid_flag(e: Invalid) -> ImportCliError {
         "last_reviewed" => "--last-reviewed",
         "next_review_due" => "--next-review",
         "audiences" => "--audience",
+        "change_summary" => "--change-summary",
         _ => "the policy",
     };
     ImportCliError::Invalid {

@@ -336,6 +336,8 @@ pub(crate) mod examples {
             effective_date: "2026-09-01".to_owned(),
             last_reviewed: "2026-07-14".to_owned(),
             next_review_due: "2027-07-31".to_owned(),
+            // A first version: nothing to say what changed from.
+            change_summary: None,
         })
     }
 

@@ -29,11 +29,12 @@ struct PolicyVersionRow {
     next_review_due: String,
     published_at: i64,
     text_sha256: String,
+    change_summary: Option<String>,
 }
 
 const COLUMNS: &str = "id, policy_id, version, title, kind, audiences, owner_academy_id, \
                        body_markdown, approved_by, effective_date, last_reviewed, \
-                       next_review_due, published_at, text_sha256";
+                       next_review_due, published_at, text_sha256, change_summary";
 
 /// The same columns qualified with the table alias `p`, for joins.
 fn columns_of_p() -> String {
@@ -107,6 +108,7 @@ impl TryFrom<PolicyVersionRow> for PolicyVersion {
             next_review_due: row.next_review_due,
             published_at: row.published_at,
             text_sha256: digest_from_db(row.text_sha256)?,
+            change_summary: row.change_summary,
         })
     }
 }
@@ -231,7 +233,8 @@ pub async fn insert_version(
     v: &PolicyVersion,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
-        "INSERT INTO policy_versions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO policy_versions ({COLUMNS}) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(v.id.to_string())
     .bind(v.policy_id.to_string())
@@ -247,6 +250,7 @@ pub async fn insert_version(
     .bind(&v.next_review_due)
     .bind(v.published_at)
     .bind(v.text_sha256.as_str())
+    .bind(v.change_summary.as_deref())
     .execute(db)
     .await?;
     Ok(())
@@ -262,8 +266,9 @@ pub struct Published {
 }
 
 /// Publishes a request as the next version of its policy (the previous
-/// version's number + 1), or as version 1 of a new policy: checks it, gives it
-/// a new UUID v7 and the current time, and computes its hash. A request equal
+/// version's number + 1), or as version 1 of a new policy: checks it (a new
+/// version must say what changed: 400 `change_summary_required`), gives it a
+/// new UUID v7 and the current time, and computes its hash. A request equal
 /// to the policy's latest version is answered with that version.
 ///
 /// Call it inside a write transaction ([`crate::db::begin_write`]), so that
@@ -307,6 +312,9 @@ pub async fn publish(
         Some(latest) => latest.version + 1,
         None => 1,
     };
+    request
+        .check_change_summary(latest.as_ref())
+        .map_err(|e| AppError::invalid("change_summary_required", e))?;
     let version = request.into_version(clock::new_id(), policy_id, number, clock::now_ms());
     insert_version(&mut *conn, &version).await?;
     tracing::info!(

@@ -97,7 +97,7 @@ pub async fn versions(
     responses(
         (status = 201, description = "Published as a new version", body = PolicyVersion),
         (status = 200, description = "Already the policy's latest version (a retry): nothing changed", body = PolicyVersion),
-        (status = 400, description = "`bad_request`: malformed JSON, an unknown or missing field; `invalid_policy`: a field breaks a rule (the message names it)", body = ApiError),
+        (status = 400, description = "`bad_request`: malformed JSON, an unknown or missing field; `invalid_policy`: a field breaks a rule (the message names it); `change_summary_required`: a new version of an existing policy without `change_summary` (what changed, shown to those asked to sign again)", body = ApiError),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 409, description = "`kind_mismatch`: the policy's earlier versions are of another kind", body = ApiError),

@@ -184,6 +184,15 @@ async fn importing_again_with_a_policy_id_publishes_the_next_version() {
     );
 
     std::fs::write(&file, "## Wi-Fi\n\nUse the guest network only.\n").unwrap();
+    // A new version must say what changed.
+    let refused = import(&file, &database, &same);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("--change-summary: say what changed since version 1"),
+        "{}",
+        stderr(&refused)
+    );
+    same.extend(["--change-summary", "Guests use the guest network only."]);
     let second = import(&file, &database, &same);
     assert!(second.status.success(), "{}", stderr(&second));
     assert!(

@@ -19,6 +19,7 @@ pub fn publish_request(title: &str, body: &str) -> PublishPolicyVersion {
         effective_date: "2026-09-01".to_owned(),
         last_reviewed: "2026-07-14".to_owned(),
         next_review_due: "2027-07-31".to_owned(),
+        change_summary: None,
     }
 }
 
@@ -35,6 +36,7 @@ pub fn next_version_of(v: &PolicyVersion, body: &str) -> PublishPolicyVersion {
         effective_date: "2027-01-01".to_owned(),
         last_reviewed: "2026-12-01".to_owned(),
         next_review_due: "2027-12-01".to_owned(),
+        change_summary: Some(format!("Version {} rewritten.", v.version + 1)),
     }
 }
 

@@ -1,6 +1,8 @@
 use crate::helpers::{expect_error, spawn_app, STAFF_AUA_VERSION_ID};
 use crate::library_client::{next_version_of, publish_request};
-use haven_core::policy::{PolicyKind, PolicyOwner, PolicySummary, PolicyVersion};
+use haven_core::policy::{
+    PolicyKind, PolicyOwner, PolicySummary, PolicyVersion, MAX_CHANGE_SUMMARY_CHARS,
+};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -272,4 +274,103 @@ async fn the_database_itself_refuses_to_change_or_delete_a_published_version() {
     assert!(delete.is_err());
     pool.close().await;
     assert!(app.policy(STAFF_AUA_VERSION_ID).await.hash_is_consistent());
+}
+
+#[tokio::test]
+async fn a_new_version_without_a_summary_of_changes_is_a_400_naming_the_field() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let v1 = app.policy(STAFF_AUA_VERSION_ID).await;
+    for summary in [None, Some(String::new()), Some("  \n ".to_owned())] {
+        let mut request = next_version_of(&v1, "## 1. New rules\n\nLock your screen.\n");
+        request.change_summary = summary;
+        let e = expect_error(
+            app.post_policy(Some(&token), &request).await,
+            400,
+            "change_summary_required",
+        )
+        .await;
+        assert!(
+            e.message.starts_with("change_summary:") && e.message.contains("since version 1"),
+            "{}",
+            e.message
+        );
+    }
+    // The field may not be left out of the JSON either.
+    let mut body = serde_json::to_value(next_version_of(&v1, "Other.")).unwrap();
+    body.as_object_mut().unwrap().remove("change_summary");
+    expect_error(
+        app.post_policy(Some(&token), &body).await,
+        400,
+        "change_summary_required",
+    )
+    .await;
+    let versions: Vec<PolicySummary> = app
+        .get(&format!("/api/v1/policies/{}/versions", v1.policy_id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 1, "nothing was published");
+
+    // Too long is refused as any other bad field.
+    let mut request = next_version_of(&v1, "Other.");
+    request.change_summary = Some("x".repeat(MAX_CHANGE_SUMMARY_CHARS + 1));
+    let e = expect_error(
+        app.post_policy(Some(&token), &request).await,
+        400,
+        "invalid_policy",
+    )
+    .await;
+    assert!(e.message.starts_with("change_summary:"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn the_summary_of_changes_is_stored_with_the_version_served_and_pulled() {
+    let app = spawn_app().await;
+    let v1 = app.policy(STAFF_AUA_VERSION_ID).await;
+    assert_eq!(v1.change_summary, None);
+    let cursor = app.pull(0).await.cursor;
+
+    let mut request = next_version_of(&v1, "## 1. New rules\n\nLock your screen.\n");
+    request.change_summary =
+        Some("  Section 1 now asks you to lock your screen.\nSection 2 is gone.\n".into());
+    let v2 = app.publish(&request).await;
+    let kept = "Section 1 now asks you to lock your screen.\nSection 2 is gone.";
+    assert_eq!(v2.change_summary.as_deref(), Some(kept), "trimmed");
+
+    let served = app.get(&format!("/api/v1/policies/{}", v2.id)).await;
+    let served: serde_json::Value = served.json().await.unwrap();
+    assert_eq!(served["change_summary"], kept);
+    assert_eq!(app.policy(v2.id).await, v2);
+
+    let pulled = app.pull(cursor.0).await;
+    let pulled = pulled.policies.iter().find(|p| p.id == v2.id).unwrap();
+    assert_eq!(pulled.change_summary.as_deref(), Some(kept));
+
+    // A first version has none, and says nothing of it on the wire.
+    let first = app.get(&format!("/api/v1/policies/{}", v1.id)).await;
+    let first: serde_json::Value = first.json().await.unwrap();
+    assert!(first.get("change_summary").is_none(), "{first}");
+
+    // Sending the same request again is a retry, not a third version.
+    let token = app.admin_token().await;
+    let again = app.post_policy(Some(&token), &request).await;
+    assert_eq!(again.status(), 200);
+}
+
+#[tokio::test]
+async fn a_first_version_may_come_with_or_without_a_summary() {
+    let app = spawn_app().await;
+    let plain = app
+        .publish(&publish_request("Trip Agreement", "Stay with your group."))
+        .await;
+    assert_eq!(plain.change_summary, None);
+    let mut request = publish_request("Club Agreement", "Be on time.");
+    request.change_summary = Some("Replaces the paper form.".into());
+    let with = app.publish(&request).await;
+    assert_eq!(
+        with.change_summary.as_deref(),
+        Some("Replaces the paper form.")
+    );
 }
