@@ -7,17 +7,21 @@
 //! canonical texts a signature binds to ([`canonical_text`]): title and
 //! Markdown, as the publisher wrote them.
 //!
-//! The diffing is the `similar` crate's (see `Cargo.toml` for why that one):
-//! lines first, with the patience algorithm, which lines up a document's
-//! unchanged paragraphs well; then, for each run of replaced lines, words,
-//! so a changed sentence shows the words that changed rather than two whole
-//! paragraphs. No deadline is set (that would read the clock); instead a run
-//! of replaced lines longer than [`MAX_WORD_DIFF_BYTES`] is shown as removed
-//! and added whole, which keeps a rewritten 50 KB policy quick to compare on
-//! a phone.
+//! The diffing is the `similar` crate's algorithms (see `Cargo.toml` for why
+//! that crate): lines first, with patience, which lines up a document's
+//! unchanged paragraphs well; then, for each run of replaced lines, words
+//! with Myers (bounded work on hard inputs), so a changed sentence shows the
+//! words that changed rather than two whole paragraphs. They are called
+//! directly on token slices rather than through `similar::TextDiff`, which
+//! picks its algorithm at run time and so brings all six into the reader's
+//! bundle. No deadline is set (that would read the clock); instead a run of
+//! replaced lines longer than [`MAX_WORD_DIFF_BYTES`] is shown as removed and
+//! added whole, which keeps a rewritten 50 KB policy quick to compare on a
+//! phone.
 
 use crate::policy::{canonical_text, PolicyVersion};
-use similar::{Algorithm, ChangeTag, DiffTag, TextDiff};
+use similar::algorithms::{myers, patience, Capture, Compact, Replace};
+use similar::{group_diff_ops, DiffOp, DiffTag};
 use uuid::Uuid;
 
 /// Replaced lines are compared word by word only while each side is at most
@@ -84,15 +88,13 @@ pub fn diff_versions(old: &PolicyVersion, new: &PolicyVersion) -> PolicyDiff {
 
 /// What changed from `old` to `new`.
 pub fn diff_texts(old: &str, new: &str) -> PolicyDiff {
-    let lines = TextDiff::configure()
-        .algorithm(Algorithm::Patience)
-        .diff_lines(old, new);
-    let old_lines: Vec<&str> = lines.iter_old_slices().collect();
-    let new_lines: Vec<&str> = lines.iter_new_slices().collect();
+    let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
+    let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
+    let ops = ops(Algorithm::Patience, &old_lines, &new_lines);
     let mut diff = PolicyDiff::default();
     // No lines of context: a Markdown paragraph is one line, so a changed
     // line already shows its unchanged words, and the section says where.
-    for group in lines.grouped_ops(0) {
+    for group in group_diff_ops(ops, 0) {
         let mut raw = Vec::new();
         let mut first_new_line = None;
         for op in group {
@@ -156,20 +158,67 @@ pub fn summaries_since(
     list
 }
 
+/// The two ways texts are compared here.
+#[derive(Clone, Copy)]
+enum Algorithm {
+    Patience,
+    Myers,
+}
+
+/// The steps from `old` to `new`, a delete and an insert side by side
+/// becoming one replace, and runs slid to where they read best (what
+/// `similar::TextDiff` does).
+fn ops(algorithm: Algorithm, old: &[&str], new: &[&str]) -> Vec<DiffOp> {
+    let mut hook = Compact::new(Replace::new(Capture::new()), old, new);
+    let (old_range, new_range) = (0..old.len(), 0..new.len());
+    let done = match algorithm {
+        Algorithm::Patience => patience::diff(&mut hook, old, old_range, new, new_range),
+        Algorithm::Myers => myers::diff(&mut hook, old, old_range, new, new_range),
+    };
+    // Capturing cannot fail: its error type has no values.
+    let Ok(()) = done;
+    hook.into_inner().into_inner().into_ops()
+}
+
+/// Runs of white space and of everything else, in order: what words are
+/// told apart by.
+fn words(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut in_space = None;
+    for (i, c) in text.char_indices() {
+        let space = c.is_whitespace();
+        if in_space.is_some_and(|was| was != space) {
+            out.push(&text[start..i]);
+            start = i;
+        }
+        in_space = Some(space);
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
 /// The words of one run of replaced lines.
 fn word_pieces(old: &str, new: &str) -> Vec<Piece> {
-    let words = TextDiff::configure().diff_words(old, new);
-    words
-        .iter_all_changes()
-        .map(|change| {
-            let text = change.value().to_owned();
-            match change.tag() {
-                ChangeTag::Equal => Piece::Same(text),
-                ChangeTag::Delete => Piece::Removed(text),
-                ChangeTag::Insert => Piece::Added(text),
+    let (old_words, new_words) = (words(old), words(new));
+    let mut pieces = Vec::new();
+    for op in ops(Algorithm::Myers, &old_words, &new_words) {
+        let (tag, old_range, new_range) = op.as_tag_tuple();
+        let removed = old_words[old_range].concat();
+        let added = new_words[new_range].concat();
+        match tag {
+            DiffTag::Equal => pieces.push(Piece::Same(added)),
+            DiffTag::Delete => pieces.push(Piece::Removed(removed)),
+            DiffTag::Insert => pieces.push(Piece::Added(added)),
+            DiffTag::Replace => {
+                pieces.push(Piece::Removed(removed));
+                pieces.push(Piece::Added(added));
             }
-        })
-        .collect()
+        }
+    }
+    pieces
 }
 
 fn is_blank(s: &str) -> bool {
