@@ -33,6 +33,31 @@ pub fn local_date(at: Millis) -> String {
     )
 }
 
+/// The day `at` in the device's own zone, as a person writes it: "7 March
+/// 2027".
+pub fn long_date(at: Millis) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at as f64));
+    let month = MONTHS
+        .get(date.get_month() as usize)
+        .copied()
+        .unwrap_or_default();
+    format!("{} {month} {}", date.get_date(), date.get_full_year())
+}
+
 /// The device's offset from UTC in minutes, for "today".
 pub fn utc_offset_minutes() -> i64 {
     -(js_sys::Date::new_0().get_timezone_offset() as i64)

@@ -4,6 +4,7 @@ pub mod badge_scanner;
 pub mod error_summary;
 pub mod header;
 pub mod qr;
+pub mod resign;
 pub mod signature_pad;
 pub mod sync_badge;
 pub mod text_size;

@@ -28,19 +28,33 @@ impl Db {
         value.filter(|v| !v.is_undefined()).map(from_js).transpose()
     }
 
-    /// The latest stored version of each policy, sorted by title.
-    pub async fn latest_policies(&self) -> Result<Vec<PolicyVersion>, DbError> {
+    /// Every stored version of every policy, in no particular order.
+    pub async fn all_policy_versions(&self) -> Result<Vec<PolicyVersion>, DbError> {
         let tx = self.tx(&[POLICIES], TransactionMode::ReadOnly)?;
         let values = tx
             .store(POLICIES)
             .map_err(read_err)?
             .get_all(None, None)
             .await;
-        let all: Vec<PolicyVersion> = values
-            .map_err(read_err)?
+        values.map_err(read_err)?.into_iter().map(from_js).collect()
+    }
+
+    /// The stored versions of one policy, oldest first: what the device can
+    /// compare a new version with.
+    pub async fn versions_of(&self, policy_id: Uuid) -> Result<Vec<PolicyVersion>, DbError> {
+        let mut versions: Vec<PolicyVersion> = self
+            .all_policy_versions()
+            .await?
             .into_iter()
-            .map(from_js)
-            .collect::<Result<_, _>>()?;
+            .filter(|v| v.policy_id == policy_id)
+            .collect();
+        versions.sort_by_key(|v| v.version);
+        Ok(versions)
+    }
+
+    /// The latest stored version of each policy, sorted by title.
+    pub async fn latest_policies(&self) -> Result<Vec<PolicyVersion>, DbError> {
+        let all = self.all_policy_versions().await?;
         let mut latest: Vec<PolicyVersion> = Vec::new();
         for v in all {
             match latest.iter_mut().find(|l| l.policy_id == v.policy_id) {

@@ -1,14 +1,18 @@
 //! `/join/TOKEN`: a parent or carer opens the link the school sent. The link
 //! is redeemed once for a session kept on this phone, which is what the
 //! device then signs and sends with; opening it again elsewhere is refused.
+//! An agreement whose newer version replaced one signed here says so, with
+//! what changed (`components::resign`).
 //! The signing journey itself (per child, photo consent) is issue [5/8].
 
 use crate::api;
-use crate::db::{Credential, CredentialKind};
+use crate::components::resign::{Resign, ResignNotice};
+use crate::db::{Credential, CredentialKind, StoredAgreement};
 use crate::state::app_db;
 use haven_core::agreement::Capacity;
 use haven_core::api::accounts::{ParentInvitation, ParentSession, RedeemRequest};
-use haven_core::policy::PolicyKind;
+use haven_core::compliance::Signed;
+use haven_core::policy::{PolicyKind, PolicyVersion};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
@@ -103,6 +107,65 @@ fn encode(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Whether `a` was signed for `child` (a pupil's name) or, with `None`, by
+/// the parent for themselves.
+fn signed_for(a: &StoredAgreement, child: Option<&str>) -> bool {
+    match (&a.record.capacity, child) {
+        (Capacity::OnBehalfOf { child_name, .. }, Some(c)) => child_name == c,
+        (Capacity::Myself, None) => true,
+        _ => false,
+    }
+}
+
+/// What the invitation page knows: the latest version of each policy, every
+/// version held here (to explain a new version), and this phone's signatures.
+#[derive(Clone)]
+struct Known {
+    latest: Vec<PolicyVersion>,
+    versions: Vec<PolicyVersion>,
+    signed: Vec<StoredAgreement>,
+}
+
+impl Known {
+    /// "Signed" or "Declined" when the current version `p` was answered for
+    /// `child`.
+    fn answered(&self, p: &PolicyVersion, child: Option<&str>) -> Option<&'static str> {
+        self.signed
+            .iter()
+            .find(|a| a.record.policy_version_id == p.id && signed_for(a, child))
+            .map(|a| {
+                if a.record.agreed {
+                    "Signed"
+                } else {
+                    "Declined"
+                }
+            })
+    }
+
+    /// Why `p` is to be signed again for `child`, when an earlier version of
+    /// it was.
+    fn resign(&self, p: &PolicyVersion, child: Option<&str>) -> Option<Resign> {
+        let records: Vec<Signed> = self
+            .signed
+            .iter()
+            .filter(|a| signed_for(a, child))
+            .filter_map(|a| {
+                let v = self
+                    .versions
+                    .iter()
+                    .find(|v| v.id == a.record.policy_version_id)?;
+                Some(Signed {
+                    policy_id: v.policy_id,
+                    version: v.version,
+                    agreed: a.record.agreed,
+                    signed_at: a.record.signed_at,
+                })
+            })
+            .collect();
+        Resign::from_records(p, &records, &self.versions)
+    }
+}
+
 #[component]
 fn Welcome(invitation: ParentInvitation) -> impl IntoView {
     let status = crate::state::use_sync_status();
@@ -110,7 +173,11 @@ fn Welcome(invitation: ParentInvitation) -> impl IntoView {
         status.data_version.track();
         async move {
             let db = app_db().await?;
-            Ok::<_, crate::db::DbError>((db.latest_policies().await?, db.agreements().await?))
+            Ok::<_, crate::db::DbError>(Known {
+                latest: db.latest_policies().await?,
+                versions: db.all_policy_versions().await?,
+                signed: db.agreements().await?,
+            })
         }
     });
     let invitation = StoredValue::new(invitation);
@@ -122,27 +189,26 @@ fn Welcome(invitation: ParentInvitation) -> impl IntoView {
             {invitation.with_value(|i| i.children.iter().map(|c| view! { <li>{format!("{} ({})", c.pupil_name, c.class)}</li> }).collect_view())}
         </ul>
         <Transition fallback=|| view! { <p>"Loading the agreements…"</p> }>
-            {move || state.get().and_then(Result::ok).map(|(policies, signed)| {
-                let find = |kind: PolicyKind| policies.iter().find(|p| p.kind == kind).cloned();
-                let done = move |version: uuid::Uuid, child: Option<&str>| {
-                    signed.iter().find(|a| a.record.policy_version_id == version && match (&a.record.capacity, child) {
-                        (Capacity::OnBehalfOf { child_name, .. }, Some(c)) => child_name == c,
-                        (Capacity::Myself, None) => true,
-                        _ => false,
-                    }).map(|a| if a.record.agreed { "Signed" } else { "Declined" })
-                };
-                let item = move |p: &haven_core::policy::PolicyVersion, child: Option<&str>| {
-                    let href = match child {
-                        Some(c) => format!("/sign/{}?child={}", p.id, encode(c)),
-                        None => format!("/sign/{}?parent=1", p.id),
-                    };
-                    let state = done(p.id, child);
-                    let title = p.title.clone();
-                    view! {
-                        <li>
-                            <A href=href>{title}</A>
-                            {state.map(|s| view! { <span class="tag tag-done">{format!(" — {s}")}</span> })}
-                        </li>
+            {move || state.get().and_then(Result::ok).map(|known| {
+                let known = std::rc::Rc::new(known);
+                let find = |kind: PolicyKind| known.latest.iter().find(|p| p.kind == kind).cloned();
+                let item = {
+                    let known = known.clone();
+                    move |p: &PolicyVersion, child: Option<&str>| {
+                        let href = match child {
+                            Some(c) => format!("/sign/{}?child={}", p.id, encode(c)),
+                            None => format!("/sign/{}?parent=1", p.id),
+                        };
+                        let state = known.answered(p, child);
+                        let resign = state.is_none().then(|| known.resign(p, child)).flatten();
+                        let title = p.title.clone();
+                        view! {
+                            <li>
+                                <A href=href>{title}</A>
+                                {state.map(|s| view! { <span class="tag tag-done">{format!(" — {s}")}</span> })}
+                                {resign.map(|resign| view! { <ResignNotice resign/> })}
+                            </li>
+                        }
                     }
                 };
                 let parent = find(PolicyKind::ParentAua);

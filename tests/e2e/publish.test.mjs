@@ -1,5 +1,6 @@
-// An admin publishes a new version with a preview first; readers of the old
-// version are told a newer one exists, and the old one stays as it was.
+// An admin publishes a new version with a preview first, saying what changed;
+// readers of the old version are told a newer one exists, and the old one
+// stays as it was.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,6 +36,11 @@ test("publishing a new version from an imported file, preview first", async (t) 
   await eventually(async () => (await page.getByLabel("Text (Markdown)").inputValue()).includes("- Do not photograph pupils."), 5_000, "the import");
   await page.getByLabel("Next review due").fill("2027-09-01");
 
+  // A new version must say what changed: it is what people asked to sign again read.
+  await page.getByRole("button", { name: "Preview" }).click();
+  assert.match(await page.getByTestId("publish-problem").textContent(), /^change_summary: say what changed since version 1/);
+  await page.getByLabel(`What changed since version ${visitor.version}`).fill("Rewritten for 2027: Wi-Fi, photos and the hall.");
+
   await page.getByRole("button", { name: "Preview" }).click();
   await page.getByTestId("preview").waitFor();
   assert.equal(await page.getByTestId("preview").locator("table").count(), 1, "the tab-separated rows became a table");
@@ -44,6 +50,7 @@ test("publishing a new version from an imported file, preview first", async (t) 
   await page.getByTestId("published").waitFor();
   const after = (await getJson(`${server.base}/api/v1/policies`)).find((p) => p.policy_id === visitor.policy_id);
   assert.equal(after.version, visitor.version + 1);
+  assert.equal((await getJson(`${server.base}/api/v1/policies/${after.id}`)).change_summary, "Rewritten for 2027: Wi-Fi, photos and the hall.");
 
   // The earlier version is unchanged, and its readers learn of the new one.
   const old = await getJson(`${server.base}/api/v1/policies/${visitor.id}`);

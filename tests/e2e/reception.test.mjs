@@ -216,6 +216,7 @@ test("a returning visitor who signed the current version is not asked again, unt
     effective_date: current.effective_date,
     last_reviewed: current.last_reviewed,
     next_review_due: current.next_review_due,
+    change_summary: "Guests may not connect their own devices to the staff network.",
   });
   assert.equal(next.version, current.version + 1);
   // The kiosk picks it up on its next sync (a reload starts one).
