@@ -34,6 +34,9 @@ use leptos_router::path;
 /// (see [`haven_core::shell`]); once it is running, every link stays in it.
 #[component]
 pub fn App() -> impl IntoView {
+    // Kiosks and tablets offer the browser's install prompt (enrolment, the
+    // kiosk's staff menu): keep it from the start, when the browser sends it.
+    crate::components::storage::capture_install_prompt();
     view! {
         <Frame>
             <Routes fallback=NotFound>

@@ -1,3 +1,4 @@
+use crate::components::storage::StorageRisk;
 use crate::components::sync_badge::SyncBadge;
 use crate::state::session::{sign_out, use_session};
 use leptos::prelude::*;
@@ -68,6 +69,7 @@ pub fn SiteHeader() -> impl IntoView {
                 {move || session.user.get().is_some().then(|| view! { <A href="/incidents">"Incidents"</A> <A href="/drafts">"My drafts"</A> })}
             </nav>
             <SyncBadge/>
+            <StorageRisk/>
             <div class="session-bar">
                 {move || match session.user.get() {
                     Some(user) => {

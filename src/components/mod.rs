@@ -6,5 +6,6 @@ pub mod header;
 pub mod qr;
 pub mod resign;
 pub mod signature_pad;
+pub mod storage;
 pub mod sync_badge;
 pub mod text_size;

@@ -1,10 +1,13 @@
 //! `/enrol`: makes this device a reception kiosk or shared staff tablet of an
-//! academy, with the short code an admin made for it.
+//! academy, with the short code an admin made for it; then shows how to
+//! install Haven, so the browser keeps this device's storage (on an iPhone
+//! or iPad, before enrolling: the Home Screen icon has storage of its own).
 
 use crate::api;
 use crate::components::error_summary::{
     described_by, focus_by_id, invalid, ErrorSummary, FieldError, FieldErrors, SUMMARY_ID,
 };
+use crate::components::storage::{is_apple_mobile, is_installed, InstallHelp};
 use crate::db::{Credential, CredentialKind};
 use crate::state::app_db;
 use crate::state::session::set_idle_minutes;
@@ -73,6 +76,7 @@ pub fn Enrol() -> impl IntoView {
             <div class="notice" role="status" data-testid="enrolled">
                 <p>{format!("This device is enrolled as {label}.")}</p>
             </div>
+            <InstallHelp enrolled=true/>
         })}
         {move || current.get().and_then(Result::ok).flatten()
             .filter(|c| c.kind == CredentialKind::Device && done.get().is_none())
@@ -84,7 +88,13 @@ pub fn Enrol() -> impl IntoView {
                         format!("This device is enrolled as {}.", c.label)
                     }}
                 </p>
+                {(!c.refused).then(|| view! { <InstallHelp enrolled=true/> })}
             })}
+        // On an iPhone or iPad, install first: the Home Screen icon does not
+        // share Safari's storage, so an enrolment made in Safari stays there.
+        {move || (done.get().is_none() && is_apple_mobile() && !is_installed()
+            && !current.get().and_then(Result::ok).flatten().is_some_and(|c| c.kind == CredentialKind::Device && !c.refused))
+            .then(|| view! { <InstallHelp enrolled=false/> })}
         <ErrorSummary errors/>
         <form novalidate on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();

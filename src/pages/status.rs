@@ -99,6 +99,7 @@ pub fn SyncStatusPage() -> impl IntoView {
                 </dd>
             </div>
         </dl>
+        <crate::components::storage::StorageStatus/>
         {move || status.progress.get().map(|p| view! {
             <div class="field">
                 <label for="sync-progress">{format!("Sending {} of {} changes", p.done, p.total)}</label>

@@ -1,4 +1,5 @@
-//! Staff pages of the kiosk, behind the PIN: the menu (`/kiosk/staff`), the
+//! Staff pages of the kiosk, behind the PIN: the menu (`/kiosk/staff`, with
+//! how to install Haven so the browser keeps its storage), the
 //! fire roll call (`/kiosk/roll-call`) and the end of day
 //! (`/kiosk/end-of-day`). The roll call reads only this device (its own
 //! visitors and the last snapshot of the other desks'), so it works with the
@@ -7,6 +8,7 @@
 use super::sign_out::end_visit;
 use super::{use_reception, KioskShell, Reception};
 use crate::clock::{ago, local_date, local_time, now_ms, utc_offset_minutes};
+use crate::components::storage::InstallHelp;
 use crate::state::app_db;
 use crate::state::session::use_session;
 use crate::state::use_sync_status;
@@ -50,6 +52,7 @@ pub fn KioskStaff() -> impl IntoView {
                     <li><A href="/kiosk/end-of-day" attr:class="button button-secondary kiosk-choice">"End of day"</A></li>
                     <li><A href="/sync" attr:class="button button-secondary kiosk-choice">"Sync status"</A></li>
                 </ul>
+                <InstallHelp enrolled=true/>
                 <p><button type="button" class="button button-secondary" on:click=move |_| {
                     session.lock();
                     let _ = web_sys::window().map(|w| w.location().set_href("/kiosk"));
