@@ -40,7 +40,7 @@ async function drawSignature(page) {
 }
 
 /** Signs a visitor in from the welcome screen; returns their badge code. */
-async function signInVisitor(page, { name, organisation, host = STAFF.head.name, expectReturning = false }) {
+async function signInVisitor(page, { name, organisation, host = STAFF.head.name, expectReturning = false, expectResign }) {
   await page.getByTestId("kiosk-sign-in").click();
   await page.getByLabel("Your full name").fill(name);
   await page.getByLabel("Organisation (optional)").fill(organisation);
@@ -53,6 +53,17 @@ async function signInVisitor(page, { name, organisation, host = STAFF.head.name,
     await page.getByTestId("returning-yes").click();
   } else {
     await page.getByTestId("kiosk-agreement").waitFor();
+    if (expectResign) {
+      // Signed an earlier version here: the desk says what changed.
+      const notice = page.getByTestId("resign-notice");
+      await notice.waitFor();
+      assert.match(await notice.textContent(), /This agreement changed on .+\. You signed version 1; please read and sign version 2\./);
+      assert.equal((await notice.getByTestId("change-summary").textContent()).trim(), expectResign);
+      await notice.getByText(/Show the changes to the text/).click();
+      assert.match((await notice.locator("ins").allTextContents()).join(" "), /staff network/);
+    } else {
+      assert.equal(await page.getByTestId("resign-notice").count(), 0);
+    }
     await drawSignature(page);
     await page.getByLabel(/I have read this agreement/).check();
     await page.getByRole("button", { name: "Continue" }).click();
@@ -230,7 +241,7 @@ test("a returning visitor who signed the current version is not asked again, unt
     30_000,
     "the new version to reach the kiosk",
   );
-  await signInVisitor(page, ada);
+  await signInVisitor(page, { ...ada, expectResign: "Guests may not connect their own devices to the staff network." });
 
   const agreements = await eventually(
     async () => {

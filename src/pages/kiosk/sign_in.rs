@@ -1,5 +1,6 @@
 //! `/kiosk/sign-in`: a visitor's details, their agreement (or, for a
-//! returning visitor who signed its current version, a "is this you?"),
+//! returning visitor who signed its current version, a "is this you?"; for
+//! one who signed an earlier version, what changed since),
 //! reception's ID and DBS checks, then the badge. Works offline: the visit
 //! and the agreement are saved with their outbox entries in one transaction.
 
@@ -8,9 +9,11 @@ use crate::clock::{new_id, now_ms};
 use crate::components::error_summary::{
     focus_by_id, invalid, ErrorSummary, FieldError, FieldErrors, SUMMARY_ID,
 };
+use crate::components::resign::{Resign, ResignNotice};
 use crate::components::signature_pad::SignaturePad;
 use crate::state::{app_db, request_sync};
 use haven_core::agreement::AgreementRecord;
+use haven_core::compliance::Signed;
 use haven_core::policy::{text_hash, PolicyVersion};
 use haven_core::render::render_policy;
 use haven_core::signature::{SignatureMark, Stroke, TYPED_STATEMENT};
@@ -71,6 +74,8 @@ fn SignInForm(reception: Reception) -> impl IntoView {
     // The agreement to sign, and an earlier signature that covers it.
     let agreement = RwSignal::new(None::<PolicyVersion>);
     let earlier = RwSignal::new(None::<AgreementRecord>);
+    // A returning visitor who signed an earlier version: what changed.
+    let resign = RwSignal::new(None::<Resign>);
     let host_list = StoredValue::new(hosts);
 
     let show_errors = move |list: Vec<(&'static str, String)>| {
@@ -163,6 +168,31 @@ fn SignInForm(reception: Reception) -> impl IntoView {
         } else {
             Step::Agreement
         });
+        resign.set(None);
+        if found_earlier.is_none() {
+            // Signed an earlier version here? Then say what changed.
+            let theirs: Vec<EarlierSignature> = reception.with_value(|r| {
+                let person = haven_core::visit::person_key(
+                    &name.get_untracked(),
+                    &organisation.get_untracked(),
+                );
+                r.agreements
+                    .iter()
+                    .map(|a| &a.record)
+                    .filter(|a| {
+                        let org = a.answers.get("organisation").map_or("", String::as_str);
+                        haven_core::visit::person_key(&a.signer_name, org) == person
+                    })
+                    .map(|a| (a.policy_version_id, a.agreed, a.signed_at))
+                    .collect()
+            });
+            if !theirs.is_empty() {
+                let current = version.clone();
+                leptos::task::spawn_local(async move {
+                    resign.set(resign_for(&current, &theirs).await);
+                });
+            }
+        }
         earlier.set(found_earlier);
         agreement.set(Some(version));
         focus_by_id("step-heading");
@@ -355,6 +385,7 @@ fn SignInForm(reception: Reception) -> impl IntoView {
                 let html = render_policy(&version.body_markdown, None).html;
                 view! {
                     <h1 id="step-heading" tabindex="-1">{version.title.clone()}</h1>
+                    {move || resign.get().map(|resign| view! { <ResignNotice resign/> })}
                     <p class="hint">{format!("Version {}. Please read it, then sign below.", version.version)}</p>
                     <div class="kiosk-agreement policy-body" tabindex="0" role="region" aria-label="The agreement" data-testid="kiosk-agreement" inner_html=html></div>
                     <form on:submit=agreement_done novalidate>
@@ -421,4 +452,29 @@ fn SignInForm(reception: Reception) -> impl IntoView {
             }.into_any(),
         }}
     }
+}
+
+/// One of a returning visitor's signatures at this desk: the version, agreed
+/// or not, when.
+type EarlierSignature = (uuid::Uuid, bool, haven_core::Millis);
+
+/// Why a returning visitor is asked to sign `current` again: `theirs` (their
+/// signatures this desk knows of) holds an agreement to an earlier version.
+/// The versions come from this device; `None` when it knows of none.
+async fn resign_for(current: &PolicyVersion, theirs: &[EarlierSignature]) -> Option<Resign> {
+    let db = app_db().await.ok()?;
+    let known = db.versions_of(current.policy_id).await.ok()?;
+    let records: Vec<Signed> = theirs
+        .iter()
+        .filter_map(|&(version_id, agreed, signed_at)| {
+            let v = known.iter().find(|v| v.id == version_id)?;
+            Some(Signed {
+                policy_id: v.policy_id,
+                version: v.version,
+                agreed,
+                signed_at,
+            })
+        })
+        .collect();
+    Resign::from_records(current, &records, &known)
 }
