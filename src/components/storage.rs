@@ -232,8 +232,8 @@ pub fn StorageStatus() -> impl IntoView {
                     <h2>"Send your changes soon"</h2>
                     <p>{format!(
                         "{records} not reached the school yet, and this browser \
-                         has not promised to keep Haven's storage. They are safe for now; they are \
-                         sent as soon as this device can reach the school's server."
+                         has not promised to keep Haven's storage. They are safe for now, and go \
+                         to the school at the next successful sync."
                     )}</p>
                     <p>"Open Haven with a connection in the next few days. On an iPhone or iPad, \
                         Safari clears a website's storage after seven days without use unless it \
