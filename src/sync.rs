@@ -274,6 +274,18 @@ pub async fn run_pass(
                 }
             }
         }
+        Err(e) if e.is_unreachable() => {
+            // The server did not answer: a push would not either. Wait as
+            // after a failed push, so no trigger turns this into a stream of
+            // requests (a captive portal, the school's server down).
+            report.next_at = machine.borrow_mut().back_off(
+                now_ms(),
+                FailureKind::Unreachable,
+                js_sys::Math::random(),
+            );
+            report.error = Some(e);
+            return report;
+        }
         Err(e) => report.error = Some(e),
     }
     let mut total = None;

@@ -8,20 +8,8 @@ use leptos_router::components::A;
 #[component]
 pub fn SyncBadge() -> impl IntoView {
     let status = use_sync_status();
-    let label = move || {
-        if status.reachable.get() {
-            "Online"
-        } else {
-            "Offline"
-        }
-    };
-    let state = move || {
-        if status.reachable.get() {
-            "online"
-        } else {
-            "offline"
-        }
-    };
+    let label = move || status.connection.get().label();
+    let state = move || status.connection.get().state();
     let waiting = move || match (status.pending.get(), status.rejected.get()) {
         (0, 0) => "All changes synced".to_owned(),
         (0, r) => format!("{r} refused by the server"),

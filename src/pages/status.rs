@@ -3,7 +3,7 @@
 //! visitors' sign-ins and sign-outs, incidents), with its reason.
 
 use crate::db::SyncState;
-use crate::state::{app_db, request_sync, use_sync_status};
+use crate::state::{app_db, request_sync, use_sync_status, Connection};
 use haven_core::sync::outbox::EntryState;
 use haven_core::sync::wire::Change;
 use haven_core::Millis;
@@ -85,7 +85,12 @@ pub fn SyncStatusPage() -> impl IntoView {
             <div>
                 <dt>"Connection"</dt>
                 <dd data-testid="status-connection">
-                    {move || if status.reachable.get() { "Connected to the school's server" } else { "Offline: changes are kept on this device" }}
+                    {move || match status.connection.get() {
+                    Connection::Online => "Connected to the school's server",
+                    Connection::Checking => "Connecting to the school's server…",
+                    Connection::Unreachable => "The school's server is not answering: changes are kept on this device and sent when it does",
+                    Connection::Offline => "Offline: changes are kept on this device",
+                }}
                 </dd>
             </div>
             <div>

@@ -2,7 +2,7 @@
 //! asks for a "haven-sync" event, and the service worker relays it back here
 //! when the browser sees the connection return (public/sw.js).
 
-use crate::state::request_sync;
+use crate::state::nudge_sync;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -45,7 +45,9 @@ pub fn listen_for_background_sync() {
             .ok()
             .and_then(|t| t.as_string());
         if kind.as_deref() == Some(TAG) {
-            request_sync();
+            // The browser thinks the network is back; a backoff still holds
+            // unless the network really was off (then `online` said so).
+            nudge_sync();
         }
     });
     let _ =

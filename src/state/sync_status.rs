@@ -4,6 +4,7 @@
 use crate::clock::now_ms;
 use crate::state::app_db;
 use crate::state::background_sync::{listen_for_background_sync, register_background_sync};
+use crate::state::lifecycle;
 use crate::state::tabs::{announce_change, on_change_elsewhere, with_sync_lock};
 use crate::sync::{run_pass, Progress, SyncError, SyncReport};
 use futures::channel::mpsc;
@@ -20,10 +21,45 @@ const OTHER_TAB_INTERVAL_MS: u64 = 5_000;
 /// Unsynced data older than this gets a warning.
 pub const STALE_AFTER_MS: Millis = 24 * 60 * 60 * 1000;
 
+/// Whether the school's server can be reached, as the last attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// No attempt has finished since the app opened.
+    Checking,
+    /// The server answered the last attempt.
+    Online,
+    /// The browser has a network, but the server did not answer (it is down,
+    /// a captive portal, DNS): `navigator.onLine` says nothing about this.
+    Unreachable,
+    /// The browser has no network at all.
+    Offline,
+}
+
+impl Connection {
+    /// For the header's badge.
+    pub fn label(self) -> &'static str {
+        match self {
+            Connection::Checking => "Connecting…",
+            Connection::Online => "Online",
+            Connection::Unreachable => "Cannot reach the school",
+            Connection::Offline => "Offline",
+        }
+    }
+
+    /// For `data-state`, which the CSS colours.
+    pub fn state(self) -> &'static str {
+        match self {
+            Connection::Checking => "checking",
+            Connection::Online => "online",
+            Connection::Unreachable | Connection::Offline => "offline",
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct SyncStatus {
-    /// The server answered the last request.
-    pub reachable: RwSignal<bool>,
+    /// What the last attempt to reach the server found.
+    pub connection: RwSignal<Connection>,
     /// Changes saved on this device and not yet on the server.
     pub pending: RwSignal<usize>,
     /// Changes the server refused; kept here with their reasons.
@@ -54,17 +90,40 @@ impl SyncStatus {
     }
 }
 
-thread_local! {
-    static KICK: RefCell<Option<mpsc::UnboundedSender<()>>> = const { RefCell::new(None) };
+/// Why the loop is asked to sync before its timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// Something changed: a record was made, the network came back after
+    /// being off, a person pressed "Sync now". Starts the backoff afresh.
+    Changed,
+    /// Nothing changed, but now is a good moment (the page was shown again,
+    /// a Background Sync event): syncs only if no backoff is running.
+    Nudge,
 }
 
-/// Asks the sync loop to run a pass now (after a signature, on `online`, ...).
-pub fn request_sync() {
+thread_local! {
+    static KICK: RefCell<Option<mpsc::UnboundedSender<Trigger>>> = const { RefCell::new(None) };
+}
+
+fn send(trigger: Trigger) {
     KICK.with(|k| {
         if let Some(tx) = k.borrow().as_ref() {
-            let _ = tx.unbounded_send(());
+            let _ = tx.unbounded_send(trigger);
         }
     });
+}
+
+/// Asks the sync loop to run a pass now because something changed (a
+/// signature, the network back, "Sync now"): any backoff starts afresh.
+pub fn request_sync() {
+    send(Trigger::Changed);
+}
+
+/// Asks for a pass now unless the loop is backing off after failures (the
+/// page shown again, a Background Sync event): never a reason to hammer a
+/// server that does not answer.
+pub fn nudge_sync() {
+    send(Trigger::Nudge);
 }
 
 pub fn use_sync_status() -> SyncStatus {
@@ -74,7 +133,7 @@ pub fn use_sync_status() -> SyncStatus {
 /// Provides the status and starts the loop. Call once, from `App`.
 pub fn provide_sync_status() -> SyncStatus {
     let status = SyncStatus {
-        reachable: RwSignal::new(true),
+        connection: RwSignal::new(Connection::Checking),
         pending: RwSignal::new(0),
         rejected: RwSignal::new(0),
         oldest_pending_at: RwSignal::new(None),
@@ -85,6 +144,7 @@ pub fn provide_sync_status() -> SyncStatus {
         identity_notice: RwSignal::new(None),
     };
     provide_context(status);
+    lifecycle::watch_page_lifecycle();
     let (tx, rx) = mpsc::unbounded();
     KICK.with(|k| *k.borrow_mut() = Some(tx));
     listen_for_reconnection();
@@ -100,19 +160,35 @@ pub fn provide_sync_status() -> SyncStatus {
     status
 }
 
-/// Coming back online or back to the tab are good moments to sync.
+/// The network coming back is a change; the page being shown again is a
+/// good moment. Being hidden is neither: a sync started then would hold the
+/// sync lock into the back/forward cache.
 fn listen_for_reconnection() {
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
     let window = web_sys::window().expect("a browser window");
-    let kick = Closure::<dyn Fn()>::new(request_sync);
-    let _ = window.add_event_listener_with_callback("online", kick.as_ref().unchecked_ref());
+    let online = Closure::<dyn Fn()>::new(request_sync);
+    let _ = window.add_event_listener_with_callback("online", online.as_ref().unchecked_ref());
+    online.forget();
     if let Some(doc) = window.document() {
-        let _ =
-            doc.add_event_listener_with_callback("visibilitychange", kick.as_ref().unchecked_ref());
+        let shown = Closure::<dyn Fn()>::new(|| {
+            let visible = web_sys::window()
+                .and_then(|w| w.document())
+                .is_some_and(|d| !d.hidden());
+            if visible {
+                nudge_sync();
+            }
+        });
+        let _ = doc
+            .add_event_listener_with_callback("visibilitychange", shown.as_ref().unchecked_ref());
+        // Lives as long as the page.
+        shown.forget();
     }
-    // Lives as long as the page.
-    kick.forget();
+}
+
+/// Whether the browser says it has a network at all.
+fn browser_online() -> bool {
+    web_sys::window().is_none_or(|w| w.navigator().on_line())
 }
 
 /// Asks the browser not to evict Haven's storage under pressure. Browsers
@@ -153,9 +229,20 @@ pub async fn refresh_counts(status: SyncStatus) {
     }
 }
 
-/// One pass while holding the cross-tab lock; `None` if another tab is syncing.
+/// One pass while holding the cross-tab lock; `None` if another tab is
+/// syncing, or if the page was left during the pass (which is abandoned, so
+/// the lock goes with it: [`crate::state::lifecycle`]).
 async fn locked_pass(status: SyncStatus, machine: Rc<RefCell<DeviceSync>>) -> Option<SyncReport> {
-    with_sync_lock(move || async move {
+    if lifecycle::is_left() {
+        return None;
+    }
+    with_sync_lock(move || pass(status, machine))
+        .await
+        .flatten()
+}
+
+async fn pass(status: SyncStatus, machine: Rc<RefCell<DeviceSync>>) -> Option<SyncReport> {
+    {
         let db = match app_db().await {
             Ok(db) => db,
             Err(e) => {
@@ -169,12 +256,10 @@ async fn locked_pass(status: SyncStatus, machine: Rc<RefCell<DeviceSync>>) -> Op
             let _ = db.set_last_sync_at(now_ms()).await;
         }
         Some(report)
-    })
-    .await
-    .flatten()
+    }
 }
 
-async fn run_loop(status: SyncStatus, mut kicks: mpsc::UnboundedReceiver<()>) {
+async fn run_loop(status: SyncStatus, mut kicks: mpsc::UnboundedReceiver<Trigger>) {
     refresh_counts(status).await;
     let device_id = match app_db().await {
         Ok(db) => db.device().await.map(|d| d.device_id),
@@ -190,40 +275,69 @@ async fn run_loop(status: SyncStatus, mut kicks: mpsc::UnboundedReceiver<()>) {
     // Volatile by design: a new tab starts a new machine, and the outbox in
     // IndexedDB is all it needs to carry on.
     let machine = Rc::new(RefCell::new(DeviceSync::new(device_id)));
+    let mut next_at = now_ms();
     loop {
-        let report = locked_pass(status, machine.clone()).await;
-        refresh_counts(status).await;
-        let next_at = match report {
-            None => now_ms() + OTHER_TAB_INTERVAL_MS as Millis,
-            Some(report) => {
-                let unreachable = report.error.as_ref().is_some_and(SyncError::is_unreachable);
-                if unreachable {
-                    register_background_sync();
-                }
-                status.reachable.set(!unreachable);
-                status.problem.set(
-                    report
-                        .error
-                        .as_ref()
-                        .filter(|e| !e.is_unreachable())
-                        .map(|e| e.to_string()),
-                );
-                if report.changed_anything() {
-                    // Only then: views re-read IndexedDB on every bump.
-                    status.data_version.update(|v| *v += 1);
-                    announce_change();
-                }
-                report.next_at
-            }
+        if now_ms() >= next_at && !lifecycle::is_left() {
+            next_at = after_pass(status, locked_pass(status, machine.clone()).await).await;
+        }
+        // Wait for the next time or a trigger, whichever comes first. A page
+        // that was left waits for a trigger only (being shown again).
+        // (setTimeout fires at once for anything over 2^31 - 1 ms.)
+        let delay = if lifecycle::is_left() {
+            i32::MAX as u32
+        } else {
+            (next_at - now_ms()).clamp(0, i32::MAX as Millis) as u32
         };
-        // Wait for the machine's next time or a request to sync, whichever comes first.
-        let delay = (next_at - now_ms()).clamp(0, u32::MAX as Millis) as u32;
         let timer = gloo_timers::future::TimeoutFuture::new(delay);
-        if let futures::future::Either::Right(_) =
+        if let futures::future::Either::Right((Some(trigger), _)) =
             futures::future::select(timer, kicks.next()).await
         {
-            // Someone is waiting on this sync: start the backoff afresh.
-            machine.borrow_mut().kick();
+            let mut machine = machine.borrow_mut();
+            let now = match trigger {
+                Trigger::Changed => {
+                    machine.kick();
+                    true
+                }
+                Trigger::Nudge => machine.nudge() || !machine.is_backing_off(),
+            };
+            if now {
+                next_at = now_ms();
+            }
         }
     }
+}
+
+/// Shows what a pass found and says when the next one is due.
+async fn after_pass(status: SyncStatus, report: Option<SyncReport>) -> Millis {
+    refresh_counts(status).await;
+    let Some(report) = report else {
+        // Another tab syncs (or this page was left mid-pass).
+        return now_ms() + OTHER_TAB_INTERVAL_MS as Millis;
+    };
+    let unreachable = report.error.as_ref().is_some_and(SyncError::is_unreachable);
+    let online = browser_online();
+    if unreachable && !online {
+        // Background Sync helps only when the device itself is offline: the
+        // browser fires it when the network returns. With a network and a
+        // server that does not answer, it would fire at once, again and again.
+        register_background_sync();
+    }
+    status.connection.set(match (unreachable, online) {
+        (false, _) => Connection::Online,
+        (true, true) => Connection::Unreachable,
+        (true, false) => Connection::Offline,
+    });
+    status.problem.set(
+        report
+            .error
+            .as_ref()
+            .filter(|e| !e.is_unreachable())
+            .map(|e| e.to_string()),
+    );
+    if report.changed_anything() {
+        // Only then: views re-read IndexedDB on every bump.
+        status.data_version.update(|v| *v += 1);
+        announce_change();
+    }
+    report.next_at
 }

@@ -1,6 +1,8 @@
 //! Several open tabs, one sync: a Web Lock lets one tab push at a time and a
 //! BroadcastChannel tells the others that stored data changed.
 
+use crate::state::lifecycle;
+use futures::future::{select, Either};
 use js_sys::{Function, Object, Promise, Reflect};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -14,7 +16,10 @@ const LOCK_NAME: &str = "haven-sync";
 const CHANNEL_NAME: &str = "haven-data";
 
 /// Runs `work` holding the sync lock, unless another tab holds it; returns
-/// `None` then. Browsers without Web Locks run it directly.
+/// `None` then. Browsers without Web Locks run it directly. If the page is
+/// left meanwhile ([`lifecycle::leaving`]), `work` is abandoned and the lock
+/// released at once (`None` too), so a page frozen in the back/forward cache
+/// never holds it.
 pub async fn with_sync_lock<F, Fut, T>(work: F) -> Option<T>
 where
     F: FnOnce() -> Fut + 'static,
@@ -42,7 +47,10 @@ where
         }
         ran_in.set(true);
         future_to_promise(async move {
-            *slot.borrow_mut() = Some(work().await);
+            let work = Box::pin(work());
+            if let Either::Left((value, _)) = select(work, Box::pin(lifecycle::leaving())).await {
+                *slot.borrow_mut() = Some(value);
+            }
             Ok(JsValue::UNDEFINED)
         })
     });

@@ -5,6 +5,7 @@ mod attachments;
 mod durability;
 mod identity;
 mod incidents;
+mod lifecycle;
 mod lock;
 mod render;
 mod signature_pad;

@@ -16,7 +16,7 @@ use crate::clock::now_ms;
 use crate::db::{KeptSnapshot, StoredAgreement, StoredVisit};
 use crate::state::app_db;
 use crate::state::session::use_session;
-use crate::state::use_sync_status;
+use crate::state::{use_sync_status, Connection};
 use haven_core::api::accounts::{DeviceKind, DeviceView};
 use haven_core::org::Academy;
 use haven_core::policy::PolicyVersion;
@@ -187,7 +187,11 @@ pub fn KioskShell(children: Children) -> impl IntoView {
             <div class="kiosk-bar">
                 <A href="/kiosk" attr:class="kiosk-home">"Reception"</A>
                 <span class="kiosk-connection" data-testid="kiosk-connection">
-                    {move || if status.reachable.get() { "Online" } else { "Offline: signing in and out still works" }}
+                    {move || match status.connection.get() {
+                        Connection::Online => "Online".to_owned(),
+                        Connection::Checking => Connection::Checking.label().to_owned(),
+                        c => format!("{}: signing in and out still works", c.label()),
+                    }}
                 </span>
                 <A href="/unlock?next=/kiosk/staff" attr:class="button button-secondary button-small" attr:data-testid="kiosk-staff">"Staff"</A>
             </div>

@@ -119,6 +119,9 @@ enum State {
 /// Waiting { until }   poll before `until`            Waiting (returns WaitUntil(until))
 /// Waiting { until }   poll at/after `until`          as Ready
 /// Waiting             kick                           Ready, n = 0
+/// Waiting, n = 0      nudge                          Ready
+/// Waiting, n > 0      nudge                          unchanged (the backoff holds)
+/// Ready/Waiting       back_off (server unreachable)  Waiting { now + retry_delay_ms(n, jitter) }, n += 1
 /// any                 take_new_id                    Ready, n = 0 (a push out is forgotten)
 /// any                 reply/failure, other ticket    unchanged (stale)
 /// ```
@@ -134,7 +137,11 @@ enum State {
 ///
 /// Backoff: the n-th failure in a row (n from 0) waits
 /// [`retry_delay_ms`]`(n, jitter)`: capped exponential with jitter. A reply or a
-/// kick starts the count afresh.
+/// kick (something changed: a new record, the network back after being off,
+/// a person asking) starts the count afresh; a nudge (the page shown again, a
+/// Background Sync event, a page restored from the back/forward cache)
+/// syncs now only when no backoff is running, so no trigger can turn a
+/// server that does not answer into a stream of requests.
 #[derive(Debug, Clone)]
 pub struct DeviceSync {
     device_id: Uuid,
@@ -286,6 +293,36 @@ impl DeviceSync {
         if !matches!(self.state, State::InFlight { .. }) {
             self.state = State::Ready;
         }
+    }
+
+    /// Sync now if nothing says wait: a trigger that changes nothing (the
+    /// page became visible, a Background Sync event fired, a page came back
+    /// from the back/forward cache). While a backoff runs it is ignored.
+    /// Returns whether the machine is now Ready.
+    pub fn nudge(&mut self) -> bool {
+        if self.failures == 0 && matches!(self.state, State::Waiting { .. }) {
+            self.state = State::Ready;
+        }
+        matches!(self.state, State::Ready)
+    }
+
+    /// Whether failures in a row have the machine waiting before it tries again.
+    pub fn is_backing_off(&self) -> bool {
+        self.failures > 0 && matches!(self.state, State::Waiting { .. })
+    }
+
+    /// The pass could not reach the server before pushing (its pull went
+    /// unanswered): count a failure and wait as after a failed push. Returns
+    /// when to try again. A push in flight is left to its own reply.
+    pub fn back_off(&mut self, now: Millis, kind: FailureKind, jitter: f64) -> Millis {
+        if let State::InFlight { deadline, .. } = self.state {
+            return deadline;
+        }
+        let until = later(now, retry_delay_ms(self.failures, jitter));
+        self.failures = self.failures.saturating_add(1);
+        self.last_failure = Some(kind);
+        self.state = State::Waiting { until };
+        until
     }
 
     /// The device took a new id (its old one was refused as another
@@ -613,6 +650,67 @@ mod tests {
             m.poll(T0, &outbox, 0.5),
             Command::WaitUntil(T0 + retry_delay_ms(0, 0.0) as Millis)
         );
+    }
+
+    #[test]
+    fn a_nudge_syncs_an_idle_machine_now_but_never_cuts_a_backoff_short() {
+        let mut m = DeviceSync::new(DEVICE);
+        // Idle, nothing wrong: a nudge (the page shown again) syncs now.
+        assert!(matches!(m.poll(T0, &[], 0.5), Command::WaitUntil(_)));
+        assert!(m.nudge());
+        let outbox = pending([1]);
+        let (ticket, _) = expect_push(&mut m, T0, &outbox);
+        m.on_failure(T0, ticket, FailureKind::Unreachable, 0.0);
+        // Backing off: a hundred nudges change nothing, and the wait stands.
+        let until = T0 + retry_delay_ms(0, 0.0) as Millis;
+        for _ in 0..100 {
+            assert!(!m.nudge());
+            assert!(m.is_backing_off());
+            assert_eq!(m.poll(T0 + 1, &outbox, 0.5), Command::WaitUntil(until));
+        }
+        // Its time comes: the retry goes, and failing again doubles the wait.
+        let (ticket, _) = expect_push(&mut m, until, &outbox);
+        m.on_failure(until, ticket, FailureKind::Unreachable, 0.0);
+        assert_eq!(
+            m.poll(until, &outbox, 0.5),
+            Command::WaitUntil(until + retry_delay_ms(1, 0.0) as Millis)
+        );
+    }
+
+    #[test]
+    fn an_unreachable_server_before_any_push_backs_off_like_a_failed_push() {
+        let mut m = DeviceSync::new(DEVICE);
+        let mut now = T0;
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            let until = m.back_off(now, FailureKind::Unreachable, 0.0);
+            waits.push(until - now);
+            assert!(!m.nudge(), "a nudge does not cut it short");
+            now = until;
+        }
+        assert_eq!(
+            waits,
+            (0..4)
+                .map(|n| retry_delay_ms(n, 0.0) as Millis)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(m.last_failure(), Some(FailureKind::Unreachable));
+        // Something changed (a new record, the network back): at once.
+        m.kick();
+        assert!(!m.is_backing_off());
+        expect_push(&mut m, now, &pending([1]));
+    }
+
+    #[test]
+    fn back_off_leaves_a_push_in_flight_to_its_reply() {
+        let mut m = DeviceSync::new(DEVICE);
+        let outbox = pending([1]);
+        let (ticket, ids) = expect_push(&mut m, T0, &outbox);
+        assert_eq!(
+            m.back_off(T0, FailureKind::Unreachable, 0.0),
+            T0 + REQUEST_TIMEOUT_MS as Millis
+        );
+        assert!(m.on_reply(T0, ticket, &applied(&ids)).is_some());
     }
 
     #[test]

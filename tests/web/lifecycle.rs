@@ -1,0 +1,104 @@
+//! A page that is left (and may be frozen in the back/forward cache) lets go
+//! of the sync lock and of its IndexedDB transactions, so the next page can
+//! sync and write.
+
+use haven::state::lifecycle::{on_left, on_shown_again, open_transactions, watch_page_lifecycle};
+use haven::state::tabs::with_sync_lock;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+#[wasm_bindgen(inline_js = r#"
+function open(name, idb = indexedDB) {
+  return new Promise((ok, no) => {
+    const r = idb.open(name, 1);
+    r.onupgradeneeded = () => r.result.createObjectStore("s");
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => no(r.error);
+  });
+}
+// Page A, mid-write: a readwrite transaction kept busy, as a page frozen
+// between two requests of one transaction keeps it open.
+export async function busy_writer(name) {
+  const db = await open(name);
+  const tx = db.transaction("s", "readwrite");
+  const store = tx.objectStore("s");
+  let n = 0;
+  const more = () => {
+    try { store.put(n++, "k").onsuccess = more; } catch (_) { /* aborted */ }
+  };
+  more();
+  return new Promise((ok) => { tx.onabort = () => ok("aborted"); tx.oncomplete = () => ok("committed"); });
+}
+// Page B, another document of the same origin (an iframe: its own window,
+// its own IndexedDB connection, nothing of this page's tracking): one write,
+// resolved when it commits.
+export async function one_write(name, events) {
+  const frame = document.createElement("iframe");
+  document.body.appendChild(frame);
+  const db = await open(name, frame.contentWindow.indexedDB);
+  const tx = db.transaction("s", "readwrite");
+  tx.objectStore("s").put("b", "k");
+  await new Promise((ok, no) => { tx.oncomplete = ok; tx.onerror = () => no(tx.error); });
+  events.push("b committed");
+  db.close();
+  frame.remove();
+}
+export async function held_locks() {
+  const state = await navigator.locks.query();
+  return state.held.map((l) => l.name);
+}
+"#)]
+extern "C" {
+    fn busy_writer(name: &str) -> js_sys::Promise;
+    fn one_write(name: &str, events: &js_sys::Array) -> js_sys::Promise;
+    fn held_locks() -> js_sys::Promise;
+}
+
+#[wasm_bindgen_test]
+async fn a_page_left_mid_write_lets_the_next_pages_write_through() {
+    watch_page_lifecycle();
+    let name = format!("lifecycle-{}", js_sys::Math::random());
+    let a = JsFuture::from(busy_writer(&name));
+    // Let A's transaction start before B asks for the same store.
+    gloo_timers::future::TimeoutFuture::new(50).await;
+    assert!(open_transactions() >= 1, "A's transaction is tracked");
+    let events = js_sys::Array::new();
+    let b = JsFuture::from(one_write(&name, &events));
+    gloo_timers::future::TimeoutFuture::new(200).await;
+    assert_eq!(events.length(), 0, "B waits behind A's transaction");
+    // A is left: its transaction goes, and B's write goes through.
+    events.push(&"a left".into());
+    on_left();
+    assert_eq!(JsFuture::from(a).await.unwrap(), "aborted");
+    b.await.unwrap();
+    on_shown_again();
+    let order: Vec<String> = events.iter().filter_map(|e| e.as_string()).collect();
+    assert_eq!(order, ["a left", "b committed"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_page_left_while_syncing_releases_the_sync_lock() {
+    watch_page_lifecycle();
+    // A sync pass that would never finish (a request hanging as the page freezes).
+    let (done, pass) = futures::channel::oneshot::channel();
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = done.send(with_sync_lock(std::future::pending::<()>).await);
+    });
+    gloo_timers::future::TimeoutFuture::new(50).await;
+    let held = JsFuture::from(held_locks()).await.unwrap();
+    assert!(
+        js_sys::Array::from(&held).includes(&"haven-sync".into(), 0),
+        "the pass holds the lock"
+    );
+    on_left();
+    assert_eq!(pass.await.unwrap(), None, "the pass was abandoned");
+    let held = JsFuture::from(held_locks()).await.unwrap();
+    assert!(
+        !js_sys::Array::from(&held).includes(&"haven-sync".into(), 0),
+        "released when the page is left"
+    );
+    // Shown again, the page syncs as before.
+    on_shown_again();
+    assert_eq!(with_sync_lock(|| async { 7 }).await, Some(7));
+}
