@@ -213,9 +213,13 @@ impl PolicyOwner {
 }
 
 /// One published, immutable version of a policy.
+///
+/// Only ever sent by the server, so unknown fields are ignored: a device on
+/// an older build must still read versions that carry a field it has not
+/// heard of (as `change_summary` once was), or it could show nothing new
+/// until its service worker updates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct PolicyVersion {
     /// Id of this version; what a signature names.
     pub id: Uuid,
@@ -743,6 +747,20 @@ mod tests {
         assert!(v.audiences.is_empty());
         assert_eq!(v.owner, PolicyOwner::Trust);
         assert_eq!(v.change_summary, None);
+        assert!(v.hash_is_consistent());
+    }
+
+    #[test]
+    fn a_version_from_a_newer_server_with_a_field_unknown_here_still_loads() {
+        let newer = r#"{"id":"00000000-0000-0000-0000-000000000001",
+            "policy_id":"00000000-0000-0000-0000-000000000002","version":2,"title":"T",
+            "kind":"visitor_aua","body_markdown":"B","approved_by":"Board",
+            "effective_date":"2026-09-01","next_review_due":"2027-09-01",
+            "published_at":1780000000000,"text_sha256":"%H",
+            "a_field_from_the_future":{"x":1}}"#
+            .replace("%H", text_hash("T", "B").as_str());
+        let v: PolicyVersion = serde_json::from_str(&newer).unwrap();
+        assert_eq!(v.version, 2);
         assert!(v.hash_is_consistent());
     }
 
