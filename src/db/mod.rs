@@ -14,7 +14,7 @@ mod policies;
 mod reference;
 mod visits;
 
-pub use agreements::{StoredAgreement, SyncState};
+pub use agreements::{AgreementStub, StoredAgreement, StubRecord, SyncState};
 pub use attachments::StoredAttachment;
 pub use incidents::StoredIncident;
 pub use meta::{Credential, CredentialKind, DeviceInfo};
@@ -179,6 +179,24 @@ pub(crate) async fn commit(tx: rexie::Transaction) -> Result<(), DbError> {
         Ok(())
     } else {
         Err(DbError::Write("the change was rolled back".into()))
+    }
+}
+
+/// Commits `tx` if `work` succeeded. If it failed, aborts `tx`, so that
+/// none of the writes already made in it are kept (IndexedDB would commit
+/// them as soon as nothing more is asked of it), and returns the error.
+pub(crate) async fn commit_if<T>(
+    tx: rexie::Transaction,
+    work: Result<T, DbError>,
+) -> Result<T, DbError> {
+    match work {
+        Ok(value) => commit(tx).await.map(|()| value),
+        Err(e) => {
+            // It may be aborting already (a request failed): either way
+            // nothing of it is kept.
+            let _ = tx.abort().await;
+            Err(e)
+        }
     }
 }
 

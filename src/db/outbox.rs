@@ -2,14 +2,15 @@
 //! server has acknowledged them.
 
 use super::{
-    commit, from_js, read_err, to_js, write_err, Db, DbError, AGREEMENTS, INCIDENTS, META, OUTBOX,
-    VISITS,
+    commit, commit_if, from_js, read_err, to_js, write_err, Db, DbError, AGREEMENTS, INCIDENTS,
+    META, OUTBOX, REFERENCE, VISITS,
 };
-use super::{StoredAgreement, SyncState};
+use super::{AgreementStub, StoredAgreement, SyncState};
 use futures::future::try_join_all;
 use haven_core::sync::outbox::{EntryState, OutboxEntry, Settlement};
 use haven_core::sync::wire::{Change, Mutation};
 use rexie::TransactionMode;
+use std::collections::{HashMap, HashSet};
 use wasm_bindgen::JsValue;
 
 impl Db {
@@ -53,17 +54,36 @@ impl Db {
 
     /// Applies a push reply: acknowledged entries leave the outbox and their
     /// records show as synced; rejected ones stay, with the reason, in one
-    /// transaction so the two stores never disagree. `sent` is the pushed
+    /// transaction so the stores never disagree. `sent` is the pushed
     /// batch, which names the records without reading the outbox back.
+    ///
+    /// In the same transaction, what the server now has and this device no
+    /// longer needs goes: on an enrolled device (a reception kiosk or a
+    /// shared tablet) an acknowledged agreement is kept only as its stub
+    /// ([`AgreementStub`]); a visit that has ended and reached the server
+    /// whole is deleted, and taken out of the kept reception snapshot.
     pub async fn settle(&self, settlement: &Settlement, sent: &[Mutation]) -> Result<(), DbError> {
         let tx = self.tx(
-            &[OUTBOX, AGREEMENTS, VISITS, INCIDENTS],
+            &[OUTBOX, AGREEMENTS, VISITS, INCIDENTS, META, REFERENCE],
             TransactionMode::ReadWrite,
         )?;
+        let work = Db::settle_in(&tx, settlement, sent).await;
+        commit_if(tx, work).await
+    }
+
+    async fn settle_in(
+        tx: &rexie::Transaction,
+        settlement: &Settlement,
+        sent: &[Mutation],
+    ) -> Result<(), DbError> {
         let outbox = tx.store(OUTBOX).map_err(read_err)?;
         let agreements = tx.store(AGREEMENTS).map_err(read_err)?;
         let visits = tx.store(VISITS).map_err(read_err)?;
         let incidents = tx.store(INCIDENTS).map_err(read_err)?;
+        let meta = tx.store(META).map_err(read_err)?;
+        let reference = tx.store(REFERENCE).map_err(read_err)?;
+        let stub_synced = Db::enrolled_in(&meta).await?;
+        let now = crate::clock::now_ms();
         let updates: Vec<(&Mutation, SyncState)> = settlement
             .acknowledged
             .iter()
@@ -80,11 +100,23 @@ impl Db {
             .filter_map(|(id, state)| sent.iter().find(|m| m.id == id).map(|m| (m, state)))
             .collect();
         // Visits are few next to agreements (one desk, one person at a time):
-        // settled one by one.
+        // settled one by one. Those that left, by id, and when each
+        // agreement's last one ended.
+        let mut gone = HashSet::new();
+        let mut ended: HashMap<uuid::Uuid, haven_core::Millis> = HashMap::new();
         for (mutation, state) in &updates {
-            Db::settle_visit(&visits, &mutation.change, state.clone()).await?;
+            if let Some(left) = Db::settle_visit(&visits, &mutation.change, state.clone()).await? {
+                gone.insert(left.record.id);
+                if let Some(end) = &left.end {
+                    let at = ended
+                        .entry(left.record.agreement_id)
+                        .or_insert(end.signed_out_at);
+                    *at = (*at).max(end.signed_out_at);
+                }
+            }
             Db::settle_incident(&incidents, &mutation.change, state.clone()).await?;
         }
+        Db::drop_from_snapshot(&reference, &gone).await?;
 
         // Issue every read at once, then every write: IndexedDB runs them in
         // order within the transaction, and one round trip per step is far
@@ -100,11 +132,23 @@ impl Db {
 
         let mut writes = Vec::with_capacity(updates.len() * 2);
         let mut values = Vec::with_capacity(updates.len() * 2);
+        let mut written = HashSet::new();
         for ((mutation, state), agreement) in updates.iter().zip(stored) {
-            if let Some(v) = agreement.filter(|v| !v.is_undefined()) {
-                let mut agreement: StoredAgreement = from_js(v)?;
+            // A stub is already at the server; only a whole record changes.
+            let whole = agreement
+                .filter(|v| !v.is_undefined())
+                .map(from_js::<super::agreements::Kept>)
+                .transpose()?;
+            if let Some(super::agreements::Kept::Whole(mut agreement)) = whole {
                 agreement.sync = state.clone();
-                values.push((true, to_js(&agreement)?));
+                written.insert(agreement.record.id);
+                if stub_synced && agreement.sync == SyncState::Synced {
+                    let mut stub = AgreementStub::of(&agreement, now);
+                    stub.last_visit_ended_at = ended.get(&agreement.record.id).copied();
+                    values.push((true, to_js(&stub)?));
+                } else {
+                    values.push((true, to_js(&agreement)?));
+                }
             }
             let key = JsValue::from_f64(mutation.id as f64);
             match state {
@@ -132,7 +176,11 @@ impl Db {
         let (deleted, put) = futures::join!(try_join_all(writes), try_join_all(puts));
         deleted.map_err(write_err)?;
         put.map_err(write_err)?;
-        commit(tx).await
+        // Stubs of agreements from an earlier push whose visit has now left.
+        if stub_synced {
+            Db::note_visits_ended(&agreements, &ended, &written).await?;
+        }
+        Ok(())
     }
 }
 

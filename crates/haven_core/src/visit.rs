@@ -8,7 +8,7 @@
 //! they signed earlier for the same version (a returning visitor).
 
 use crate::accounts::clean;
-use crate::agreement::AgreementRecord;
+use crate::hash::Sha256Hex;
 use crate::policy::{Audience, PolicyKind};
 use crate::validate::{self, Invalid};
 use crate::Millis;
@@ -162,7 +162,10 @@ impl EscortRule {
     }
 }
 
-/// Days a device keeps a visit after it has ended and reached the server.
+/// Days a reception device still recognises a returning visitor after their
+/// last visit there ended ([`device_may_recognise`]). The visit itself goes
+/// from the device as soon as it has ended and the server has it
+/// ([`device_may_forget`]).
 pub const DEFAULT_DEVICE_RETENTION_DAYS: u32 = 30;
 /// Days the server keeps a visit after it ended: six years.
 pub const DEFAULT_SERVER_RETENTION_DAYS: u32 = 2192;
@@ -175,7 +178,9 @@ pub const MAX_RETENTION_DAYS: u32 = 9131;
 #[serde(deny_unknown_fields)]
 pub struct ReceptionSettings {
     pub escort_rule: EscortRule,
-    /// Days a reception device keeps a visit once it has ended and synced.
+    /// Days a reception device still recognises a returning visitor (by a
+    /// digest of their name, never the name) after their last visit ended:
+    /// see [`device_may_recognise`].
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 9131))]
     pub device_retention_days: u32,
     /// Days the server keeps a visit once it has ended.
@@ -443,40 +448,72 @@ pub fn badge_code_from_scan(scanned: &str) -> Option<String> {
     normalise_badge_code(code)
 }
 
+/// What a reception device keeps of an agreement a visitor signed there, to
+/// know them when they come back without keeping their name: the agreement,
+/// the version it binds to, and [`returning_digest`] of their name and
+/// organisation. Made at signing; it is all that is left of the visitor on
+/// the device once the server has their agreement and their visit has ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recognisable {
+    pub agreement_id: Uuid,
+    pub policy_version_id: Uuid,
+    pub agreed: bool,
+    /// Device clock at signing (shown as "you signed it on …").
+    pub signed_at: Millis,
+    pub person: Sha256Hex,
+}
+
+/// Label of [`returning_digest`]'s input, so the digest means nothing else.
+const RETURNING_LABEL: &[u8] = b"haven-returning-visitor-v1\x1f";
+
+/// HMAC-SHA-256, under the device's own random `key`, of a visitor's name and
+/// organisation as [`person_key`] normalises them: the same person typing
+/// their details a little differently gets the same digest on the same
+/// device, and the digest alone does not give the name back. Whoever also
+/// has the key (it is on the same device, in the clear: a kiosk has no one
+/// unlocked to seal it for) can still test a guessed name and organisation,
+/// one HMAC a guess; what it stops is reading names off the device.
+pub fn returning_digest(key: &[u8], name: &str, organisation: &str) -> Sha256Hex {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(RETURNING_LABEL);
+    mac.update(person_key(name, organisation).as_bytes());
+    Sha256Hex::try_from(hex::encode(mac.finalize().into_bytes()))
+        .expect("hex of 32 bytes is a digest")
+}
+
 /// The earlier agreement that lets a returning visitor skip signing: one
-/// they agreed to, for exactly the `current_version`, under the same name
-/// and organisation. `signed` is what the device knows of; the caller has
-/// the person confirm it is them.
+/// they agreed to, for exactly the `current_version`, whose digest is
+/// `person` ([`returning_digest`] of the name and organisation typed now).
+/// `kept` is what the device knows of; the caller has the person confirm
+/// it is them.
 pub fn earlier_agreement<'a>(
-    signed: impl IntoIterator<Item = &'a AgreementRecord>,
-    name: &str,
-    organisation: &str,
+    kept: impl IntoIterator<Item = &'a Recognisable>,
+    person: &Sha256Hex,
     current_version: Uuid,
-) -> Option<&'a AgreementRecord> {
-    let key = person_key(name, organisation);
-    signed
-        .into_iter()
-        .filter(|a| a.agreed && a.policy_version_id == current_version)
-        .filter(|a| {
-            let org = a.answers.get("organisation").map_or("", String::as_str);
-            person_key(&a.signer_name, org) == key
-        })
+) -> Option<&'a Recognisable> {
+    kept.into_iter()
+        .filter(|a| a.agreed && a.policy_version_id == current_version && a.person == *person)
         .max_by_key(|a| a.signed_at)
 }
 
-/// Whether a device may now delete a visit: it has ended, the server has
-/// it (and its end), and `retention_days` have passed since it ended. Its
-/// own copy, so its own clock: `ended_at` and `now` are both the device's.
-pub fn device_may_forget(
-    ended_at: Option<Millis>,
-    synced: bool,
-    now: Millis,
-    retention_days: u32,
-) -> bool {
-    match ended_at {
-        Some(ended) if synced => now.saturating_sub(ended) >= i64::from(retention_days) * DAY_MS,
-        _ => false,
-    }
+/// Whether a device may now delete a visit: it has ended and the server has
+/// both its sign-in and its end. Nothing of it is needed here after that:
+/// the roll call lists who is on site, and the record is the server's to
+/// keep. A visit never signed out stays until reception closes it at the
+/// end of the day, because the fire roll call must list it with the network
+/// down.
+pub fn device_may_forget(ended: bool, server_has_it: bool) -> bool {
+    ended && server_has_it
+}
+
+/// Whether a reception device may still recognise a returning visitor (keep
+/// their [`Recognisable`]): `last_seen` — the end of their last visit here,
+/// or when they signed if no visit of theirs has ended yet, by the device's
+/// clock as `now` is — was less than the academy's `retention_days` ago.
+/// With 0 days the device recognises no one once they have left.
+pub fn device_may_recognise(last_seen: Millis, now: Millis, retention_days: u32) -> bool {
+    now.saturating_sub(last_seen) < i64::from(retention_days) * DAY_MS
 }
 
 /// Whether the server may now delete a visit: the server received its end
@@ -707,53 +744,80 @@ mod tests {
         }
     }
 
-    fn signed(name: &str, org: &str, version: u128, at: Millis) -> AgreementRecord {
-        AgreementRecord {
-            id: Uuid::from_u128(at as u128),
+    const KEY: &[u8] = b"this device's own random key....";
+
+    fn signed(name: &str, org: &str, version: u128, at: Millis) -> Recognisable {
+        Recognisable {
+            agreement_id: Uuid::from_u128(at as u128),
             policy_version_id: Uuid::from_u128(version),
-            policy_text_sha256: Sha256Hex::of(b"x"),
-            signer_name: name.into(),
             agreed: true,
             signed_at: at,
-            device_id: Uuid::from_u128(9),
-            answers: [("organisation".to_owned(), org.to_owned())].into(),
-            ..Default::default()
+            person: returning_digest(KEY, name, org),
         }
     }
 
     #[test]
     fn a_returning_visitor_is_known_by_name_and_organisation_for_the_current_version() {
-        let records = [
+        let kept = [
             signed("Ada Lovelace", "Engines Ltd", 1, 1_000),
             signed("Ada Lovelace", "Engines Ltd", 2, 2_000),
             signed("Ada Lovelace", "Other Co", 2, 3_000),
         ];
-        let found = earlier_agreement(
-            &records,
-            " ada  lovelace",
-            "ENGINES LTD",
-            Uuid::from_u128(2),
-        );
+        let typed = returning_digest(KEY, " ada  lovelace", "ENGINES LTD");
+        let found = earlier_agreement(&kept, &typed, Uuid::from_u128(2));
         assert_eq!(found.map(|a| a.signed_at), Some(2_000));
         // A new version: nobody has signed it yet.
-        assert!(
-            earlier_agreement(&records, "Ada Lovelace", "Engines Ltd", Uuid::from_u128(3))
-                .is_none()
-        );
+        assert!(earlier_agreement(&kept, &typed, Uuid::from_u128(3)).is_none());
         // A decline does not count.
         let mut declined = signed("Bo Diddley", "", 2, 4_000);
         declined.agreed = false;
-        assert!(earlier_agreement([&declined], "Bo Diddley", "", Uuid::from_u128(2)).is_none());
+        let bo = returning_digest(KEY, "Bo Diddley", "");
+        assert!(earlier_agreement([&declined], &bo, Uuid::from_u128(2)).is_none());
     }
 
     #[test]
-    fn a_device_forgets_a_visit_only_once_it_has_ended_synced_and_waited() {
-        let ended = 10 * DAY_MS;
-        assert!(!device_may_forget(None, true, 100 * DAY_MS, 1));
-        assert!(!device_may_forget(Some(ended), false, 100 * DAY_MS, 1));
-        assert!(!device_may_forget(Some(ended), true, ended + DAY_MS - 1, 1));
-        assert!(device_may_forget(Some(ended), true, ended + DAY_MS, 1));
-        assert!(device_may_forget(Some(ended), true, ended, 0));
+    fn the_returning_digest_hides_the_name_and_differs_from_device_to_device() {
+        let here = returning_digest(KEY, "Ada Lovelace", "Engines Ltd");
+        assert!(!here.as_str().to_lowercase().contains("ada"));
+        assert_ne!(
+            here,
+            Sha256Hex::of(person_key("Ada Lovelace", "Engines Ltd").as_bytes())
+        );
+        assert_ne!(
+            here,
+            returning_digest(b"another device", "Ada Lovelace", "Engines Ltd")
+        );
+        // Name and organisation stay apart: "Ada L" + "ovelace" is someone else.
+        assert_ne!(
+            returning_digest(KEY, "Ada", "Lovelace Engines Ltd"),
+            returning_digest(KEY, "Ada Lovelace", "Engines Ltd")
+        );
+    }
+
+    #[test]
+    fn a_device_forgets_a_visit_as_soon_as_it_has_ended_and_the_server_has_it() {
+        assert!(
+            !device_may_forget(false, true),
+            "on site: the roll call needs it"
+        );
+        assert!(
+            !device_may_forget(true, false),
+            "its end is not at the server yet"
+        );
+        assert!(device_may_forget(true, true));
+    }
+
+    #[test]
+    fn a_device_recognises_a_returning_visitor_for_the_academys_days_after_they_left() {
+        let left = 10 * DAY_MS;
+        assert!(device_may_recognise(left, left + DAY_MS - 1, 1));
+        assert!(!device_may_recognise(left, left + DAY_MS, 1));
+        assert!(
+            !device_may_recognise(left, left, 0),
+            "0 days: forgotten once they left"
+        );
+        // A clock that went backwards keeps it, rather than guess.
+        assert!(device_may_recognise(left, left - DAY_MS, 1));
     }
 
     #[test]

@@ -13,14 +13,14 @@ pub mod sign_in;
 pub mod sign_out;
 
 use crate::clock::now_ms;
-use crate::db::{KeptSnapshot, StoredAgreement, StoredVisit};
+use crate::db::{KeptSnapshot, StoredVisit};
 use crate::state::app_db;
 use crate::state::session::use_session;
 use crate::state::{use_sync_status, Connection};
 use haven_core::api::accounts::{DeviceKind, DeviceView};
 use haven_core::org::Academy;
 use haven_core::policy::PolicyVersion;
-use haven_core::visit::{Host, ReceptionSettings, VisitRecord, VisitorType};
+use haven_core::visit::{Host, ReceptionSettings, Recognisable, VisitRecord, VisitorType};
 use haven_core::Millis;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -37,7 +37,10 @@ pub struct Reception {
     pub visits: Vec<StoredVisit>,
     pub snapshot: Option<KeptSnapshot>,
     pub policies: Vec<PolicyVersion>,
-    pub agreements: Vec<StoredAgreement>,
+    /// This desk's key for returning visitors' digests, and what it knows
+    /// them by: never their names (`haven_core::visit::returning_digest`).
+    pub visitor_key: Vec<u8>,
+    pub returning: Vec<Recognisable>,
 }
 
 impl Reception {
@@ -139,13 +142,16 @@ pub fn use_reception(bump: RwSignal<u64>, live: bool) -> LocalResource<Result<Re
             let academy = enrolment
                 .as_ref()
                 .and_then(|e| academies.into_iter().find(|a| a.id == e.academy_id));
+            let (visitor_key, returning) =
+                db.returning_visitors().await.map_err(|e| e.to_string())?;
             Ok(Reception {
                 enrolment,
                 academy,
                 visits: db.visits().await.map_err(|e| e.to_string())?,
                 snapshot: db.reception_snapshot().await.map_err(|e| e.to_string())?,
                 policies: db.latest_policies().await.map_err(|e| e.to_string())?,
-                agreements: db.agreements().await.map_err(|e| e.to_string())?,
+                visitor_key,
+                returning,
             })
         }
     })

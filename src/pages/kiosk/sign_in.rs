@@ -18,7 +18,8 @@ use haven_core::policy::{text_hash, PolicyVersion};
 use haven_core::render::render_policy;
 use haven_core::signature::{SignatureMark, Stroke, TYPED_STATEMENT};
 use haven_core::visit::{
-    badge_code, earlier_agreement, DbsStatus, Host, VisitRecord, VisitorChecks, VisitorType,
+    badge_code, earlier_agreement, returning_digest, DbsStatus, Host, Recognisable, VisitRecord,
+    VisitorChecks, VisitorType,
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -73,7 +74,9 @@ fn SignInForm(reception: Reception) -> impl IntoView {
     let save_error = RwSignal::new(None::<String>);
     // The agreement to sign, and an earlier signature that covers it.
     let agreement = RwSignal::new(None::<PolicyVersion>);
-    let earlier = RwSignal::new(None::<AgreementRecord>);
+    // Known by the digest of the name and organisation typed now: this
+    // desk keeps no earlier visitor's name.
+    let earlier = RwSignal::new(None::<Recognisable>);
     // A returning visitor who signed an earlier version: what changed.
     let resign = RwSignal::new(None::<Resign>);
     let host_list = StoredValue::new(hosts);
@@ -155,13 +158,12 @@ fn SignInForm(reception: Reception) -> impl IntoView {
         }
         let version = version.expect("checked above");
         let found_earlier = reception.with_value(|r| {
-            earlier_agreement(
-                r.agreements.iter().map(|a| &a.record),
+            let person = returning_digest(
+                &r.visitor_key,
                 &name.get_untracked(),
                 &organisation.get_untracked(),
-                version.id,
-            )
-            .cloned()
+            );
+            earlier_agreement(&r.returning, &person, version.id).cloned()
         });
         step.set(if found_earlier.is_some() {
             Step::Returning
@@ -172,17 +174,14 @@ fn SignInForm(reception: Reception) -> impl IntoView {
         if found_earlier.is_none() {
             // Signed an earlier version here? Then say what changed.
             let theirs: Vec<EarlierSignature> = reception.with_value(|r| {
-                let person = haven_core::visit::person_key(
+                let person = returning_digest(
+                    &r.visitor_key,
                     &name.get_untracked(),
                     &organisation.get_untracked(),
                 );
-                r.agreements
+                r.returning
                     .iter()
-                    .map(|a| &a.record)
-                    .filter(|a| {
-                        let org = a.answers.get("organisation").map_or("", String::as_str);
-                        haven_core::visit::person_key(&a.signer_name, org) == person
-                    })
+                    .filter(|a| a.person == person)
                     .map(|a| (a.policy_version_id, a.agreed, a.signed_at))
                     .collect()
             });
@@ -263,7 +262,7 @@ fn SignInForm(reception: Reception) -> impl IntoView {
             let agreement_id = signed
                 .as_ref()
                 .map(|a| a.id)
-                .or_else(|| earlier.get_untracked().map(|a| a.id))
+                .or_else(|| earlier.get_untracked().map(|a| a.agreement_id))
                 .ok_or("no agreement")?;
             let checks = VisitorChecks {
                 id_seen: id_seen.get_untracked(),
@@ -369,7 +368,10 @@ fn SignInForm(reception: Reception) -> impl IntoView {
                 view! {
                     <h1 id="step-heading" tabindex="-1">"Welcome back"</h1>
                     <div class="panel" data-testid="returning-visitor">
-                        <p>{format!("{}{}", record.signer_name, record.answers.get("organisation").map(|o| format!(", {o}")).unwrap_or_default())}</p>
+                        <p>{move || {
+                            let org = organisation.get().trim().to_owned();
+                            format!("{}{}", name.get().trim(), if org.is_empty() { String::new() } else { format!(", {org}") })
+                        }}</p>
                         <p>{format!("You signed the {title} on {}. You do not need to sign it again.", crate::clock::local_date(record.signed_at))}</p>
                     </div>
                     <p class="button-row">
