@@ -157,6 +157,17 @@ async fn hidden_from(
     caller: &Caller,
     sha256: &str,
 ) -> Result<bool, AppError> {
+    // Whoever started the upload may always finish it: otherwise someone at
+    // another academy who learnt its name could log an incident of their
+    // own naming it, and so lock its own uploader out of the rest.
+    let uploader: Option<String> =
+        sqlx::query_scalar("SELECT uploaded_by FROM attachment_uploads WHERE sha256 = ?")
+            .bind(sha256)
+            .fetch_optional(&mut *db)
+            .await?;
+    if uploader.as_deref() == Some(caller.identification().as_str()) {
+        return Ok(false);
+    }
     let academies: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT i.academy_id FROM incident_attachments a \
          JOIN incidents i ON i.id = a.incident_id WHERE a.sha256 = ?",

@@ -1318,3 +1318,63 @@ async fn each_list_holds_the_callers_academys_rows_and_none_of_the_others() {
     assert!(count >= 2 * 5 * 13, "{count} lists read");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[tokio::test]
+async fn an_incident_naming_another_academys_upload_does_not_lock_its_uploader_out() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let key = incident_key(&app).await;
+    let oak = side(&app, &admin, &key, OAKFIELD_ID).await;
+    let hill = side(&app, &admin, &key, HILLTOP_ID).await;
+    // Hilltop's teacher learnt the name of Oakfield's half-sent file and logs
+    // an incident at Hilltop naming it.
+    let forger = hill.teacher();
+    let mut forged = incident_record(
+        HILLTOP_ID,
+        forger.sync_id,
+        forger.user_id.unwrap(),
+        Involved::PupilInLesson,
+        ORDINARY,
+    );
+    forged.attachments = vec![oak.partial.0.clone()];
+    push(
+        &app,
+        forger,
+        vec![Change::CreateIncident(seal(&forged, &key))],
+    )
+    .await;
+    // The forger still cannot see or touch it.
+    let (partial, ciphertext) = &oak.partial;
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/attachments/{}", partial.sha256)))
+        .bearer_auth(&forger.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    // Oakfield's teacher, who started it, finishes it, and Oakfield's DSL opens it.
+    let teacher = oak.teacher();
+    let response = put_piece(
+        &app,
+        &teacher.token,
+        &partial.sha256,
+        ciphertext.len(),
+        1,
+        ciphertext[PIECE..].to_vec(),
+    )
+    .await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let dsl = oak.person(Kind::Dsl);
+    let response = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/incidents/{}/attachments/{}",
+            oak.incident_id, partial.sha256
+        )))
+        .bearer_auth(&dsl.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
