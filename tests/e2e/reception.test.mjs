@@ -382,8 +382,8 @@ test("a visitor signs in and out with the keyboard alone", async (t) => {
   assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), "confirm-yes");
   await page.keyboard.press("Enter");
   await page.getByTestId("signed-out").waitFor();
+  // Ended here; once the server has the end, gone from the kiosk altogether.
   const { visits } = await idbContents(page, ["visits"]);
   const mine = visits.filter((v) => v.record.visitor_name === "Kay Board");
-  assert.equal(mine.length, 1, JSON.stringify(visits));
-  assert.ok(mine[0].end, "the visit has ended");
+  assert.ok(mine.length === 0 || (mine.length === 1 && mine[0].end), JSON.stringify(visits));
 });
