@@ -1,6 +1,7 @@
 //! `/admin/reception`: an academy's reception rules — who must be escorted,
-//! and how long visitor records are kept on the reception devices and on
-//! the server. Trust admins and the academy's headteacher may change them.
+//! how long a reception device recognises a returning visitor, and how long
+//! the server keeps visits. Trust admins and the academy's headteacher may
+//! change them.
 
 use super::{academies, require_token};
 use crate::api;
@@ -139,7 +140,7 @@ fn ReceptionPage(token: String) -> impl IntoView {
                 </fieldset>
                 <div class="field">
                     <label for="device-days">"Days on reception devices"</label>
-                    <p class="hint" id="device-days-hint">"After a visit has ended and reached the server. 0 removes it at the next sync."</p>
+                    <p class="hint" id="device-days-hint">"How long a desk still recognises a returning visitor after their last visit, so they need not sign again (by a one-way code, never their name). A visit itself leaves the desk once the server has the sign-out. 0: visitors sign every time."</p>
                     <input type="text" inputmode="numeric" id="device-days" class="input-short" aria-describedby="device-days-hint"
                         prop:value=move || device_days.get() on:input=move |ev| device_days.set(event_target_value(&ev))/>
                 </div>
