@@ -70,7 +70,7 @@ async fn a_page_left_mid_write_lets_the_next_pages_write_through() {
     // A is left: its transaction goes, and B's write goes through.
     events.push(&"a left".into());
     on_left();
-    assert_eq!(JsFuture::from(a).await.unwrap(), "aborted");
+    assert_eq!(a.await.unwrap(), "aborted");
     b.await.unwrap();
     on_shown_again();
     let order: Vec<String> = events.iter().filter_map(|e| e.as_string()).collect();
