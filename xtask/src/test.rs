@@ -64,6 +64,24 @@ pub fn run() -> Result {
             .env("HAVEN_DIST", &dist)
             .env("CHROMIUM", CHROMIUM),
     )?;
+    // The core journeys in each engine people use, over WebDriver: Chromium,
+    // Firefox ESR and WebKitGTK (Safari's engine), once each.
+    for engine in ["chromium", "firefox", "webkit"] {
+        #[allow(clippy::disallowed_methods)] // native tool, not wasm: the clock is fine here
+        let engine_started = Instant::now();
+        cmd::run(
+            Command::new("node")
+                .args(["--test", "--test-concurrency=1", "tests/engines/"])
+                .env("ENGINE", engine)
+                .env("HAVEN_SERVER_BIN", root().join("target/debug/haven_server"))
+                .env("HAVEN_DIST", &dist)
+                .env("CHROMIUM", CHROMIUM),
+        )?;
+        eprintln!(
+            "✓ journeys in {engine}: {:.0} s",
+            engine_started.elapsed().as_secs_f64()
+        );
+    }
     eprintln!(
         "\nAll checks passed in {:.0} s.",
         started.elapsed().as_secs_f64()

@@ -17,7 +17,54 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub fn ensure_all() -> Result {
     ensure_build_tools()?;
     ensure_cargo_audit()?;
-    ensure_browser()
+    ensure_browser()?;
+    ensure_other_engines()
+}
+
+pub const FIREFOX: &str = "/usr/bin/firefox-esr";
+pub const WEBKIT_DRIVER: &str = "/usr/bin/WebKitWebDriver";
+pub const XVFB: &str = "/usr/bin/Xvfb";
+/// geckodriver from crates.io, which drives Debian's Firefox ESR.
+pub const GECKODRIVER_VERSION: &str = "0.37.1";
+
+/// Firefox ESR and WebKitGTK (the engine of Safari) from Debian, with their
+/// WebDriver servers (geckodriver from crates.io; WebKitWebDriver with the
+/// MiniBrowser) and Xvfb for WebKitGTK's display: `tests/engines` runs the
+/// core journeys in each.
+pub fn ensure_other_engines() -> Result {
+    if [FIREFOX, WEBKIT_DRIVER, XVFB]
+        .iter()
+        .all(|p| Path::new(p).exists())
+    {
+        skip("firefox-esr, webkit2gtk-driver and xvfb")?;
+    } else {
+        apt_install(&["firefox-esr", "webkit2gtk-driver", "xvfb"])?;
+    }
+    if output("geckodriver", &["--version"]).is_some_and(|v| v.contains(GECKODRIVER_VERSION)) {
+        return skip("geckodriver");
+    }
+    cmd::run(Command::new("cargo").args([
+        "install",
+        &format!("geckodriver@{GECKODRIVER_VERSION}"),
+        "--locked",
+    ]))
+}
+
+/// `apt-get install` of Debian packages, through sudo when not root.
+fn apt_install(packages: &[&str]) -> Result {
+    let sudo = output("id", &["-u"]).is_some_and(|u| u.trim() != "0");
+    let apt = |args: &[&str]| {
+        let mut c = Command::new(if sudo { "sudo" } else { "apt-get" });
+        if sudo {
+            c.arg("apt-get");
+        }
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    cmd::run(&mut apt(&["update"]))?;
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend_from_slice(packages);
+    cmd::run(&mut apt(&install))
 }
 
 /// What building the PWA needs.
@@ -109,27 +156,7 @@ pub fn ensure_browser() -> Result {
     if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
         return skip("chromium and chromedriver");
     }
-    let sudo = output("id", &["-u"]).is_some_and(|u| u.trim() != "0");
-    let apt = |args: &[&str]| {
-        let mut c = if sudo {
-            Command::new("sudo")
-        } else {
-            Command::new("apt-get")
-        };
-        if sudo {
-            c.arg("apt-get");
-        }
-        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        c
-    };
-    cmd::run(&mut apt(&["update"]))?;
-    cmd::run(&mut apt(&[
-        "install",
-        "-y",
-        "--no-install-recommends",
-        "chromium",
-        "chromium-driver",
-    ]))
+    apt_install(&["chromium", "chromium-driver"])
 }
 
 fn skip(what: &str) -> Result {
