@@ -24,7 +24,9 @@ export async function havenServer(t) {
   let current = await startServer({ port, database });
   const base = current.base;
   t.after(async () => {
-    await current.stop();
+    // Killed, not stopped: a graceful stop would wait for the browser's
+    // open connections, and the browser may not have quit yet.
+    await current.kill();
     scratch.cleanup();
   });
   return {

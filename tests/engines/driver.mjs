@@ -18,6 +18,9 @@ import { Capabilities, WebDriver } from "selenium-webdriver";
 import { Executor, HttpClient } from "selenium-webdriver/http/index.js";
 import { chromiumArgs, chromiumPath, freePort, sleep } from "../e2e/support.mjs";
 
+/** Resolves to `value` after `ms`, without keeping the process alive meanwhile. */
+const after = (ms, value) => new Promise((resolve) => setTimeout(resolve, ms, value).unref());
+
 export const ENGINE = process.env.ENGINE ?? "chromium";
 if (!["chromium", "firefox", "webkit"].includes(ENGINE)) {
   throw new Error(`ENGINE must be chromium, firefox or webkit, not ${ENGINE}`);
@@ -95,7 +98,7 @@ async function startXvfb(n) {
     new Promise((r) => proc.stdio[3].once("data", () => r(true))),
     exited.then(() => false),
     new Promise((r) => proc.on("error", () => r(false))),
-    sleep(10_000).then(() => false),
+    after(10_000, false),
   ]);
   // fd 3 stays open: Xvfb may write to it again (the newline after the
   // number), and a closed pipe would kill it with SIGPIPE.
@@ -185,7 +188,7 @@ export async function startBrowser(t, { width = 1024, height = 768 } = {}) {
   t.after(async () => {
     await driver?.quit().catch(() => {});
     proc.kill("SIGTERM");
-    await Promise.race([exited, sleep(5_000)]);
+    await Promise.race([exited, after(5_000)]);
     if (proc.exitCode === null) proc.kill("SIGKILL");
     await spec.display?.stop();
     log.end();
@@ -206,7 +209,7 @@ export async function startBrowser(t, { width = 1024, height = 768 } = {}) {
   }
   // A browser that cannot start (no display, say) leaves WebKitWebDriver waiting for ever.
   const session = WebDriver.createSession(new Executor(new HttpClient(url)), new Capabilities(spec.caps));
-  const started = await Promise.race([session.getSession().then(() => true), sleep(60_000).then(() => false)]);
+  const started = await Promise.race([session.getSession().then(() => true), after(60_000, false)]);
   if (!started) throw new Error(`${ENGINE} did not start within 60 s; see ${logPath}`);
   driver = session;
   await driver.manage().setTimeouts({ script: 60_000, pageLoad: 60_000, implicit: 0 });
