@@ -3,7 +3,7 @@
 use crate::build;
 use crate::cmd::{self, root, Result};
 use crate::deps_audit;
-use crate::tools::{self, CHROMEDRIVER, CHROMIUM};
+use crate::tools::{self, CHROMEDRIVER, CHROMIUM, FIREFOX, WEBKIT_DRIVER};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -46,13 +46,17 @@ pub fn run() -> Result {
     // Schemathesis against the real server, from its own OpenAPI document.
     schemathesis()?;
 
-    // wasm-bindgen-test against real IndexedDB in headless Chromium.
+    // wasm-bindgen-test against real IndexedDB in headless Chromium
+    // (GECKODRIVER, if set, would take precedence over CHROMEDRIVER)...
     cmd::run(
         Command::new("cargo")
             .args(["test", "-p", "haven", "--target", "wasm32-unknown-unknown"])
             .env("CHROMEDRIVER", CHROMEDRIVER)
+            .env_remove("GECKODRIVER")
             .env("WASM_BINDGEN_TEST_TIMEOUT", "120"),
     )?;
+    // ...and in headless Firefox ESR: IndexedDB, Web Locks and WebCrypto as Gecko has them.
+    wasm_tests_in_firefox()?;
 
     // End to end: the release PWA served by the real server, driven in Chromium.
     let dist = build::build_pwa()?;
@@ -64,29 +68,81 @@ pub fn run() -> Result {
             .env("HAVEN_DIST", &dist)
             .env("CHROMIUM", CHROMIUM),
     )?;
-    // The core journeys in each engine people use, over WebDriver: Chromium,
-    // Firefox ESR and WebKitGTK (Safari's engine), once each.
-    for engine in ["chromium", "firefox", "webkit"] {
-        #[allow(clippy::disallowed_methods)] // native tool, not wasm: the clock is fine here
-        let engine_started = Instant::now();
-        cmd::run(
-            Command::new("node")
-                .args(["--test", "--test-concurrency=1", "tests/engines/"])
-                .env("ENGINE", engine)
-                .env("HAVEN_SERVER_BIN", root().join("target/debug/haven_server"))
-                .env("HAVEN_DIST", &dist)
-                .env("CHROMIUM", CHROMIUM),
-        )?;
-        eprintln!(
-            "✓ journeys in {engine}: {:.0} s",
-            engine_started.elapsed().as_secs_f64()
-        );
-    }
+    journeys(&dist)?;
     eprintln!(
         "\nAll checks passed in {:.0} s.",
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The wasm browser tests (`tests/web`) in Firefox ESR through geckodriver.
+/// Firefox's optimising compiler is off for them: on two cores it spent two
+/// minutes compiling the debug test module before the first test ran
+/// (about 4 s with the baseline compiler alone); what the tests check does
+/// not depend on it.
+fn wasm_tests_in_firefox() -> Result {
+    #[allow(clippy::disallowed_methods)] // native tool, not wasm: the clock is fine here
+    let started = Instant::now();
+    let capabilities = root().join("target/webdriver-firefox.json");
+    let json = format!(
+        r#"{{"moz:firefoxOptions": {{"binary": "{FIREFOX}", "prefs": {{"javascript.options.wasm_optimizingjit": false}}}}}}"#
+    );
+    std::fs::write(&capabilities, json)
+        .map_err(|e| format!("cannot write {}: {e}", capabilities.display()))?;
+    cmd::run(
+        Command::new("cargo")
+            .args(["test", "-p", "haven", "--target", "wasm32-unknown-unknown"])
+            .env("GECKODRIVER", tools::geckodriver())
+            .env_remove("CHROMEDRIVER")
+            .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &capabilities)
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "120"),
+    )?;
+    eprintln!(
+        "✓ wasm tests in Firefox in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The core journeys (`tests/engines`) over WebDriver in each engine people
+/// use: Chromium, Firefox ESR and WebKitGTK (Safari's engine), one after
+/// the other. Every engine runs even if one fails; then it fails naming them.
+/// Each engine's driver log is in `target/engines/ENGINE/`.
+fn journeys(dist: &std::path::Path) -> Result {
+    let mut failed = Vec::new();
+    for engine in ["chromium", "firefox", "webkit"] {
+        #[allow(clippy::disallowed_methods)] // native tool, not wasm: the clock is fine here
+        let started = Instant::now();
+        let result = cmd::run(
+            Command::new("node")
+                .args(["--test", "--test-concurrency=1", "tests/engines/"])
+                .env("ENGINE", engine)
+                .env("HAVEN_SERVER_BIN", root().join("target/debug/haven_server"))
+                .env("HAVEN_DIST", dist)
+                .env("CHROMIUM", CHROMIUM)
+                .env("CHROMEDRIVER", CHROMEDRIVER)
+                .env("FIREFOX", FIREFOX)
+                .env("GECKODRIVER", tools::geckodriver())
+                .env("WEBKIT_DRIVER", WEBKIT_DRIVER),
+        );
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => eprintln!("✓ journeys in {engine}: {secs:.0} s"),
+            Err(e) => {
+                eprintln!("✗ journeys in {engine} failed after {secs:.0} s: {e}");
+                failed.push(engine);
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the journeys failed in {} (driver logs in target/engines/)",
+            failed.join(", ")
+        ))
+    }
 }
 
 /// Test cases Schemathesis makes per operation and phase: enough to reach

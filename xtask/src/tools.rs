@@ -4,7 +4,7 @@
 //! downloads a prebuilt binary from anywhere else, and Trunk runs offline.
 
 use crate::cmd::{self, output, root, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TRUNK_VERSION: &str = "0.21.14";
@@ -40,7 +40,11 @@ pub fn ensure_other_engines() -> Result {
     } else {
         apt_install(&["firefox-esr", "webkit2gtk-driver", "xvfb"])?;
     }
-    if output("geckodriver", &["--version"]).is_some_and(|v| v.contains(GECKODRIVER_VERSION)) {
+    let have = geckodriver()
+        .to_str()
+        .and_then(|g| output(g, &["--version"]))
+        .unwrap_or_default();
+    if have.contains(GECKODRIVER_VERSION) {
         return skip("geckodriver");
     }
     cmd::run(Command::new("cargo").args([
@@ -48,6 +52,17 @@ pub fn ensure_other_engines() -> Result {
         &format!("geckodriver@{GECKODRIVER_VERSION}"),
         "--locked",
     ]))
+}
+
+/// Where `cargo install` puts geckodriver (`$CARGO_HOME/bin`, by default
+/// `~/.cargo/bin`), so it is found whether or not that folder is on the PATH.
+pub fn geckodriver() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
+        })
+        .join("bin/geckodriver")
 }
 
 /// `apt-get install` of Debian packages, through sudo when not root.
@@ -135,7 +150,8 @@ fn ensure_wasm_bindgen() -> Result {
     cmd::run(Command::new("cargo").args(["install", &format!("wasm-bindgen-cli@{want}")]))
 }
 
-/// binaryen (wasm-opt), playwright-core and axe-core, pinned by package-lock.json.
+/// binaryen (wasm-opt), playwright-core, axe-core and selenium-webdriver,
+/// pinned by package-lock.json.
 fn ensure_node_packages() -> Result {
     let root = root();
     let have = |p: &str| root.join("node_modules").join(p).exists();
@@ -145,7 +161,7 @@ fn ensure_node_packages() -> Result {
         (Ok(a), Ok(b)) => a.modified().ok() <= b.modified().ok(),
         _ => false,
     };
-    if fresh && have(".bin/wasm-opt") && have("playwright-core") {
+    if fresh && have(".bin/wasm-opt") && have("playwright-core") && have("selenium-webdriver") {
         return skip("npm packages");
     }
     cmd::run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]))
