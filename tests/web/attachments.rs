@@ -10,30 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-#[wasm_bindgen(inline_js = r##"
-export async function photo(width, height, type) {
-  const c = document.createElement("canvas");
-  c.width = width; c.height = height;
-  const ctx = c.getContext("2d");
-  ctx.fillStyle = "#3a7"; ctx.fillRect(0, 0, width, height);
-  ctx.fillStyle = "#fff"; ctx.fillRect(width / 4, height / 4, width / 2, height / 2);
-  const blob = await new Promise((r) => c.toBlob(r, type, 0.95));
-  return new File([blob], "IMG_0001." + type.split("/")[1], { type });
-}
-export async function image_size(bytes) {
-  const bitmap = await createImageBitmap(new Blob([bytes]));
-  return [bitmap.width, bitmap.height];
-}
-export async function open_file(key, iv, ciphertext) {
-  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  const k = await crypto.subtle.importKey("raw", bytes(key), "AES-GCM", false, ["decrypt"]);
-  return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: bytes(iv) }, k, ciphertext));
-}
-export async function sha256_hex(bytes) {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-"##)]
+#[wasm_bindgen(module = "/tests/web/browser.js")]
 extern "C" {
     async fn photo(width: u32, height: u32, content_type: &str) -> JsValue;
     async fn image_size(bytes: &[u8]) -> JsValue;

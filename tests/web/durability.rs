@@ -8,25 +8,7 @@ use uuid::Uuid;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-#[wasm_bindgen(inline_js = r#"
-export function spy_on_transactions() {
-  const original = IDBDatabase.prototype.transaction;
-  window.__txOptions = [];
-  IDBDatabase.prototype.transaction = function (stores, mode, options) {
-    window.__txOptions.push({ stores: [].concat(stores), mode, durability: options && options.durability });
-    return original.apply(this, arguments);
-  };
-  return () => { IDBDatabase.prototype.transaction = original; };
-}
-export function recorded_transactions() { return JSON.stringify(window.__txOptions); }
-export function fill_the_disk() {
-  const original = IDBObjectStore.prototype.add;
-  IDBObjectStore.prototype.add = function () {
-    throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
-  };
-  return () => { IDBObjectStore.prototype.add = original; };
-}
-"#)]
+#[wasm_bindgen(module = "/tests/web/browser.js")]
 extern "C" {
     fn spy_on_transactions() -> js_sys::Function;
     fn recorded_transactions() -> String;

@@ -11,28 +11,7 @@ use uuid::Uuid;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-#[wasm_bindgen(inline_js = r#"
-export function spy_on_new_id_transactions() {
-  const original = IDBDatabase.prototype.transaction;
-  window.__newIdTx = [];
-  IDBDatabase.prototype.transaction = function (stores, mode, options) {
-    window.__newIdTx.push({ stores: [].concat(stores), mode, durability: options && options.durability });
-    return original.apply(this, arguments);
-  };
-  return () => { IDBDatabase.prototype.transaction = original; };
-}
-export function new_id_transactions() { return JSON.stringify(window.__newIdTx); }
-export function fail_the_third_put() {
-  const original = IDBObjectStore.prototype.put;
-  let n = 0;
-  IDBObjectStore.prototype.put = function () {
-    n += 1;
-    if (n === 3) throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
-    return original.apply(this, arguments);
-  };
-  return () => { IDBObjectStore.prototype.put = original; };
-}
-"#)]
+#[wasm_bindgen(module = "/tests/web/browser.js")]
 extern "C" {
     fn spy_on_new_id_transactions() -> js_sys::Function;
     fn new_id_transactions() -> String;

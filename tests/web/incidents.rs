@@ -17,23 +17,7 @@ use uuid::Uuid;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-#[wasm_bindgen(inline_js = r#"
-export async function server_key() {
-  const pair = await crypto.subtle.generateKey(
-    { name: "RSA-OAEP", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
-    true, ["wrapKey", "unwrapKey", "encrypt", "decrypt"]);
-  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
-  window.__incidentPrivateKey = pair.privateKey;
-  return btoa(String.fromCharCode(...spki));
-}
-export async function open_as_server(wrapped, iv, ciphertext) {
-  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  const key = await crypto.subtle.unwrapKey("raw", bytes(wrapped), window.__incidentPrivateKey,
-    { name: "RSA-OAEP" }, { name: "AES-GCM" }, false, ["decrypt"]);
-  const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: bytes(iv) }, key, bytes(ciphertext));
-  return new TextDecoder().decode(plain);
-}
-"#)]
+#[wasm_bindgen(module = "/tests/web/browser.js")]
 extern "C" {
     async fn server_key() -> JsValue;
     async fn open_as_server(wrapped: &str, iv: &str, ciphertext: &str) -> JsValue;

@@ -8,47 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-#[wasm_bindgen(inline_js = r#"
-function open(name, idb = indexedDB) {
-  return new Promise((ok, no) => {
-    const r = idb.open(name, 1);
-    r.onupgradeneeded = () => r.result.createObjectStore("s");
-    r.onsuccess = () => ok(r.result);
-    r.onerror = () => no(r.error);
-  });
-}
-// Page A, mid-write: a readwrite transaction kept busy, as a page frozen
-// between two requests of one transaction keeps it open.
-export async function busy_writer(name) {
-  const db = await open(name);
-  const tx = db.transaction("s", "readwrite");
-  const store = tx.objectStore("s");
-  let n = 0;
-  const more = () => {
-    try { store.put(n++, "k").onsuccess = more; } catch (_) { /* aborted */ }
-  };
-  more();
-  return new Promise((ok) => { tx.onabort = () => ok("aborted"); tx.oncomplete = () => ok("committed"); });
-}
-// Page B, another document of the same origin (an iframe: its own window,
-// its own IndexedDB connection, nothing of this page's tracking): one write,
-// resolved when it commits.
-export async function one_write(name, events) {
-  const frame = document.createElement("iframe");
-  document.body.appendChild(frame);
-  const db = await open(name, frame.contentWindow.indexedDB);
-  const tx = db.transaction("s", "readwrite");
-  tx.objectStore("s").put("b", "k");
-  await new Promise((ok, no) => { tx.oncomplete = ok; tx.onerror = () => no(tx.error); });
-  events.push("b committed");
-  db.close();
-  frame.remove();
-}
-export async function held_locks() {
-  const state = await navigator.locks.query();
-  return state.held.map((l) => l.name);
-}
-"#)]
+#[wasm_bindgen(module = "/tests/web/browser.js")]
 extern "C" {
     fn busy_writer(name: &str) -> js_sys::Promise;
     fn one_write(name: &str, events: &js_sys::Array) -> js_sys::Promise;

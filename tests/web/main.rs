@@ -1,4 +1,6 @@
-//! Browser tests: real IndexedDB in headless Chromium (wasm-bindgen-test).
+//! Browser tests: real IndexedDB in headless Chromium and Firefox
+//! (wasm-bindgen-test). JavaScript a test needs goes in `browser.js`, not
+//! in an `inline_js` block: that file says why.
 #![cfg(target_arch = "wasm32")]
 
 mod attachments;

@@ -22,16 +22,7 @@ use uuid::Uuid;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-#[wasm_bindgen(inline_js = r#"
-export function fail_requests(store, method) {
-  const original = IDBObjectStore.prototype[method];
-  IDBObjectStore.prototype[method] = function () {
-    if (this.name === store) throw new DOMException("made to fail", "UnknownError");
-    return original.apply(this, arguments);
-  };
-  return () => { IDBObjectStore.prototype[method] = original; };
-}
-"#)]
+#[wasm_bindgen(module = "/tests/web/browser.js")]
 extern "C" {
     /// Makes every `method` request (`put`, `delete`) on `store` fail as it
     /// is made; call the returned function to undo it.
