@@ -6,8 +6,9 @@
 //! the next Haven page could never sync (the lock) or never write (a
 //! readwrite transaction on the same stores). So at `pagehide` (and
 //! Chromium's `freeze`), before the page is frozen, Haven lets go: the sync
-//! pass holding the lock is abandoned ([`leaving`] wakes it), and every
-//! IndexedDB transaction still open is aborted. Nothing is lost by either: an
+//! pass holding the lock is abandoned ([`leaving`] wakes it), every
+//! IndexedDB transaction still open is aborted, and none is started
+//! until the page is shown again. Nothing is lost by either: an
 //! aborted write was never reported as saved, and the sync pass is run again
 //! when the page comes back (`pageshow` with `persisted`, or `resume`).
 
@@ -22,11 +23,18 @@ use wasm_bindgen::JsCast;
 // completes or aborts.
 #[wasm_bindgen(inline_js = r#"
 const open = new Set();
+let left = false;
 export function track_transactions() {
   const proto = globalThis.IDBDatabase && IDBDatabase.prototype;
   if (!proto || proto.__havenTracked) return;
   const make = proto.transaction;
   proto.transaction = function (...args) {
+    if (left) {
+      // Work still running after the page was left (an await that resumed
+      // between pagehide and the freeze) must not start a transaction the
+      // frozen page would hold.
+      throw new DOMException("the page was left", "AbortError");
+    }
     const tx = make.apply(this, args);
     open.add(tx);
     const done = () => open.delete(tx);
@@ -35,6 +43,9 @@ export function track_transactions() {
     return tx;
   };
   Object.defineProperty(proto, "__havenTracked", { value: true });
+}
+export function set_left(value) {
+  left = value;
 }
 export function abort_open_transactions() {
   let aborted = 0;
@@ -50,6 +61,7 @@ export function open_transactions() {
 "#)]
 extern "C" {
     fn track_transactions();
+    fn set_left(left: bool);
     fn abort_open_transactions() -> u32;
     /// How many transactions this page has open (for tests).
     pub fn open_transactions() -> u32;
@@ -79,6 +91,7 @@ pub async fn leaving() {
 /// open transactions. Public so tests can run it as the browser would.
 pub fn on_left() {
     HIDDEN.with(|h| h.set(true));
+    set_left(true);
     for waiter in WAITING.with(|w| std::mem::take(&mut *w.borrow_mut())) {
         let _ = waiter.send(());
     }
@@ -91,6 +104,7 @@ pub fn on_left() {
 /// The page is in use again after being left: sync resumes.
 pub fn on_shown_again() {
     HIDDEN.with(|h| h.set(false));
+    set_left(false);
     crate::state::nudge_sync();
 }
 
