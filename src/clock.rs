@@ -36,25 +36,8 @@ pub fn local_date(at: Millis) -> String {
 /// The day `at` in the device's own zone, as a person writes it: "7 March
 /// 2027".
 pub fn long_date(at: Millis) -> String {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at as f64));
-    let month = MONTHS
-        .get(date.get_month() as usize)
-        .copied()
-        .unwrap_or_default();
+    let month = haven_core::calendar::month_name(date.get_month());
     format!("{} {month} {}", date.get_date(), date.get_full_year())
 }
 

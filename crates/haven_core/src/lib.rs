@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod agreement;
 pub mod api;
+pub mod calendar;
 pub mod compliance;
 pub mod crockford;
 pub mod hash;

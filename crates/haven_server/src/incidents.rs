@@ -454,7 +454,7 @@ pub fn report(incidents: &[IncidentSummary], academy_names: &[(Uuid, String)]) -
             .find(|(id, _)| *id == i.academy_id)
             .map_or_else(|| i.academy_id.to_string(), |(_, n)| n.clone());
         bump(&mut by_academy, i.academy_id.to_string(), academy_name);
-        let (key, label) = month_of(i.occurred_at);
+        let (key, label) = haven_core::calendar::month_of(i.occurred_at);
         bump(&mut by_month, key, label);
         let (key, label) = if i.involved.is_pupil() { PUPIL } else { STAFF };
         bump(&mut by_group, key.to_owned(), label.to_owned());
@@ -499,35 +499,6 @@ pub fn report_rows(report: &IncidentReport) -> Vec<Vec<String>> {
     rows
 }
 
-/// The UTC month of a time: (`YYYY-MM`, "September 2026").
-fn month_of(millis: Millis) -> (String, String) {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    // Howard Hinnant's civil_from_days.
-    let z = millis.div_euclid(86_400_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let name = MONTHS[usize::try_from(month - 1).unwrap_or(0).min(11)];
-    (format!("{year:04}-{month:02}"), format!("{name} {year}"))
-}
-
 /// Incidents at the academies `who` leads naming `name` among the people
 /// involved (compared as `accounts::clean`, ignoring case), newest first.
 pub async fn naming(
@@ -557,21 +528,4 @@ pub async fn naming(
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn months_are_utc_calendar_months() {
-        assert_eq!(month_of(0).0, "1970-01");
-        // 2026-09-01T00:00:00Z and a millisecond before.
-        assert_eq!(
-            month_of(1_788_220_800_000),
-            ("2026-09".into(), "September 2026".into())
-        );
-        assert_eq!(month_of(1_788_220_799_999).0, "2026-08");
-        assert_eq!(month_of(951_782_400_000).0, "2000-02", "29 February 2000");
-    }
 }
