@@ -35,6 +35,18 @@ async fn push(app: &TestApp, token: &str, body: &impl serde::Serialize) -> reqwe
         .unwrap()
 }
 
+/// Signs a session out through `path` (one session, or all of the person's).
+async fn sign_out(app: &TestApp, path: &str, session: &str) {
+    let out = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204, "{path}");
+}
+
 async fn agreements(app: &TestApp) -> i64 {
     let pool = crate::authorization::open_db(app).await;
     sqlx::query_scalar("SELECT COUNT(*) FROM agreements")
@@ -145,14 +157,7 @@ async fn a_sync_credential_ends_with_its_session() {
     // Signing out.
     let teacher = session(&app, TEACHER_EMAIL).await;
     let credential = made(&app, &teacher, &laptop).await;
-    let out = app
-        .client
-        .post(app.url("/api/v1/auth/logout"))
-        .bearer_auth(&teacher)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.status(), 204);
+    sign_out(&app, "/api/v1/auth/logout", &teacher).await;
     expect_error(
         push(&app, &credential.token, &body).await,
         401,
@@ -164,14 +169,7 @@ async fn a_sync_credential_ends_with_its_session() {
     let here = session(&app, TEACHER_EMAIL).await;
     let elsewhere = session(&app, TEACHER_EMAIL).await;
     let credential = made(&app, &here, &laptop).await;
-    let out = app
-        .client
-        .post(app.url("/api/v1/auth/logout-everywhere"))
-        .bearer_auth(&elsewhere)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.status(), 204);
+    sign_out(&app, "/api/v1/auth/logout-everywhere", &elsewhere).await;
     expect_error(
         push(&app, &credential.token, &body).await,
         401,
