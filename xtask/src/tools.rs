@@ -202,23 +202,7 @@ pub fn ensure_schemathesis() -> Result<std::path::PathBuf> {
         .status()
         .is_ok_and(|s| s.success());
     if !venv_works {
-        let root_user = output("id", &["-u"]).is_some_and(|u| u.trim() == "0");
-        let apt = |args: &[&str]| {
-            let mut c = Command::new(if root_user { "apt-get" } else { "sudo" });
-            if !root_user {
-                c.arg("apt-get");
-            }
-            c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-            c
-        };
-        cmd::run(&mut apt(&["update"]))?;
-        cmd::run(&mut apt(&[
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "python3",
-            "python3-venv",
-        ]))?;
+        apt_install(&["python3", "python3-venv"])?;
     }
     if !venv.join("bin/pip").exists() {
         cmd::run(
