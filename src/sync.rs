@@ -171,8 +171,11 @@ async fn push_with_timeout(
 
 /// The token to push with, or why there is none.
 async fn push_token(db: &Db) -> Result<String, SyncError> {
-    retire_stored_session(db).await?;
-    match db.credential().await? {
+    let credential = match db.credential().await? {
+        Some(c) => Some(retire_stored_session(db, c).await?),
+        None => None,
+    };
+    match credential {
         Some(c) if c.usable(now_ms()) => Ok(c.token),
         Some(c) if c.refused && c.kind == crate::db::CredentialKind::Device => {
             Err(SyncError::NeedsCredential(DEVICE_REVOKED.into()))
@@ -186,12 +189,13 @@ async fn push_token(db: &Db) -> Result<String, SyncError> {
 /// session readable here: swap it for a sync credential made from it, so the
 /// session itself leaves storage (its sealed copy stays with the person's
 /// key). Offline, it waits for the next pass; refused, it is dropped.
-async fn retire_stored_session(db: &Db) -> Result<(), SyncError> {
-    let Some(mut credential) = db.credential().await? else {
-        return Ok(());
-    };
+/// Returns the credential to push with.
+async fn retire_stored_session(
+    db: &Db,
+    mut credential: crate::db::Credential,
+) -> Result<crate::db::Credential, SyncError> {
     if credential.kind != crate::db::CredentialKind::Staff || !credential.token.starts_with("hs_") {
-        return Ok(());
+        return Ok(credential);
     }
     match crate::state::session::sync_credential(db, &credential.token).await {
         Ok(made) => {
@@ -209,7 +213,7 @@ async fn retire_stored_session(db: &Db) -> Result<(), SyncError> {
         }
         Err(_) => {}
     }
-    Ok(())
+    Ok(credential)
 }
 
 /// Marks the stored credential as refused, so sync stops sending it and the
