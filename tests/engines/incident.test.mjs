@@ -12,15 +12,7 @@ import { enrol, havenServer, signIn, since, unlock } from "./app.mjs";
 const PIN = "402913";
 const DESCRIPTION = "Pupil searched for and opened images that may be illegal on the library PC";
 
-// WebKitGTK 2.50 with its page cache on: now and then "Submit incident"
-// never finishes; haven-sync is held and no readwrite IndexedDB transaction
-// completes (a page left during the set-up, frozen in the page cache, still
-// holds one). Never seen with MINIBROWSER_ARGS=--enable-page-cache=false.
-const todo =
-  ENGINE === "webkit" &&
-  "WebKit: now and then a page left during set-up, frozen in the page cache, blocks IndexedDB and the incident is never stored";
-
-test(`[${ENGINE}] an incident logged offline on a shared tablet reaches the DSL once`, { todo }, async (t) => {
+test(`[${ENGINE}] an incident logged offline on a shared tablet reaches the DSL once`, async (t) => {
   const server = await havenServer(t);
   const b = await startBrowser(t, { width: 1024, height: 768 });
   await b.goto(`${server.base}/policies`);
