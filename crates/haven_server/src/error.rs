@@ -79,6 +79,15 @@ pub enum AppError {
     LinkUsed,
     #[error("this link has expired; ask the school for a new one")]
     LinkExpired,
+    /// The readiness check found the database not answering
+    /// (`GET /api/v1/ready`); the cause is logged, not returned.
+    #[error(
+        "the database did not answer within 2 seconds, so this server cannot serve requests \
+         now; a load balancer should send them to another server. Operator: see this \
+         server's log for the cause, and check the disk holding the database file (space, \
+         permissions, errors)"
+    )]
+    DatabaseUnavailable,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -116,6 +125,9 @@ impl AppError {
             AppError::SyncCredentialOnly => (StatusCode::FORBIDDEN, "sync_credential_only"),
             AppError::LinkUsed => (StatusCode::GONE, "link_used"),
             AppError::LinkExpired => (StatusCode::GONE, "link_expired"),
+            AppError::DatabaseUnavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+            }
             AppError::Database(_) | AppError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -136,7 +148,10 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if status.is_server_error() && !matches!(self, AppError::Busy { .. }) {
+        // Busy and DatabaseUnavailable say what to do and hold nothing
+        // internal; the other server errors are logged and answered generically.
+        let says_what_to_do = matches!(self, AppError::Busy { .. } | AppError::DatabaseUnavailable);
+        let message = if status.is_server_error() && !says_what_to_do {
             tracing::error!(error = %self, "request failed");
             "something went wrong on the server; try again later".to_owned()
         } else {
