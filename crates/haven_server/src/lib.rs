@@ -27,6 +27,7 @@ pub mod policies;
 pub mod pull;
 pub mod push;
 pub mod query;
+pub mod request_id;
 mod routes;
 pub mod rules;
 pub mod security_headers;
@@ -50,12 +51,14 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
-/// The whole app: the API under `/api` and the PWA everywhere else, every
-/// response with the security headers of [`security_headers`].
+/// The whole app: the API under `/api` and the PWA everywhere else; every
+/// response with the security headers of [`security_headers`] and an
+/// `X-Request-Id` ([`request_id`]).
 pub fn app(state: AppState) -> Router {
     let body_idle = state.read_timeouts.body_idle;
     let pwa = static_files::router(&state.static_dir);
@@ -82,9 +85,20 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(
             // Error responses are logged where they are made (AppError), so the
-            // trace layer reports them only at debug level.
-            TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+            // trace layer reports them only at debug level. Each request's
+            // span carries its id, so every line logged for it does.
+            TraceLayer::new_for_http()
+                .make_span_with(request_id::span_for)
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
         )
+        // The id goes back on every response, the layers' own answers included.
+        .layer(PropagateRequestIdLayer::new(request_id::X_REQUEST_ID))
+        // A request without an acceptable id of its own gets a new UUID.
+        .layer(SetRequestIdLayer::new(
+            request_id::X_REQUEST_ID,
+            MakeRequestUuid,
+        ))
+        .layer(middleware::from_fn(request_id::drop_unacceptable))
         .layer(middleware::from_fn_with_state(
             security,
             security_headers::layer,

@@ -24,6 +24,7 @@ mod policies;
 mod publishing;
 mod pull;
 mod rate_limits;
+mod request_ids;
 mod rules;
 mod second_factor;
 mod static_files;
