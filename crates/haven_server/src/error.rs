@@ -88,6 +88,12 @@ pub enum AppError {
          permissions, errors)"
     )]
     DatabaseUnavailable,
+    /// `GET /metrics` without the operator's metrics token.
+    #[error(
+        "send the metrics token this server was started with (--metrics-token, \
+         HAVEN_METRICS_TOKEN) as `Authorization: Bearer TOKEN`"
+    )]
+    MetricsTokenWrong,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -128,6 +134,7 @@ impl AppError {
             AppError::DatabaseUnavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
+            AppError::MetricsTokenWrong => (StatusCode::UNAUTHORIZED, "metrics_token_wrong"),
             AppError::Database(_) | AppError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -167,6 +174,9 @@ impl IntoResponse for AppError {
             _ => None,
         };
         let mut response = (status, axum::Json(body)).into_response();
+        // For the metrics: every refusal is counted by its code where it
+        // leaves the app (`metrics::count_refusals`).
+        response.extensions_mut().insert(ErrorCode(code));
         if let Some(ms) = retry_after_ms {
             let secs = (ms.max(1000) + 999) / 1000;
             if let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string()) {
@@ -184,6 +194,12 @@ impl IntoResponse for AppError {
         response
     }
 }
+
+/// The `code` of the API error a response carries, left in its extensions
+/// by [`AppError::into_response`]. Codes are written in the code, never
+/// taken from a request, so they are a bounded set of metric labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub &'static str);
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]

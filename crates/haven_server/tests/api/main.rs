@@ -19,6 +19,7 @@ mod import_cli;
 mod incidents;
 mod ledger;
 mod library_client;
+mod metrics;
 mod openapi;
 mod policies;
 mod publishing;

@@ -46,6 +46,7 @@ async fn every_response_carries_a_new_request_id() {
         ("/api/v1/health", 200),
         ("/api/v1/no-such-thing", 404),
         ("/", 200),
+        ("/metrics", 404),
     ] {
         let response = app.get(path).await;
         assert_eq!(response.status(), status, "{path}");
