@@ -13,6 +13,7 @@
 //! or network, which carries it on with TLS and whatever sign-in it needs.
 
 use crate::error::{AppError, ServerError};
+use crate::metrics::{Job, Metrics};
 use haven_core::org::Academy;
 use haven_core::sync::wire::{Change, Outcome, PushRequest, PushResponse};
 use lettre::message::header::ContentType;
@@ -126,32 +127,43 @@ impl AlertMailer {
     }
 
     /// Sends the alert for each of `incidents` that is stored as immediate,
-    /// in a task of its own; failures are logged, never returned.
-    pub fn spawn_alerts(self: &Arc<Self>, pool: SqlitePool, incidents: Vec<Uuid>) {
+    /// in a task of its own; failures are logged and counted in `metrics`
+    /// (as is each email sent), never returned.
+    pub fn spawn_alerts(
+        self: &Arc<Self>,
+        pool: SqlitePool,
+        metrics: Arc<Metrics>,
+        incidents: Vec<Uuid>,
+    ) {
         if incidents.is_empty() {
             return;
         }
         let mailer = Arc::clone(self);
         tokio::spawn(async move {
             for incident in incidents {
-                if let Err(e) = mailer.alert(&pool, incident).await {
-                    tracing::error!(
-                        incident_id = %incident,
-                        relay = %mailer.relay,
-                        "cannot send the alert email: {e}"
-                    );
+                match mailer.alert(&pool, incident).await {
+                    Ok(Sent::Yes) => metrics.job_ran(Job::AlertMail, true),
+                    Ok(Sent::NotImmediate) => {}
+                    Err(e) => {
+                        metrics.job_ran(Job::AlertMail, false);
+                        tracing::error!(
+                            incident_id = %incident,
+                            relay = %mailer.relay,
+                            "cannot send the alert email: {e}"
+                        );
+                    }
                 }
             }
         });
     }
 
     /// Sends the alert for `incident` if it is stored and immediate.
-    async fn alert(&self, pool: &SqlitePool, incident: Uuid) -> Result<(), String> {
+    async fn alert(&self, pool: &SqlitePool, incident: Uuid) -> Result<Sent, String> {
         let Some(academy_id) = immediate_academy(pool, incident)
             .await
             .map_err(|e| e.to_string())?
         else {
-            return Ok(());
+            return Ok(Sent::NotImmediate);
         };
         let academy = crate::org::find_academy(pool, academy_id)
             .await
@@ -163,8 +175,15 @@ impl AlertMailer {
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(incident_id = %incident, academy_id = %academy_id, "alert email sent");
-        Ok(())
+        Ok(Sent::Yes)
     }
+}
+
+/// Whether an incident's alert went.
+enum Sent {
+    Yes,
+    /// Nothing to send: the incident's route does not say "immediately".
+    NotImmediate,
 }
 
 /// The text of the alert: where, and to open Haven; nothing more.

@@ -9,6 +9,12 @@ pub fn now_ms() -> i64 {
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A monotonic instant, to time how long something took (`.elapsed()`).
+#[allow(clippy::disallowed_methods)] // Native only, as above; the ban is for wasm32.
+pub fn stopwatch() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
 /// A new UUID v7: the current time in milliseconds, then random bits, so ids
 /// made later sort later (to the millisecond).
 pub fn new_id() -> uuid::Uuid {

@@ -67,6 +67,14 @@ pub struct Config {
     #[arg(long, env = "HAVEN_ALERT_FROM")]
     pub alert_from: Option<String>,
 
+    /// Serve Prometheus metrics at `/metrics` to a scraper that sends this
+    /// token as `Authorization: Bearer TOKEN` (at least 24 characters; make
+    /// one with `openssl rand -hex 32`). Unset, the default: no metrics are
+    /// served to anyone. See docs/operations.md.
+    #[arg(long, env = "HAVEN_METRICS_TOKEN", hide_env_values = true,
+          value_parser = crate::metrics::MetricsToken::new)]
+    pub metrics_token: Option<crate::metrics::MetricsToken>,
+
     /// Seconds a caller has to send a request's headers before the
     /// connection is closed.
     #[arg(long, env = "HAVEN_HEADER_TIMEOUT_SECS", default_value_t = 10)]

@@ -79,6 +79,21 @@ pub enum AppError {
     LinkUsed,
     #[error("this link has expired; ask the school for a new one")]
     LinkExpired,
+    /// The readiness check found the database not answering
+    /// (`GET /api/v1/ready`); the cause is logged, not returned.
+    #[error(
+        "the database did not answer within 2 seconds, so this server cannot serve requests \
+         now; a load balancer should send them to another server. Operator: see this \
+         server's log for the cause, and check the disk holding the database file (space, \
+         permissions, errors)"
+    )]
+    DatabaseUnavailable,
+    /// `GET /metrics` without the operator's metrics token.
+    #[error(
+        "send the metrics token this server was started with (--metrics-token, \
+         HAVEN_METRICS_TOKEN) as `Authorization: Bearer TOKEN`"
+    )]
+    MetricsTokenWrong,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -116,6 +131,10 @@ impl AppError {
             AppError::SyncCredentialOnly => (StatusCode::FORBIDDEN, "sync_credential_only"),
             AppError::LinkUsed => (StatusCode::GONE, "link_used"),
             AppError::LinkExpired => (StatusCode::GONE, "link_expired"),
+            AppError::DatabaseUnavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+            }
+            AppError::MetricsTokenWrong => (StatusCode::UNAUTHORIZED, "metrics_token_wrong"),
             AppError::Database(_) | AppError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -136,7 +155,10 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if status.is_server_error() && !matches!(self, AppError::Busy { .. }) {
+        // Busy and DatabaseUnavailable say what to do and hold nothing
+        // internal; the other server errors are logged and answered generically.
+        let says_what_to_do = matches!(self, AppError::Busy { .. } | AppError::DatabaseUnavailable);
+        let message = if status.is_server_error() && !says_what_to_do {
             tracing::error!(error = %self, "request failed");
             "something went wrong on the server; try again later".to_owned()
         } else {
@@ -152,6 +174,9 @@ impl IntoResponse for AppError {
             _ => None,
         };
         let mut response = (status, axum::Json(body)).into_response();
+        // For the metrics: every refusal is counted by its code where it
+        // leaves the app (`metrics::count_refusals`).
+        response.extensions_mut().insert(ErrorCode(code));
         if let Some(ms) = retry_after_ms {
             let secs = (ms.max(1000) + 999) / 1000;
             if let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string()) {
@@ -169,6 +194,12 @@ impl IntoResponse for AppError {
         response
     }
 }
+
+/// The `code` of the API error a response carries, left in its extensions
+/// by [`AppError::into_response`]. Codes are written in the code, never
+/// taken from a request, so they are a bounded set of metric labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub &'static str);
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]

@@ -17,16 +17,19 @@ pub mod error;
 pub mod hashing;
 pub mod incident_key;
 pub mod incidents;
+pub mod jobs;
 pub mod json;
 pub mod keys;
 pub mod ledger;
 pub mod limiter;
+pub mod metrics;
 pub mod openapi;
 pub mod org;
 pub mod policies;
 pub mod pull;
 pub mod push;
 pub mod query;
+pub mod request_id;
 mod routes;
 pub mod rules;
 pub mod security_headers;
@@ -44,20 +47,25 @@ use axum::http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
-/// The whole app: the API under `/api` and the PWA everywhere else, every
-/// response with the security headers of [`security_headers`].
+/// The whole app: the API under `/api`, the operator's `/metrics`, and the
+/// PWA everywhere else; every response with the security headers of
+/// [`security_headers`] and an `X-Request-Id` ([`request_id`]).
 pub fn app(state: AppState) -> Router {
     let body_idle = state.read_timeouts.body_idle;
+    let counted = Arc::clone(&state.metrics);
     let pwa = static_files::router(&state.static_dir);
     let security = security_headers::SecurityHeaders::new(
         static_files::shells(&state.static_dir).to_vec(),
@@ -65,6 +73,7 @@ pub fn app(state: AppState) -> Router {
     );
     Router::new()
         .nest("/api", routes::api())
+        .route("/metrics", get(metrics::serve))
         .fallback_service(pwa)
         .with_state(state)
         // Outermost last: decompress gzip request bodies before anything reads
@@ -82,9 +91,24 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(
             // Error responses are logged where they are made (AppError), so the
-            // trace layer reports them only at debug level.
-            TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+            // trace layer reports them only at debug level. Each request's
+            // span carries its id, so every line logged for it does.
+            TraceLayer::new_for_http()
+                .make_span_with(request_id::span_for)
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
         )
+        // The id goes back on every response, the layers' own answers included.
+        .layer(PropagateRequestIdLayer::new(request_id::X_REQUEST_ID))
+        // A request without an acceptable id of its own gets a new UUID.
+        .layer(SetRequestIdLayer::new(
+            request_id::X_REQUEST_ID,
+            MakeRequestUuid,
+        ))
+        .layer(middleware::from_fn(request_id::drop_unacceptable))
+        .layer(middleware::from_fn_with_state(
+            counted,
+            metrics::count_refusals,
+        ))
         .layer(middleware::from_fn_with_state(
             security,
             security_headers::layer,
@@ -153,15 +177,14 @@ impl Server {
         rules::ensure_default(&pool)
             .await
             .map_err(|e| ServerError::DefaultRules(e.to_string()))?;
+        // Counted from the start, so the start-up purges are in them too.
+        let metrics = Arc::new(metrics::Metrics::new());
         // Visits past their academy's retention go before anything is served;
         // `serve_until` then looks again every hour.
-        let purged = visits::purge(&pool, clock::now_ms())
+        jobs::purge_visits(&pool, &metrics)
             .await
             .map_err(|e| ServerError::Purge(e.to_string()))?;
-        if purged > 0 {
-            tracing::info!(removed = purged, "visits past their retention removed");
-        }
-        purge_abandoned_uploads(&pool).await;
+        jobs::purge_abandoned_uploads(&pool, &metrics).await;
         // Settings are checked before anything listens: a typo fails the start.
         let alert_mailer = alert_mail::AlertMailer::from_settings(
             config.smtp_url.as_deref(),
@@ -186,7 +209,9 @@ impl Server {
                     incident_key::incident_key_path_for(&config.database),
                 ))
                 .with_alert_mailer(alert_mailer)
-                .with_read_timeouts(config.read_timeouts()),
+                .with_read_timeouts(config.read_timeouts())
+                .with_metrics(metrics)
+                .with_metrics_token(config.metrics_token.clone()),
             addr,
         })
     }
@@ -201,14 +226,17 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, lets requests in flight finish, then
-    /// closes the database. Meanwhile visits past their retention are
-    /// removed every hour ([`visits::PURGE_EVERY`]).
+    /// closes the database. Meanwhile the purges run every hour
+    /// ([`jobs::every_hour`]).
     pub async fn serve_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let pool = self.state.pool.clone();
-        let purging = tokio::spawn(purge_every_hour(pool.clone()));
+        let purging = tokio::spawn(jobs::every_hour(
+            pool.clone(),
+            Arc::clone(&self.state.metrics),
+        ));
         // The peer address feeds the per-address rate limits and the audit log.
         let timeouts = self.state.read_timeouts;
         let served = serve::serve(self.listener, app(self.state), timeouts, shutdown).await;
@@ -218,32 +246,6 @@ impl Server {
         pool.close().await;
         served?;
         Ok(())
-    }
-}
-
-/// Runs the retention purge every [`visits::PURGE_EVERY`] (the first at
-/// start-up, in [`Server::build`]). A failure is logged and tried again at
-/// the next hour: serving reception desks matters more than one late purge.
-async fn purge_every_hour(pool: sqlx::SqlitePool) {
-    loop {
-        tokio::time::sleep(visits::PURGE_EVERY).await;
-        match visits::purge(&pool, clock::now_ms()).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(removed, "visits past their retention removed"),
-            Err(e) => tracing::error!(error = %e, "cannot remove visits past their retention"),
-        }
-        purge_abandoned_uploads(&pool).await;
-    }
-}
-
-/// Removes attachment uploads no incident names after
-/// [`haven_core::incident::ABANDONED_UPLOAD_MS`]; a failure waits for the
-/// next hour.
-async fn purge_abandoned_uploads(pool: &sqlx::SqlitePool) {
-    match attachments::purge(pool, clock::now_ms()).await {
-        Ok(0) => {}
-        Ok(removed) => tracing::info!(removed, "abandoned attachment uploads removed"),
-        Err(e) => tracing::error!(error = %e, "cannot remove abandoned attachment uploads"),
     }
 }
 

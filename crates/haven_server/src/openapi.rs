@@ -39,6 +39,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         routes::health::health,
+        routes::health::ready,
         serve,
         routes::auth::login,
         routes::auth::logout,

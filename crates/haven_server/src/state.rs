@@ -5,6 +5,7 @@ use crate::hashing::HashGate;
 use crate::incident_key::IncidentKeyStore;
 use crate::keys::ServerKey;
 use crate::limiter::Limiter;
+use crate::metrics::{Metrics, MetricsToken};
 use sqlx::SqlitePool;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +36,10 @@ pub struct AppState {
     pub alert_mailer: Option<Arc<AlertMailer>>,
     /// How long a caller may take to send headers and between body pieces.
     pub read_timeouts: crate::serve::ReadTimeouts,
+    /// What `/metrics` reports (see [`crate::metrics`]).
+    pub metrics: Arc<Metrics>,
+    /// The token `/metrics` asks for; `None` serves no metrics.
+    pub metrics_token: Option<MetricsToken>,
 }
 
 impl AppState {
@@ -50,7 +55,23 @@ impl AppState {
             incident_key: Arc::new(IncidentKeyStore::in_memory()),
             alert_mailer: None,
             read_timeouts: Default::default(),
+            metrics: Arc::new(Metrics::new()),
+            metrics_token: None,
         }
+    }
+
+    /// The same state counting into `metrics` (the server's own, which
+    /// counted the jobs run before it served).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The same state serving `/metrics` to whoever sends `token` (or to no
+    /// one, with `None`).
+    pub fn with_metrics_token(mut self, token: Option<MetricsToken>) -> Self {
+        self.metrics_token = token;
+        self
     }
 
     /// The same state with the server key from its file.

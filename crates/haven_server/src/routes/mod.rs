@@ -40,6 +40,7 @@ pub const PUSH_BODY_LIMIT: usize = 10 * 1024 * 1024;
 pub fn api() -> Router<AppState> {
     let v1 = Router::new()
         .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
         .route("/openapi.json", get(crate::openapi::serve))
         .route("/policies", get(policies::list).post(policies::publish))
         .route("/policies/{version_id}", get(policies::get_version))

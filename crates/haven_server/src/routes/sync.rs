@@ -1,6 +1,6 @@
 //! `POST /api/v1/sync/push`: a device hands over its outbox.
 
-use crate::auth::PushCaller;
+use crate::auth::{Caller, PushCaller};
 use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::json::Json;
@@ -16,6 +16,7 @@ use haven_core::api::ApiError;
 use haven_core::sync::wire::{Mutation, Outcome, PushRequest, PushResponse, StaffProof};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// A push as it arrives: the envelope is read strictly (a malformed one is
@@ -101,6 +102,24 @@ pub async fn push(
     PushCaller(caller): PushCaller,
     Json(envelope): Json<PushEnvelope>,
 ) -> Result<Json<PushResponse>, AppError> {
+    let started = crate::clock::stopwatch();
+    let answer = accept(&state, &caller, envelope).await;
+    state.metrics.push_answered(
+        started.elapsed(),
+        answer
+            .as_ref()
+            .ok()
+            .map(|(request, response)| (request, response)),
+    );
+    answer.map(|(_, response)| Json(response))
+}
+
+/// The push itself: the request as read, and its answer.
+async fn accept(
+    state: &AppState,
+    caller: &Caller,
+    envelope: PushEnvelope,
+) -> Result<(PushRequest, PushResponse), AppError> {
     let request = envelope.read()?;
     // Each credential has a bounded rate of pushes, counted before any work.
     let now = now_ms();
@@ -120,7 +139,7 @@ pub async fn push(
         incident_key: &state.incident_key,
         opens: Some(&state.limiter),
     };
-    let response = match apply_push(&state.pool, &request, now, &caller, keys).await {
+    let response = match apply_push(&state.pool, &request, now, caller, keys).await {
         Ok(response) => response,
         Err(e) => {
             if matches!(e, AppError::DeviceNotYours | AppError::Conflict { .. }) {
@@ -133,6 +152,7 @@ pub async fn push(
     if let Some(mailer) = &state.alert_mailer {
         mailer.spawn_alerts(
             state.pool.clone(),
+            Arc::clone(&state.metrics),
             crate::alert_mail::newly_stored_incidents(&request, &response),
         );
     }
@@ -148,5 +168,5 @@ pub async fn push(
         last_mutation_id = response.last_mutation_id,
         "push"
     );
-    Ok(Json(response))
+    Ok((request, response))
 }

@@ -82,6 +82,7 @@ const fn r(method: &'static str, path: &'static str, access: Access) -> Route {
 /// Every API route, with who may call it.
 pub const MATRIX: &[Route] = &[
     r("get", "/api/v1/health", Access::Public),
+    r("get", "/api/v1/ready", Access::Public),
     r("get", "/api/v1/openapi.json", Access::Public),
     r("post", "/api/v1/auth/login", Access::Public),
     r("post", "/api/v1/auth/setup", Access::Public),

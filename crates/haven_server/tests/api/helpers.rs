@@ -87,6 +87,7 @@ pub fn test_config(dir: &TempDir) -> Config {
         trusted_proxy_hops: 0,
         smtp_url: None,
         alert_from: None,
+        metrics_token: None,
         header_timeout_secs: 10,
         body_idle_timeout_secs: 30,
     }

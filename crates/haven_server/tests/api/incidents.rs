@@ -702,13 +702,14 @@ async fn an_immediate_incident_alerts_its_leads_until_acknowledged() {
 
 /// One email as the fake relay received it: the envelope's recipients and
 /// the message as sent after DATA.
-struct Received {
+pub(crate) struct Received {
     recipients: Vec<String>,
     data: String,
 }
 
-/// A relay that accepts every email and hands each over on the channel.
-async fn fake_smtp_relay() -> (
+/// A relay that accepts every email and hands each over on the channel
+/// (the metrics tests count the alert emails it takes).
+pub(crate) async fn fake_smtp_relay() -> (
     std::net::SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<Received>,
 ) {
