@@ -278,18 +278,19 @@ test("a teacher logs an incident with the keyboard alone", async (t) => {
 test("a form opened before the incident key arrives appears once a sync brings it", async (t) => {
   const { server, browser } = await serverAndBrowser(t);
   const page = await (await browser.newContext(TABLET)).newPage();
-  await page.goto(`${server.base}/policies`);
-  await signIn(page, server.base, STAFF.teacher);
-  await page.locator("a[href='/incidents']").first().waitFor();
-  // The tablet has not got the key yet: hold it back at the network and
-  // take it out of IndexedDB, as on a device that opens the form straight
-  // after its first sign-in.
+  // The tablet has not got the key yet, as on a device that opens the form
+  // straight after its first sign-in: the network holds it back from the
+  // start (held from after sign-in, a sync already under way could still
+  // store it first), and it is not in IndexedDB.
   let release;
   const held = new Promise((ok) => (release = ok));
   await page.route("**/api/v1/incidents/key", async (route) => {
     await held;
     await route.continue();
   });
+  await page.goto(`${server.base}/policies`);
+  await signIn(page, server.base, STAFF.teacher);
+  await page.locator("a[href='/incidents']").first().waitFor();
   await page.evaluate(async () => {
     const db = await new Promise((ok, no) => {
       const r = indexedDB.open("haven");
