@@ -13,6 +13,7 @@ pub mod crockford;
 pub mod hash;
 pub mod import;
 pub mod incident;
+pub mod incident_log;
 pub mod ledger;
 #[cfg(feature = "openapi")]
 pub mod openapi;

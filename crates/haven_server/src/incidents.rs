@@ -1,10 +1,9 @@
 //! Incidents in SQLite: storing one from a push, the log as each caller may
 //! see it, the chronology of follow-ups, and the anonymised report.
 //!
-//! Who may see what is decided here once ([`Visibility`]) so the list, the
-//! detail, the alerts, the report and the person search cannot disagree:
-//! a trust admin sees every incident; a DSL, e-safety lead or headteacher
-//! those at their academies; everyone sees what they reported themselves.
+//! Who may see what is one rule ([`Visibility`], in haven_core) so the list,
+//! the detail, the alerts, the report and the person search cannot
+//! disagree; the SQL of [`list`] applies the same rule in the query.
 //! Handlers in `routes/incidents.rs` decide which of these an endpoint needs.
 
 use crate::auth::StaffCaller;
@@ -12,54 +11,25 @@ use crate::clock::new_id;
 use crate::error::AppError;
 use crate::policies::uuid_from_db;
 use haven_core::accounts::permissions::Capability;
-use haven_core::api::incidents::{
-    FollowUp, IncidentDetail, IncidentReport, IncidentSummary, ReportCount,
-};
+use haven_core::api::incidents::{FollowUp, IncidentDetail, IncidentSummary};
 use haven_core::incident::{
     is_overdue, FollowUpInput, FollowUpKind, IncidentRecord, IncidentStatus,
 };
+use haven_core::incident_log::Visibility;
 use haven_core::rules::{Involved, RuleTables};
 use haven_core::slug::Slug;
 use haven_core::Millis;
 use sqlx::{Sqlite, SqliteConnection, SqliteExecutor, Transaction};
-use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// Which incidents a member of staff may see.
-#[derive(Debug, Clone)]
-pub struct Visibility {
-    /// A trust admin: every incident.
-    pub all: bool,
-    /// Where they are DSL, e-safety lead or headteacher.
-    pub academies: Vec<Uuid>,
-    /// Their own account: what they reported is always theirs to see.
-    pub user_id: String,
-}
-
-impl Visibility {
-    pub fn of(staff: &StaffCaller) -> Visibility {
-        Visibility {
-            all: staff.grants.is_trust_admin(),
-            academies: staff
-                .grants
-                .academies_with(Capability::FollowUpIncidents.roles(), &[]),
-            user_id: staff.user_id.clone(),
-        }
-    }
-
-    /// Handles incidents somewhere: may read reports, search by person and
-    /// see alerts.
-    pub fn is_lead(&self) -> bool {
-        self.all || !self.academies.is_empty()
-    }
-
-    /// Handles incidents at `academy`: may add follow-ups there.
-    pub fn leads(&self, academy: Uuid) -> bool {
-        self.all || self.academies.contains(&academy)
-    }
-
-    fn sees(&self, row: &IncidentRow) -> bool {
-        self.all || row.reported_by == self.user_id || self.academies.contains(&row.academy)
+/// What `staff` may see of the incident log.
+pub fn visibility(staff: &StaffCaller) -> Visibility {
+    Visibility {
+        all: staff.grants.is_trust_admin(),
+        academies: staff
+            .grants
+            .academies_with(Capability::FollowUpIncidents.roles(), &[]),
+        user_id: staff.user_id.clone(),
     }
 }
 
@@ -313,7 +283,7 @@ pub async fn detail(
     let Some(row) = raw.map(row_from_db).transpose()? else {
         return Ok(None);
     };
-    if !who.sees(&row) {
+    if !who.sees(&row.reported_by, row.academy) {
         return Ok(None);
     }
     let tables = tables(&mut *db).await?;
@@ -356,7 +326,7 @@ pub async fn record(
     let Some(row) = raw.map(row_from_db).transpose()? else {
         return Ok(None);
     };
-    if !who.sees(&row) {
+    if !who.sees(&row.reported_by, row.academy) {
         return Ok(None);
     }
     let json: String = sqlx::query_scalar("SELECT record_json FROM incidents WHERE id = ?")
@@ -427,76 +397,6 @@ pub async fn add_follow_up(
     .execute(&mut **tx)
     .await?;
     Ok(id)
-}
-
-/// Group labels for the report.
-const PUPIL: (&str, &str) = ("pupil", "Pupils");
-const STAFF: (&str, &str) = ("staff", "Staff and leaders");
-
-/// Counts of `incidents`: by type, academy, month and group. Nothing in it
-/// names a person or repeats what was written.
-pub fn report(incidents: &[IncidentSummary], academy_names: &[(Uuid, String)]) -> IncidentReport {
-    fn bump(map: &mut BTreeMap<String, (String, u64)>, key: String, label: String) {
-        map.entry(key).or_insert((label, 0)).1 += 1;
-    }
-    let mut by_type = BTreeMap::new();
-    let mut by_academy = BTreeMap::new();
-    let mut by_month = BTreeMap::new();
-    let mut by_group = BTreeMap::new();
-    for i in incidents {
-        bump(
-            &mut by_type,
-            i.incident_type.to_string(),
-            i.incident_label.clone(),
-        );
-        let academy_name = academy_names
-            .iter()
-            .find(|(id, _)| *id == i.academy_id)
-            .map_or_else(|| i.academy_id.to_string(), |(_, n)| n.clone());
-        bump(&mut by_academy, i.academy_id.to_string(), academy_name);
-        let (key, label) = haven_core::calendar::month_of(i.occurred_at);
-        bump(&mut by_month, key, label);
-        let (key, label) = if i.involved.is_pupil() { PUPIL } else { STAFF };
-        bump(&mut by_group, key.to_owned(), label.to_owned());
-    }
-    let counts = |map: BTreeMap<String, (String, u64)>| {
-        map.into_iter()
-            .map(|(key, (label, count))| ReportCount { key, label, count })
-            .collect()
-    };
-    IncidentReport {
-        total: incidents.len() as u64,
-        by_type: counts(by_type),
-        by_academy: counts(by_academy),
-        by_month: counts(by_month),
-        by_group: counts(by_group),
-    }
-}
-
-/// The report as CSV rows: grouping, key, label, count (and the total).
-pub fn report_rows(report: &IncidentReport) -> Vec<Vec<String>> {
-    let mut rows = vec![vec![
-        "total".to_owned(),
-        String::new(),
-        "All incidents".to_owned(),
-        report.total.to_string(),
-    ]];
-    for (grouping, counts) in [
-        ("type", &report.by_type),
-        ("academy", &report.by_academy),
-        ("month", &report.by_month),
-        ("group", &report.by_group),
-    ] {
-        for c in counts {
-            rows.push(vec![
-                grouping.to_owned(),
-                c.key.clone(),
-                c.label.clone(),
-                c.count.to_string(),
-            ]);
-        }
-    }
-    rows
 }
 
 /// Incidents at the academies `who` leads naming `name` among the people

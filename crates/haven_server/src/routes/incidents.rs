@@ -2,7 +2,7 @@
 //! incidents for, the log and one incident with its chronology, follow-ups,
 //! alerts, the anonymised report (JSON and CSV) and the search by person.
 //!
-//! Who sees what is [`crate::incidents::Visibility`]: a trust admin every
+//! Who sees what is [`haven_core::incident_log::Visibility`]: a trust admin every
 //! incident; a DSL, e-safety lead or headteacher those at their academies;
 //! any member of staff what they reported. Parents and devices see none.
 //! An incident someone may not see answers 404, exactly as one that does not
@@ -14,7 +14,7 @@ use crate::audit::{Action, Entry};
 use crate::auth::{ClientAddr, Staff};
 use crate::clock::now_ms;
 use crate::error::AppError;
-use crate::incidents::{self, Filter, Visibility};
+use crate::incidents::{self, Filter};
 use crate::json::Json;
 use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
 use crate::query::Query;
@@ -28,6 +28,7 @@ use haven_core::api::incidents::{
 };
 use haven_core::api::ApiError;
 use haven_core::incident::{FollowUpInput, FollowUpKind, IncidentKey, IncidentStatus};
+use haven_core::incident_log;
 use haven_core::Millis;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -132,7 +133,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<IncidentSummary>>, AppError> {
     check_range(q.from, q.to)?;
-    let who = Visibility::of(&staff);
+    let who = incidents::visibility(&staff);
     let filter = Filter {
         academy_id: q.academy_id,
         incident_type: q.incident_type,
@@ -180,7 +181,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<IncidentDetail>, AppError> {
     let id = parse_id(&id, "incident id")?;
-    let who = Visibility::of(&staff);
+    let who = incidents::visibility(&staff);
     let detail = incidents::detail(&mut *state.pool.acquire().await?, &who, id, now_ms())
         .await?
         .ok_or_else(|| not_found(id))?;
@@ -229,7 +230,7 @@ pub async fn attachment(
     Path((id, sha256)): Path<(String, String)>,
 ) -> Result<Response, crate::attachments::UploadError> {
     let id = parse_id(&id, "incident id")?;
-    let who = Visibility::of(&staff);
+    let who = incidents::visibility(&staff);
     let mut db = state.pool.acquire().await?;
     let (record, academy) = incidents::record(&mut db, &who, id)
         .await?
@@ -319,7 +320,7 @@ pub async fn add_follow_up(
 ) -> Result<(StatusCode, Json<FollowUp>), AppError> {
     let id = parse_id(&id, "incident id")?;
     let input = follow_up_input(body)?;
-    let who = Visibility::of(&staff);
+    let who = incidents::visibility(&staff);
     let now = now_ms();
     let mut tx = crate::db::begin_write(&state.pool).await?;
     let detail = incidents::detail(&mut tx, &who, id, now)
@@ -416,7 +417,7 @@ pub async fn alerts(
     State(state): State<AppState>,
     Staff(staff): Staff,
 ) -> Result<Json<Vec<IncidentAlert>>, AppError> {
-    let who = Visibility::of(&staff);
+    let who = incidents::visibility(&staff);
     if !who.is_lead() {
         return Ok(Json(Vec::new()));
     }
@@ -450,7 +451,7 @@ async fn report_of(
     q: ReportQuery,
 ) -> Result<IncidentReport, AppError> {
     check_range(q.from, q.to)?;
-    let who = Visibility::of(staff);
+    let who = incidents::visibility(staff);
     if !who.is_lead() || q.academy_id.is_some_and(|a| !who.leads(a)) {
         return Err(AppError::Forbidden);
     }
@@ -468,7 +469,7 @@ async fn report_of(
         entry = entry.academy(academy);
     }
     entry.write(&state.pool).await?;
-    Ok(incidents::report(&found, &names))
+    Ok(incident_log::report(&found, &names))
 }
 
 /// Counts of incidents by type, academy, month and group (pupil or staff),
@@ -524,7 +525,7 @@ pub async fn report_csv(
     let report = report_of(&state, &staff, &client, q).await?;
     let csv = haven_core::accounts::csv_export::to_csv(
         &["Grouping", "Key", "Label", "Count"],
-        &incidents::report_rows(&report),
+        &incident_log::report_rows(&report),
     );
     Ok((
         [
@@ -563,7 +564,7 @@ pub async fn person(
     Staff(staff): Staff,
     Query(q): Query<PersonQuery>,
 ) -> Result<Json<Vec<IncidentDetail>>, AppError> {
-    let who = Visibility::of(&staff);
+    let who = incidents::visibility(&staff);
     if !who.is_lead() {
         return Err(AppError::Forbidden);
     }
