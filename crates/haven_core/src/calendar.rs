@@ -1,7 +1,7 @@
 //! The civil (Gregorian) calendar in UTC, as the report and the PWA's dates
-//! name it: month names and the month a time falls in.
+//! name it: month names, the month a time falls in, and a UTC timestamp.
 //!
-//! Hand-written rather than a date crate: two functions over Howard Hinnant's
+//! Hand-written rather than a date crate: three functions over Howard Hinnant's
 //! `civil_from_days`, and haven_core stays free of a clock-aware dependency.
 
 use crate::Millis;
@@ -30,17 +30,38 @@ pub fn month_name(index: u32) -> &'static str {
 
 /// The UTC month of a time: (`YYYY-MM`, "September 2026").
 pub fn month_of(millis: Millis) -> (String, String) {
-    // Howard Hinnant's civil_from_days.
-    let z = millis.div_euclid(86_400_000) + 719_468;
+    let (year, month, _) = civil_from_days(millis.div_euclid(86_400_000));
+    let name = month_name(month - 1);
+    (format!("{year:04}-{month:02}"), format!("{name} {year}"))
+}
+
+/// A time as an RFC 3339 UTC timestamp to the second,
+/// `2026-09-01T12:34:56Z` (what a backup's manifest says it was taken at).
+pub fn utc_timestamp(millis: Millis) -> String {
+    let (year, month, day) = civil_from_days(millis.div_euclid(86_400_000));
+    let secs = millis.rem_euclid(86_400_000) / 1000;
+    let (hour, minute, second) = (secs / 3600, secs / 60 % 60, secs % 60);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+}
+
+/// (year, month 1–12, day 1–31) of a count of days since 1970-01-01:
+/// Howard Hinnant's `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let name = month_name(u32::try_from(month - 1).unwrap_or(0));
-    (format!("{year:04}-{month:02}"), format!("{name} {year}"))
+    // Both are within 1..=31 by construction.
+    (
+        year,
+        u32::try_from(month).unwrap_or(1),
+        u32::try_from(day).unwrap_or(1),
+    )
 }
 
 #[cfg(test)]
@@ -58,6 +79,15 @@ mod tests {
         assert_eq!(month_of(1_788_220_799_999).0, "2026-08");
         assert_eq!(month_of(951_782_400_000).0, "2000-02", "29 February 2000");
         assert_eq!(month_of(-1).0, "1969-12", "before the epoch");
+    }
+
+    #[test]
+    fn timestamps_are_utc_to_the_second() {
+        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_timestamp(1_788_220_800_000), "2026-09-01T00:00:00Z");
+        assert_eq!(utc_timestamp(1_788_220_799_999), "2026-08-31T23:59:59Z");
+        assert_eq!(utc_timestamp(951_827_696_789), "2000-02-29T12:34:56Z");
+        assert_eq!(utc_timestamp(-1), "1969-12-31T23:59:59Z");
     }
 
     #[test]

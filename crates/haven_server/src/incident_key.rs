@@ -108,19 +108,22 @@ impl IncidentKeyPair {
         Ok(IncidentKeyPair { private, public })
     }
 
+    /// The pair in `pem`, read from the key file `path` (named in the error
+    /// if it is not a key).
+    pub fn from_file(path: &Path, pem: &str) -> Result<IncidentKeyPair, IncidentKeyError> {
+        let malformed = |reason: String| IncidentKeyError::Malformed {
+            path: path.to_owned(),
+            reason,
+        };
+        let private = RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| malformed(e.to_string()))?;
+        IncidentKeyPair::from_private(private).map_err(malformed)
+    }
+
     /// Reads the pair at `path`, or makes a new one there if there is none
     /// (slow then: call it from a blocking task).
     pub fn load_or_create(path: &Path) -> Result<IncidentKeyPair, IncidentKeyError> {
         match std::fs::read_to_string(path) {
-            Ok(pem) => {
-                let malformed = |reason: String| IncidentKeyError::Malformed {
-                    path: path.to_owned(),
-                    reason,
-                };
-                let private =
-                    RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| malformed(e.to_string()))?;
-                IncidentKeyPair::from_private(private).map_err(malformed)
-            }
+            Ok(pem) => IncidentKeyPair::from_file(path, &pem),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let pair = IncidentKeyPair::generate()?;
                 let pem = pair

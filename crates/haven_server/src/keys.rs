@@ -62,17 +62,7 @@ impl ServerKey {
     /// Reads the key at `path`, or makes a new one there if there is none.
     pub fn load_or_create(path: &Path) -> Result<ServerKey, KeyError> {
         match std::fs::read(path) {
-            Ok(bytes) => {
-                let key: [u8; KEY_LEN] =
-                    bytes
-                        .as_slice()
-                        .try_into()
-                        .map_err(|_| KeyError::WrongLength {
-                            path: path.to_owned(),
-                            len: bytes.len(),
-                        })?;
-                Ok(ServerKey { key })
-            }
+            Ok(bytes) => ServerKey::from_file(path, &bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; KEY_LEN];
                 rand::rngs::OsRng.fill_bytes(&mut key);
@@ -87,6 +77,16 @@ impl ServerKey {
                 source,
             }),
         }
+    }
+
+    /// The key in `bytes`, read from the key file `path` (named in the
+    /// error if they are not a key).
+    pub fn from_file(path: &Path, bytes: &[u8]) -> Result<ServerKey, KeyError> {
+        let key: [u8; KEY_LEN] = bytes.try_into().map_err(|_| KeyError::WrongLength {
+            path: path.to_owned(),
+            len: bytes.len(),
+        })?;
+        Ok(ServerKey { key })
     }
 
     /// A key that lives only as long as the process: for a state built

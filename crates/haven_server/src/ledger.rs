@@ -174,6 +174,33 @@ pub async fn verify(pool: &SqlitePool) -> Result<(usize, Vec<LedgerBreak>), AppE
     Ok((entries.len(), breaks))
 }
 
+/// The last entry's number and hash, the head of the chain (`None` while
+/// the ledger is empty).
+pub async fn head(pool: &SqlitePool) -> Result<Option<(i64, Sha256Hex)>, AppError> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
+    row.map(|(seq, hash)| Ok((seq, digest_from_db(hash)?)))
+        .transpose()
+}
+
+/// What [`verify`] found, as lines for a person; `subject` names the ledger
+/// checked ("The ledger", "The snapshot's ledger").
+pub fn describe(subject: &str, entries: usize, breaks: &[LedgerBreak]) -> Vec<String> {
+    if breaks.is_empty() {
+        return vec![format!(
+            "{subject} is intact: {entries} entries, every agreement matches its entry."
+        )];
+    }
+    let mut lines = vec![format!(
+        "{subject} is NOT intact: {} problem(s) in {entries} entries.",
+        breaks.len()
+    )];
+    lines.extend(breaks.iter().map(|b| format!("- {b}")));
+    lines
+}
+
 /// What the public verification page may say about a receipt.
 #[derive(Debug)]
 pub struct Receipt {

@@ -27,18 +27,6 @@ pub async fn run(args: VerifyLedgerArgs) -> Result<(Vec<String>, bool), String> 
         .await
         .map_err(|e| e.to_string())?;
     pool.close().await;
-    if breaks.is_empty() {
-        return Ok((
-            vec![format!(
-                "The ledger is intact: {entries} entries, every agreement matches its entry."
-            )],
-            true,
-        ));
-    }
-    let mut lines = vec![format!(
-        "The ledger is NOT intact: {} problem(s) in {entries} entries.",
-        breaks.len()
-    )];
-    lines.extend(breaks.iter().map(|b| format!("- {b}")));
-    Ok((lines, false))
+    let lines = haven_server::ledger::describe("The ledger", entries, &breaks);
+    Ok((lines, breaks.is_empty()))
 }

@@ -9,6 +9,7 @@ pub mod alert_mail;
 pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -1,5 +1,6 @@
 //! `haven_server`: run the server (the default), or a maintenance command.
 
+mod backup_cli;
 mod import_cli;
 mod ledger_cli;
 mod purge_cli;
@@ -35,6 +36,14 @@ enum Command {
     /// Remove the visits that ended longer ago than their academy keeps
     /// them, and print how many went (the server does this every hour).
     PurgeVisits(purge_cli::PurgeVisitsArgs),
+    /// Write a consistent snapshot of the database, with the keys the
+    /// server needs and a manifest, to a new folder; the server may keep
+    /// running. The snapshot's ledger is verified.
+    Backup(backup_cli::BackupArgs),
+    /// Put a backup in place: its files are checked against the manifest
+    /// and its ledger verified first; nothing is overwritten without
+    /// --force. Stop the server first.
+    Restore(backup_cli::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +79,8 @@ async fn main() -> ExitCode {
         Some(Command::PurgeVisits(args)) => {
             purge_cli::run(args).await.map(|line| println!("{line}"))
         }
+        Some(Command::Backup(args)) => print_lines(backup_cli::backup(args).await),
+        Some(Command::Restore(args)) => print_lines(backup_cli::restore(args).await),
         Some(Command::Policy(policy)) => {
             let PolicyCommand::Import(args) = *policy;
             import_cli::run(args).await.map_or_else(
@@ -94,6 +105,15 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints a command's lines, or passes its error on as text.
+fn print_lines<E: std::fmt::Display>(result: Result<Vec<String>, E>) -> Result<(), String> {
+    let lines = result.map_err(|e| e.to_string())?;
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -163,6 +183,50 @@ mod tests {
         };
         assert_eq!(args.database.to_str(), Some("/tmp/x.sqlite3"));
         assert_eq!(args.now, Some(1_790_000_000_000));
+    }
+
+    #[test]
+    fn backup_and_restore_take_a_folder_and_a_database() {
+        let cli = Cli::try_parse_from([
+            "haven_server",
+            "backup",
+            "--database",
+            "/tmp/x.sqlite3",
+            "--to",
+            "/backups/today",
+        ])
+        .unwrap();
+        let Some(Command::Backup(args)) = cli.command else {
+            panic!("not a backup: {:?}", cli.command);
+        };
+        assert_eq!(args.database.to_str(), Some("/tmp/x.sqlite3"));
+        assert_eq!(args.to.to_str(), Some("/backups/today"));
+        assert!(
+            Cli::try_parse_from(["haven_server", "backup"]).is_err(),
+            "--to is needed"
+        );
+
+        let cli = Cli::try_parse_from([
+            "haven_server",
+            "restore",
+            "--from",
+            "/backups/today",
+            "--database",
+            "/tmp/y.sqlite3",
+            "--force",
+        ])
+        .unwrap();
+        let Some(Command::Restore(args)) = cli.command else {
+            panic!("not a restore: {:?}", cli.command);
+        };
+        assert_eq!(args.from.to_str(), Some("/backups/today"));
+        assert_eq!(args.database.to_str(), Some("/tmp/y.sqlite3"));
+        assert!(args.force);
+        let cli = Cli::try_parse_from(["haven_server", "restore", "--from", "b"]).unwrap();
+        let Some(Command::Restore(args)) = cli.command else {
+            panic!("not a restore");
+        };
+        assert!(!args.force, "replacing is asked for");
     }
 
     #[test]

@@ -138,6 +138,12 @@ impl TestApp {
         spawn_app_with(dir, config).await
     }
 
+    /// Stops the server gracefully; its database is closed when this returns.
+    pub async fn stop(self) {
+        self.shutdown.send(()).unwrap();
+        self.handle.await.unwrap().expect("server stops cleanly");
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }

@@ -8,6 +8,7 @@ mod admin_audit;
 mod attachments;
 mod auth;
 mod authorization;
+mod backup;
 mod compliance;
 mod cross_academy;
 mod database;
