@@ -44,6 +44,12 @@ pub fn utc_timestamp(millis: Millis) -> String {
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
 }
 
+/// The UTC day of a time, `YYYY-MM-DD`.
+pub fn utc_date(millis: Millis) -> String {
+    let (year, month, day) = civil_from_days(millis.div_euclid(86_400_000));
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// (year, month 1–12, day 1–31) of a count of days since 1970-01-01:
 /// Howard Hinnant's `civil_from_days`.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -88,6 +94,14 @@ mod tests {
         assert_eq!(utc_timestamp(1_788_220_799_999), "2026-08-31T23:59:59Z");
         assert_eq!(utc_timestamp(951_827_696_789), "2000-02-29T12:34:56Z");
         assert_eq!(utc_timestamp(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn days_are_computed_from_unix_time() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(1_784_019_600_000), "2026-07-14");
+        assert_eq!(utc_date(951_782_400_000), "2000-02-29");
+        assert_eq!(utc_date(86_400_000 - 1), "1970-01-01");
     }
 
     #[test]

@@ -152,7 +152,7 @@ pub async fn run(args: ImportArgs) -> Result<Report, ImportCliError> {
             file: file_name.clone(),
         })?;
 
-    let today = date_of(clock::now_ms());
+    let today = haven_core::calendar::utc_date(clock::now_ms());
     let effective = date_arg("--effective", args.effective.as_deref(), &today)?;
     let last_reviewed = date_arg("--last-reviewed", args.last_reviewed.as_deref(), &today)?;
     let next_review = match args.next_review.as_deref() {
@@ -371,21 +371,6 @@ async fn find_academy(pool: &sqlx::SqlitePool, given: &str) -> Result<Uuid, Impo
         })
 }
 
-/// The UTC day of a time, `YYYY-MM-DD`.
-fn date_of(millis: i64) -> String {
-    // Howard Hinnant's civil_from_days.
-    let z = millis.div_euclid(86_400_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
 /// The same day a year later (29 February becomes 28 February).
 fn a_year_after(date: &str) -> String {
     let year: i64 = date[..4].parse().unwrap_or(2000);
@@ -400,14 +385,6 @@ fn a_year_after(date: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn days_are_computed_from_unix_time() {
-        assert_eq!(date_of(0), "1970-01-01");
-        assert_eq!(date_of(1_784_019_600_000), "2026-07-14");
-        assert_eq!(date_of(951_782_400_000), "2000-02-29");
-        assert_eq!(date_of(86_400_000 - 1), "1970-01-01");
-    }
 
     #[test]
     fn a_year_after_keeps_the_day_except_a_leap_day() {
