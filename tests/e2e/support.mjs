@@ -167,20 +167,26 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * opened), so reloads work offline.
  */
 export async function waitForServiceWorker(page) {
-  await page.evaluate(async () => {
-    await navigator.serviceWorker.ready;
-    if (!navigator.serviceWorker.controller) {
-      await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r, { once: true }));
-    }
-    const files = [...document.querySelectorAll("link[rel=modulepreload], link[rel=preload]")].map(
-      (link) => new URL(link.href).pathname,
-    );
-    for (;;) {
-      const hits = await Promise.all(files.map((f) => caches.match(f)));
-      if (hits.every(Boolean)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  });
+  await page.evaluate(serviceWorkerHasTheBuild);
+}
+
+/**
+ * Runs in the page: resolves once a service worker controls it and has
+ * cached the page's own build. Shared with the engine journeys' driver.
+ */
+export async function serviceWorkerHasTheBuild() {
+  await navigator.serviceWorker.ready;
+  if (!navigator.serviceWorker.controller) {
+    await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r, { once: true }));
+  }
+  const files = [...document.querySelectorAll("link[rel=modulepreload], link[rel=preload]")].map(
+    (link) => new URL(link.href).pathname,
+  );
+  for (;;) {
+    const hits = await Promise.all(files.map((f) => caches.match(f)));
+    if (hits.every(Boolean)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Demo staff, all with the demo password. */

@@ -16,7 +16,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Capabilities, WebDriver } from "selenium-webdriver";
 import { Executor, HttpClient } from "selenium-webdriver/http/index.js";
-import { chromiumArgs, chromiumPath, freePort, sleep } from "../e2e/support.mjs";
+import { chromiumArgs, chromiumPath, freePort, serviceWorkerHasTheBuild, sleep } from "../e2e/support.mjs";
 
 /** Resolves to `value` after `ms`, without keeping the process alive meanwhile. */
 const after = (ms, value) => new Promise((resolve) => setTimeout(resolve, ms, value).unref());
@@ -470,20 +470,7 @@ export class Browser {
    * own build, so reloads and navigations work with the server down.
    */
   async waitForServiceWorker() {
-    await this.eval(async () => {
-      await navigator.serviceWorker.ready;
-      if (!navigator.serviceWorker.controller) {
-        await new Promise((r) => navigator.serviceWorker.addEventListener("controllerchange", r, { once: true }));
-      }
-      const files = [...document.querySelectorAll("link[rel=modulepreload], link[rel=preload]")].map(
-        (link) => new URL(link.href).pathname,
-      );
-      for (;;) {
-        const hits = await Promise.all(files.map((f) => caches.match(f)));
-        if (hits.every(Boolean)) return true;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    });
+    await this.eval(serviceWorkerHasTheBuild);
   }
 
   /** Whether a service worker controls the page now. */
