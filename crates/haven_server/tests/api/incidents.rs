@@ -74,7 +74,11 @@ async fn push_proven(
 }
 
 /// Logs an Oakfield pupil incident as the teacher, from their own device.
-async fn log_as_teacher(app: &TestApp, key: &IncidentKey, incident_type: &str) -> IncidentRecord {
+pub(crate) async fn log_as_teacher(
+    app: &TestApp,
+    key: &IncidentKey,
+    incident_type: &str,
+) -> IncidentRecord {
     let token = session(app, TEACHER_EMAIL).await;
     let device = Uuid::now_v7();
     let record = incident_record(

@@ -3,15 +3,13 @@
 //! latency, the devices' backlog and the server's jobs, naming no one.
 
 use crate::helpers::{
-    expect_error, incident_key, incident_push, incident_record, seal, spawn_app, spawn_app_with,
-    test_config, Device, TestApp, STAFF_AUA_VERSION_ID, TEACHER_EMAIL, TEACHER_ID,
+    expect_error, incident_key, spawn_app, spawn_app_with, test_config, Device, TestApp,
+    STAFF_AUA_VERSION_ID, TEACHER_EMAIL, TEACHER_ID,
 };
-use haven_core::rules::Involved;
 use haven_server::demo::OAKFIELD_ID;
 use haven_server::metrics::MetricsToken;
 use std::time::Duration;
 use tempfile::TempDir;
-use uuid::Uuid;
 
 const TOKEN: &str = "metrics-token-for-the-tests-0123456789";
 
@@ -259,17 +257,8 @@ async fn a_failing_purge_is_counted_as_a_failed_run() {
 /// Pushes one incident whose route says "immediately", as the teacher.
 async fn push_immediate_incident(app: &TestApp) {
     let key = incident_key(app).await;
-    let device = Uuid::now_v7();
-    let record = incident_record(
-        OAKFIELD_ID,
-        device,
-        TEACHER_ID,
-        Involved::PupilInLesson,
-        "illegal-material",
-    );
+    let record = crate::incidents::log_as_teacher(app, &key, "illegal-material").await;
     assert!(record.recommended.immediate);
-    app.push(&incident_push(device, vec![(1, seal(&record, &key))]))
-        .await;
 }
 
 /// Scrapes until `series` reads `want` (the alert email goes in a task of
