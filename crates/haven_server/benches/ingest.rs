@@ -566,7 +566,7 @@ async fn ingest(settings: &Settings, dir: &Path) -> Result<IngestResult, String>
     let wall = began.elapsed();
 
     // Count what the server stored, through SQLite itself.
-    let pool = haven_server::db::connect(&dir.join("ingest.sqlite3"))
+    let pool = haven_server::db::connect(&dir.join("ingest.sqlite3").into())
         .await
         .map_err(|e| e.to_string())?;
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agreements")
@@ -627,7 +627,7 @@ async fn ceiling(
 }
 
 async fn ceiling_once(settings: &Settings, file: &Path) -> Result<CeilingResult, String> {
-    let pool = haven_server::db::connect(file)
+    let pool = haven_server::db::connect(&file.to_path_buf().into())
         .await
         .map_err(|e| e.to_string())?;
     // The same policy rows the server has, for the foreign key.
@@ -651,7 +651,7 @@ async fn ceiling_once(settings: &Settings, file: &Path) -> Result<CeilingResult,
             sqlx::query(
                 "INSERT INTO agreements (id, policy_version_id, policy_text_sha256, signer_name, \
                  agreed, signed_at, device_id, mutation_id, received_at) \
-                 VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
             )
             .bind(record.id.to_string())
             .bind(record.policy_version_id.to_string())

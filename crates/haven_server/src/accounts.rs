@@ -7,7 +7,7 @@ use crate::clock::{new_id, now_ms};
 use crate::error::AppError;
 use haven_core::accounts::roles::{Grants, Role, RoleGrant};
 use haven_core::api::accounts::{AccountSettings, Me, StaffMember};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool};
 use uuid::Uuid;
 
 /// Prefix of one-time links (set-up, staff and parent invitations).
@@ -23,25 +23,26 @@ pub struct UserRow {
     pub name: String,
     pub email: String,
     pub password_hash: String,
+    #[sqlx(try_from = "crate::db::Flag")]
     pub active: bool,
     pub totp_sealed: Option<String>,
     pub totp_last_step: i64,
 }
 
-pub async fn user_by_email(pool: &SqlitePool, email: &str) -> Result<Option<UserRow>, AppError> {
+pub async fn user_by_email(pool: &AnyPool, email: &str) -> Result<Option<UserRow>, AppError> {
     Ok(sqlx::query_as(
         "SELECT id, name, email, password_hash, active, totp_sealed, totp_last_step \
-         FROM users WHERE email = ?",
+         FROM users WHERE email = $1",
     )
     .bind(email.trim())
     .fetch_optional(pool)
     .await?)
 }
 
-pub async fn user_by_id(pool: &SqlitePool, id: &str) -> Result<Option<UserRow>, AppError> {
+pub async fn user_by_id(pool: &AnyPool, id: &str) -> Result<Option<UserRow>, AppError> {
     Ok(sqlx::query_as(
         "SELECT id, name, email, password_hash, active, totp_sealed, totp_last_step \
-         FROM users WHERE id = ?",
+         FROM users WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
@@ -51,7 +52,7 @@ pub async fn user_by_id(pool: &SqlitePool, id: &str) -> Result<Option<UserRow>, 
 /// Adds a person. `password_hash` is empty for someone invited who has not
 /// chosen a password yet (an empty hash never verifies).
 pub async fn create_user(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     name: &str,
     email: &str,
     password_hash: &str,
@@ -60,7 +61,7 @@ pub async fn create_user(
     let id = new_id();
     let inserted = sqlx::query(
         "INSERT INTO users (id, email, password_hash, role, name, active, created_at) \
-         VALUES (?, ?, ?, 'staff', ?, 1, ?) ON CONFLICT (email) DO NOTHING",
+         VALUES ($1, $2, $3, 'staff', $4, 1, $5) ON CONFLICT (email) DO NOTHING",
     )
     .bind(id.to_string())
     .bind(email)
@@ -81,13 +82,13 @@ pub async fn create_user(
 
 /// Gives `user_id` each of `grants` (ones already held are kept once).
 pub async fn add_grants(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     user_id: &str,
     grants: &[RoleGrant],
 ) -> Result<(), AppError> {
     for grant in grants {
         sqlx::query(
-            "INSERT INTO user_roles (user_id, role, academy_id) VALUES (?, ?, ?) \
+            "INSERT INTO user_roles (user_id, role, academy_id) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING",
         )
         .bind(user_id)
@@ -102,21 +103,21 @@ pub async fn add_grants(
 /// Replaces the grants `user_id` holds at the academies in `scope` (all of
 /// them when `scope` is `None`, i.e. a trust admin's change).
 pub async fn replace_grants(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     user_id: &str,
     scope: Option<&[Uuid]>,
     grants: &[RoleGrant],
 ) -> Result<(), AppError> {
     match scope {
         None => {
-            sqlx::query("DELETE FROM user_roles WHERE user_id = ?")
+            sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
         }
         Some(academies) => {
             for academy in academies {
-                sqlx::query("DELETE FROM user_roles WHERE user_id = ? AND academy_id = ?")
+                sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND academy_id = $2")
                     .bind(user_id)
                     .bind(academy.to_string())
                     .execute(&mut *tx)
@@ -133,6 +134,7 @@ struct MemberRow {
     id: String,
     name: String,
     email: String,
+    #[sqlx(try_from = "crate::db::Flag")]
     active: bool,
     totp_sealed: Option<String>,
     password_hash: String,
@@ -155,9 +157,9 @@ impl MemberRow {
 }
 
 /// The person as an admin sees them.
-pub async fn staff_member(pool: &SqlitePool, id: &str) -> Result<StaffMember, AppError> {
+pub async fn staff_member(pool: &AnyPool, id: &str) -> Result<StaffMember, AppError> {
     let row: Option<MemberRow> =
-        sqlx::query_as(&format!("SELECT {MEMBER_COLUMNS} FROM users WHERE id = ?"))
+        sqlx::query_as(&format!("SELECT {MEMBER_COLUMNS} FROM users WHERE id = $1"))
             .bind(id)
             .fetch_optional(pool)
             .await?;
@@ -167,7 +169,7 @@ pub async fn staff_member(pool: &SqlitePool, id: &str) -> Result<StaffMember, Ap
 }
 
 /// Everyone, by name: two queries, however many people there are.
-pub async fn all_staff(pool: &SqlitePool) -> Result<Vec<StaffMember>, AppError> {
+pub async fn all_staff(pool: &AnyPool) -> Result<Vec<StaffMember>, AppError> {
     let rows: Vec<MemberRow> = sqlx::query_as(&format!(
         "SELECT {MEMBER_COLUMNS} FROM users ORDER BY name, email"
     ))
@@ -205,26 +207,26 @@ pub fn me(member: &StaffMember) -> Me {
 
 /// Starts a staff session; returns the token (shown once) and its expiry.
 pub async fn start_session(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     user_id: &str,
     limited: bool,
 ) -> Result<(String, i64), AppError> {
     let now = now_ms();
     let token = new_prefixed_token(STAFF_SESSION_PREFIX);
     let expires_at = now + TOKEN_LIFETIME_MS;
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
         .bind(now)
         .execute(&mut *tx)
         .await?;
     sqlx::query(
         "INSERT INTO sessions (token_sha256, user_id, expires_at, created_at, limited) \
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token_digest(&token))
     .bind(user_id)
     .bind(expires_at)
     .bind(now)
-    .bind(limited)
+    .bind(i64::from(limited))
     .execute(&mut *tx)
     .await?;
     Ok((token, expires_at))
@@ -232,7 +234,7 @@ pub async fn start_session(
 
 /// A new one-time link token for `purpose` ("setup" or "staff_invitation").
 pub async fn new_account_link(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     purpose: &str,
     user_id: Option<&str>,
     lifetime_ms: i64,
@@ -242,7 +244,7 @@ pub async fn new_account_link(
     let expires_at = now + lifetime_ms;
     sqlx::query(
         "INSERT INTO account_links (token_sha256, purpose, user_id, created_at, expires_at) \
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token_digest(&token))
     .bind(purpose)
@@ -258,13 +260,13 @@ pub async fn new_account_link(
 /// id (if it names one). `LinkUsed`/`LinkExpired` say why it cannot be used;
 /// an unknown token is `NotFound`.
 pub async fn use_account_link(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     purpose: &str,
     token: &str,
 ) -> Result<Option<String>, AppError> {
     let row: Option<(Option<String>, i64, Option<i64>)> = sqlx::query_as(
         "SELECT user_id, expires_at, used_at FROM account_links \
-         WHERE token_sha256 = ? AND purpose = ?",
+         WHERE token_sha256 = $1 AND purpose = $2",
     )
     .bind(token_digest(token.trim()))
     .bind(purpose)
@@ -280,7 +282,7 @@ pub async fn use_account_link(
     if expires_at <= now {
         return Err(AppError::LinkExpired);
     }
-    sqlx::query("UPDATE account_links SET used_at = ? WHERE token_sha256 = ?")
+    sqlx::query("UPDATE account_links SET used_at = $1 WHERE token_sha256 = $2")
         .bind(now)
         .bind(token_digest(token.trim()))
         .execute(&mut *tx)
@@ -288,7 +290,7 @@ pub async fn use_account_link(
     Ok(user_id)
 }
 
-pub async fn settings(pool: &SqlitePool) -> Result<AccountSettings, AppError> {
+pub async fn settings(pool: &AnyPool) -> Result<AccountSettings, AppError> {
     let (required, idle): (String, i64) =
         sqlx::query_as("SELECT second_factor_required, idle_lock_minutes FROM account_settings")
             .fetch_one(pool)
@@ -309,7 +311,7 @@ pub fn second_factor_required(settings: &AccountSettings, grants: &Grants) -> bo
 /// When no one can sign in yet (no demo data, no trust admin), a fresh
 /// one-time set-up link for the first trust admin; older unused ones stop
 /// working. `None` once a trust admin exists.
-pub async fn setup_link_if_needed(pool: &SqlitePool) -> Result<Option<String>, AppError> {
+pub async fn setup_link_if_needed(pool: &AnyPool) -> Result<Option<String>, AppError> {
     let admins: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role = 'trust_admin'")
             .fetch_one(pool)

@@ -19,7 +19,7 @@ use haven_core::sync::wire::{Change, Outcome, PushRequest, PushResponse};
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -131,7 +131,7 @@ impl AlertMailer {
     /// (as is each email sent), never returned.
     pub fn spawn_alerts(
         self: &Arc<Self>,
-        pool: SqlitePool,
+        pool: AnyPool,
         metrics: Arc<Metrics>,
         incidents: Vec<Uuid>,
     ) {
@@ -158,7 +158,7 @@ impl AlertMailer {
     }
 
     /// Sends the alert for `incident` if it is stored and immediate.
-    async fn alert(&self, pool: &SqlitePool, incident: Uuid) -> Result<Sent, String> {
+    async fn alert(&self, pool: &AnyPool, incident: Uuid) -> Result<Sent, String> {
         let Some(academy_id) = immediate_academy(pool, incident)
             .await
             .map_err(|e| e.to_string())?
@@ -217,9 +217,9 @@ pub fn newly_stored_incidents(request: &PushRequest, response: &PushResponse) ->
 }
 
 /// The academy of `incident` if it is stored and its route says immediately.
-async fn immediate_academy(pool: &SqlitePool, incident: Uuid) -> Result<Option<Uuid>, AppError> {
+async fn immediate_academy(pool: &AnyPool, incident: Uuid) -> Result<Option<Uuid>, AppError> {
     let academy: Option<String> =
-        sqlx::query_scalar("SELECT academy_id FROM incidents WHERE id = ? AND immediate = 1")
+        sqlx::query_scalar("SELECT academy_id FROM incidents WHERE id = $1 AND immediate = 1")
             .bind(incident.to_string())
             .fetch_optional(pool)
             .await?;

@@ -26,7 +26,7 @@ use haven_core::incident::{
 };
 use haven_core::Millis;
 use sha2::{Digest, Sha256};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool};
 
 /// Why an upload or a read is refused, with a status [`AppError`] has no
 /// variant for; answered as the API answers every error.
@@ -122,11 +122,11 @@ pub fn check_declared(size: u64, pieces: u64) -> Result<(), UploadError> {
 
 /// Where the upload `sha256` stands, if the server has heard of it.
 pub async fn status(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     sha256: &str,
 ) -> Result<Option<AttachmentUpload>, AppError> {
     let row: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT size, pieces, completed_at FROM attachment_uploads WHERE sha256 = ?",
+        "SELECT size, pieces, completed_at FROM attachment_uploads WHERE sha256 = $1",
     )
     .bind(sha256)
     .fetch_optional(&mut *db)
@@ -135,7 +135,7 @@ pub async fn status(
         return Ok(None);
     };
     let received: Vec<i64> =
-        sqlx::query_scalar("SELECT idx FROM attachment_pieces WHERE sha256 = ? ORDER BY idx")
+        sqlx::query_scalar("SELECT idx FROM attachment_pieces WHERE sha256 = $1 ORDER BY idx")
             .bind(sha256)
             .fetch_all(&mut *db)
             .await?;
@@ -153,7 +153,7 @@ pub async fn status(
 /// such incident's) may learn where it stands or add a piece to it. Until
 /// then only the device that made it knows its name.
 async fn hidden_from(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     caller: &Caller,
     sha256: &str,
 ) -> Result<bool, AppError> {
@@ -161,7 +161,7 @@ async fn hidden_from(
     // another academy who learnt its name could log an incident of their
     // own naming it, and so lock its own uploader out of the rest.
     let uploader: Option<String> =
-        sqlx::query_scalar("SELECT uploaded_by FROM attachment_uploads WHERE sha256 = ?")
+        sqlx::query_scalar("SELECT uploaded_by FROM attachment_uploads WHERE sha256 = $1")
             .bind(sha256)
             .fetch_optional(&mut *db)
             .await?;
@@ -170,7 +170,7 @@ async fn hidden_from(
     }
     let academies: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT i.academy_id FROM incident_attachments a \
-         JOIN incidents i ON i.id = a.incident_id WHERE a.sha256 = ?",
+         JOIN incidents i ON i.id = a.incident_id WHERE a.sha256 = $1",
     )
     .bind(sha256)
     .fetch_all(&mut *db)
@@ -189,7 +189,7 @@ async fn hidden_from(
 /// not heard of it, or it belongs to an incident at an academy where the
 /// caller does not work (answered alike).
 pub async fn status_for(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     caller: &Caller,
     sha256: &str,
 ) -> Result<Option<AttachmentUpload>, AppError> {
@@ -201,9 +201,9 @@ pub async fn status_for(
 
 /// Bytes of the uploads `uploaded_by` started that no incident names yet,
 /// finished or not: what one credential may leave on the server.
-async fn pending_bytes(db: &mut SqliteConnection, uploaded_by: &str) -> Result<u64, AppError> {
+async fn pending_bytes(db: &mut AnyConnection, uploaded_by: &str) -> Result<u64, AppError> {
     let bytes: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(u.size), 0) FROM attachment_uploads u WHERE u.uploaded_by = ? \
+        "SELECT CAST(COALESCE(SUM(u.size), 0) AS BIGINT) FROM attachment_uploads u WHERE u.uploaded_by = $1 \
          AND NOT EXISTS (SELECT 1 FROM incident_attachments a WHERE a.sha256 = u.sha256)",
     )
     .bind(uploaded_by)
@@ -217,7 +217,7 @@ async fn pending_bytes(db: &mut SqliteConnection, uploaded_by: &str) -> Result<u
 /// different one is a conflict, and the piece that completes the upload has
 /// the whole checked against its digest. Returns where the upload stands.
 pub async fn put_piece(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     caller: &Caller,
     sha256: &str,
     size: u64,
@@ -253,7 +253,7 @@ pub async fn put_piece(
         .into());
     }
     let known: Option<(i64, Option<i64>)> =
-        sqlx::query_as("SELECT size, completed_at FROM attachment_uploads WHERE sha256 = ?")
+        sqlx::query_as("SELECT size, completed_at FROM attachment_uploads WHERE sha256 = $1")
             .bind(sha256)
             .fetch_optional(&mut *tx)
             .await?;
@@ -292,7 +292,7 @@ pub async fn put_piece(
             }
             sqlx::query(
                 "INSERT INTO attachment_uploads (sha256, size, pieces, uploaded_by, started_at) \
-                 VALUES (?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(sha256)
             .bind(size as i64)
@@ -311,7 +311,7 @@ pub async fn put_piece(
         if whole_digest(&mut tx, sha256).await? != sha256 {
             // Every piece was taken as sent, yet the whole is not the file
             // named: start again rather than keep something no one can use.
-            sqlx::query("DELETE FROM attachment_uploads WHERE sha256 = ?")
+            sqlx::query("DELETE FROM attachment_uploads WHERE sha256 = $1")
                 .bind(sha256)
                 .execute(&mut *tx)
                 .await?;
@@ -326,7 +326,7 @@ pub async fn put_piece(
                 ),
             ));
         }
-        sqlx::query("UPDATE attachment_uploads SET completed_at = ? WHERE sha256 = ?")
+        sqlx::query("UPDATE attachment_uploads SET completed_at = $1 WHERE sha256 = $2")
             .bind(now)
             .bind(sha256)
             .execute(&mut *tx)
@@ -338,13 +338,13 @@ pub async fn put_piece(
 }
 
 async fn store_piece(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     sha256: &str,
     index: u64,
     bytes: &[u8],
 ) -> Result<(), UploadError> {
     let stored: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT bytes FROM attachment_pieces WHERE sha256 = ? AND idx = ?")
+        sqlx::query_scalar("SELECT bytes FROM attachment_pieces WHERE sha256 = $1 AND idx = $2")
             .bind(sha256)
             .bind(index as i64)
             .fetch_optional(&mut *tx)
@@ -360,7 +360,7 @@ async fn store_piece(
             ),
         )),
         None => {
-            sqlx::query("INSERT INTO attachment_pieces (sha256, idx, bytes) VALUES (?, ?, ?)")
+            sqlx::query("INSERT INTO attachment_pieces (sha256, idx, bytes) VALUES ($1, $2, $3)")
                 .bind(sha256)
                 .bind(index as i64)
                 .bind(bytes)
@@ -372,7 +372,7 @@ async fn store_piece(
 }
 
 /// The SHA-256 of the stored pieces put together, lowercase hex.
-async fn whole_digest(db: &mut SqliteConnection, sha256: &str) -> Result<String, AppError> {
+async fn whole_digest(db: &mut AnyConnection, sha256: &str) -> Result<String, AppError> {
     let mut hasher = Sha256::new();
     for piece in pieces(db, sha256).await? {
         hasher.update(&piece);
@@ -380,9 +380,9 @@ async fn whole_digest(db: &mut SqliteConnection, sha256: &str) -> Result<String,
     Ok(hex::encode(hasher.finalize()))
 }
 
-async fn pieces(db: &mut SqliteConnection, sha256: &str) -> Result<Vec<Vec<u8>>, AppError> {
+async fn pieces(db: &mut AnyConnection, sha256: &str) -> Result<Vec<Vec<u8>>, AppError> {
     Ok(
-        sqlx::query_scalar("SELECT bytes FROM attachment_pieces WHERE sha256 = ? ORDER BY idx")
+        sqlx::query_scalar("SELECT bytes FROM attachment_pieces WHERE sha256 = $1 ORDER BY idx")
             .bind(sha256)
             .fetch_all(&mut *db)
             .await?,
@@ -390,14 +390,11 @@ async fn pieces(db: &mut SqliteConnection, sha256: &str) -> Result<Vec<Vec<u8>>,
 }
 
 /// Which of `sha256s` the server has whole.
-pub async fn arrived(
-    db: &mut SqliteConnection,
-    sha256s: &[String],
-) -> Result<Vec<String>, AppError> {
+pub async fn arrived(db: &mut AnyConnection, sha256s: &[String]) -> Result<Vec<String>, AppError> {
     let mut out = Vec::new();
     for sha in sha256s {
         let complete: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM attachment_uploads WHERE sha256 = ? AND completed_at IS NOT NULL",
+            "SELECT 1 FROM attachment_uploads WHERE sha256 = $1 AND completed_at IS NOT NULL",
         )
         .bind(sha)
         .fetch_optional(&mut *db)
@@ -413,12 +410,12 @@ pub async fn arrived(
 /// it names: from then on they no longer count as pending for their uploader
 /// and are never purged.
 pub async fn link_to_incident(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     incident: &haven_core::incident::IncidentRecord,
 ) -> Result<(), AppError> {
     for a in &incident.attachments {
         sqlx::query(
-            "INSERT INTO incident_attachments (sha256, incident_id) VALUES (?, ?) \
+            "INSERT INTO incident_attachments (sha256, incident_id) VALUES ($1, $2) \
              ON CONFLICT DO NOTHING",
         )
         .bind(&a.sha256)
@@ -440,7 +437,7 @@ pub struct Opened {
 /// record's key, or is not the size or kind the record says, is refused:
 /// it is not what the member of staff attached.
 pub async fn open(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     attachment: &Attachment,
 ) -> Result<Option<Opened>, UploadError> {
     if arrived(db, std::slice::from_ref(&attachment.sha256))
@@ -511,10 +508,10 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
 
 /// Deletes uploads started before `now - ABANDONED_UPLOAD_MS` that no
 /// incident names (finished or not), with their pieces. Returns how many.
-pub async fn purge(pool: &SqlitePool, now: Millis) -> Result<u64, sqlx::Error> {
+pub async fn purge(pool: &AnyPool, now: Millis) -> Result<u64, sqlx::Error> {
     let mut tx = begin_write(pool).await?;
     let removed = sqlx::query(
-        "DELETE FROM attachment_uploads WHERE started_at < ? \
+        "DELETE FROM attachment_uploads WHERE started_at < $1 \
          AND NOT EXISTS (SELECT 1 FROM incident_attachments a WHERE a.sha256 = attachment_uploads.sha256)",
     )
     .bind(now - ABANDONED_UPLOAD_MS)

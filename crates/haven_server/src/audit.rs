@@ -4,7 +4,7 @@
 
 use crate::clock::now_ms;
 use serde::Serialize;
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 /// Things that are audited. The string forms are stored and shown to admins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,10 +166,10 @@ impl Entry {
     }
 
     /// Adds the entry; pass a transaction to make it part of the change it records.
-    pub async fn write<'e>(self, db: impl SqliteExecutor<'e>) -> Result<(), sqlx::Error> {
+    pub async fn write<'e>(self, db: impl AnyExecutor<'e>) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO audit_log (at, actor, action, subject, academy_id, client, detail) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(now_ms())
         .bind(&self.actor)

@@ -307,7 +307,7 @@ async fn resolve(token: &str, state: &AppState) -> Result<Caller, AppError> {
     if token.starts_with(DEVICE_TOKEN_PREFIX) {
         let row: Option<(String, String, String, String, Option<i64>)> = sqlx::query_as(
             "SELECT id, sync_device_id, academy_id, kind, revoked_at FROM enrolled_devices \
-             WHERE token_sha256 = ?",
+             WHERE token_sha256 = $1",
         )
         .bind(&digest)
         .fetch_optional(&state.pool)
@@ -317,7 +317,7 @@ async fn resolve(token: &str, state: &AppState) -> Result<Caller, AppError> {
         if revoked_at.is_some() {
             return Err(AppError::DeviceRevoked);
         }
-        sqlx::query("UPDATE enrolled_devices SET last_contact_at = ? WHERE id = ?")
+        sqlx::query("UPDATE enrolled_devices SET last_contact_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&id)
             .execute(&state.pool)
@@ -333,7 +333,7 @@ async fn resolve(token: &str, state: &AppState) -> Result<Caller, AppError> {
         let row: Option<(String, String)> = sqlx::query_as(
             "SELECT i.id, i.academy_id FROM parent_sessions s \
              JOIN parent_invitations i ON i.id = s.invitation_id \
-             WHERE s.token_sha256 = ? AND s.expires_at > ?",
+             WHERE s.token_sha256 = $1 AND s.expires_at > $2",
         )
         .bind(&digest)
         .bind(now)
@@ -351,7 +351,7 @@ async fn resolve(token: &str, state: &AppState) -> Result<Caller, AppError> {
             "SELECT u.id, u.name, u.email, s.token_sha256, c.device_secret_sha256 \
              FROM sync_credentials c JOIN sessions s ON s.token_sha256 = c.session_sha256 \
              JOIN users u ON u.id = s.user_id \
-             WHERE c.token_sha256 = ? AND s.expires_at > ? AND s.limited = 0 AND u.active = 1",
+             WHERE c.token_sha256 = $1 AND s.expires_at > $2 AND s.limited = 0 AND u.active = 1",
         )
         .bind(&digest)
         .bind(now)
@@ -369,9 +369,9 @@ async fn resolve(token: &str, state: &AppState) -> Result<Caller, AppError> {
             sync_only: Some(secret),
         }));
     }
-    let row: Option<(String, String, String, bool)> = sqlx::query_as(
+    let row: Option<(String, String, String, i64)> = sqlx::query_as(
         "SELECT u.id, u.name, u.email, s.limited FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_sha256 = ? AND s.expires_at > ? AND u.active = 1",
+         WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND u.active = 1",
     )
     .bind(&digest)
     .bind(now)
@@ -385,7 +385,7 @@ async fn resolve(token: &str, state: &AppState) -> Result<Caller, AppError> {
         email,
         grants,
         session_digest: digest,
-        limited,
+        limited: limited != 0,
         sync_only: None,
     }))
 }
@@ -396,11 +396,11 @@ fn parse_stored_id(s: &str) -> Result<Uuid, AppError> {
 
 /// Everything `user_id` holds.
 pub async fn load_grants<'e>(
-    pool: impl sqlx::SqliteExecutor<'e>,
+    pool: impl sqlx::AnyExecutor<'e>,
     user_id: &str,
 ) -> Result<Grants, AppError> {
     let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT role, academy_id FROM user_roles WHERE user_id = ? ORDER BY 1, 2")
+        sqlx::query_as("SELECT role, academy_id FROM user_roles WHERE user_id = $1 ORDER BY 1, 2")
             .bind(user_id)
             .fetch_all(pool)
             .await?;

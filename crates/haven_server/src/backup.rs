@@ -23,7 +23,7 @@
 //! anything in place.
 
 use crate::clock;
-use crate::db::MIGRATOR;
+use crate::db::SQLITE_MIGRATOR as MIGRATOR;
 use crate::incident_key::{incident_key_path_for, IncidentKeyError, IncidentKeyPair};
 use crate::keys::{key_path_for, KeyError, ServerKey};
 use crate::ledger;
@@ -31,8 +31,8 @@ use haven_core::calendar::utc_timestamp;
 use haven_core::ledger::LedgerBreak;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::{ConnectOptions, Connection, SqlitePool};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions, Connection};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -451,7 +451,7 @@ type SnapshotCheck = (
     Option<(i64, haven_core::hash::Sha256Hex)>,
 );
 
-async fn check_snapshot(pool: &SqlitePool) -> Result<SnapshotCheck, BackupError> {
+async fn check_snapshot(pool: &AnyPool) -> Result<SnapshotCheck, BackupError> {
     let problem: String = sqlx::query_scalar("PRAGMA quick_check")
         .fetch_one(pool)
         .await
@@ -609,7 +609,7 @@ pub async fn restore(
     })
 }
 
-async fn check_restored(pool: &SqlitePool, snapshot: &Path) -> Result<SnapshotCheck, RestoreError> {
+async fn check_restored(pool: &AnyPool, snapshot: &Path) -> Result<SnapshotCheck, RestoreError> {
     let version = schema_version(pool)
         .await
         .map_err(|source| RestoreError::Database {
@@ -741,26 +741,18 @@ async fn clear_target(
 
 /// Opens a SQLite file that must exist, one connection, changing nothing of
 /// its settings (its journal mode stays).
-async fn open_sqlite(path: &Path, read_only: bool) -> Result<SqlitePool, sqlx::Error> {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(false)
-        .read_only(read_only)
-        .busy_timeout(Duration::from_secs(30));
-    SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await
+async fn open_sqlite(path: &Path, read_only: bool) -> Result<AnyPool, sqlx::Error> {
+    crate::db::open_sqlite_file(path, read_only).await
 }
 
 /// The latest migration applied, `None` if the file has no migrations table.
-async fn schema_version(pool: &SqlitePool) -> Result<Option<i64>, sqlx::Error> {
-    let has_table: bool = sqlx::query_scalar(
+async fn schema_version(pool: &AnyPool) -> Result<Option<i64>, sqlx::Error> {
+    let has_table: i64 = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
     )
     .fetch_one(pool)
     .await?;
-    if !has_table {
+    if has_table == 0 {
         return Ok(None);
     }
     let version: Option<i64> =

@@ -16,9 +16,23 @@ pub struct Config {
     #[arg(long, env = "HAVEN_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// SQLite database file; created, with its folder, if missing.
-    #[arg(long, env = "HAVEN_DATABASE", default_value = "data/haven.sqlite3")]
-    pub database: PathBuf,
+    /// The database: a SQLite file (created, with its folder, if missing),
+    /// or a PostgreSQL URL `postgres://user:password@host/dbname`, which
+    /// several server instances can share (docs/running.md).
+    #[arg(
+        long,
+        env = "HAVEN_DATABASE",
+        default_value = "data/haven.sqlite3",
+        hide_env_values = true
+    )]
+    pub database: crate::db::Database,
+
+    /// Folder of the server's key files (the key that seals second-factor
+    /// secrets and the incident key). With SQLite they sit beside the
+    /// database file unless this is set; with PostgreSQL it is required, and
+    /// every instance on one database needs the same files.
+    #[arg(long, env = "HAVEN_KEY_DIR")]
+    pub key_dir: Option<PathBuf>,
 
     /// Folder holding the built PWA (Trunk's `dist`).
     #[arg(long, env = "HAVEN_STATIC_DIR", default_value = "dist")]
@@ -87,6 +101,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// The path the key files are named from: `haven.sqlite3` gives
+    /// `haven.sqlite3.key` and `haven.sqlite3.incident-key.pem`; with
+    /// `--key-dir DIR`, `DIR/haven.key` and `DIR/haven.incident-key.pem`.
+    pub fn key_base(&self) -> Result<PathBuf, crate::ServerError> {
+        match (&self.key_dir, &self.database) {
+            (Some(dir), _) => Ok(dir.join("haven")),
+            (None, crate::db::Database::Sqlite(path)) => Ok(path.clone()),
+            (None, crate::db::Database::Postgres(_)) => Err(crate::ServerError::KeyDirNeeded),
+        }
+    }
+
     /// The read timeouts these settings ask for (at least a second each).
     pub fn read_timeouts(&self) -> crate::serve::ReadTimeouts {
         let secs = |s: u64| std::time::Duration::from_secs(s.max(1));

@@ -16,7 +16,7 @@ use crate::{org, policies};
 use haven_core::accounts::roles::Role;
 use haven_core::org::{AcademyInput, Contact, KeyPersonnel, TrustInput};
 use haven_core::policy::{text_hash, Audience, PolicyKind, PolicyOwner, PolicyVersion};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use uuid::Uuid;
 
 pub const ADMIN_EMAIL: &str = "admin@riverside.example";
@@ -302,7 +302,7 @@ fn demo_err(e: impl std::fmt::Display) -> ServerError {
 
 /// Loads the demo trust, academies, policies and admin if the database has no
 /// policies yet. Returns whether it loaded anything.
-pub async fn load_if_empty(pool: &SqlitePool) -> Result<bool, ServerError> {
+pub async fn load_if_empty(pool: &AnyPool) -> Result<bool, ServerError> {
     if policies::count(pool).await? > 0 {
         return Ok(false);
     }
@@ -341,7 +341,7 @@ pub async fn load_if_empty(pool: &SqlitePool) -> Result<bool, ServerError> {
     for (id, name, email, role, academy) in people {
         sqlx::query(
             "INSERT INTO users (id, email, password_hash, role, name, active, created_at) \
-             VALUES (?, ?, ?, 'staff', ?, 1, ?) ON CONFLICT (email) DO NOTHING",
+             VALUES ($1, $2, $3, 'staff', $4, 1, $5) ON CONFLICT (email) DO NOTHING",
         )
         .bind(id.to_string())
         .bind(email)
@@ -351,7 +351,7 @@ pub async fn load_if_empty(pool: &SqlitePool) -> Result<bool, ServerError> {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO user_roles (user_id, role, academy_id) VALUES (?, ?, ?) \
+            "INSERT INTO user_roles (user_id, role, academy_id) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING",
         )
         .bind(id.to_string())
@@ -369,8 +369,8 @@ pub async fn load_if_empty(pool: &SqlitePool) -> Result<bool, ServerError> {
 }
 
 /// Whether the demo admin account exists (so its sign-in is worth printing).
-pub async fn admin_exists(pool: &SqlitePool) -> Result<bool, ServerError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email = ?")
+pub async fn admin_exists(pool: &AnyPool) -> Result<bool, ServerError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email = $1")
         .bind(ADMIN_EMAIL)
         .fetch_one(pool)
         .await?;

@@ -240,4 +240,9 @@ pub enum ServerError {
     Key(#[from] crate::keys::KeyError),
     #[error("cannot set up the alert email: {0}")]
     AlertMail(String),
+    #[error(
+        "with a PostgreSQL database the server's key files need a folder: give --key-dir DIR \
+         (HAVEN_KEY_DIR), the same files for every instance on that database"
+    )]
+    KeyDirNeeded,
 }

@@ -75,10 +75,15 @@ pub struct ImportArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// The server's SQLite database file. It must exist: start the server
-    /// once to create it (with its admin account).
-    #[arg(long, env = "HAVEN_DATABASE", default_value = "data/haven.sqlite3")]
-    pub database: PathBuf,
+    /// The server's database, its SQLite file or PostgreSQL URL. It must
+    /// exist: start the server once to create it (with its admin account).
+    #[arg(
+        long,
+        env = "HAVEN_DATABASE",
+        default_value = "data/haven.sqlite3",
+        hide_env_values = true
+    )]
+    pub database: haven_server::db::Database,
 }
 
 /// Why an import failed: one line, saying what to do.
@@ -107,7 +112,7 @@ pub enum ImportCliError {
         "there is no database at {0}; start the server once to create it, \
          or give the server's database with --database"
     )]
-    NoDatabase(PathBuf),
+    NoDatabase(haven_server::db::Database),
     #[error("{0}")]
     Open(#[from] ServerError),
     #[error("cannot publish: {0}")]
@@ -194,7 +199,7 @@ pub async fn run(args: ImportArgs) -> Result<Report, ImportCliError> {
 
     // A database made here would have policies and so no demo admin when
     // the server first starts: nobody could sign in. The server makes it.
-    if !args.database.is_file() {
+    if !args.database.may_exist() {
         return Err(ImportCliError::NoDatabase(args.database));
     }
     let pool = db::connect(&args.database).await?;
@@ -231,7 +236,7 @@ pub async fn run(args: ImportArgs) -> Result<Report, ImportCliError> {
             v.title,
             v.version,
             v.policy_id,
-            args.database.display()
+            args.database
         )
     } else {
         format!(
@@ -348,7 +353,7 @@ fn invalid_flag(e: Invalid) -> ImportCliError {
 }
 
 /// An academy by id, or by name ignoring case.
-async fn find_academy(pool: &sqlx::SqlitePool, given: &str) -> Result<Uuid, ImportCliError> {
+async fn find_academy(pool: &sqlx::AnyPool, given: &str) -> Result<Uuid, ImportCliError> {
     if let Ok(id) = Uuid::parse_str(given.trim()) {
         return Ok(id); // `publish` checks that it exists.
     }

@@ -19,7 +19,7 @@ use haven_core::incident_log::Visibility;
 use haven_core::rules::{Involved, RuleTables};
 use haven_core::slug::Slug;
 use haven_core::Millis;
-use sqlx::{Sqlite, SqliteConnection, SqliteExecutor, Transaction};
+use sqlx::{Any, AnyConnection, AnyExecutor, Transaction};
 use uuid::Uuid;
 
 /// What `staff` may see of the incident log.
@@ -54,7 +54,7 @@ pub struct Filter {
 /// Stores an opened, checked incident; `false` if one with its id is
 /// already there (a duplicate push).
 pub async fn insert(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     record: &IncidentRecord,
     mutation_id: i64,
     now: Millis,
@@ -65,7 +65,7 @@ pub async fn insert(
     let inserted = sqlx::query(
         "INSERT INTO incidents (id, academy_id, reported_by, device_id, mutation_id, occurred_at, \
          reported_at, received_at, involved, incident_type, illegal, immediate, record_json, \
-         identified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         identified_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(record.id.to_string())
@@ -78,8 +78,8 @@ pub async fn insert(
     .bind(now)
     .bind(involved_to_db(record.involved))
     .bind(record.incident_type.as_str())
-    .bind(record.recommended.illegal)
-    .bind(record.recommended.immediate)
+    .bind(i64::from(record.recommended.illegal))
+    .bind(i64::from(record.recommended.immediate))
     .bind(json)
     .bind(identified_by)
     .execute(&mut **tx)
@@ -96,13 +96,13 @@ pub async fn insert(
 /// Whether `user` is an active account with a role at `academy` (or a trust
 /// admin): who a shared tablet may log an incident for.
 pub async fn works_at(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     user: Uuid,
     academy: Uuid,
 ) -> Result<bool, AppError> {
     let found: Option<i64> = sqlx::query_scalar(
         "SELECT 1 FROM users u JOIN user_roles r ON r.user_id = u.id \
-         WHERE u.id = ? AND u.active = 1 AND (r.academy_id = ? OR r.role = 'trust_admin') LIMIT 1",
+         WHERE u.id = $1 AND u.active = 1 AND (r.academy_id = $2 OR r.role = 'trust_admin') LIMIT 1",
     )
     .bind(user.to_string())
     .bind(academy.to_string())
@@ -149,8 +149,8 @@ type RawRow = (
     i64,
     String,
     String,
-    bool,
-    bool,
+    i64,
+    i64,
     String,
 );
 
@@ -176,8 +176,8 @@ fn row_from_db(raw: RawRow) -> Result<IncidentRow, AppError> {
         incident_type: Slug::parse(&kind).map_err(|_| {
             AppError::Internal(format!("bad incident type {kind:?} in the database"))
         })?,
-        illegal: il,
-        immediate: im,
+        illegal: il == 1,
+        immediate: im == 1,
         status: from_db("status", &st)?,
     })
 }
@@ -194,7 +194,7 @@ pub fn type_label(tables: &RuleTables, involved: Involved, incident_type: &Slug)
 }
 
 /// The rule tables in force (the default if none were ever published).
-pub async fn tables(db: impl SqliteExecutor<'_>) -> Result<RuleTables, AppError> {
+pub async fn tables(db: impl AnyExecutor<'_>) -> Result<RuleTables, AppError> {
     Ok(crate::rules::latest(db)
         .await?
         .map_or_else(RuleTables::trust_default, |v| v.tables))
@@ -220,26 +220,34 @@ fn summary(row: &IncidentRow, tables: &RuleTables, now: Millis) -> IncidentSumma
 
 /// The incidents `who` may see that pass `filter`, newest first.
 pub async fn list(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     who: &Visibility,
     filter: &Filter,
     now: Millis,
 ) -> Result<Vec<IncidentSummary>, AppError> {
     let tables = tables(&mut *db).await?;
-    let academies = serde_json::to_string(&who.academies).unwrap_or_else(|_| "[]".into());
+    // The academies the caller leads, one placeholder each after the eleven
+    // fixed ones (`NULL`, matching nothing, when there are none).
+    let led = if who.academies.is_empty() {
+        "NULL".to_owned()
+    } else {
+        (12..12 + who.academies.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let sql = format!(
-        "{SELECT_ROWS} WHERE (? OR (? = 0 AND i.reported_by = ?) \
-             OR i.academy_id IN (SELECT value FROM json_each(?))) \
-         AND (? IS NULL OR i.academy_id = ?) AND (? IS NULL OR i.incident_type = ?) \
-         AND (? IS NULL OR i.occurred_at >= ?) AND (? IS NULL OR i.occurred_at < ?) \
+        "{SELECT_ROWS} WHERE ($1 = 1 OR ($2 = 0 AND i.reported_by = $3) \
+             OR i.academy_id IN ({led})) \
+         AND ($4 IS NULL OR i.academy_id = $5) AND ($6 IS NULL OR i.incident_type = $7) \
+         AND ($8 IS NULL OR i.occurred_at >= $9) AND ($10 IS NULL OR i.occurred_at < $11) \
          ORDER BY i.received_at DESC, i.id DESC"
     );
     let academy = filter.academy_id.map(|a| a.to_string());
-    let rows: Vec<RawRow> = sqlx::query_as(&sql)
-        .bind(who.all)
-        .bind(filter.led_only)
+    let mut query = sqlx::query_as(&sql)
+        .bind(i64::from(who.all))
+        .bind(i64::from(filter.led_only))
         .bind(&who.user_id)
-        .bind(academies)
         .bind(&academy)
         .bind(&academy)
         .bind(&filter.incident_type)
@@ -247,9 +255,11 @@ pub async fn list(
         .bind(filter.from)
         .bind(filter.from)
         .bind(filter.to)
-        .bind(filter.to)
-        .fetch_all(&mut *db)
-        .await?;
+        .bind(filter.to);
+    for led in &who.academies {
+        query = query.bind(led.to_string());
+    }
+    let rows: Vec<RawRow> = query.fetch_all(&mut *db).await?;
     let mut out = Vec::new();
     for raw in rows {
         let row = row_from_db(raw)?;
@@ -271,12 +281,12 @@ pub async fn list(
 /// One incident with its chronology, if it exists and `who` may see it.
 /// `None` for both, so a caller cannot tell them apart.
 pub async fn detail(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     who: &Visibility,
     id: Uuid,
     now: Millis,
 ) -> Result<Option<IncidentDetail>, AppError> {
-    let raw: Option<RawRow> = sqlx::query_as(&format!("{SELECT_ROWS} WHERE i.id = ?"))
+    let raw: Option<RawRow> = sqlx::query_as(&format!("{SELECT_ROWS} WHERE i.id = $1"))
         .bind(id.to_string())
         .fetch_optional(&mut *db)
         .await?;
@@ -287,7 +297,7 @@ pub async fn detail(
         return Ok(None);
     }
     let tables = tables(&mut *db).await?;
-    let json: String = sqlx::query_scalar("SELECT record_json FROM incidents WHERE id = ?")
+    let json: String = sqlx::query_scalar("SELECT record_json FROM incidents WHERE id = $1")
         .bind(id.to_string())
         .fetch_one(&mut *db)
         .await?;
@@ -315,11 +325,11 @@ pub async fn detail(
 /// The record of incident `id`, if it exists and `who` may see it (`None`
 /// for both, as [`detail`]), with its academy.
 pub async fn record(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     who: &Visibility,
     id: Uuid,
 ) -> Result<Option<(IncidentRecord, Uuid)>, AppError> {
-    let raw: Option<RawRow> = sqlx::query_as(&format!("{SELECT_ROWS} WHERE i.id = ?"))
+    let raw: Option<RawRow> = sqlx::query_as(&format!("{SELECT_ROWS} WHERE i.id = $1"))
         .bind(id.to_string())
         .fetch_optional(&mut *db)
         .await?;
@@ -329,7 +339,7 @@ pub async fn record(
     if !who.sees(&row.reported_by, row.academy) {
         return Ok(None);
     }
-    let json: String = sqlx::query_scalar("SELECT record_json FROM incidents WHERE id = ?")
+    let json: String = sqlx::query_scalar("SELECT record_json FROM incidents WHERE id = $1")
         .bind(id.to_string())
         .fetch_one(&mut *db)
         .await?;
@@ -340,12 +350,12 @@ pub async fn record(
 
 /// An incident's follow-ups, oldest first.
 pub async fn follow_ups(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     incident: Uuid,
 ) -> Result<Vec<FollowUp>, AppError> {
     let rows: Vec<(String, String, i64, String, String)> = sqlx::query_as(
         "SELECT f.id, u.name, f.at, f.kind_json, f.note FROM incident_follow_ups f \
-         JOIN users u ON u.id = f.by_user WHERE f.incident_id = ? ORDER BY f.rowid",
+         JOIN users u ON u.id = f.by_user WHERE f.incident_id = $1 ORDER BY f.rowid",
     )
     .bind(incident.to_string())
     .fetch_all(db)
@@ -368,7 +378,7 @@ pub async fn follow_ups(
 
 /// Adds a follow-up (already validated) by `user` at `now`.
 pub async fn add_follow_up(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     incident: Uuid,
     user: &str,
     input: &FollowUpInput,
@@ -384,7 +394,7 @@ pub async fn add_follow_up(
     };
     sqlx::query(
         "INSERT INTO incident_follow_ups (id, incident_id, by_user, at, kind, kind_json, status, \
-         note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id.to_string())
     .bind(incident.to_string())
@@ -402,7 +412,7 @@ pub async fn add_follow_up(
 /// Incidents at the academies `who` leads naming `name` among the people
 /// involved (compared as `accounts::clean`, ignoring case), newest first.
 pub async fn naming(
-    db: &mut SqliteConnection,
+    db: &mut AnyConnection,
     who: &Visibility,
     name: &str,
     now: Millis,

@@ -5,10 +5,10 @@
 use crate::error::AppError;
 use crate::metrics::{Job, Metrics};
 use crate::{attachments, clock, visits};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 /// Removes the visits past their academy's retention, now.
-pub async fn purge_visits(pool: &SqlitePool, metrics: &Metrics) -> Result<u64, AppError> {
+pub async fn purge_visits(pool: &AnyPool, metrics: &Metrics) -> Result<u64, AppError> {
     let removed = visits::purge(pool, clock::now_ms()).await;
     metrics.job_ran(Job::VisitRetentionPurge, removed.is_ok());
     match &removed {
@@ -22,7 +22,7 @@ pub async fn purge_visits(pool: &SqlitePool, metrics: &Metrics) -> Result<u64, A
 /// Removes attachment uploads no incident names after
 /// [`haven_core::incident::ABANDONED_UPLOAD_MS`]; a failure is logged and
 /// waits for the next hour.
-pub async fn purge_abandoned_uploads(pool: &SqlitePool, metrics: &Metrics) {
+pub async fn purge_abandoned_uploads(pool: &AnyPool, metrics: &Metrics) {
     let removed = attachments::purge(pool, clock::now_ms()).await;
     metrics.job_ran(Job::AbandonedUploadPurge, removed.is_ok());
     match removed {
@@ -35,14 +35,14 @@ pub async fn purge_abandoned_uploads(pool: &SqlitePool, metrics: &Metrics) {
 /// One hourly run: both purges. A failure is logged and counted, and tried
 /// again at the next hour: serving reception desks matters more than one
 /// late purge.
-pub async fn hourly(pool: &SqlitePool, metrics: &Metrics) {
+pub async fn hourly(pool: &AnyPool, metrics: &Metrics) {
     let _ = purge_visits(pool, metrics).await;
     purge_abandoned_uploads(pool, metrics).await;
 }
 
 /// Runs [`hourly`] every [`visits::PURGE_EVERY`] (the first run was at
 /// start-up), until the task is aborted.
-pub async fn every_hour(pool: SqlitePool, metrics: std::sync::Arc<Metrics>) {
+pub async fn every_hour(pool: AnyPool, metrics: std::sync::Arc<Metrics>) {
     loop {
         tokio::time::sleep(visits::PURGE_EVERY).await;
         hourly(&pool, &metrics).await;

@@ -7,13 +7,13 @@ use crate::policies::{digest_from_db, uuid_from_db};
 use haven_core::agreement::AgreementRecord;
 use haven_core::hash::Sha256Hex;
 use haven_core::ledger::{entry_hash, genesis, verify_chain, LedgerBreak, LedgerEntry};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool};
 use uuid::Uuid;
 
 /// Adds the entry for an agreement just inserted; call inside its transaction
 /// (which holds SQLite's write lock, so entries chain in order).
 pub async fn append(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     agreement_id: Uuid,
     record_sha256: &Sha256Hex,
     received_at: i64,
@@ -36,7 +36,7 @@ pub async fn append(
     );
     sqlx::query(
         "INSERT INTO ledger (agreement_id, record_sha256, received_at, identified_by, prev_hash, entry_hash) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(agreement_id.to_string())
     .bind(record_sha256.as_str())
@@ -50,11 +50,11 @@ pub async fn append(
 }
 
 /// An agreement row from before records were kept whole.
-type OldRow = (String, String, String, String, bool, i64, String, i64);
+type OldRow = (String, String, String, String, i64, i64, String, i64);
 
 /// Gives agreements stored before the ledger existed their record JSON,
 /// digest, receipt code and ledger entry, oldest first. Idempotent.
-pub async fn backfill(pool: &SqlitePool) -> Result<usize, AppError> {
+pub async fn backfill(pool: &AnyPool) -> Result<usize, AppError> {
     let mut tx = crate::db::begin_write(pool).await?;
     let rows: Vec<OldRow> = sqlx::query_as(
         "SELECT id, policy_version_id, policy_text_sha256, signer_name, agreed, signed_at, \
@@ -69,15 +69,15 @@ pub async fn backfill(pool: &SqlitePool) -> Result<usize, AppError> {
             policy_version_id: uuid_from_db(&version)?,
             policy_text_sha256: digest_from_db(text)?,
             signer_name: name,
-            agreed,
+            agreed: agreed == 1,
             signed_at,
             device_id: uuid_from_db(&device)?,
             ..Default::default()
         };
         let digest = record.record_sha256();
         sqlx::query(
-            "UPDATE agreements SET record_json = ?, record_sha256 = ?, receipt_code = ?, \
-             identified_by = 'before accounts' WHERE id = ?",
+            "UPDATE agreements SET record_json = $1, record_sha256 = $2, receipt_code = $3, \
+             identified_by = 'before accounts' WHERE id = $4",
         )
         .bind(serde_json::to_string(&record).unwrap_or_default())
         .bind(digest.as_str())
@@ -94,7 +94,7 @@ pub async fn backfill(pool: &SqlitePool) -> Result<usize, AppError> {
 type EntryRow = (i64, String, String, i64, String, String, String);
 
 /// Every entry, in order.
-pub async fn entries(pool: &SqlitePool) -> Result<Vec<LedgerEntry>, AppError> {
+pub async fn entries(pool: &AnyPool) -> Result<Vec<LedgerEntry>, AppError> {
     let rows: Vec<EntryRow> = sqlx::query_as(
         "SELECT seq, agreement_id, record_sha256, received_at, identified_by, prev_hash, entry_hash \
          FROM ledger ORDER BY seq",
@@ -136,6 +136,7 @@ struct AgreementColumns {
     id: String,
     policy_version_id: String,
     signer_name: String,
+    #[sqlx(try_from = "crate::db::Flag")]
     agreed: bool,
     signed_at: i64,
     record_json: String,
@@ -144,7 +145,7 @@ struct AgreementColumns {
 
 /// Walks the chain, then checks every agreement against its entry. Empty
 /// means intact.
-pub async fn verify(pool: &SqlitePool) -> Result<(usize, Vec<LedgerBreak>), AppError> {
+pub async fn verify(pool: &AnyPool) -> Result<(usize, Vec<LedgerBreak>), AppError> {
     let entries = entries(pool).await?;
     let mut breaks = verify_chain(&entries);
     let rows: Vec<AgreementColumns> = sqlx::query_as(
@@ -176,7 +177,7 @@ pub async fn verify(pool: &SqlitePool) -> Result<(usize, Vec<LedgerBreak>), AppE
 
 /// The last entry's number and hash, the head of the chain (`None` while
 /// the ledger is empty).
-pub async fn head(pool: &SqlitePool) -> Result<Option<(i64, Sha256Hex)>, AppError> {
+pub async fn head(pool: &AnyPool) -> Result<Option<(i64, Sha256Hex)>, AppError> {
     let row: Option<(i64, String)> =
         sqlx::query_as("SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1")
             .fetch_optional(pool)
@@ -211,10 +212,10 @@ pub struct Receipt {
 
 /// The records with receipt `code`, each checked against its ledger entry
 /// and that entry against its neighbours.
-pub async fn find_receipt(pool: &SqlitePool, code: &str) -> Result<Vec<Receipt>, AppError> {
+pub async fn find_receipt(pool: &AnyPool, code: &str) -> Result<Vec<Receipt>, AppError> {
     let rows: Vec<AgreementColumns> = sqlx::query_as(
         "SELECT id, policy_version_id, signer_name, agreed, signed_at, record_json, record_sha256 \
-         FROM agreements WHERE receipt_code = ?",
+         FROM agreements WHERE receipt_code = $1",
     )
     .bind(code)
     .fetch_all(pool)
@@ -226,7 +227,7 @@ pub async fn find_receipt(pool: &SqlitePool, code: &str) -> Result<Vec<Receipt>,
         };
         let entry: Option<(i64, String, i64, String, String, String)> = sqlx::query_as(
             "SELECT seq, record_sha256, received_at, identified_by, prev_hash, entry_hash \
-             FROM ledger WHERE agreement_id = ?",
+             FROM ledger WHERE agreement_id = $1",
         )
         .bind(&row.id)
         .fetch_optional(pool)
@@ -240,7 +241,7 @@ pub async fn find_receipt(pool: &SqlitePool, code: &str) -> Result<Vec<Receipt>,
             continue;
         };
         let next_prev: Option<String> =
-            sqlx::query_scalar("SELECT prev_hash FROM ledger WHERE seq > ? ORDER BY seq LIMIT 1")
+            sqlx::query_scalar("SELECT prev_hash FROM ledger WHERE seq > $1 ORDER BY seq LIMIT 1")
                 .bind(seq)
                 .fetch_optional(pool)
                 .await?;

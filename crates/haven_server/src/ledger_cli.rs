@@ -3,21 +3,25 @@
 //! changed or removed.
 
 use clap::Args;
-use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct VerifyLedgerArgs {
-    /// The server's SQLite database file.
-    #[arg(long, env = "HAVEN_DATABASE", default_value = "data/haven.sqlite3")]
-    pub database: PathBuf,
+    /// The server's database: its SQLite file or PostgreSQL URL.
+    #[arg(
+        long,
+        env = "HAVEN_DATABASE",
+        default_value = "data/haven.sqlite3",
+        hide_env_values = true
+    )]
+    pub database: haven_server::db::Database,
 }
 
 /// Lines to print, and whether the ledger is intact.
 pub async fn run(args: VerifyLedgerArgs) -> Result<(Vec<String>, bool), String> {
-    if !args.database.exists() {
+    if !args.database.may_exist() {
         return Err(format!(
             "there is no database at {}; give the server's database with --database",
-            args.database.display()
+            args.database
         ));
     }
     let pool = haven_server::db::connect(&args.database)

@@ -191,7 +191,14 @@ impl Server {
             config.smtp_url.as_deref(),
             config.alert_from.as_deref(),
         )?;
-        let key = keys::ServerKey::load_or_create(&keys::key_path_for(&config.database))?;
+        let key_base = config.key_base()?;
+        if let Some(dir) = &config.key_dir {
+            std::fs::create_dir_all(dir).map_err(|source| ServerError::CreateDataDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        let key = keys::ServerKey::load_or_create(&keys::key_path_for(&key_base))?;
         let listener =
             TcpListener::bind(config.bind)
                 .await
@@ -207,7 +214,7 @@ impl Server {
                 .with_trusted_proxy_hops(config.trusted_proxy_hops)
                 .with_key(key)
                 .with_incident_key(incident_key::IncidentKeyStore::file(
-                    incident_key::incident_key_path_for(&config.database),
+                    incident_key::incident_key_path_for(&key_base),
                 ))
                 .with_alert_mailer(alert_mailer)
                 .with_read_timeouts(config.read_timeouts())

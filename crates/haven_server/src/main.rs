@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(args.file.to_str(), Some("policy.txt"));
         assert_eq!(args.title.as_deref(), Some("Staff AUA"));
         assert_eq!(args.audiences, ["staff", "volunteer"]);
-        assert_eq!(args.database.to_str(), Some("/tmp/x.sqlite3"));
+        assert_eq!(args.database.to_string(), "/tmp/x.sqlite3");
     }
 
     #[test]
@@ -181,7 +181,7 @@ mod tests {
         let Some(Command::PurgeVisits(args)) = cli.command else {
             panic!("not a purge: {:?}", cli.command);
         };
-        assert_eq!(args.database.to_str(), Some("/tmp/x.sqlite3"));
+        assert_eq!(args.database.to_string(), "/tmp/x.sqlite3");
         assert_eq!(args.now, Some(1_790_000_000_000));
     }
 

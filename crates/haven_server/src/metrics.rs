@@ -325,11 +325,12 @@ pub async fn serve(
 /// after their last push, read now: `None` (and the two metrics left out of
 /// this scrape, rather than shown stale) if the database does not answer
 /// within [`BACKLOG_QUERY_TIMEOUT`].
-async fn devices_backlog(pool: &sqlx::SqlitePool) -> Option<Registry> {
+async fn devices_backlog(pool: &sqlx::AnyPool) -> Option<Registry> {
     let since = clock::now_ms() - BACKLOG_WINDOW_MS;
     let query = sqlx::query_as::<_, (i64, i64)>(
-        "SELECT COALESCE(SUM(reported_backlog), 0), COALESCE(SUM(reported_backlog > 0), 0) \
-         FROM devices WHERE last_seen_at >= ?",
+        "SELECT CAST(COALESCE(SUM(reported_backlog), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN reported_backlog > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM devices WHERE last_seen_at >= $1",
     )
     .bind(since)
     .fetch_one(pool);

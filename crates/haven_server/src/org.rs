@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::policies::uuid_from_db;
 use haven_core::org::{Academy, AcademyInput, Contact, KeyPersonnel, Trust, TrustInput};
 use serde::de::DeserializeOwned;
-use sqlx::{SqliteConnection, SqliteExecutor};
+use sqlx::{AnyConnection, AnyExecutor};
 use uuid::Uuid;
 
 /// What a put did.
@@ -51,20 +51,17 @@ impl TryFrom<AcademyRow> for Academy {
     }
 }
 
-pub async fn academy_exists(db: impl SqliteExecutor<'_>, id: Uuid) -> Result<bool, AppError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM academies WHERE id = ?")
+pub async fn academy_exists(db: impl AnyExecutor<'_>, id: Uuid) -> Result<bool, AppError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM academies WHERE id = $1")
         .bind(id.to_string())
         .fetch_one(db)
         .await?;
     Ok(n > 0)
 }
 
-pub async fn find_academy(
-    db: impl SqliteExecutor<'_>,
-    id: Uuid,
-) -> Result<Option<Academy>, AppError> {
+pub async fn find_academy(db: impl AnyExecutor<'_>, id: Uuid) -> Result<Option<Academy>, AppError> {
     let row: Option<AcademyRow> =
-        sqlx::query_as("SELECT id, name, key_personnel, updated_at FROM academies WHERE id = ?")
+        sqlx::query_as("SELECT id, name, key_personnel, updated_at FROM academies WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(db)
             .await?;
@@ -72,9 +69,9 @@ pub async fn find_academy(
 }
 
 /// Every academy, by name.
-pub async fn academies(db: impl SqliteExecutor<'_>) -> Result<Vec<Academy>, AppError> {
+pub async fn academies(db: impl AnyExecutor<'_>) -> Result<Vec<Academy>, AppError> {
     let rows: Vec<AcademyRow> = sqlx::query_as(
-        "SELECT id, name, key_personnel, updated_at FROM academies ORDER BY name COLLATE NOCASE, id",
+        "SELECT id, name, key_personnel, updated_at FROM academies ORDER BY lower(name), id",
     )
     .fetch_all(db)
     .await?;
@@ -82,9 +79,9 @@ pub async fn academies(db: impl SqliteExecutor<'_>) -> Result<Vec<Academy>, AppE
 }
 
 /// Every academy's id and name, by name: what role checks and CSV imports need.
-pub async fn academy_names(db: impl SqliteExecutor<'_>) -> Result<Vec<(Uuid, String)>, AppError> {
+pub async fn academy_names(db: impl AnyExecutor<'_>) -> Result<Vec<(Uuid, String)>, AppError> {
     let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, name FROM academies ORDER BY name COLLATE NOCASE, id")
+        sqlx::query_as("SELECT id, name FROM academies ORDER BY lower(name), id")
             .fetch_all(db)
             .await?;
     rows.into_iter()
@@ -93,7 +90,7 @@ pub async fn academy_names(db: impl SqliteExecutor<'_>) -> Result<Vec<(Uuid, Str
 }
 
 /// Every academy's id.
-pub async fn academy_ids(db: impl SqliteExecutor<'_>) -> Result<Vec<Uuid>, AppError> {
+pub async fn academy_ids(db: impl AnyExecutor<'_>) -> Result<Vec<Uuid>, AppError> {
     Ok(academy_names(db)
         .await?
         .into_iter()
@@ -103,14 +100,14 @@ pub async fn academy_ids(db: impl SqliteExecutor<'_>) -> Result<Vec<Uuid>, AppEr
 
 /// Academies added or edited in changes `since + 1` to `upto`, as they are now, by name.
 pub async fn academies_changed_between(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     since: i64,
     upto: i64,
 ) -> Result<Vec<Academy>, AppError> {
     let rows: Vec<AcademyRow> = sqlx::query_as(
         "SELECT id, name, key_personnel, updated_at FROM academies WHERE id IN \
-         (SELECT entity_id FROM changes WHERE entity = 'academy' AND seq > ? AND seq <= ?) \
-         ORDER BY name COLLATE NOCASE, id",
+         (SELECT entity_id FROM changes WHERE entity = 'academy' AND seq > $1 AND seq <= $2) \
+         ORDER BY lower(name), id",
     )
     .bind(since)
     .bind(upto)
@@ -122,7 +119,7 @@ pub async fn academies_changed_between(
 /// Adds or replaces academy `id`, after checking the input. Call it inside a
 /// write transaction.
 pub async fn put_academy(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: Uuid,
     input: AcademyInput,
 ) -> Result<(Academy, Put), AppError> {
@@ -140,7 +137,7 @@ pub async fn put_academy(
     let personnel = json_to_db(&academy.key_personnel)?;
     let outcome = if existing.is_some() {
         sqlx::query(
-            "UPDATE academies SET name = ?, key_personnel = ?, updated_at = ? WHERE id = ?",
+            "UPDATE academies SET name = $1, key_personnel = $2, updated_at = $3 WHERE id = $4",
         )
         .bind(&academy.name)
         .bind(&personnel)
@@ -151,7 +148,7 @@ pub async fn put_academy(
         Put::Updated
     } else {
         sqlx::query(
-            "INSERT INTO academies (id, name, key_personnel, updated_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO academies (id, name, key_personnel, updated_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(id.to_string())
         .bind(&academy.name)
@@ -196,7 +193,7 @@ const TRUST_COLUMNS: &str =
     "id, name, chief_executive, chair_of_trustees, data_protection_officer, updated_at";
 
 /// The trust, once it has been set up.
-pub async fn trust(db: impl SqliteExecutor<'_>) -> Result<Option<Trust>, AppError> {
+pub async fn trust(db: impl AnyExecutor<'_>) -> Result<Option<Trust>, AppError> {
     let row: Option<TrustRow> = sqlx::query_as(&format!("SELECT {TRUST_COLUMNS} FROM trust"))
         .fetch_optional(db)
         .await?;
@@ -205,13 +202,13 @@ pub async fn trust(db: impl SqliteExecutor<'_>) -> Result<Option<Trust>, AppErro
 
 /// The trust, if it was added or edited in changes `since + 1` to `upto`.
 pub async fn trust_changed_between(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     since: i64,
     upto: i64,
 ) -> Result<Option<Trust>, AppError> {
     let row: Option<TrustRow> = sqlx::query_as(&format!(
         "SELECT {TRUST_COLUMNS} FROM trust WHERE id IN \
-         (SELECT entity_id FROM changes WHERE entity = 'trust' AND seq > ? AND seq <= ?)"
+         (SELECT entity_id FROM changes WHERE entity = 'trust' AND seq > $1 AND seq <= $2)"
     ))
     .bind(since)
     .bind(upto)
@@ -223,7 +220,7 @@ pub async fn trust_changed_between(
 /// Sets up or edits the trust, after checking the input. Call it inside a
 /// write transaction. `id` is used only when the trust is first set up.
 pub async fn put_trust(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     input: TrustInput,
     id: Option<Uuid>,
 ) -> Result<(Trust, Put), AppError> {

@@ -9,7 +9,7 @@ use haven_core::hash::Sha256Hex;
 use haven_core::policy::{
     Audience, PolicyKind, PolicyOwner, PolicySummary, PolicyVersion, PublishPolicyVersion,
 };
-use sqlx::{SqliteConnection, SqliteExecutor};
+use sqlx::{AnyConnection, AnyExecutor};
 use uuid::Uuid;
 
 /// The columns of one `policy_versions` row.
@@ -115,11 +115,11 @@ impl TryFrom<PolicyVersionRow> for PolicyVersion {
 
 /// One version by id, if it exists.
 pub async fn find_version(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     id: Uuid,
 ) -> Result<Option<PolicyVersion>, AppError> {
     let row: Option<PolicyVersionRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM policy_versions WHERE id = ?"
+        "SELECT {COLUMNS} FROM policy_versions WHERE id = $1"
     ))
     .bind(id.to_string())
     .fetch_optional(db)
@@ -129,11 +129,11 @@ pub async fn find_version(
 
 /// The latest version of a policy, if it has any.
 pub async fn latest_version_of(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     policy_id: Uuid,
 ) -> Result<Option<PolicyVersion>, AppError> {
     let row: Option<PolicyVersionRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM policy_versions WHERE policy_id = ? ORDER BY version DESC LIMIT 1"
+        "SELECT {COLUMNS} FROM policy_versions WHERE policy_id = $1 ORDER BY version DESC LIMIT 1"
     ))
     .bind(policy_id.to_string())
     .fetch_optional(db)
@@ -144,13 +144,13 @@ pub async fn latest_version_of(
 /// The policy versions whose publication is change `since + 1` to `upto`, in
 /// the order they were published.
 pub async fn changed_between(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     since: i64,
     upto: i64,
 ) -> Result<Vec<PolicyVersion>, AppError> {
     let rows: Vec<PolicyVersionRow> = sqlx::query_as(&format!(
         "SELECT {} FROM changes c JOIN policy_versions p ON p.id = c.entity_id \
-         WHERE c.entity = 'policy_version' AND c.seq > ? AND c.seq <= ? ORDER BY c.seq",
+         WHERE c.entity = 'policy_version' AND c.seq > $1 AND c.seq <= $2 ORDER BY c.seq",
         columns_of_p()
     ))
     .bind(since)
@@ -200,11 +200,11 @@ impl TryFrom<PolicySummaryRow> for PolicySummary {
 }
 
 /// The latest version of every policy, sorted by title.
-pub async fn latest_versions(db: impl SqliteExecutor<'_>) -> Result<Vec<PolicySummary>, AppError> {
+pub async fn latest_versions(db: impl AnyExecutor<'_>) -> Result<Vec<PolicySummary>, AppError> {
     let rows: Vec<PolicySummaryRow> = sqlx::query_as(&format!(
         "SELECT {SUMMARY_COLUMNS} FROM policy_versions p \
          WHERE version = (SELECT MAX(version) FROM policy_versions WHERE policy_id = p.policy_id) \
-         ORDER BY title COLLATE NOCASE, policy_id"
+         ORDER BY lower(title), policy_id"
     ))
     .fetch_all(db)
     .await?;
@@ -213,11 +213,11 @@ pub async fn latest_versions(db: impl SqliteExecutor<'_>) -> Result<Vec<PolicySu
 
 /// Every version of one policy, oldest first (empty if there is no such policy).
 pub async fn versions_of(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     policy_id: Uuid,
 ) -> Result<Vec<PolicySummary>, AppError> {
     let rows: Vec<PolicySummaryRow> = sqlx::query_as(&format!(
-        "SELECT {SUMMARY_COLUMNS} FROM policy_versions WHERE policy_id = ? ORDER BY version"
+        "SELECT {SUMMARY_COLUMNS} FROM policy_versions WHERE policy_id = $1 ORDER BY version"
     ))
     .bind(policy_id.to_string())
     .fetch_all(db)
@@ -229,12 +229,12 @@ pub async fn versions_of(
 /// [`publish`], which numbers the version and computes the hash; this is for
 /// data whose ids are fixed in advance (the demo trust).
 pub async fn insert_version(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     v: &PolicyVersion,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO policy_versions ({COLUMNS}) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(v.id.to_string())
     .bind(v.policy_id.to_string())
@@ -274,7 +274,7 @@ pub struct Published {
 /// Call it inside a write transaction ([`crate::db::begin_write`]), so that
 /// two publishers cannot both take the same number.
 pub async fn publish(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     request: PublishPolicyVersion,
 ) -> Result<Published, AppError> {
     request
@@ -330,7 +330,7 @@ pub async fn publish(
 }
 
 /// How many policy versions are stored.
-pub async fn count(db: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
+pub async fn count(db: impl AnyExecutor<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM policy_versions")
         .fetch_one(db)
         .await

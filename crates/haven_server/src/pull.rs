@@ -10,10 +10,10 @@
 use crate::error::AppError;
 use crate::{org, policies, rules};
 use haven_core::pull::{Cursor, PullResponse};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 /// What changed after `since`: at most `limit` changes, oldest first.
-pub async fn pull(pool: &SqlitePool, since: Cursor, limit: u32) -> Result<PullResponse, AppError> {
+pub async fn pull(pool: &AnyPool, since: Cursor, limit: u32) -> Result<PullResponse, AppError> {
     let mut tx = pool.begin().await?;
     let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
         .fetch_one(&mut *tx)
@@ -25,7 +25,7 @@ pub async fn pull(pool: &SqlitePool, since: Cursor, limit: u32) -> Result<PullRe
         _ => (0, true),
     };
     let upto: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(seq) FROM (SELECT seq FROM changes WHERE seq > ? ORDER BY seq LIMIT ?)",
+        "SELECT MAX(seq) FROM (SELECT seq FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2) AS page",
     )
     .bind(from)
     .bind(i64::from(limit))

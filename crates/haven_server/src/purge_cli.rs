@@ -4,13 +4,17 @@
 //! a date would remove or to catch up after a restore.
 
 use clap::Args;
-use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct PurgeVisitsArgs {
-    /// The server's SQLite database file.
-    #[arg(long, env = "HAVEN_DATABASE", default_value = "data/haven.sqlite3")]
-    pub database: PathBuf,
+    /// The server's database: its SQLite file or PostgreSQL URL.
+    #[arg(
+        long,
+        env = "HAVEN_DATABASE",
+        default_value = "data/haven.sqlite3",
+        hide_env_values = true
+    )]
+    pub database: haven_server::db::Database,
     /// The time to purge as of, in milliseconds since the Unix epoch
     /// (default: now).
     #[arg(long, value_name = "MILLIS")]
@@ -19,10 +23,10 @@ pub struct PurgeVisitsArgs {
 
 /// The line to print.
 pub async fn run(args: PurgeVisitsArgs) -> Result<String, String> {
-    if !args.database.exists() {
+    if !args.database.may_exist() {
         return Err(format!(
             "there is no database at {}; give the server's database with --database",
-            args.database.display()
+            args.database
         ));
     }
     let now = args.now.unwrap_or_else(haven_server::clock::now_ms);

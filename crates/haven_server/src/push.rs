@@ -33,7 +33,7 @@ use haven_core::sync::wire::{
     Change, Mutation, MutationResult, Outcome, PushRequest, PushResponse,
 };
 use haven_core::visit::{VisitEnd, VisitRecord};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Any, AnyPool, Transaction};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -84,7 +84,7 @@ pub const OPENS_PER_CREDENTIAL: Limit = Limit {
 /// record (a staff proof is one HMAC) come before any incident is opened
 /// with RSA.
 pub async fn apply_push(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     request: &PushRequest,
     now: i64,
     caller: &Caller,
@@ -187,7 +187,7 @@ pub async fn apply_push(
 
     sqlx::query(
         "INSERT INTO devices (device_id, last_mutation_id, last_seen_at, reported_backlog, \
-         binding, registered_by, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+         binding, registered_by, registered_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (device_id) DO UPDATE SET \
          last_mutation_id = excluded.last_mutation_id, last_seen_at = excluded.last_seen_at, \
          reported_backlog = excluded.reported_backlog, binding = excluded.binding",
@@ -339,11 +339,11 @@ struct DeviceRow {
 }
 
 async fn device_row(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     device_id: &str,
 ) -> Result<Option<DeviceRow>, AppError> {
     let row: Option<(i64, Option<String>)> =
-        sqlx::query_as("SELECT last_mutation_id, binding FROM devices WHERE device_id = ?")
+        sqlx::query_as("SELECT last_mutation_id, binding FROM devices WHERE device_id = $1")
             .bind(device_id)
             .fetch_optional(&mut *conn)
             .await?;
@@ -398,7 +398,7 @@ pub(crate) fn device_secret_digest(secret: &str) -> Result<Sha256Hex, AppError> 
 /// Refuses a push under a device id bound to another device, or under the id
 /// an enrolled device syncs with when the caller is not that device.
 async fn check_owner(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     caller: &Caller,
     device_id: &str,
     binding: &str,
@@ -410,7 +410,7 @@ async fn check_owner(
         // claim its own enrolment's id.
         None => {
             let enrolled: Option<String> =
-                sqlx::query_scalar("SELECT id FROM enrolled_devices WHERE sync_device_id = ?")
+                sqlx::query_scalar("SELECT id FROM enrolled_devices WHERE sync_device_id = $1")
                     .bind(device_id)
                     .fetch_optional(&mut *conn)
                     .await?;
@@ -429,12 +429,12 @@ async fn check_owner(
 
 /// One credential may bind only so many new device ids a day.
 async fn check_new_device_budget(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     caller: &Caller,
     now: i64,
 ) -> Result<(), AppError> {
     let recent: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM devices WHERE registered_by = ? AND registered_at > ?",
+        "SELECT COUNT(*) FROM devices WHERE registered_by = $1 AND registered_at > $2",
     )
     .bind(caller.identification())
     .bind(now - NEW_DEVICE_WINDOW_MS)
@@ -454,13 +454,13 @@ async fn check_new_device_budget(
 
 /// One credential may have only so many refusals kept per hour.
 async fn check_refusal_budget(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     pusher: &str,
     now: i64,
 ) -> Result<(), AppError> {
     let kept: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM processed_mutations \
-         WHERE pushed_by = ? AND received_at > ? AND code IS NOT NULL",
+         WHERE pushed_by = $1 AND received_at > $2 AND code IS NOT NULL",
     )
     .bind(pusher)
     .bind(now - REFUSAL_WINDOW_MS)
@@ -517,13 +517,13 @@ fn precheck(caller: &Caller, mutation: &Mutation, server_key: &ServerKey) -> Opt
 
 /// What the server kept of mutation `mutation_id` of a device.
 async fn processed(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     device_id: &str,
     mutation_id: u64,
 ) -> Result<Option<Processed>, AppError> {
     let row: Option<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT change_sha256, code, reason FROM processed_mutations \
-         WHERE device_id = ? AND mutation_id = ?",
+         WHERE device_id = $1 AND mutation_id = $2",
     )
     .bind(device_id)
     .bind(to_db_id(mutation_id))
@@ -538,7 +538,7 @@ async fn processed(
 /// Keeps the mutations a push processed as their digests (and code and
 /// reason if refused), never their bodies: a refusal costs a small row.
 async fn keep_processed(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     device_id: &str,
     processed: &[(u64, Sha256Hex, Outcome)],
     pusher: &str,
@@ -548,26 +548,39 @@ async fn keep_processed(
         return Ok(());
     }
     // One statement for the batch: 7 parameters a row, 500 rows at most,
-    // well within SQLite's limit of 32,766.
-    let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
+    // within SQLite's limit of 32,766 and PostgreSQL's of 65,535. The
+    // placeholders are written here, numbered, because sqlx's QueryBuilder
+    // writes `?` for the Any driver, which PostgreSQL does not take.
+    const COLUMNS: usize = 7;
+    let rows = (0..processed.len())
+        .map(|row| {
+            let first = row * COLUMNS + 1;
+            let marks: Vec<String> = (first..first + COLUMNS).map(|n| format!("${n}")).collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
         "INSERT INTO processed_mutations \
-         (device_id, mutation_id, change_sha256, code, reason, pushed_by, received_at) ",
+         (device_id, mutation_id, change_sha256, code, reason, pushed_by, received_at) \
+         VALUES {rows} ON CONFLICT (device_id, mutation_id) DO NOTHING"
     );
-    insert.push_values(processed, |mut row, (mutation_id, digest, outcome)| {
+    let mut insert = sqlx::query(&sql);
+    for (mutation_id, digest, outcome) in processed {
         let (code, reason) = match outcome {
             Outcome::Rejected { code, reason } => (Some(code.clone()), Some(reason.clone())),
             _ => (None, None),
         };
-        row.push_bind(device_id.to_owned())
-            .push_bind(to_db_id(*mutation_id))
-            .push_bind(digest.as_str().to_owned())
-            .push_bind(code)
-            .push_bind(reason)
-            .push_bind(pusher.to_owned())
-            .push_bind(now);
-    });
-    insert.push(" ON CONFLICT (device_id, mutation_id) DO NOTHING");
-    insert.build().execute(&mut **tx).await?;
+        insert = insert
+            .bind(device_id.to_owned())
+            .bind(to_db_id(*mutation_id))
+            .bind(digest.as_str().to_owned())
+            .bind(code)
+            .bind(reason)
+            .bind(pusher.to_owned())
+            .bind(now);
+    }
+    insert.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -610,7 +623,7 @@ impl Context<'_> {
     /// or behind the server's count), which is bound to the same device.
     async fn device_refusal(
         &self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'static, Any>,
         what: &str,
         record_device: Uuid,
     ) -> Result<Option<Outcome>, AppError> {
@@ -618,7 +631,7 @@ impl Context<'_> {
             return Ok(None);
         }
         let bound: Option<Option<String>> =
-            sqlx::query_scalar("SELECT binding FROM devices WHERE device_id = ?")
+            sqlx::query_scalar("SELECT binding FROM devices WHERE device_id = $1")
                 .bind(record_device.to_string())
                 .fetch_optional(&mut **tx)
                 .await?;
@@ -638,7 +651,7 @@ impl Context<'_> {
 
 /// Applies one new mutation, or says why it never can be.
 async fn apply_mutation(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     ctx: &Context<'_>,
     mutation: &Mutation,
     opened: &Opened,
@@ -703,7 +716,7 @@ async fn open_incidents<'m>(
 /// staff session only as themselves, at an academy where they have a role;
 /// a shared device only at its own academy, for an active account there.
 async fn incident_caller_refusal(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     caller: &Caller,
     record: &IncidentRecord,
 ) -> Result<Option<Outcome>, AppError> {
@@ -740,7 +753,7 @@ async fn incident_caller_refusal(
 /// An incident: opened, checked against the trust's tables in force, then
 /// stored once by its id.
 async fn create_incident(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     ctx: &Context<'_>,
     sealed: &SealedIncident,
     opened: &Result<IncidentRecord, OpenError>,
@@ -844,7 +857,7 @@ async fn create_incident(
 /// agreement for themselves; the pupil agreement, photo consent and BYOD for
 /// one of the invitation's children, by name.
 async fn invitation_refusal(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     invitation_id: &str,
     record: &AgreementRecord,
     version: &haven_core::policy::PolicyVersion,
@@ -852,7 +865,7 @@ async fn invitation_refusal(
     use haven_core::agreement::Capacity;
     use haven_core::policy::PolicyKind;
     let children: String =
-        sqlx::query_scalar("SELECT children FROM parent_invitations WHERE id = ?")
+        sqlx::query_scalar("SELECT children FROM parent_invitations WHERE id = $1")
             .bind(invitation_id)
             .fetch_one(&mut **tx)
             .await?;
@@ -886,7 +899,7 @@ async fn invitation_refusal(
 /// a staff session only its own; an enrolled device (where staff unlock
 /// with their PIN) any active account; a parent none.
 async fn account_refusal(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     caller: &Caller,
     account: Option<Uuid>,
 ) -> Result<Option<Outcome>, AppError> {
@@ -899,11 +912,11 @@ async fn account_refusal(
         )),
         Caller::Parent(_) => Some("a parent's invitation cannot sign for a staff account".into()),
         Caller::Device(_) => {
-            let active: Option<bool> = sqlx::query_scalar("SELECT active FROM users WHERE id = ?")
+            let active: Option<i64> = sqlx::query_scalar("SELECT active FROM users WHERE id = $1")
                 .bind(account.to_string())
                 .fetch_optional(&mut **tx)
                 .await?;
-            (active != Some(true)).then(|| format!("there is no active staff account {account}"))
+            (active != Some(1)).then(|| format!("there is no active staff account {account}"))
         }
         Caller::Staff(_) => None,
     };
@@ -911,7 +924,7 @@ async fn account_refusal(
 }
 
 async fn create_agreement(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     ctx: &Context<'_>,
     record: &AgreementRecord,
 ) -> Result<Outcome, AppError> {
@@ -971,14 +984,14 @@ async fn create_agreement(
     let inserted = sqlx::query(
         "INSERT INTO agreements (id, policy_version_id, policy_text_sha256, signer_name, agreed, \
          signed_at, device_id, mutation_id, received_at, record_json, record_sha256, receipt_code, \
-         identified_by, signer_account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         identified_by, signer_account) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(record.id.to_string())
     .bind(record.policy_version_id.to_string())
     .bind(record.policy_text_sha256.as_str())
     .bind(&record.signer_name)
-    .bind(record.agreed)
+    .bind(i64::from(record.agreed))
     .bind(record.signed_at)
     .bind(record.device_id.to_string())
     .bind(to_db_id(ctx.mutation_id))
@@ -1023,7 +1036,7 @@ fn visit_caller_refusal(caller: &Caller, academy: Uuid) -> Option<Outcome> {
 
 /// A visitor signing in: checked, then stored once by its id.
 async fn create_visit(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     ctx: &Context<'_>,
     visit: &VisitRecord,
 ) -> Result<Outcome, AppError> {
@@ -1080,7 +1093,7 @@ async fn create_visit(
 /// of a visit is kept; another desk signing the same person out later is a
 /// duplicate, not an error.
 async fn end_visit(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     ctx: &Context<'_>,
     end: &VisitEnd,
 ) -> Result<Outcome, AppError> {

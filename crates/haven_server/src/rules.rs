@@ -5,7 +5,7 @@ use crate::clock;
 use crate::error::AppError;
 use crate::policies::uuid_from_db;
 use haven_core::rules::{RuleTables, RulesVersion};
-use sqlx::{SqliteConnection, SqliteExecutor};
+use sqlx::{AnyConnection, AnyExecutor};
 
 #[derive(Debug, sqlx::FromRow)]
 struct RulesRow {
@@ -32,7 +32,7 @@ impl TryFrom<RulesRow> for RulesVersion {
 }
 
 /// The tables in force: the latest published version.
-pub async fn latest(db: impl SqliteExecutor<'_>) -> Result<Option<RulesVersion>, AppError> {
+pub async fn latest(db: impl AnyExecutor<'_>) -> Result<Option<RulesVersion>, AppError> {
     let row: Option<RulesRow> = sqlx::query_as(
         "SELECT id, version, tables, published_at FROM rules_versions ORDER BY version DESC LIMIT 1",
     )
@@ -43,14 +43,14 @@ pub async fn latest(db: impl SqliteExecutor<'_>) -> Result<Option<RulesVersion>,
 
 /// The latest version published in changes `since + 1` to `upto`, if any.
 pub async fn changed_between(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     since: i64,
     upto: i64,
 ) -> Result<Option<RulesVersion>, AppError> {
     let row: Option<RulesRow> = sqlx::query_as(
         "SELECT r.id, r.version, r.tables, r.published_at \
          FROM changes c JOIN rules_versions r ON r.id = c.entity_id \
-         WHERE c.entity = 'rules' AND c.seq > ? AND c.seq <= ? ORDER BY c.seq DESC LIMIT 1",
+         WHERE c.entity = 'rules' AND c.seq > $1 AND c.seq <= $2 ORDER BY c.seq DESC LIMIT 1",
     )
     .bind(since)
     .bind(upto)
@@ -63,7 +63,7 @@ pub async fn changed_between(
 /// to those in force are answered with the version in force, and nothing is
 /// stored (`false`). Call it inside a write transaction.
 pub async fn publish(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tables: RuleTables,
 ) -> Result<(RulesVersion, bool), AppError> {
     tables
@@ -82,7 +82,7 @@ pub async fn publish(
     let json = serde_json::to_string(&version.tables)
         .map_err(|e| AppError::Internal(format!("cannot store rule tables: {e}")))?;
     sqlx::query(
-        "INSERT INTO rules_versions (id, version, tables, published_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO rules_versions (id, version, tables, published_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(version.id.to_string())
     .bind(i64::from(version.version))
@@ -97,7 +97,7 @@ pub async fn publish(
 /// Publishes the default tables ([`RuleTables::trust_default`]) if the trust
 /// has none yet, so incident guidance always has tables to read. Returns
 /// whether it did.
-pub async fn ensure_default(pool: &sqlx::SqlitePool) -> Result<bool, AppError> {
+pub async fn ensure_default(pool: &sqlx::AnyPool) -> Result<bool, AppError> {
     let mut tx = crate::db::begin_write(pool).await?;
     if latest(&mut *tx).await?.is_some() {
         return Ok(false);

@@ -6,14 +6,14 @@ use crate::incident_key::IncidentKeyStore;
 use crate::keys::ServerKey;
 use crate::limiter::Limiter;
 use crate::metrics::{Metrics, MetricsToken};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Shared state of the app: cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub pool: SqlitePool,
+    pub pool: AnyPool,
     /// Folder holding the built PWA.
     pub static_dir: PathBuf,
     /// Whether `X-Forwarded-Proto` from a reverse proxy is believed (see
@@ -43,7 +43,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(pool: SqlitePool, static_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(pool: AnyPool, static_dir: impl Into<PathBuf>) -> Self {
         AppState {
             pool,
             static_dir: static_dir.into(),

@@ -17,7 +17,7 @@ use haven_core::visit::{
 use haven_core::Millis;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::{Sqlite, SqliteExecutor, SqlitePool, Transaction};
+use sqlx::{Any, AnyExecutor, AnyPool, Transaction};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use uuid::Uuid;
@@ -52,7 +52,7 @@ fn days_from_db(what: &str, days: i64) -> Result<u32, AppError> {
 /// device's clock was wrong. `false` when a visit with its id is stored
 /// already (the same sign-in pushed again): that one is kept.
 pub async fn insert_visit(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     visit: &VisitRecord,
     mutation_id: i64,
     received_at: Millis,
@@ -64,7 +64,7 @@ pub async fn insert_visit(
         "INSERT INTO visits (id, academy_id, device_id, mutation_id, visitor_name, organisation, \
          visitor_type, host_name, host_staff_id, badge_code, signed_in_at, escort_required, \
          agreement_id, agreement_version_id, record_json, identified_by, received_at, \
-         clock_skew) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         clock_skew) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(visit.id.to_string())
@@ -78,13 +78,13 @@ pub async fn insert_visit(
     .bind(visit.host.staff_id.map(|id| id.to_string()))
     .bind(&visit.badge_code)
     .bind(visit.signed_in_at)
-    .bind(visit.escort_required)
+    .bind(i64::from(visit.escort_required))
     .bind(visit.agreement_id.to_string())
     .bind(visit.agreement_version_id.to_string())
     .bind(record_json)
     .bind(identified_by)
     .bind(received_at)
-    .bind(sign_in_clock_wrong(visit.signed_in_at, received_at))
+    .bind(i64::from(sign_in_clock_wrong(visit.signed_in_at, received_at)))
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -99,11 +99,11 @@ pub struct StoredVisit {
 }
 
 pub async fn find_visit(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     id: Uuid,
 ) -> Result<Option<StoredVisit>, AppError> {
     let row: Option<(String, i64)> =
-        sqlx::query_as("SELECT academy_id, signed_in_at FROM visits WHERE id = ?")
+        sqlx::query_as("SELECT academy_id, signed_in_at FROM visits WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(db)
             .await?;
@@ -121,7 +121,7 @@ pub async fn find_visit(
 /// kept, not refused). `false` when that end, or any end of the same visit,
 /// is stored already: the first one is kept.
 pub async fn insert_end(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     visit: &StoredVisit,
     end: &VisitEnd,
     mutation_id: i64,
@@ -130,7 +130,7 @@ pub async fn insert_end(
 ) -> Result<bool, AppError> {
     let inserted = sqlx::query(
         "INSERT INTO visit_ends (id, visit_id, device_id, mutation_id, signed_out_at, method, \
-         identified_by, received_at, clock_skew) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         identified_by, received_at, clock_skew) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT DO NOTHING",
     )
     .bind(end.id.to_string())
@@ -141,11 +141,11 @@ pub async fn insert_end(
     .bind(wire_name(end.method)?)
     .bind(identified_by)
     .bind(received_at)
-    .bind(sign_out_clock_wrong(
+    .bind(i64::from(sign_out_clock_wrong(
         visit.signed_in_at,
         end.signed_out_at,
         received_at,
-    ))
+    )))
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -154,12 +154,12 @@ pub async fn insert_end(
 
 /// An academy's reception rules: the stored ones, or the defaults.
 pub async fn settings(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     academy: Uuid,
 ) -> Result<ReceptionSettings, AppError> {
     let row: Option<(String, i64, i64)> = sqlx::query_as(
         "SELECT escort_rule, device_retention_days, server_retention_days \
-         FROM reception_settings WHERE academy_id = ?",
+         FROM reception_settings WHERE academy_id = $1",
     )
     .bind(academy.to_string())
     .fetch_optional(db)
@@ -176,22 +176,22 @@ pub async fn settings(
 
 /// Replaces an academy's reception rules (already validated).
 pub async fn put_settings(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     academy: Uuid,
     settings: &ReceptionSettings,
     now: Millis,
 ) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO reception_settings (academy_id, escort_rule, device_retention_days, \
-         server_retention_days, updated_at) VALUES (?, ?, ?, ?, ?) \
+         server_retention_days, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (academy_id) DO UPDATE SET escort_rule = excluded.escort_rule, \
          device_retention_days = excluded.device_retention_days, \
          server_retention_days = excluded.server_retention_days, updated_at = excluded.updated_at",
     )
     .bind(academy.to_string())
     .bind(wire_name(settings.escort_rule)?)
-    .bind(settings.device_retention_days)
-    .bind(settings.server_retention_days)
+    .bind(i64::from(settings.device_retention_days))
+    .bind(i64::from(settings.server_retention_days))
     .bind(now)
     .execute(db)
     .await?;
@@ -203,30 +203,30 @@ pub async fn put_settings(
 /// visits whose end arrived in the last day, which of those have times from
 /// a wrong clock, and its reception kiosks with when each last pushed.
 pub async fn snapshot(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     academy: Uuid,
     now: Millis,
 ) -> Result<ReceptionSnapshot, AppError> {
     let academy_id = academy.to_string();
     let hosts: Vec<(String, String)> = sqlx::query_as(
         "SELECT DISTINCT u.id, u.name FROM users u JOIN user_roles r ON r.user_id = u.id \
-         WHERE r.academy_id = ? AND u.active = 1 ORDER BY u.name COLLATE NOCASE, u.id",
+         WHERE r.academy_id = $1 AND u.active = 1 ORDER BY lower(u.name), u.id",
     )
     .bind(&academy_id)
     .fetch_all(pool)
     .await?;
-    let on_site: Vec<(String, String, bool)> = sqlx::query_as(
+    let on_site: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT v.record_json, v.id, v.clock_skew FROM visits v \
          LEFT JOIN visit_ends e ON e.visit_id = v.id \
-         WHERE v.academy_id = ? AND e.id IS NULL ORDER BY v.signed_in_at, v.id",
+         WHERE v.academy_id = $1 AND e.id IS NULL ORDER BY v.signed_in_at, v.id",
     )
     .bind(&academy_id)
     .fetch_all(pool)
     .await?;
-    let ended: Vec<(String, bool)> = sqlx::query_as(
-        "SELECT v.id, v.clock_skew OR e.clock_skew FROM visit_ends e \
+    let ended: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT v.id, CASE WHEN v.clock_skew = 1 OR e.clock_skew = 1 THEN 1 ELSE 0 END FROM visit_ends e \
          JOIN visits v ON v.id = e.visit_id \
-         WHERE v.academy_id = ? AND e.received_at >= ? ORDER BY e.received_at, v.id",
+         WHERE v.academy_id = $1 AND e.received_at >= $2 ORDER BY e.received_at, v.id",
     )
     .bind(&academy_id)
     .bind(now.saturating_sub(ENDED_RECENTLY_MS))
@@ -239,8 +239,8 @@ pub async fn snapshot(
         "SELECT e.sync_device_id, e.label, d.last_seen_at FROM enrolled_devices e \
          LEFT JOIN devices d ON d.device_id = (SELECT device_id FROM devices \
          WHERE binding = 'enrolled:' || e.id ORDER BY last_seen_at DESC LIMIT 1) \
-         WHERE e.academy_id = ? AND e.kind = 'reception_kiosk' AND e.revoked_at IS NULL \
-         ORDER BY e.label COLLATE NOCASE, e.id",
+         WHERE e.academy_id = $1 AND e.kind = 'reception_kiosk' AND e.revoked_at IS NULL \
+         ORDER BY lower(e.label), e.id",
     )
     .bind(&academy_id)
     .fetch_all(pool)
@@ -250,7 +250,7 @@ pub async fn snapshot(
         .iter()
         .map(|(_, id, skew)| (id, skew))
         .chain(ended.iter().map(|(id, skew)| (id, skew)))
-        .filter(|(_, skew)| **skew)
+        .filter(|(_, skew)| **skew != 0)
         .map(|(id, _)| uuid_from_db(id))
         .collect::<Result<_, _>>()?;
 
@@ -297,16 +297,16 @@ pub async fn snapshot(
 /// ([`server_may_forget`]): the server's clock both times, never the
 /// device's sign-out time. A visit that never ended is kept. Writes one
 /// audit entry per academy it removed visits from, and says how many went.
-pub async fn purge(pool: &SqlitePool, now: Millis) -> Result<u64, AppError> {
+pub async fn purge(pool: &AnyPool, now: Millis) -> Result<u64, AppError> {
     let default_days = i64::from(ReceptionSettings::default().server_retention_days);
     let mut tx = begin_write(pool).await?;
     // The shortest retention is one day, which the index narrows to; the
     // exact rule is applied below.
     let candidates: Vec<(String, String, i64, i64)> = sqlx::query_as(
-        "SELECT v.id, v.academy_id, e.received_at, COALESCE(s.server_retention_days, ?) \
+        "SELECT v.id, v.academy_id, e.received_at, COALESCE(s.server_retention_days, $1) \
          FROM visit_ends e JOIN visits v ON v.id = e.visit_id \
          LEFT JOIN reception_settings s ON s.academy_id = v.academy_id \
-         WHERE e.received_at <= ?",
+         WHERE e.received_at <= $2",
     )
     .bind(default_days)
     .bind(now.saturating_sub(DAY_MS))
@@ -321,11 +321,11 @@ pub async fn purge(pool: &SqlitePool, now: Millis) -> Result<u64, AppError> {
         }
         // The end goes with its visit (ON DELETE CASCADE); said outright so
         // the purge does not depend on the connection's foreign_keys setting.
-        sqlx::query("DELETE FROM visit_ends WHERE visit_id = ?")
+        sqlx::query("DELETE FROM visit_ends WHERE visit_id = $1")
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM visits WHERE id = ?")
+        sqlx::query("DELETE FROM visits WHERE id = $1")
             .bind(&id)
             .execute(&mut *tx)
             .await?;

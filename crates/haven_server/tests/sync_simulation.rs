@@ -73,11 +73,10 @@ use haven_server::push::{apply_push, PushKeys};
 use haven_server::AppError;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::SqlitePool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::str::FromStr;
 use uuid::Uuid;
 
 /// Seeds the main test runs.
@@ -109,7 +108,7 @@ const KIOSK_STAFF: usize = 3;
 /// and the demo trust loaded, its keys, and a runtime to drive it.
 struct World {
     rt: tokio::runtime::Runtime,
-    pool: SqlitePool,
+    pool: AnyPool,
     server_key: ServerKey,
     incident_key: IncidentKeyStore,
     public: IncidentKey,
@@ -125,19 +124,23 @@ impl World {
             .expect("runtime");
         let incident_key = IncidentKeyStore::in_memory();
         let (pool, public) = rt.block_on(async {
-            let options = SqliteConnectOptions::from_str("sqlite::memory:")
-                .expect("options")
-                .foreign_keys(true);
+            sqlx::any::install_default_drivers();
             // One connection, never closed: it is the database.
-            let pool = SqlitePoolOptions::new()
+            let pool = AnyPoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .connect_with(options)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::Executor::execute(conn, "PRAGMA foreign_keys = ON").await?;
+                        Ok(())
+                    })
+                })
+                .connect("sqlite::memory:")
                 .await
                 .expect("in-memory database");
-            haven_server::db::MIGRATOR
+            haven_server::db::SQLITE_MIGRATOR
                 .run(&pool)
                 .await
                 .expect("migrations");
@@ -196,19 +199,19 @@ impl World {
     /// Whether the server holds the effect of `record`.
     fn stored(&self, record: &RecordKey) -> bool {
         let (sql, id) = match record {
-            RecordKey::Agreement(id) => ("SELECT 1 FROM agreements WHERE id = ?", id),
-            RecordKey::Visit(id) => ("SELECT 1 FROM visits WHERE id = ?", id),
+            RecordKey::Agreement(id) => ("SELECT 1 FROM agreements WHERE id = $1", id),
+            RecordKey::Visit(id) => ("SELECT 1 FROM visits WHERE id = $1", id),
             // The first end of a visit is kept; another desk's end of the same
             // visit is answered `duplicate`: the visitor is signed out.
-            RecordKey::EndOf(visit) => ("SELECT 1 FROM visit_ends WHERE visit_id = ?", visit),
-            RecordKey::Incident(id) => ("SELECT 1 FROM incidents WHERE id = ?", id),
+            RecordKey::EndOf(visit) => ("SELECT 1 FROM visit_ends WHERE visit_id = $1", visit),
+            RecordKey::Incident(id) => ("SELECT 1 FROM incidents WHERE id = $1", id),
         };
         self.scalar(sql, &id.to_string()).is_some()
     }
 
     fn last_processed(&self, device: Uuid) -> Option<u64> {
         self.scalar(
-            "SELECT last_mutation_id FROM devices WHERE device_id = ?",
+            "SELECT last_mutation_id FROM devices WHERE device_id = $1",
             &device.to_string(),
         )
         .map(|n| n as u64)
@@ -219,7 +222,7 @@ impl World {
             sqlx::query(
                 "INSERT INTO enrolled_devices (id, sync_device_id, academy_id, kind, label, \
                  token_sha256, enrolled_at, enrolled_by, last_contact_at) \
-                 VALUES (?, ?, ?, 'reception_kiosk', 'Simulated desk', ?, ?, 'sim', ?)",
+                 VALUES ($1, $2, $3, 'reception_kiosk', 'Simulated desk', $4, $5, 'sim', $6)",
             )
             .bind(enrolment)
             .bind(sync_device_id.to_string())

@@ -17,6 +17,7 @@ struct AgreementRow {
     policy_version_id: String,
     policy_text_sha256: String,
     signer_name: String,
+    #[sqlx(try_from = "crate::db::Flag")]
     agreed: bool,
     signed_at: i64,
     device_id: String,

@@ -50,7 +50,7 @@ pub async fn list(
         .await?;
     let rows: Vec<AuditRow> = sqlx::query_as(
         "SELECT seq, at, actor, action, subject, academy_id, client, detail FROM audit_log \
-         WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+         WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
     )
     .bind(query.before.unwrap_or(i64::MAX))
     .bind(PAGE)

@@ -194,7 +194,7 @@ async fn check_totp(
         })?;
     match totp::verify(&secret, code, now, user.totp_last_step) {
         Some(step) => {
-            sqlx::query("UPDATE users SET totp_last_step = ? WHERE id = ?")
+            sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2")
                 .bind(step)
                 .bind(&user.id)
                 .execute(&state.pool)
@@ -254,7 +254,7 @@ pub async fn logout(
     AnyStaffSession(staff): AnyStaffSession,
 ) -> Result<StatusCode, AppError> {
     let mut tx = state.pool.begin().await?;
-    sqlx::query("DELETE FROM sessions WHERE token_sha256 = ?")
+    sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
         .bind(&staff.session_digest)
         .execute(&mut *tx)
         .await?;
@@ -286,7 +286,7 @@ pub async fn logout_everywhere(
     AnyStaffSession(staff): AnyStaffSession,
 ) -> Result<StatusCode, AppError> {
     let mut tx = state.pool.begin().await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(&staff.user_id)
         .execute(&mut *tx)
         .await?
@@ -342,7 +342,7 @@ pub async fn totp_setup(
     AnyStaffSession(staff): AnyStaffSession,
 ) -> Result<Json<TotpSetup>, AppError> {
     let secret = totp::new_secret();
-    sqlx::query("UPDATE users SET totp_pending_sealed = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET totp_pending_sealed = $1 WHERE id = $2")
         .bind(state.key.seal(&secret, &totp_context(&staff.user_id)))
         .bind(&staff.user_id)
         .execute(&state.pool)
@@ -387,7 +387,7 @@ pub async fn totp_confirm(
 ) -> Result<StatusCode, AppError> {
     let (pending, current, last_step): (Option<String>, Option<String>, Option<i64>) =
         sqlx::query_as(
-            "SELECT totp_pending_sealed, totp_sealed, totp_last_step FROM users WHERE id = ?",
+            "SELECT totp_pending_sealed, totp_sealed, totp_last_step FROM users WHERE id = $1",
         )
         .bind(&staff.user_id)
         .fetch_optional(&state.pool)
@@ -433,13 +433,13 @@ pub async fn totp_confirm(
     let mut tx = state.pool.begin().await?;
     sqlx::query(
         "UPDATE users SET totp_sealed = totp_pending_sealed, totp_pending_sealed = NULL, \
-         totp_last_step = ? WHERE id = ?",
+         totp_last_step = $1 WHERE id = $2",
     )
     .bind(step)
     .bind(&staff.user_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE sessions SET limited = 0 WHERE token_sha256 = ?")
+    sqlx::query("UPDATE sessions SET limited = 0 WHERE token_sha256 = $1")
         .bind(&staff.session_digest)
         .execute(&mut *tx)
         .await?;
@@ -482,7 +482,7 @@ pub async fn totp_remove(
     Json(request): Json<TotpRemove>,
 ) -> Result<StatusCode, AppError> {
     let (current, last_step): (Option<String>, i64) =
-        sqlx::query_as("SELECT totp_sealed, totp_last_step FROM users WHERE id = ?")
+        sqlx::query_as("SELECT totp_sealed, totp_last_step FROM users WHERE id = $1")
             .bind(&staff.user_id)
             .fetch_optional(&state.pool)
             .await?
@@ -528,7 +528,7 @@ pub async fn totp_remove(
     // Only the app that was checked: one set up (or reset) meanwhile stays.
     let removed = sqlx::query(
         "UPDATE users SET totp_sealed = NULL, totp_pending_sealed = NULL, totp_last_step = 0 \
-         WHERE id = ? AND totp_sealed = ?",
+         WHERE id = $1 AND totp_sealed = $2",
     )
     .bind(&staff.user_id)
     .bind(&current)
@@ -705,7 +705,7 @@ pub async fn accept_invitation(
     // Checked before anything is written, so a weak password leaves the link usable.
     check_new_password(&request.password, &user.email, &user.name).map_err(password_problem)?;
     let password_hash = hash(&state, request.password).await?;
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(password_hash)
         .bind(&user_id)
         .execute(&mut *tx)

@@ -70,8 +70,8 @@ async fn people(
     let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
         "SELECT u.id, u.name, u.email, u.created_at, r.role FROM users u \
          JOIN user_roles r ON r.user_id = u.id \
-         WHERE r.academy_id = ? AND u.active = 1 AND (? IS NULL OR u.id = ?) \
-         ORDER BY u.name COLLATE NOCASE, u.id, r.role",
+         WHERE r.academy_id = $1 AND u.active = 1 AND ($2 IS NULL OR u.id = $3) \
+         ORDER BY lower(u.name), u.id, r.role",
     )
     .bind(academy.to_string())
     .bind(only)
@@ -98,7 +98,7 @@ async fn people(
 
 /// Every record made by a staff account, by account.
 async fn records(state: &AppState) -> Result<BTreeMap<String, Vec<Signed>>, AppError> {
-    let rows: Vec<(String, bool, i64, String, i64)> = sqlx::query_as(
+    let rows: Vec<(String, i64, i64, String, i64)> = sqlx::query_as(
         "SELECT a.signer_account, a.agreed, a.signed_at, p.policy_id, p.version \
          FROM agreements a JOIN policy_versions p ON p.id = a.policy_version_id \
          WHERE a.signer_account IS NOT NULL",
@@ -110,7 +110,7 @@ async fn records(state: &AppState) -> Result<BTreeMap<String, Vec<Signed>>, AppE
         by_account.entry(account).or_default().push(Signed {
             policy_id: uuid_from_db(&policy_id)?,
             version: u32::try_from(version).unwrap_or(0),
-            agreed,
+            agreed: agreed != 0,
             signed_at,
         });
     }

@@ -84,7 +84,7 @@ impl TryFrom<DeviceRow> for DeviceView {
 }
 
 async fn device(state: &AppState, id: &str) -> Result<DeviceView, AppError> {
-    let row: Option<DeviceRow> = sqlx::query_as(&format!("{DEVICE_SELECT} WHERE e.id = ?"))
+    let row: Option<DeviceRow> = sqlx::query_as(&format!("{DEVICE_SELECT} WHERE e.id = $1"))
         .bind(id)
         .fetch_optional(&state.pool)
         .await?;
@@ -138,7 +138,7 @@ pub async fn create_code(
     let mut tx = state.pool.begin().await?;
     sqlx::query(
         "INSERT INTO enrolment_codes (code_sha256, academy_id, kind, label, created_by, created_at, expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(token_digest(&normalise_code(&code)))
     .bind(request.academy_id.to_string())
@@ -193,7 +193,7 @@ pub async fn enrol(
     let digest = token_digest(&normalise_code(&request.code));
     let row: Option<(String, String, String, String, i64, Option<i64>)> = sqlx::query_as(
         "SELECT academy_id, kind, label, created_by, expires_at, used_at FROM enrolment_codes \
-         WHERE code_sha256 = ?",
+         WHERE code_sha256 = $1",
     )
     .bind(&digest)
     .fetch_optional(&mut *tx)
@@ -220,7 +220,7 @@ pub async fn enrol(
     };
     let sync_id = request.sync_device_id.to_string();
     let existing: Option<(String, Option<i64>)> =
-        sqlx::query_as("SELECT id, revoked_at FROM enrolled_devices WHERE sync_device_id = ?")
+        sqlx::query_as("SELECT id, revoked_at FROM enrolled_devices WHERE sync_device_id = $1")
             .bind(&sync_id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -235,8 +235,8 @@ pub async fn enrol(
         // A revoked device enrolled again keeps its row (and its sync history).
         Some((id, Some(_))) => {
             sqlx::query(
-                "UPDATE enrolled_devices SET academy_id = ?, kind = ?, label = ?, token_sha256 = ?, \
-                 enrolled_at = ?, enrolled_by = ?, last_contact_at = ?, revoked_at = NULL WHERE id = ?",
+                "UPDATE enrolled_devices SET academy_id = $1, kind = $2, label = $3, token_sha256 = $4, \
+                 enrolled_at = $5, enrolled_by = $6, last_contact_at = $7, revoked_at = NULL WHERE id = $8",
             )
             .bind(&academy_id)
             .bind(&kind)
@@ -255,7 +255,7 @@ pub async fn enrol(
             sqlx::query(
                 "INSERT INTO enrolled_devices (id, sync_device_id, academy_id, kind, label, \
                  token_sha256, enrolled_at, enrolled_by, last_contact_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&id)
             .bind(&sync_id)
@@ -271,7 +271,7 @@ pub async fn enrol(
             id
         }
     };
-    sqlx::query("UPDATE enrolment_codes SET used_at = ? WHERE code_sha256 = ?")
+    sqlx::query("UPDATE enrolment_codes SET used_at = $1 WHERE code_sha256 = $2")
         .bind(now)
         .bind(&digest)
         .execute(&mut *tx)
@@ -355,7 +355,7 @@ pub async fn revoke(
     let before = device(&state, &id).await?;
     caller.require(Some(before.academy_id), Capability::ManageDevices)?;
     let mut tx = state.pool.begin().await?;
-    sqlx::query("UPDATE enrolled_devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+    sqlx::query("UPDATE enrolled_devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now_ms())
         .bind(&id)
         .execute(&mut *tx)

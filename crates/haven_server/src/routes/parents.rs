@@ -29,7 +29,7 @@ use haven_core::api::accounts::{
     RedeemRequest,
 };
 use haven_core::api::ApiError;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const DEFAULT_VALID_DAYS: u32 = 28;
@@ -72,8 +72,8 @@ impl TryFrom<InvitationRow> for ParentInvitation {
     }
 }
 
-async fn invitation(db: &mut SqliteConnection, id: &str) -> Result<ParentInvitation, AppError> {
-    let row: Option<InvitationRow> = sqlx::query_as(&format!("{INVITATION_SELECT} WHERE id = ?"))
+async fn invitation(db: &mut AnyConnection, id: &str) -> Result<ParentInvitation, AppError> {
+    let row: Option<InvitationRow> = sqlx::query_as(&format!("{INVITATION_SELECT} WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await?;
@@ -143,7 +143,7 @@ pub async fn import(
         let token = new_prefixed_token(LINK_PREFIX);
         sqlx::query(
             "INSERT INTO parent_invitations (id, academy_id, parent_name, parent_email, children, \
-             token_sha256, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             token_sha256, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&id)
         .bind(plan.academy_id.to_string())
@@ -251,8 +251,8 @@ pub async fn reissue(
     let now = now_ms();
     let valid_for = (before.expires_at - before.created_at).max(DAY_MS);
     sqlx::query(
-        "UPDATE parent_invitations SET token_sha256 = ?, created_at = ?, expires_at = ?, \
-         redeemed_at = NULL WHERE id = ?",
+        "UPDATE parent_invitations SET token_sha256 = $1, created_at = $2, expires_at = $3, \
+         redeemed_at = NULL WHERE id = $4",
     )
     .bind(token_digest(&token))
     .bind(now)
@@ -260,7 +260,7 @@ pub async fn reissue(
     .bind(&id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM parent_sessions WHERE invitation_id = ?")
+    sqlx::query("DELETE FROM parent_sessions WHERE invitation_id = $1")
         .bind(&id)
         .execute(&mut *tx)
         .await?;
@@ -305,7 +305,7 @@ pub async fn redeem(
     let now = now_ms();
     let mut tx = crate::db::begin_write(&state.pool).await?;
     let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, expires_at, redeemed_at FROM parent_invitations WHERE token_sha256 = ?",
+        "SELECT id, expires_at, redeemed_at FROM parent_invitations WHERE token_sha256 = $1",
     )
     .bind(token_digest(request.token.trim()))
     .fetch_optional(&mut *tx)
@@ -331,7 +331,7 @@ pub async fn redeem(
             return count_failure(&state, &client, Err(refusal));
         }
     };
-    sqlx::query("UPDATE parent_invitations SET redeemed_at = ? WHERE id = ?")
+    sqlx::query("UPDATE parent_invitations SET redeemed_at = $1 WHERE id = $2")
         .bind(now)
         .bind(&id)
         .execute(&mut *tx)
@@ -339,7 +339,7 @@ pub async fn redeem(
     let token = new_prefixed_token(PARENT_SESSION_PREFIX);
     let expires_at = now + PARENT_SESSION_MS;
     sqlx::query(
-        "INSERT INTO parent_sessions (token_sha256, invitation_id, expires_at) VALUES (?, ?, ?)",
+        "INSERT INTO parent_sessions (token_sha256, invitation_id, expires_at) VALUES ($1, $2, $3)",
     )
     .bind(token_digest(&token))
     .bind(&id)

@@ -90,9 +90,9 @@ pub async fn put(
             .await?;
     let before: Vec<Role> = serde_json::from_str(&stored)
         .map_err(|e| AppError::Internal(format!("stored settings: {e}")))?;
-    sqlx::query("UPDATE account_settings SET second_factor_required = ?, idle_lock_minutes = ?")
+    sqlx::query("UPDATE account_settings SET second_factor_required = $1, idle_lock_minutes = $2")
         .bind(serde_json::to_string(&roles).unwrap_or_else(|_| "[]".into()))
-        .bind(settings.idle_lock_minutes)
+        .bind(i64::from(settings.idle_lock_minutes))
         .execute(&mut *tx)
         .await?;
     let changes = describe_changes(&before, &roles, idle_before, settings.idle_lock_minutes);

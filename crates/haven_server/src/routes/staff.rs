@@ -21,7 +21,7 @@ use haven_core::api::accounts::{
     StaffImportReport, StaffMember,
 };
 use haven_core::api::ApiError;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 /// Checks each grant is well formed, names a known academy and is in scope.
 async fn check_grants(
@@ -82,7 +82,7 @@ pub async fn list(
 }
 
 async fn invite_one(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     name: &str,
     email: &str,
     grants: &[RoleGrant],
@@ -224,7 +224,7 @@ pub async fn import(
     let mut invited_ids = Vec::new();
     let mut updated_ids = Vec::new();
     for (name, email, grants, lines) in &people {
-        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
             .bind(email)
             .fetch_optional(&mut *tx)
             .await?;
@@ -390,13 +390,13 @@ pub async fn set_active(
     if !scope.may_change(&held) {
         return Err(AppError::Forbidden);
     }
-    sqlx::query("UPDATE users SET active = ? WHERE id = ?")
-        .bind(request.active)
+    sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+        .bind(i64::from(request.active))
         .bind(&user_id)
         .execute(&mut *tx)
         .await?;
     if !request.active {
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(&user_id)
             .execute(&mut *tx)
             .await?;
@@ -463,18 +463,18 @@ pub async fn reset_second_factor(
     if !scope.may_change(&held) {
         return Err(AppError::Forbidden);
     }
-    let had: Option<String> = sqlx::query_scalar("SELECT totp_sealed FROM users WHERE id = ?")
+    let had: Option<String> = sqlx::query_scalar("SELECT totp_sealed FROM users WHERE id = $1")
         .bind(&user_id)
         .fetch_one(&mut *tx)
         .await?;
     sqlx::query(
         "UPDATE users SET totp_sealed = NULL, totp_pending_sealed = NULL, totp_last_step = 0 \
-         WHERE id = ?",
+         WHERE id = $1",
     )
     .bind(&user_id)
     .execute(&mut *tx)
     .await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(&user_id)
         .execute(&mut *tx)
         .await?

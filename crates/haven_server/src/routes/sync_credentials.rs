@@ -44,14 +44,14 @@ pub async fn create(
     let secret = device_secret_digest(&request.device_secret)?;
     let token = new_prefixed_token(SYNC_CREDENTIAL_PREFIX);
     let expires_at: i64 =
-        sqlx::query_scalar("SELECT expires_at FROM sessions WHERE token_sha256 = ?")
+        sqlx::query_scalar("SELECT expires_at FROM sessions WHERE token_sha256 = $1")
             .bind(&staff.session_digest)
             .fetch_optional(&state.pool)
             .await?
             .ok_or(AppError::Unauthorized)?;
     sqlx::query(
         "INSERT INTO sync_credentials (token_sha256, session_sha256, device_secret_sha256, \
-         created_at) VALUES (?, ?, ?, ?) \
+         created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (session_sha256, device_secret_sha256) DO UPDATE SET \
          token_sha256 = excluded.token_sha256, created_at = excluded.created_at",
     )

@@ -29,16 +29,17 @@ async fn token(app: &TestApp, email: &str) -> String {
 async fn stored(app: &TestApp, user: Uuid) -> (Vec<(String, String)>, bool) {
     let pool = open_db(app).await;
     let roles: Vec<(String, String)> =
-        sqlx::query_as("SELECT role, academy_id FROM user_roles WHERE user_id = ? ORDER BY 1, 2")
+        sqlx::query_as("SELECT role, academy_id FROM user_roles WHERE user_id = $1 ORDER BY 1, 2")
             .bind(user.to_string())
             .fetch_all(&pool)
             .await
             .unwrap();
-    let active: bool = sqlx::query_scalar("SELECT active FROM users WHERE id = ?")
+    let active: i64 = sqlx::query_scalar("SELECT active FROM users WHERE id = $1")
         .bind(user.to_string())
         .fetch_one(&pool)
         .await
         .unwrap();
+    let active = active == 1;
     pool.close().await;
     (roles, active)
 }

@@ -857,15 +857,7 @@ async fn no_password_token_code_or_second_factor_secret_is_stored_in_plaintext()
     );
     secrets.push(parent.token);
 
-    // Everything SQLite holds: the database, its write-ahead log and shared memory.
-    let mut stored = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        let mut path = app.database_path().into_os_string();
-        path.push(suffix);
-        if let Ok(bytes) = std::fs::read(&path) {
-            stored.extend(bytes);
-        }
-    }
+    let stored = everything_stored(&app).await;
     assert!(stored.len() > 10_000, "the database was read");
     let haystack = String::from_utf8_lossy(&stored).to_lowercase();
     assert!(
@@ -1046,4 +1038,38 @@ async fn replacing_a_second_factor_needs_a_code_from_the_current_one() {
     let next = |secret: &[u8]| haven_server::totp::current_code(secret, now_ms() + 30_000);
     assert_eq!(login(next(&second)).await, 401);
     assert_eq!(login(next(&third)).await, 200);
+}
+
+/// Every byte the database holds. SQLite: the file, its write-ahead log and
+/// shared memory. PostgreSQL: every row of every table, as text.
+async fn everything_stored(app: &TestApp) -> Vec<u8> {
+    let mut stored = Vec::new();
+    if crate::helpers::on_postgres() {
+        let pool = app.db().await;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+             WHERE table_schema = 'public'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        for table in tables {
+            let rows: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT CAST(t AS TEXT) FROM \"{table}\" t"))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            stored.extend(rows.join("\n").into_bytes());
+        }
+        pool.close().await;
+        return stored;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = app.database_path().into_os_string();
+        path.push(suffix);
+        if let Ok(bytes) = std::fs::read(&path) {
+            stored.extend(bytes);
+        }
+    }
+    stored
 }

@@ -187,7 +187,7 @@ async fn an_upload_resumes_with_the_pieces_the_server_lacks_and_completes_checke
     // Stored as sent: the pieces put together are the ciphertext.
     let pool = open_db(&app).await;
     let stored: Vec<Vec<u8>> =
-        sqlx::query_scalar("SELECT bytes FROM attachment_pieces WHERE sha256 = ? ORDER BY idx")
+        sqlx::query_scalar("SELECT bytes FROM attachment_pieces WHERE sha256 = $1 ORDER BY idx")
             .bind(&a.sha256)
             .fetch_all(&pool)
             .await

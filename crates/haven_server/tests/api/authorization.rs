@@ -332,11 +332,9 @@ async fn login(app: &TestApp, email: &str) -> LoginResponse {
     response.json().await.unwrap()
 }
 
-/// The test server's SQLite file, opened beside the server.
-pub async fn open_db(app: &TestApp) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect(&format!("sqlite://{}", app.database_path().display()))
-        .await
-        .unwrap()
+/// The test server's database, opened beside the server.
+pub async fn open_db(app: &TestApp) -> sqlx::AnyPool {
+    app.db().await
 }
 
 async fn enrol(app: &TestApp, admin: &str) -> (Enrolled, Uuid) {
@@ -397,7 +395,7 @@ impl World {
         let teacher = login(app, TEACHER_EMAIL).await;
         let expired = login(app, TEACHER_EMAIL).await.token;
         let pool = open_db(app).await;
-        sqlx::query("UPDATE sessions SET expires_at = 1 WHERE token_sha256 = ?")
+        sqlx::query("UPDATE sessions SET expires_at = 1 WHERE token_sha256 = $1")
             .bind(haven_server::auth::token_digest(&expired))
             .execute(&pool)
             .await
@@ -529,7 +527,7 @@ impl World {
         let token = format!("hs_{}", haven_server::auth::new_token());
         sqlx::query(
             "INSERT INTO sessions (token_sha256, user_id, expires_at, created_at, limited) \
-             SELECT ?, id, ?, 0, 0 FROM users WHERE email = ?",
+             SELECT $1, id, $2, 0, 0 FROM users WHERE email = $3",
         )
         .bind(haven_server::auth::token_digest(&token))
         .bind(i64::MAX)
@@ -907,22 +905,7 @@ async fn written(app: &TestApp) -> String {
         "incidents",
         "incident_follow_ups",
     ] {
-        let columns: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-        let row = columns
-            .iter()
-            .filter(|c| *c != "last_contact_at")
-            .map(|c| format!("quote({c})"))
-            .collect::<Vec<_>>()
-            .join("||','||");
-        let rows: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT {row} FROM {table} ORDER BY rowid"))
-                .fetch_all(&pool)
-                .await
-                .unwrap();
+        let rows = crate::helpers::rows_as_text(&pool, table, &["last_contact_at"]).await;
         all.push_str(&format!("{table}: {}\n", rows.join("\n  ")));
     }
     pool.close().await;

@@ -249,8 +249,9 @@ async fn a_backup_taken_while_ten_devices_push_restores_every_record_acknowledge
     // Restored elsewhere, with a new server on it.
     let moved = TempDir::new().unwrap();
     let mut config = test_config(&moved);
-    config.database = moved.path().join("elsewhere").join("haven.sqlite3");
-    let (ok, out, err) = restore(&backup_dir, &config.database, false);
+    let elsewhere = moved.path().join("elsewhere").join("haven.sqlite3");
+    config.database = elsewhere.clone().into();
+    let (ok, out, err) = restore(&backup_dir, &elsewhere, false);
     assert!(ok, "{out}{err}");
     assert!(out.contains("The restored ledger is intact"), "{out}");
     let restored = spawn_app_with(moved, config).await;
@@ -303,6 +304,8 @@ async fn a_backup_taken_while_ten_devices_push_restores_every_record_acknowledge
 
 #[tokio::test]
 async fn a_backup_holds_the_database_both_keys_and_a_manifest_all_private() {
+    // Backups copy the SQLite file; a PostgreSQL trust uses pg_dump (docs/running.md).
+    crate::sqlite_only!();
     let b = backed_up().await;
     assert_eq!(
         names_in(&b.backup),
@@ -325,7 +328,7 @@ async fn a_backup_holds_the_database_both_keys_and_a_manifest_all_private() {
 
     let manifest = manifest(&b.backup);
     assert_eq!(manifest["haven_version"], env!("CARGO_PKG_VERSION"));
-    let latest = haven_server::db::MIGRATOR
+    let latest = haven_server::db::SQLITE_MIGRATOR
         .iter()
         .map(|m| m.version)
         .max()
@@ -372,6 +375,8 @@ async fn a_backup_holds_the_database_both_keys_and_a_manifest_all_private() {
 
 #[tokio::test]
 async fn a_backup_is_not_written_into_a_folder_that_holds_something() {
+    // Backups copy the SQLite file; a PostgreSQL trust uses pg_dump (docs/running.md).
+    crate::sqlite_only!();
     let app = spawn_app().await;
     let scratch = TempDir::new().unwrap();
     let to = scratch.path().join("backups");
@@ -404,18 +409,20 @@ async fn a_backup_is_not_written_into_a_folder_that_holds_something() {
 
 #[tokio::test]
 async fn restore_refuses_a_snapshot_whose_ledger_does_not_verify() {
+    // Backups copy the SQLite file; a PostgreSQL trust uses pg_dump (docs/running.md).
+    crate::sqlite_only!();
     let b = backed_up().await;
     // Someone with the backup changes who signed, and makes the manifest
     // agree with the changed file: only the ledger can tell.
     let snapshot = b.backup.join("haven.sqlite3");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", snapshot.display()))
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", snapshot.display()))
         .await
         .unwrap();
     sqlx::query("DROP TRIGGER agreement_never_changes")
         .execute(&pool)
         .await
         .unwrap();
-    let changed = sqlx::query("UPDATE agreements SET signer_name = 'Someone Else' WHERE id = ?")
+    let changed = sqlx::query("UPDATE agreements SET signer_name = 'Someone Else' WHERE id = $1")
         .bind(b.signed[1].id.to_string())
         .execute(&pool)
         .await
@@ -432,6 +439,8 @@ async fn restore_refuses_a_snapshot_whose_ledger_does_not_verify() {
 
 #[tokio::test]
 async fn restore_refuses_a_file_changed_after_the_backup() {
+    // Backups copy the SQLite file; a PostgreSQL trust uses pg_dump (docs/running.md).
+    crate::sqlite_only!();
     let b = backed_up().await;
     let key = b.backup.join("haven.sqlite3.key");
     let mut bytes = std::fs::read(&key).unwrap();
@@ -460,6 +469,8 @@ async fn restore_refuses_a_file_changed_after_the_backup() {
 
 #[tokio::test]
 async fn restore_refuses_a_backup_missing_a_key_file() {
+    // Backups copy the SQLite file; a PostgreSQL trust uses pg_dump (docs/running.md).
+    crate::sqlite_only!();
     let b = backed_up().await;
     let server_key = b.backup.join("haven.sqlite3.key");
     let kept = std::fs::read(&server_key).unwrap();
@@ -474,13 +485,15 @@ async fn restore_refuses_a_backup_missing_a_key_file() {
 
 #[tokio::test]
 async fn restore_replaces_an_existing_database_only_with_force_and_keeps_the_old_one() {
+    // Backups copy the SQLite file; a PostgreSQL trust uses pg_dump (docs/running.md).
+    crate::sqlite_only!();
     let b = backed_up().await;
     let target = b.target();
     let (ok, out, err) = restore(&b.backup, &target, false);
     assert!(ok, "{out}{err}");
     // The restored server writes to it, so it is no longer the backup.
     let mut config = test_config(&b.scratch);
-    config.database = target.clone();
+    config.database = target.clone().into();
     let dir = TempDir::new().unwrap();
     let server = spawn_app_with(dir, config).await;
     let version = server.policy(STAFF_AUA_VERSION_ID).await;

@@ -469,28 +469,9 @@ async fn written(app: &TestApp) -> (String, String) {
         "attachment_pieces",
         "incident_attachments",
     ] {
-        let columns: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-        let row = columns
-            .iter()
-            .filter(|c| !matches!(c.as_str(), "last_contact_at" | "reported_backlog"))
-            .map(|c| match c.as_str() {
-                // A piece's bytes never change in place; its length and ends will do.
-                "bytes" => {
-                    "length(bytes)||hex(substr(bytes,1,16))||hex(substr(bytes,-16))".to_owned()
-                }
-                c => format!("quote({c})"),
-            })
-            .collect::<Vec<_>>()
-            .join("||','||");
-        let rows: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT {row} FROM {table} ORDER BY rowid"))
-                .fetch_all(&pool)
-                .await
-                .unwrap();
+        let rows =
+            crate::helpers::rows_as_text(&pool, table, &["last_contact_at", "reported_backlog"])
+                .await;
         all.push_str(&format!("{table}: {}\n", rows.join("\n  ")));
     }
     let audit: Vec<String> = sqlx::query_scalar(

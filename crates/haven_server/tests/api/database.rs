@@ -6,10 +6,12 @@ use tempfile::TempDir;
 
 #[tokio::test]
 async fn the_database_file_and_its_folder_are_created_on_first_start() {
+    crate::sqlite_only!();
     let dir = TempDir::new().unwrap();
     let mut config = test_config(&dir);
-    config.database = dir.path().join("a").join("b").join("haven.sqlite3");
-    assert!(!config.database.exists());
+    let path = dir.path().join("a").join("b").join("haven.sqlite3");
+    assert!(!path.exists());
+    config.database = path.into();
 
     let app = spawn_app_with(dir, config).await;
 

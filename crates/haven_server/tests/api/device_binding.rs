@@ -52,7 +52,7 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 
 async fn last_processed(app: &TestApp, device: Uuid) -> Option<i64> {
     let pool = crate::authorization::open_db(app).await;
-    sqlx::query_scalar("SELECT last_mutation_id FROM devices WHERE device_id = ?")
+    sqlx::query_scalar("SELECT last_mutation_id FROM devices WHERE device_id = $1")
         .bind(device.to_string())
         .fetch_optional(&pool)
         .await
@@ -348,9 +348,7 @@ async fn one_credential_starts_only_so_many_new_devices_a_day() {
 /// The incident key file is made the first time the server opens an
 /// incident: while it does not exist, no RSA work has been done.
 fn incident_key_made(app: &TestApp) -> bool {
-    let mut path = app.database_path().into_os_string();
-    path.push(".incident-key.pem");
-    std::path::Path::new(&path).exists()
+    haven_server::incident_key::incident_key_path_for(&app.config.key_base().unwrap()).exists()
 }
 
 /// An incident sealed for a key id the server will never have: opening it

@@ -3,6 +3,7 @@ use haven_core::api::{AgreementView, ApiError, LoginRequest, LoginResponse};
 use haven_core::hash::Sha256Hex;
 use haven_core::policy::PolicyVersion;
 use haven_core::sync::wire::{Change, Mutation, PushRequest, PushResponse};
+use haven_server::db::Database;
 use haven_server::{Config, Server, ServerError};
 use std::path::PathBuf;
 use tempfile::TempDir;
@@ -61,6 +62,8 @@ pub struct TestApp {
     pub state: haven_server::AppState,
     shutdown: oneshot::Sender<()>,
     handle: JoinHandle<Result<(), ServerError>>,
+    /// Last, so the server's own pool is gone first.
+    drop_database: DropDatabase,
 }
 
 /// A config for a fresh database and a small built PWA in a new temp folder.
@@ -78,7 +81,7 @@ pub fn test_config(dir: &TempDir) -> Config {
     .unwrap();
     Config {
         bind: "127.0.0.1:0".parse().unwrap(),
-        database: dir.path().join("data").join("haven.sqlite3"),
+        database: test_database(dir),
         static_dir,
         // The API tests sign in as the demo accounts.
         demo: true,
@@ -90,6 +93,118 @@ pub fn test_config(dir: &TempDir) -> Config {
         metrics_token: None,
         header_timeout_secs: 10,
         body_idle_timeout_secs: 30,
+        // Beside the database on SQLite; a folder of the test's on PostgreSQL.
+        key_dir: postgres_base().map(|_| dir.path().join("keys")),
+    }
+}
+
+/// The PostgreSQL server the suite runs against, if any: `HAVEN_TEST_POSTGRES`
+/// names a database on it that the tests may create databases from (`cargo
+/// xtask test` starts a throwaway cluster and sets it). Unset: SQLite.
+pub fn postgres_base() -> Option<String> {
+    std::env::var("HAVEN_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// Whether this run is on PostgreSQL.
+pub fn on_postgres() -> bool {
+    postgres_base().is_some()
+}
+
+/// Returns from a test that checks SQLite's files, its own SQL or the file
+/// tools (backup, restore), which have no PostgreSQL counterpart to test.
+#[macro_export]
+macro_rules! sqlite_only {
+    () => {
+        if $crate::helpers::on_postgres() {
+            eprintln!("(SQLite only: skipped on PostgreSQL)");
+            return;
+        }
+    };
+}
+
+/// A new, empty database for one test: a SQLite file in the test's folder, or
+/// a fresh database on the PostgreSQL server (made when the server starts).
+pub fn test_database(dir: &TempDir) -> Database {
+    match postgres_base() {
+        None => Database::Sqlite(dir.path().join("data").join("haven.sqlite3")),
+        Some(base) => {
+            let mut url = url::Url::parse(&base).expect("HAVEN_TEST_POSTGRES is a URL");
+            url.set_path(&format!("haven_test_{}", Uuid::new_v4().simple()));
+            Database::Postgres(url.to_string())
+        }
+    }
+}
+
+/// Creates a test's PostgreSQL database if it is not there yet. Collation
+/// "C", as `cargo xtask postgres` and docs/running.md make a trust's, so
+/// text sorts byte by byte as it does on SQLite.
+async fn create_postgres_database(url: &str) {
+    use sqlx::Connection;
+    let base = postgres_base().expect("on PostgreSQL");
+    let name = url::Url::parse(url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("PostgreSQL is up");
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap();
+    if exists.is_none() {
+        sqlx::raw_sql(&format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"
+        ))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    }
+    admin.close().await.unwrap();
+}
+
+/// Drops a test's PostgreSQL database once the test is done with it, from a
+/// thread of its own (a `Drop` cannot await, and the test's runtime may be
+/// ending), so a suite of hundreds of tests does not fill the disk.
+pub struct DropDatabase(Option<String>);
+
+impl DropDatabase {
+    /// Keeps the database after all (it is dropped with the throwaway cluster).
+    fn keep(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let (Some(url), Some(base)) = (self.0.take(), postgres_base()) else {
+            return;
+        };
+        let name = url::Url::parse(&url)
+            .unwrap()
+            .path()
+            .trim_start_matches('/')
+            .to_owned();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&base).await {
+                    let _ =
+                        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&mut admin)
+                            .await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -100,6 +215,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
+    if let Database::Postgres(url) = &config.database {
+        create_postgres_database(url).await;
+    }
+    let config_url = match &config.database {
+        Database::Postgres(url) => Some(url.clone()),
+        Database::Sqlite(_) => None,
+    };
     let server = Server::build(&config).await.expect("server starts");
     let address = format!("http://{}", server.local_addr());
     let state = server.state().clone();
@@ -116,6 +238,7 @@ pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
         state,
         shutdown,
         handle,
+        drop_database: DropDatabase(config_url),
     }
 }
 
@@ -131,15 +254,19 @@ impl TestApp {
             dir,
             shutdown,
             handle,
+            mut drop_database,
             ..
         } = self;
+        drop_database.keep();
         shutdown.send(()).unwrap();
         handle.await.unwrap().expect("server stops cleanly");
         spawn_app_with(dir, config).await
     }
 
-    /// Stops the server gracefully; its database is closed when this returns.
-    pub async fn stop(self) {
+    /// Stops the server gracefully; its database is closed when this returns
+    /// and kept, for a test that starts a server on it again.
+    pub async fn stop(mut self) {
+        self.drop_database.keep();
         self.shutdown.send(()).unwrap();
         self.handle.await.unwrap().expect("server stops cleanly");
     }
@@ -230,8 +357,29 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// The SQLite file (tests of SQLite's files call [`sqlite_only!`] first).
     pub fn database_path(&self) -> PathBuf {
-        self.config.database.clone()
+        self.config
+            .database
+            .sqlite_path()
+            .expect("a SQLite test (sqlite_only!)")
+            .to_path_buf()
+    }
+
+    /// The database as the command-line tools take it (`--database`).
+    pub fn database_arg(&self) -> String {
+        match &self.config.database {
+            Database::Sqlite(path) => path.display().to_string(),
+            Database::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// A pool of the test's own on the server's database, for looking at
+    /// what was written (or changing it as a hostile insider would).
+    pub async fn db(&self) -> sqlx::AnyPool {
+        haven_server::db::connect(&self.config.database)
+            .await
+            .expect("the test database opens")
     }
 }
 
@@ -454,4 +602,56 @@ pub fn incident_push(
             })
             .collect(),
     }
+}
+
+/// Each row of `table` as one line of text, the `skip` columns left out, in
+/// an order that stays put: for before-and-after snapshots of what is stored.
+/// A `bytes` column is summed up by its length and digest.
+pub async fn rows_as_text(pool: &sqlx::AnyPool, table: &str, skip: &[&str]) -> Vec<String> {
+    let postgres = on_postgres();
+    let columns: Vec<String> = if postgres {
+        sqlx::query_scalar(
+            "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+        )
+        .bind(table)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    } else {
+        sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    };
+    assert!(!columns.is_empty(), "no table {table}");
+    let row = columns
+        .iter()
+        .filter(|c| !skip.contains(&c.as_str()))
+        .map(|c| match (c.as_str(), postgres) {
+            ("bytes", false) => {
+                "length(bytes)||hex(substr(bytes,1,16))||hex(substr(bytes,-16))".to_owned()
+            }
+            ("bytes", true) => "length(bytes)||encode(sha256(bytes), 'hex')".to_owned(),
+            (c, false) => format!("quote({c})"),
+            (c, true) => format!("quote_nullable({c})"),
+        })
+        .collect::<Vec<_>>()
+        .join("||','||");
+    // SQLite: in the order the rows were written. PostgreSQL has no rowid.
+    let order = if postgres { "1" } else { "rowid" };
+    sqlx::query_scalar(&format!("SELECT {row} FROM {table} ORDER BY {order}"))
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+/// Drops a trigger that guards `table`, as someone with the database could.
+pub async fn drop_trigger<'e>(db: impl sqlx::AnyExecutor<'e>, name: &str, table: &str) {
+    let sql = if on_postgres() {
+        format!("DROP TRIGGER {name} ON {table}")
+    } else {
+        format!("DROP TRIGGER {name}")
+    };
+    sqlx::query(&sql).execute(db).await.unwrap();
 }

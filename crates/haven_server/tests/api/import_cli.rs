@@ -41,13 +41,13 @@ fn printed<'a>(out: &'a str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name:?} line in:\n{out}"))
 }
 
-fn import(file: &Path, database: &Path, extra: &[&str]) -> Output {
+fn import(file: &Path, database: impl AsRef<std::ffi::OsStr>, extra: &[&str]) -> Output {
     let mut args = vec![
         "policy",
         "import",
         file.to_str().unwrap(),
         "--database",
-        database.to_str().unwrap(),
+        database.as_ref().to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
     haven_server(&args)
@@ -64,7 +64,11 @@ fn assert_refused(output: &Output, needle: &str) {
 
 /// An empty database with the current schema, as the server makes it.
 async fn create_database(path: &Path) {
-    haven_server::db::connect(path).await.unwrap().close().await;
+    haven_server::db::connect(&path.to_path_buf().into())
+        .await
+        .unwrap()
+        .close()
+        .await;
 }
 
 #[tokio::test]
@@ -78,7 +82,7 @@ async fn an_imported_text_file_is_published_and_served_with_a_consistent_hash() 
 
     let output = import(
         &file,
-        &app.database_path(),
+        app.database_arg(),
         &[
             "--title",
             "Staff Acceptable Use Agreement",

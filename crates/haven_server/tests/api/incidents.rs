@@ -99,7 +99,7 @@ async fn another_staff_member(app: &TestApp, academy: Uuid, name: &str) -> (Uuid
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO users (id, email, password_hash, role, name, active, created_at) \
-         VALUES (?, ?, '', 'staff', ?, 1, 0)",
+         VALUES ($1, $2, '', 'staff', $3, 1, 0)",
     )
     .bind(id.to_string())
     .bind(format!("{id}@oakfield.example"))
@@ -107,7 +107,7 @@ async fn another_staff_member(app: &TestApp, academy: Uuid, name: &str) -> (Uuid
     .execute(&pool)
     .await
     .unwrap();
-    sqlx::query("INSERT INTO user_roles (user_id, role, academy_id) VALUES (?, 'staff', ?)")
+    sqlx::query("INSERT INTO user_roles (user_id, role, academy_id) VALUES ($1, 'staff', $2)")
         .bind(id.to_string())
         .bind(academy.to_string())
         .execute(&pool)
@@ -116,7 +116,7 @@ async fn another_staff_member(app: &TestApp, academy: Uuid, name: &str) -> (Uuid
     let token = format!("hs_{}", haven_server::auth::new_token());
     sqlx::query(
         "INSERT INTO sessions (token_sha256, user_id, expires_at, created_at, limited) \
-         VALUES (?, ?, ?, 0, 0)",
+         VALUES ($1, $2, $3, 0, 0)",
     )
     .bind(haven_server::auth::token_digest(&token))
     .bind(id.to_string())
@@ -988,7 +988,7 @@ async fn a_persons_incidents_are_found_by_name_for_the_leads_only() {
 #[tokio::test]
 async fn the_incident_key_file_is_private_and_kept_across_restarts() {
     let app = spawn_app().await;
-    let path = haven_server::incident_key::incident_key_path_for(&app.database_path());
+    let path = haven_server::incident_key::incident_key_path_for(&app.config.key_base().unwrap());
     assert!(!path.exists(), "made only when first needed");
     let key = incident_key(&app).await;
     assert_eq!(key.key_id.len(), 16);

@@ -41,7 +41,7 @@ async fn verify(app: &TestApp, code: &str) -> reqwest::Response {
 fn verify_ledger(app: &TestApp) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_haven_server"))
         .args(["verify-ledger", "--database"])
-        .arg(app.database_path())
+        .arg(app.database_arg())
         .env_remove("HAVEN_DATABASE")
         .output()
         .expect("the binary runs");
@@ -124,11 +124,8 @@ async fn a_changed_agreement_is_found_by_the_receipt_check_and_by_verify_ledger(
         .unwrap_err();
     assert!(refused.to_string().contains("never changes"), "{refused}");
     // ...so someone with the file drops the guard first.
-    sqlx::query("DROP TRIGGER agreement_never_changes")
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE agreements SET signer_name = 'Someone Else' WHERE id = ?")
+    crate::helpers::drop_trigger(&pool, "agreement_never_changes", "agreements").await;
+    sqlx::query("UPDATE agreements SET signer_name = 'Someone Else' WHERE id = $1")
         .bind(first.id.to_string())
         .execute(&pool)
         .await
@@ -165,10 +162,7 @@ async fn a_removed_ledger_entry_breaks_the_chain() {
     app.push(&device.push(&[(1, &records[0]), (2, &records[1]), (3, &records[2])]))
         .await;
     let pool = open_db(&app).await;
-    sqlx::query("DROP TRIGGER ledger_never_deleted")
-        .execute(&pool)
-        .await
-        .unwrap();
+    crate::helpers::drop_trigger(&pool, "ledger_never_deleted", "ledger").await;
     sqlx::query("DELETE FROM ledger WHERE seq = 2")
         .execute(&pool)
         .await
@@ -188,7 +182,7 @@ async fn agreements_stored_before_the_ledger_join_it_at_the_next_start() {
     // A row as the server stored it before records were kept whole.
     sqlx::query(
         "INSERT INTO agreements (id, policy_version_id, policy_text_sha256, signer_name, agreed, \
-         signed_at, device_id, mutation_id, received_at) VALUES (?, ?, ?, 'Old Signer', 1, ?, ?, 1, ?)",
+         signed_at, device_id, mutation_id, received_at) VALUES ($1, $2, $3, 'Old Signer', 1, $4, $5, 1, $6)",
     )
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(version.id.to_string())

@@ -236,9 +236,7 @@ async fn metrics_count_pushes_refusals_latency_backlog_and_jobs_and_name_no_one(
 async fn a_failing_purge_is_counted_as_a_failed_run() {
     let app = spawn_with_metrics().await;
     // A purge that cannot reach its database fails; the next hour tries again.
-    let pool = haven_server::db::connect(&app.database_path())
-        .await
-        .unwrap();
+    let pool = app.db().await;
     pool.close().await;
     haven_server::jobs::hourly(&pool, &app.state.metrics).await;
     let text = scrape(&app).await;

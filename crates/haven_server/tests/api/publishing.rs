@@ -258,16 +258,14 @@ async fn the_versions_of_an_unknown_policy_are_a_404_and_a_bad_id_a_400() {
 #[tokio::test]
 async fn the_database_itself_refuses_to_change_or_delete_a_published_version() {
     let app = spawn_app().await;
-    let pool = haven_server::db::connect(&app.database_path())
-        .await
-        .unwrap();
+    let pool = app.db().await;
     let id = STAFF_AUA_VERSION_ID.to_string();
-    let update = sqlx::query("UPDATE policy_versions SET body_markdown = 'changed' WHERE id = ?")
+    let update = sqlx::query("UPDATE policy_versions SET body_markdown = 'changed' WHERE id = $1")
         .bind(&id)
         .execute(&pool)
         .await;
     assert!(update.unwrap_err().to_string().contains("never changes"));
-    let delete = sqlx::query("DELETE FROM policy_versions WHERE id = ?")
+    let delete = sqlx::query("DELETE FROM policy_versions WHERE id = $1")
         .bind(&id)
         .execute(&pool)
         .await;

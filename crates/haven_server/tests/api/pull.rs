@@ -224,21 +224,24 @@ async fn the_cursor_and_the_rules_survive_a_restart_without_new_changes() {
 #[tokio::test]
 async fn a_database_from_before_the_policy_library_keeps_its_versions_and_can_pull_them() {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    // An upgrade of a SQLite file; PostgreSQL starts at today's schema.
+    crate::sqlite_only!();
     let dir = TempDir::new().unwrap();
     let mut config = test_config(&dir);
     config.demo = false;
-    std::fs::create_dir_all(config.database.parent().unwrap()).unwrap();
+    let path = config.database.sqlite_path().unwrap().to_path_buf();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
 
     // The schema as it was before 0003, with one version published then.
     let options = SqliteConnectOptions::new()
-        .filename(&config.database)
+        .filename(&path)
         .create_if_missing(true);
     let old = SqlitePoolOptions::new()
         .connect_with(options)
         .await
         .unwrap();
     let before_library = sqlx::migrate::Migrator {
-        migrations: haven_server::db::MIGRATOR
+        migrations: haven_server::db::SQLITE_MIGRATOR
             .migrations
             .iter()
             .filter(|m| m.version < 3)
@@ -254,7 +257,7 @@ async fn a_database_from_before_the_policy_library_keeps_its_versions_and_can_pu
     sqlx::query(
         "INSERT INTO policy_versions (id, policy_id, version, title, kind, body_markdown, \
          approved_by, effective_date, next_review_due, published_at, text_sha256) \
-         VALUES (?, ?, 1, ?, 'staff_aua', ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, 1, $3, 'staff_aua', $4, $5, $6, $7, $8, $9)",
     )
     .bind(old_version.id.to_string())
     .bind(old_version.policy_id.to_string())

@@ -105,7 +105,7 @@ async fn reset(app: &TestApp, token: &str, user: impl std::fmt::Display) -> reqw
 /// A person's stored second factor: the sealed secret and one in set-up.
 async fn stored(app: &TestApp, user: Uuid) -> (Option<String>, Option<String>) {
     let pool = open_db(app).await;
-    let row = sqlx::query_as("SELECT totp_sealed, totp_pending_sealed FROM users WHERE id = ?")
+    let row = sqlx::query_as("SELECT totp_sealed, totp_pending_sealed FROM users WHERE id = $1")
         .bind(user.to_string())
         .fetch_one(&pool)
         .await
@@ -118,7 +118,7 @@ async fn stored(app: &TestApp, user: Uuid) -> (Option<String>, Option<String>) {
 async fn audited(app: &TestApp, action: &str) -> Vec<(String, String, String)> {
     let pool = open_db(app).await;
     let rows = sqlx::query_as(
-        "SELECT actor, subject, detail FROM audit_log WHERE action = ? ORDER BY seq",
+        "SELECT actor, subject, detail FROM audit_log WHERE action = $1 ORDER BY seq",
     )
     .bind(action)
     .fetch_all(&pool)

@@ -416,11 +416,9 @@ async fn the_backlog_a_device_reports_is_kept_for_admins() {
 
     app.push(&request).await;
 
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.config.database.display()))
-        .await
-        .unwrap();
+    let pool = app.db().await;
     let backlog: i64 =
-        sqlx::query_scalar("SELECT reported_backlog FROM devices WHERE device_id = ?")
+        sqlx::query_scalar("SELECT reported_backlog FROM devices WHERE device_id = $1")
             .bind(device.id.to_string())
             .fetch_one(&pool)
             .await

@@ -72,7 +72,7 @@ async fn a_sync_credential_pushes_for_its_browser_as_the_person() {
     assert_eq!(reply.results[0].outcome, Outcome::Applied);
     // Kept as pushed by the person, as with their session.
     let pool = crate::authorization::open_db(&app).await;
-    let (by,): (String,) = sqlx::query_as("SELECT identified_by FROM agreements WHERE id = ?")
+    let (by,): (String,) = sqlx::query_as("SELECT identified_by FROM agreements WHERE id = $1")
         .bind(record.id.to_string())
         .fetch_one(&pool)
         .await

@@ -247,7 +247,7 @@ async fn a_visit_and_its_end_are_stored_once_however_often_they_are_pushed() {
     let pool = open_db(&app).await;
     let (json, identified_by, mutation_id, visitor_type): (String, String, i64, String) =
         sqlx::query_as(
-            "SELECT record_json, identified_by, mutation_id, visitor_type FROM visits WHERE id = ?",
+            "SELECT record_json, identified_by, mutation_id, visitor_type FROM visits WHERE id = $1",
         )
         .bind(visit.id.to_string())
         .fetch_one(&pool)
@@ -265,7 +265,7 @@ async fn a_visit_and_its_end_are_stored_once_however_often_they_are_pushed() {
     assert_eq!(mutation_id, 1);
     assert_eq!(visitor_type, "contractor");
     let (method, end_by): (String, String) =
-        sqlx::query_as("SELECT method, identified_by FROM visit_ends WHERE id = ?")
+        sqlx::query_as("SELECT method, identified_by FROM visit_ends WHERE id = $1")
             .bind(end.id.to_string())
             .fetch_one(&pool)
             .await
@@ -492,7 +492,7 @@ async fn a_sign_out_earlier_than_its_sign_in_is_applied_and_marked() {
     assert_eq!(outcomes(&response), ["applied"]);
 
     let pool = open_db(&app).await;
-    let marks: Vec<(String, i64, bool)> = sqlx::query_as(
+    let marks: Vec<(String, i64, i64)> = sqlx::query_as(
         "SELECT visit_id, signed_out_at, clock_skew FROM visit_ends ORDER BY signed_out_at",
     )
     .fetch_all(&pool)
@@ -502,8 +502,8 @@ async fn a_sign_out_earlier_than_its_sign_in_is_applied_and_marked() {
     assert_eq!(
         marks,
         [
-            (grace.id.to_string(), early.signed_out_at, true),
-            (ada.id.to_string(), now - 30_000, false),
+            (grace.id.to_string(), early.signed_out_at, 1),
+            (ada.id.to_string(), now - 30_000, 0),
         ],
         "kept as the desk sent it, marked"
     );
@@ -990,14 +990,34 @@ async fn visits_of_every_age(app: &TestApp) -> Due {
 async fn received_days_ago(app: &TestApp, visits: &[(&VisitRecord, i64)]) {
     let pool = open_db(app).await;
     let mut tx = pool.begin().await.unwrap();
-    let guards: Vec<(String, String)> = sqlx::query_as(
-        "SELECT name, sql FROM sqlite_master \
-         WHERE type = 'trigger' AND tbl_name IN ('visits', 'visit_ends')",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap();
-    for (name, _) in &guards {
+    let postgres = crate::helpers::on_postgres();
+    let guards: Vec<(String, String)> = if postgres {
+        let tables = ["visits", "visit_ends"];
+        for table in tables {
+            sqlx::query(&format!("ALTER TABLE {table} DISABLE TRIGGER USER"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tables
+            .iter()
+            .map(|t| {
+                (
+                    String::new(),
+                    format!("ALTER TABLE {t} ENABLE TRIGGER USER"),
+                )
+            })
+            .collect()
+    } else {
+        sqlx::query_as(
+            "SELECT name, sql FROM sqlite_master \
+             WHERE type = 'trigger' AND tbl_name IN ('visits', 'visit_ends')",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap()
+    };
+    for (name, _) in guards.iter().filter(|_| !postgres) {
         sqlx::query(&format!("DROP TRIGGER {name}"))
             .execute(&mut *tx)
             .await
@@ -1006,8 +1026,8 @@ async fn received_days_ago(app: &TestApp, visits: &[(&VisitRecord, i64)]) {
     let now = now_ms();
     for (visit, days) in visits {
         for sql in [
-            "UPDATE visits SET received_at = ? WHERE id = ?",
-            "UPDATE visit_ends SET received_at = ? WHERE visit_id = ?",
+            "UPDATE visits SET received_at = $1 WHERE id = $2",
+            "UPDATE visit_ends SET received_at = $1 WHERE visit_id = $2",
         ] {
             sqlx::query(sql)
                 .bind(now - days * DAY_MS)
@@ -1119,7 +1139,7 @@ async fn purge_visits_on_the_command_line_removes_only_what_is_due() {
     let run = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_haven_server"))
             .args(["purge-visits", "--database"])
-            .arg(app.database_path())
+            .arg(app.database_arg())
             .args(extra)
             .env_remove("HAVEN_DATABASE")
             .output()
