@@ -8,6 +8,7 @@ mod build;
 mod cmd;
 mod deps_audit;
 mod fuzz;
+mod postgres;
 mod test;
 mod tools;
 
@@ -21,7 +22,8 @@ usage: cargo xtask <command>
   build   install what is missing and build the release PWA into dist/
   test    install what is missing, then run every test: fmt, the dependency
           audit (offline, ../shared/advisory-db), clippy, native,
-          wasm in headless Chromium, end-to-end
+          wasm in headless Chromium, end-to-end; the API tests and
+          Schemathesis also on a throwaway PostgreSQL cluster
   bench   print figures: bundle size, browser drain vs PouchDB, server
           ingest under 50 devices, the raw SQLite ceiling, the reader opening
           a 50 KB policy, Lighthouse (mobile) for four pages
@@ -30,6 +32,11 @@ usage: cargo xtask <command>
           cargo-fuzz on the nightly toolchain, and print runs and results
   audit   only the dependency audit: cargo-audit, offline, against
           ../shared/advisory-db and the exceptions in .cargo/audit.toml
+  postgres
+          start a throwaway PostgreSQL cluster on 127.0.0.1 (installing
+          Debian's postgresql if missing), print its URL for
+          HAVEN_TEST_POSTGRES and `cargo xtask run -- --database`, and remove
+          it on Ctrl-C or Ctrl-D
   setup   only install what is missing";
 
 fn main() -> ExitCode {
@@ -41,6 +48,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("audit") => deps_audit::run(),
+        Some("postgres") => postgres::run(),
         Some("setup") => tools::ensure_all(),
         _ => {
             eprintln!("{USAGE}");

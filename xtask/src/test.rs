@@ -3,7 +3,9 @@
 use crate::build;
 use crate::cmd::{self, root, Result};
 use crate::deps_audit;
+use crate::postgres;
 use crate::tools::{self, CHROMEDRIVER, CHROMIUM, FIREFOX, WEBKIT_DRIVER};
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -41,10 +43,18 @@ pub fn run() -> Result {
     ]))?;
 
     // Native: haven_core, haven_server (real server on loopback, real SQLite).
-    cmd::run(Command::new("cargo").args(["test", "--workspace", "--exclude", "haven"]))?;
+    cmd::run(
+        Command::new("cargo")
+            .args(["test", "--workspace", "--exclude", "haven"])
+            // SQLite here, whatever the caller's environment says.
+            .env_remove("HAVEN_TEST_POSTGRES"),
+    )?;
 
     // Schemathesis against the real server, from its own OpenAPI document.
-    schemathesis()?;
+    schemathesis(Database::Sqlite)?;
+
+    // The same API tests and Schemathesis, on PostgreSQL.
+    on_postgres()?;
 
     // wasm-bindgen-test against real IndexedDB in headless Chromium
     // (GECKODRIVER, if set, would take precedence over CHROMEDRIVER)...
@@ -151,8 +161,37 @@ const SCHEMATHESIS_MAX_EXAMPLES: &str = "100";
 /// A fixed seed, so a failure reproduces; `SCHEMATHESIS_SEED` picks another.
 const SCHEMATHESIS_SEED: &str = "20260901";
 
-/// Runs Schemathesis against the debug server (a fresh SQLite file with the
-/// demo data, signed in as the demo admin) over every operation of
+/// The API tests (`haven_server --test api`) and Schemathesis again, with
+/// the server on PostgreSQL: a throwaway cluster ([`postgres::Cluster`]) in
+/// which each API test makes its own database (`HAVEN_TEST_POSTGRES` is the
+/// admin URL) and Schemathesis's server gets `haven_schemathesis`. The
+/// cluster is stopped and removed when this returns, whether it passed or not.
+fn on_postgres() -> Result {
+    eprintln!("\n=== API tests on PostgreSQL ===");
+    let cluster = postgres::Cluster::start()?;
+    cmd::run(
+        Command::new("cargo")
+            .args(["test", "-p", "haven_server", "--test", "api"])
+            .env("HAVEN_TEST_POSTGRES", cluster.url()),
+    )?;
+    eprintln!("\n=== Schemathesis on PostgreSQL ===");
+    cluster.create_database("haven_schemathesis")?;
+    schemathesis(Database::Postgres(
+        &cluster.database_url("haven_schemathesis"),
+    ))
+}
+
+/// What the server under Schemathesis keeps its data in.
+enum Database<'a> {
+    /// A fresh SQLite file in the run's folder.
+    Sqlite,
+    /// An empty PostgreSQL database, by URL.
+    Postgres(&'a str),
+}
+
+/// Runs Schemathesis against the debug server (on a fresh SQLite file or an
+/// empty PostgreSQL database, with the demo data, signed in as the demo
+/// admin) over every operation of
 /// `/api/v1/openapi.json`: no 5xx, every status, header, content type and
 /// body as documented, schema-violating input refused, and the stateful
 /// links between operations. Fails if Schemathesis does; always stops the
@@ -163,15 +202,23 @@ const SCHEMATHESIS_SEED: &str = "20260901";
 /// JSON Schema says (an email address, a review date after the last one, a
 /// sanctions row that refers to no one), and `1.0` where an integer is due
 /// (JSON Schema calls it an integer, serde does not).
-fn schemathesis() -> Result {
+fn schemathesis(database: Database) -> Result {
     #[allow(clippy::disallowed_methods)] // native tool, not wasm: the clock is fine here
     let started = Instant::now();
     let bin = tools::ensure_schemathesis()?;
     cmd::run(Command::new("cargo").args(["build", "-p", "haven_server"]))?;
 
-    let work = root().join("target/schemathesis");
+    let name = match database {
+        Database::Sqlite => "sqlite",
+        Database::Postgres(_) => "postgres",
+    };
+    let work = root().join("target/schemathesis").join(name);
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    let database: OsString = match database {
+        Database::Sqlite => work.join("haven.sqlite3").into(),
+        Database::Postgres(url) => url.into(),
+    };
     let log_path = work.join("server.log");
     let log = std::fs::File::create(&log_path)
         .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
@@ -185,7 +232,7 @@ fn schemathesis() -> Result {
             "--demo",
             "--database",
         ])
-        .arg(work.join("haven.sqlite3"))
+        .arg(&database)
         .env_remove("HAVEN_NO_DEMO")
         .env_remove("HAVEN_TRUSTED_PROXY_HOPS")
         .env_remove("HAVEN_TRUST_PROXY")
@@ -221,7 +268,7 @@ fn schemathesis() -> Result {
     drop(server);
     result.map_err(|e| format!("{e}\nthe server's log is in {}", log_path.display()))?;
     eprintln!(
-        "✓ schemathesis passed in {:.0} s",
+        "✓ schemathesis on {name} passed in {:.0} s",
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -65,8 +65,13 @@ pub fn geckodriver() -> PathBuf {
         .join("bin/geckodriver")
 }
 
+/// Whether xtask runs as root (effective uid 0).
+pub fn is_root() -> bool {
+    output("id", &["-u"]).is_some_and(|u| u.trim() == "0")
+}
+
 /// `apt-get install` of Debian packages, through sudo when not root.
-fn apt_install(packages: &[&str]) -> Result {
+pub fn apt_install(packages: &[&str]) -> Result {
     let sudo = output("id", &["-u"]).is_some_and(|u| u.trim() != "0");
     let apt = |args: &[&str]| {
         let mut c = Command::new(if sudo { "sudo" } else { "apt-get" });
@@ -175,7 +180,7 @@ pub fn ensure_browser() -> Result {
     apt_install(&["chromium", "chromium-driver"])
 }
 
-fn skip(what: &str) -> Result {
+pub fn skip(what: &str) -> Result {
     eprintln!("✓ {what} already installed");
     Ok(())
 }
