@@ -249,11 +249,11 @@ pub async fn put_trust(
         Put::Created
     };
     let sql = if existing.is_some() {
-        "UPDATE trust SET name = ?2, chief_executive = ?3, chair_of_trustees = ?4, \
-         data_protection_officer = ?5, updated_at = ?6 WHERE id = ?1"
+        "UPDATE trust SET name = $2, chief_executive = $3, chair_of_trustees = $4, \
+         data_protection_officer = $5, updated_at = $6 WHERE id = $1"
     } else {
         "INSERT INTO trust (id, name, chief_executive, chair_of_trustees, \
-         data_protection_officer, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+         data_protection_officer, updated_at) VALUES ($1, $2, $3, $4, $5, $6)"
     };
     sqlx::query(sql)
         .bind(trust.id.to_string())

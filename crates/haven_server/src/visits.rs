@@ -209,8 +209,9 @@ pub async fn snapshot(
 ) -> Result<ReceptionSnapshot, AppError> {
     let academy_id = academy.to_string();
     let hosts: Vec<(String, String)> = sqlx::query_as(
-        "SELECT DISTINCT u.id, u.name FROM users u JOIN user_roles r ON r.user_id = u.id \
-         WHERE r.academy_id = $1 AND u.active = 1 ORDER BY lower(u.name), u.id",
+        "SELECT u.id, u.name FROM users u WHERE u.active = 1 AND EXISTS \
+         (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.academy_id = $1) \
+         ORDER BY lower(u.name), u.id",
     )
     .bind(&academy_id)
     .fetch_all(pool)
@@ -224,7 +225,8 @@ pub async fn snapshot(
     .fetch_all(pool)
     .await?;
     let ended: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT v.id, CASE WHEN v.clock_skew = 1 OR e.clock_skew = 1 THEN 1 ELSE 0 END FROM visit_ends e \
+        "SELECT v.id, CAST(CASE WHEN v.clock_skew = 1 OR e.clock_skew = 1 THEN 1 ELSE 0 END AS BIGINT) \
+         FROM visit_ends e \
          JOIN visits v ON v.id = e.visit_id \
          WHERE v.academy_id = $1 AND e.received_at >= $2 ORDER BY e.received_at, v.id",
     )

@@ -188,15 +188,16 @@ async fn a_sealed_incident_pushed_twice_is_stored_once_and_never_changed() {
     assert_eq!(count_stored(&app).await, 1);
 
     let pool = open_db(&app).await;
-    for statement in [
-        "UPDATE incidents SET description = 'changed'",
-        "UPDATE incidents SET incident_type = 'changed'",
-        "DELETE FROM incidents",
+    for (statement, refusal) in [
+        ("UPDATE incidents SET record_json = '{}'", "never changes"),
+        (
+            "UPDATE incidents SET incident_type = 'changed'",
+            "never changes",
+        ),
+        ("DELETE FROM incidents", "never deleted"),
     ] {
-        assert!(
-            sqlx::query(statement).execute(&pool).await.is_err(),
-            "{statement}"
-        );
+        let error = sqlx::query(statement).execute(&pool).await.unwrap_err();
+        assert!(error.to_string().contains(refusal), "{statement}: {error}");
     }
     let stored: String = sqlx::query_scalar("SELECT record_json FROM incidents")
         .fetch_one(&pool)
