@@ -172,6 +172,7 @@ fn on_postgres() -> Result {
     cmd::run(
         Command::new("cargo")
             .args(["test", "-p", "haven_server", "--test", "api"])
+            .args(["--test", "sync_simulation"])
             .env("HAVEN_TEST_POSTGRES", cluster.url()),
     )?;
     eprintln!("\n=== Schemathesis on PostgreSQL ===");
@@ -233,6 +234,9 @@ fn schemathesis(database: Database) -> Result {
             "--database",
         ])
         .arg(&database)
+        // The keys live beside a SQLite file; with PostgreSQL, in the run's folder.
+        .arg("--key-dir")
+        .arg(work.join("keys"))
         .env_remove("HAVEN_NO_DEMO")
         .env_remove("HAVEN_TRUSTED_PROXY_HOPS")
         .env_remove("HAVEN_TRUST_PROXY")
