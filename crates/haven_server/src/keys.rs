@@ -66,11 +66,17 @@ impl ServerKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; KEY_LEN];
                 rand::rngs::OsRng.fill_bytes(&mut key);
-                write_private(path, &key).map_err(|source| KeyError::Write {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                Ok(ServerKey { key })
+                match write_private(path, &key) {
+                    Ok(()) => Ok(ServerKey { key }),
+                    // Another instance sharing the key folder made it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        ServerKey::load_or_create(path)
+                    }
+                    Err(source) => Err(KeyError::Write {
+                        path: path.to_owned(),
+                        source,
+                    }),
+                }
             }
             Err(source) => Err(KeyError::Read {
                 path: path.to_owned(),
@@ -152,19 +158,40 @@ impl ServerKey {
     }
 }
 
-/// Writes a new file only the owner can read (0600 on Unix).
+/// Writes a new file only the owner can read (0600 on Unix), whole or not
+/// at all: the bytes go to a temporary file first, which is then linked
+/// under `path`. So instances starting at once on a shared key folder never
+/// read a half-written key, and all but the first get `AlreadyExists`.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent {
         std::fs::create_dir_all(parent)?;
     }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(
+        ".new-{}-{}",
+        std::process::id(),
+        rand::rngs::OsRng.next_u64()
+    ));
+    let temporary = std::path::PathBuf::from(temporary);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    let written = options.open(&temporary).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    // A hard link fails if `path` exists: the first writer wins.
+    let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
+    let _ = std::fs::remove_file(&temporary);
+    linked?;
+    if let Some(parent) = parent {
+        // The new name, durable too (an fsync of the folder; best effort).
+        let _ = std::fs::File::open(parent).and_then(|dir| dir.sync_all());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -209,5 +236,22 @@ mod tests {
             ServerKey::load_or_create(&path),
             Err(KeyError::WrongLength { len: 5, .. })
         ));
+    }
+
+    #[test]
+    fn instances_starting_at_once_on_one_key_folder_all_get_the_same_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("haven.key");
+            let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
+                let starts: Vec<_> = (0..8)
+                    .map(|_| s.spawn(|| ServerKey::load_or_create(&path).unwrap().online_key("u")))
+                    .collect();
+                starts.into_iter().map(|t| t.join().unwrap()).collect()
+            });
+            assert!(keys.iter().all(|k| *k == keys[0]), "two keys were made");
+            // Nothing left behind but the key.
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        }
     }
 }
