@@ -1,6 +1,13 @@
 //! The server's own scheduled work: the retention purges, run at start-up
 //! ([`crate::Server::build`]) and then every hour while it serves, each run
 //! counted in the metrics ([`crate::metrics::Job`]).
+//!
+//! Several instances on one database run each hourly job once between them:
+//! an instance runs a job only if it is the first to claim that hour in the
+//! `job_runs` table ([`claim`]). The start-up purges are not claimed (a start
+//! is rare, and a purge that finds nothing left to remove removes nothing).
+//! The alert email needs no claim: it goes from the instance whose push
+//! stored the incident, and a push is stored once ([`crate::alert_mail`]).
 
 use crate::error::AppError;
 use crate::metrics::{Job, Metrics};
@@ -32,12 +39,62 @@ pub async fn purge_abandoned_uploads(pool: &AnyPool, metrics: &Metrics) {
     }
 }
 
-/// One hourly run: both purges. A failure is logged and counted, and tried
-/// again at the next hour: serving reception desks matters more than one
-/// late purge.
+/// One hourly run: each purge this instance is first to claim for the hour.
+/// A failure is logged and counted, and tried again at the next hour:
+/// serving reception desks matters more than one late purge.
 pub async fn hourly(pool: &AnyPool, metrics: &Metrics) {
-    let _ = purge_visits(pool, metrics).await;
-    purge_abandoned_uploads(pool, metrics).await;
+    hourly_at(pool, metrics, clock::now_ms()).await;
+}
+
+/// [`hourly`] as if the server's clock said `now` (for claiming the hour;
+/// the purges themselves go by the clock).
+pub async fn hourly_at(pool: &AnyPool, metrics: &Metrics, now: i64) {
+    for job in [Job::VisitRetentionPurge, Job::AbandonedUploadPurge] {
+        match claim(pool, job, now).await {
+            Ok(true) => match job {
+                Job::VisitRetentionPurge => {
+                    let _ = purge_visits(pool, metrics).await;
+                }
+                _ => purge_abandoned_uploads(pool, metrics).await,
+            },
+            Ok(false) => tracing::debug!(job = job.label(), "another instance ran it this hour"),
+            Err(e) => {
+                metrics.job_ran(job, false);
+                tracing::error!(job = job.label(), error = %e, "cannot claim the hourly job");
+            }
+        }
+    }
+    // Guess counts no window reaches any more, and old claims: housekeeping
+    // any instance may do, as often as it likes.
+    if let Err(e) = crate::limiter::purge(pool, now).await {
+        tracing::error!(error = %e, "cannot remove old failed-attempt counts");
+    }
+    if let Err(e) = sqlx::query("DELETE FROM job_runs WHERE started_at < $1")
+        .bind(now - KEEP_CLAIMS_MS)
+        .execute(pool)
+        .await
+    {
+        tracing::error!(error = %e, "cannot remove old job claims");
+    }
+}
+
+/// How long a claim is kept: long enough to see which hours ran.
+const KEEP_CLAIMS_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Claims this hour's run of `job`: true for the first instance on the
+/// database to ask in the hour (by its own clock), false for every other.
+pub async fn claim(pool: &AnyPool, job: Job, now: i64) -> Result<bool, AppError> {
+    let hour = i64::try_from(visits::PURGE_EVERY.as_millis()).unwrap_or(i64::MAX);
+    let claimed = sqlx::query(
+        "INSERT INTO job_runs (job, slot, started_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (job, slot) DO NOTHING",
+    )
+    .bind(job.label())
+    .bind(now.div_euclid(hour))
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
 }
 
 /// Runs [`hourly`] every [`visits::PURGE_EVERY`] (the first run was at

@@ -8,10 +8,20 @@
 //! password is checked ([`Limiter::attempt`]): fifty guesses sent at once
 //! count as fifty, and only as many as the limit allows reach the hash.
 //!
-//! Kept in memory: a restart forgets the counts, which costs an attacker a
-//! restart they cannot cause, and keeps a hot path off the database. Each
-//! key keeps the times of its failures within the window.
+//! Guesses are counted in the database (table `failed_attempts`), so every
+//! server instance on one database sees the same counts: a guesser gains
+//! nothing by spreading attempts over a load balancer's instances, and a
+//! restart forgets nothing. Check and count run in one write transaction
+//! ([`crate::db::begin_write`]), which all instances serialise on.
+//!
+//! The push flood guard and the count of incidents opened per credential
+//! ([`Limiter`]) stay in each instance's memory: they protect that
+//! instance's CPU from one device, not a secret from a guesser, and are on
+//! every push's path.
 
+use crate::db::begin_write;
+use crate::error::AppError;
+use sqlx::{AnyConnection, AnyPool};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -72,6 +82,132 @@ fn address_bucket(client: &str) -> String {
     }
 }
 
+/// The longest window of the guess limits: counts older are purged.
+const LONGEST_WINDOW_MS: i64 = {
+    let (a, b, c) = (
+        PER_ACCOUNT.window_ms,
+        PER_ADDRESS.window_ms,
+        LOOKUPS_PER_ADDRESS.window_ms,
+    );
+    let ab = if a > b { a } else { b };
+    if ab > c {
+        ab
+    } else {
+        c
+    }
+};
+
+/// The rows one [`attempt`] added, one per key in the order given, to hand
+/// back with [`forgive`] when the attempt turns out right.
+#[derive(Debug)]
+pub struct Counted(Vec<i64>);
+
+impl Counted {
+    /// The row counted against the `index`th key.
+    pub fn row(&self, index: usize) -> i64 {
+        self.0[index]
+    }
+}
+
+/// Counts an attempt against every key at once, before it is tried, if none
+/// of them is over its limit; otherwise counts nothing and says which key (by
+/// index) refused and how many milliseconds to wait. Check and count are one
+/// write transaction: parallel attempts, on any instance, cannot all slip in
+/// under the limit.
+pub async fn attempt(
+    pool: &AnyPool,
+    keys: &[(&str, Limit)],
+    now: i64,
+) -> Result<Result<Counted, (usize, i64)>, AppError> {
+    let mut tx = begin_write(pool).await?;
+    for (index, (key, limit)) in keys.iter().enumerate() {
+        if let Err(wait) = over(&mut tx, key, *limit, now).await? {
+            return Ok(Err((index, wait)));
+        }
+    }
+    let mut rows = Vec::with_capacity(keys.len());
+    for (key, _) in keys {
+        rows.push(insert(&mut tx, key, now).await?);
+    }
+    tx.commit().await?;
+    Ok(Ok(Counted(rows)))
+}
+
+/// `Err(milliseconds to wait)` if `key` is over `limit` at `now`.
+pub async fn check(
+    pool: &AnyPool,
+    key: &str,
+    limit: Limit,
+    now: i64,
+) -> Result<Result<(), i64>, AppError> {
+    let mut conn = pool.acquire().await?;
+    Ok(over(&mut conn, key, limit, now).await?)
+}
+
+/// Counts a failure for `key`.
+pub async fn fail(pool: &AnyPool, key: &str, now: i64) -> Result<(), AppError> {
+    let mut conn = pool.acquire().await?;
+    insert(&mut conn, key, now).await?;
+    Ok(())
+}
+
+/// Takes back one counted attempt (it was not a failure after all).
+pub async fn forgive(pool: &AnyPool, row: i64) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM failed_attempts WHERE id = $1")
+        .bind(row)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Forgets `key`'s failures (after a successful sign-in).
+pub async fn clear(pool: &AnyPool, key: &str) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM failed_attempts WHERE key = $1")
+        .bind(key)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Removes counts that no window reaches any more (the hourly job).
+pub async fn purge(pool: &AnyPool, now: i64) -> Result<u64, AppError> {
+    let done = sqlx::query("DELETE FROM failed_attempts WHERE at <= $1")
+        .bind(now - LONGEST_WINDOW_MS)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+async fn over(
+    conn: &mut AnyConnection,
+    key: &str,
+    limit: Limit,
+    now: i64,
+) -> Result<Result<(), i64>, sqlx::Error> {
+    // The newest `failures` counts within the window, newest first.
+    let times: Vec<i64> = sqlx::query_scalar(
+        "SELECT at FROM failed_attempts WHERE key = $1 AND at > $2 ORDER BY at DESC LIMIT $3",
+    )
+    .bind(key)
+    .bind(now - limit.window_ms)
+    .bind(i64::try_from(limit.failures).unwrap_or(i64::MAX))
+    .fetch_all(&mut *conn)
+    .await?;
+    match times.last() {
+        // Free again once the oldest count that matters leaves the window.
+        Some(oldest) if times.len() >= limit.failures => Ok(Err(oldest + limit.window_ms - now)),
+        _ => Ok(Ok(())),
+    }
+}
+
+async fn insert(conn: &mut AnyConnection, key: &str, now: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO failed_attempts (key, at) VALUES ($1, $2) RETURNING id")
+        .bind(key)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await
+}
+
 /// Pushes one credential may make in a minute: a device draining a backlog
 /// sends one a few times a second at most, so this stops only a flood.
 pub const PUSHES_PER_CREDENTIAL: Limit = Limit {
@@ -79,16 +215,19 @@ pub const PUSHES_PER_CREDENTIAL: Limit = Limit {
     window_ms: 60 * 1000,
 };
 
-/// Failure times by key ("account:<email>", "address:<ip>", "lookup:<ip>").
+/// Counts by key kept in this instance's memory: pushes and incidents
+/// opened per credential ("push:<credential>", "opens:<credential>"), each
+/// with the times within its window. A restart forgets them, which is fine for
+/// a guard on this instance's own work.
 #[derive(Debug, Default)]
 pub struct Limiter {
-    failures: Mutex<HashMap<String, Vec<i64>>>,
+    counts: Mutex<HashMap<String, Vec<i64>>>,
 }
 
 impl Limiter {
     /// `Err(milliseconds to wait)` if `key` is over `limit` at `now`.
     pub fn check(&self, key: &str, limit: Limit, now: i64) -> Result<(), i64> {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let Some(times) = map.get_mut(key) else {
             return Ok(());
         };
@@ -96,71 +235,24 @@ impl Limiter {
         if times.len() < limit.failures {
             return Ok(());
         }
-        // Free again once the oldest failure that counts leaves the window.
+        // Free again once the oldest count that matters leaves the window.
         let oldest = times[times.len() - limit.failures];
         Err(oldest + limit.window_ms - now)
     }
 
-    /// Counts an attempt against every key at once, before it is tried, if
-    /// none of them is over its limit; otherwise counts nothing and says which
-    /// key (by index) refused and how many milliseconds to wait. Check and
-    /// count happen under one lock, so parallel attempts cannot all slip in
-    /// under the limit. An attempt that turns out right is handed back with
-    /// [`Limiter::forgive`] or [`Limiter::clear`].
-    pub fn attempt(&self, keys: &[(&str, Limit)], now: i64) -> Result<(), (usize, i64)> {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        for (index, (key, limit)) in keys.iter().enumerate() {
-            if let Some(times) = map.get_mut(*key) {
-                times.retain(|t| now - t < limit.window_ms);
-                if times.len() >= limit.failures {
-                    let oldest = times[times.len() - limit.failures];
-                    return Err((index, oldest + limit.window_ms - now));
-                }
-            }
-        }
-        Self::sweep(&mut map, now);
-        for (key, _) in keys {
-            map.entry((*key).to_owned()).or_default().push(now);
-        }
-        Ok(())
-    }
-
-    /// Takes back one attempt counted at `at` for `key` (it was not a
-    /// failure after all).
-    pub fn forgive(&self, key: &str, at: i64) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(times) = map.get_mut(key) {
-            if let Some(i) = times.iter().rposition(|t| *t == at) {
-                times.remove(i);
-            }
-        }
-    }
-
-    /// Drops keys whose failures have all aged out, so the map cannot grow
-    /// without bound under a spray of made-up emails.
-    fn sweep(map: &mut HashMap<String, Vec<i64>>, now: i64) {
-        if map.len() > 10_000 {
-            let window = PER_ACCOUNT
-                .window_ms
-                .max(PER_ADDRESS.window_ms)
-                .max(LOOKUPS_PER_ADDRESS.window_ms);
-            map.retain(|_, times| times.iter().any(|t| now - t < window));
-        }
-    }
-
-    /// Counts a failure for `key`.
+    /// Counts one for `key`.
     pub fn fail(&self, key: &str, now: i64) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        Self::sweep(&mut map, now);
+        let mut map = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        // Keys whose counts have all aged out go, so the map stays bounded.
+        if map.len() > 10_000 {
+            map.retain(|_, times| times.iter().any(|t| now - t < MEMORY_WINDOW_MS));
+        }
         map.entry(key.to_owned()).or_default().push(now);
     }
-
-    /// Forgets `key`'s failures (after a successful sign-in).
-    pub fn clear(&self, key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(key);
-    }
 }
+
+/// The longest window a [`Limiter`] key is counted over (incidents opened: an hour).
+const MEMORY_WINDOW_MS: i64 = 60 * 60 * 1000;
 
 /// "12 minutes", "1 minute", "30 seconds": how long to wait, for a person.
 pub fn wait_words(ms: i64) -> String {
@@ -197,42 +289,16 @@ mod tests {
             limiter.check("k", limit, 1000).is_ok(),
             "first failure aged out"
         );
-        limiter.clear("k");
-        assert!(limiter.check("k", limit, 300).is_ok());
     }
 
     #[test]
-    fn an_attempt_counts_before_it_is_tried_on_every_key_or_on_none() {
-        let limiter = Limiter::default();
-        let two = Limit {
-            failures: 2,
-            window_ms: 1000,
-        };
-        let ten = Limit {
-            failures: 10,
-            window_ms: 1000,
-        };
-        assert!(limiter.attempt(&[("a", two), ("ip", ten)], 0).is_ok());
-        assert!(limiter.attempt(&[("a", two), ("ip", ten)], 1).is_ok());
-        // The third is refused by the first key and counts on neither.
-        assert_eq!(
-            limiter.attempt(&[("a", two), ("ip", ten)], 2),
-            Err((0, 998))
-        );
-        assert!(limiter
-            .check(
-                "ip",
-                Limit {
-                    failures: 3,
-                    window_ms: 1000
-                },
-                2
-            )
-            .is_ok());
-        // A right attempt is handed back.
-        limiter.forgive("a", 1);
-        assert!(limiter.attempt(&[("a", two)], 3).is_ok());
-        assert!(limiter.check("a", two, 3).is_err());
+    fn every_window_is_within_what_is_kept() {
+        for limit in [PER_ACCOUNT, PER_ADDRESS, LOOKUPS_PER_ADDRESS] {
+            assert!(limit.window_ms <= LONGEST_WINDOW_MS);
+        }
+        for limit in [PUSHES_PER_CREDENTIAL, crate::push::OPENS_PER_CREDENTIAL] {
+            assert!(limit.window_ms <= MEMORY_WINDOW_MS);
+        }
     }
 
     #[test]

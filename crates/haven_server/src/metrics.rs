@@ -71,7 +71,7 @@ pub enum Job {
 }
 
 impl Job {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Job::VisitRetentionPurge => "visit_retention_purge",
             Job::AbandonedUploadPurge => "abandoned_upload_purge",

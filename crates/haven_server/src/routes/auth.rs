@@ -10,7 +10,8 @@ use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::json::Json;
 use crate::limiter::{
-    account_key, lookup_key, signin_key, wait_words, LOOKUPS_PER_ADDRESS, PER_ACCOUNT, PER_ADDRESS,
+    self, account_key, lookup_key, signin_key, wait_words, LOOKUPS_PER_ADDRESS, PER_ACCOUNT,
+    PER_ADDRESS,
 };
 use crate::openapi::{
     examples, Busy, Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized,
@@ -60,34 +61,36 @@ pub async fn login(
     // Counted before the password is checked, under one lock: of fifty
     // guesses sent at once, only as many as the limit leaves reach the hash,
     // and every one of them counts. A right password hands its count back.
-    let attempt = state.limiter.attempt(
+    let attempt = limiter::attempt(
+        &state.pool,
         &[(&account_key, PER_ACCOUNT), (&address_key, PER_ADDRESS)],
         now,
-    );
-    if let Err((which, wait)) = attempt {
-        let whose = if which == 0 {
-            "for this account"
-        } else {
-            "from this network"
-        };
-        Entry::new("anonymous", Action::SignInRefusedRateLimit)
-            .subject(&email)
-            .client(&client)
-            .write(&state.pool)
-            .await?;
-        return Err(AppError::TooManyAttempts {
-            message: format!(
-                "Too many failed sign-ins {whose}. Try again in {}, or ask your trust admin \
+    )
+    .await?;
+    let counted = match attempt {
+        Ok(counted) => counted,
+        Err((which, wait)) => {
+            let whose = if which == 0 {
+                "for this account"
+            } else {
+                "from this network"
+            };
+            Entry::new("anonymous", Action::SignInRefusedRateLimit)
+                .subject(&email)
+                .client(&client)
+                .write(&state.pool)
+                .await?;
+            return Err(AppError::TooManyAttempts {
+                message: format!(
+                    "Too many failed sign-ins {whose}. Try again in {}, or ask your trust admin \
                  to reset your password.",
-                wait_words(wait)
-            ),
-            retry_after_ms: wait,
-        });
-    }
-    let forgive = |state: &AppState| {
-        state.limiter.forgive(&account_key, now);
-        state.limiter.forgive(&address_key, now);
+                    wait_words(wait)
+                ),
+                retry_after_ms: wait,
+            });
+        }
     };
+    let (account_count, address_count) = (counted.row(0), counted.row(1));
 
     let user = accounts::user_by_email(&state.pool, &email)
         .await?
@@ -110,7 +113,8 @@ pub async fn login(
         Ok(matches) => matches,
         // Nothing was checked (the server is busy): nothing counts.
         Err(e) => {
-            forgive(&state);
+            limiter::forgive(&state.pool, account_count).await?;
+            limiter::forgive(&state.pool, address_count).await?;
             return Err(e);
         }
     };
@@ -128,7 +132,7 @@ pub async fn login(
 
     // The password was right: the address's count goes back at once; the
     // account's waits for the second factor, so guesses at a code count too.
-    state.limiter.forgive(&address_key, now);
+    limiter::forgive(&state.pool, address_count).await?;
     let second_factor = match &user.totp_sealed {
         Some(sealed) => {
             let Some(code) = request
@@ -136,7 +140,7 @@ pub async fn login(
                 .as_deref()
                 .filter(|c| !c.trim().is_empty())
             else {
-                state.limiter.forgive(&account_key, now);
+                limiter::forgive(&state.pool, account_count).await?;
                 return Err(AppError::SecondFactorRequired);
             };
             check_totp(&state, &user, sealed, code, now, &client).await?;
@@ -167,7 +171,7 @@ pub async fn login(
         .write(&mut *tx)
         .await?;
     tx.commit().await?;
-    state.limiter.clear(&account_key);
+    limiter::clear(&state.pool, &account_key).await?;
     tracing::info!(user_id = %user.id, "signed in");
     Ok(Json(
         session_response(&state, &user.id, token, expires_at, second_factor).await?,
@@ -406,13 +410,13 @@ pub async fn totp_confirm(
         };
         // Guessing at the code in use is refused once the address has
         // failed too often, as for the look-ups it is counted with.
-        guard_address(&state, &client)?;
+        guard_address(&state, &client).await?;
         let current = state
             .key
             .open(&current, &totp_context(&staff.user_id))
             .ok_or_else(|| AppError::Internal("the TOTP secret cannot be opened".into()))?;
         if totp::verify(&current, current_code, now_ms(), last_step.unwrap_or(0)).is_none() {
-            state.limiter.fail(&lookup_key(&client.0), now_ms());
+            limiter::fail(&state.pool, &lookup_key(&client.0), now_ms()).await?;
             return Err(AppError::SecondFactorWrong);
         }
     }
@@ -426,10 +430,10 @@ pub async fn totp_confirm(
         .ok_or_else(|| AppError::Internal("the pending TOTP secret cannot be opened".into()))?;
     // A signed-in person mistyping a code from their own new secret guesses
     // nothing; counted with the look-ups, it cannot touch anyone's sign-in.
-    let step = totp::verify(&secret, &request.code, now_ms(), 0).ok_or_else(|| {
-        state.limiter.fail(&lookup_key(&client.0), now_ms());
-        AppError::SecondFactorWrong
-    })?;
+    let Some(step) = totp::verify(&secret, &request.code, now_ms(), 0) else {
+        limiter::fail(&state.pool, &lookup_key(&client.0), now_ms()).await?;
+        return Err(AppError::SecondFactorWrong);
+    };
     let mut tx = state.pool.begin().await?;
     sqlx::query(
         "UPDATE users SET totp_sealed = totp_pending_sealed, totp_pending_sealed = NULL, \
@@ -510,13 +514,13 @@ pub async fn totp_remove(
         });
     }
     // A session left open must not let anyone guess at the code without end.
-    guard_address(&state, &client)?;
+    guard_address(&state, &client).await?;
     let secret = state
         .key
         .open(&current, &totp_context(&staff.user_id))
         .ok_or_else(|| AppError::Internal("the TOTP secret cannot be opened".into()))?;
     if totp::verify(&secret, &request.current_code, now_ms(), last_step).is_none() {
-        state.limiter.fail(&lookup_key(&client.0), now_ms());
+        limiter::fail(&state.pool, &lookup_key(&client.0), now_ms()).await?;
         Entry::new(staff.actor(), Action::SecondFactorFailed)
             .client(&client)
             .detail("removing the authenticator app")
@@ -553,27 +557,33 @@ pub async fn totp_remove(
 /// often. Public look-ups have their own budget per address
 /// ([`LOOKUPS_PER_ADDRESS`]), apart from sign-in's, so guessing receipt codes
 /// or links never locks staff at that address out of signing in.
-pub(crate) fn guard_address(state: &AppState, client: &ClientAddr) -> Result<(), AppError> {
-    state
-        .limiter
-        .check(&lookup_key(&client.0), LOOKUPS_PER_ADDRESS, now_ms())
-        .map_err(|wait| AppError::TooManyAttempts {
-            message: format!(
-                "Too many wrong codes or links from this network. Try again in {}.",
-                wait_words(wait)
-            ),
-            retry_after_ms: wait,
-        })
+pub(crate) async fn guard_address(state: &AppState, client: &ClientAddr) -> Result<(), AppError> {
+    limiter::check(
+        &state.pool,
+        &lookup_key(&client.0),
+        LOOKUPS_PER_ADDRESS,
+        now_ms(),
+    )
+    .await?
+    .map_err(|wait| AppError::TooManyAttempts {
+        message: format!(
+            "Too many wrong codes or links from this network. Try again in {}.",
+            wait_words(wait)
+        ),
+        retry_after_ms: wait,
+    })
 }
 
 /// Counts a failed link or code against the caller's address's look-ups.
-pub(crate) fn count_failure<T>(
+/// It writes on a connection of its own: call it with no write transaction
+/// open, or the two wait for each other (SQLite's lock, or the advisory one).
+pub(crate) async fn count_failure<T>(
     state: &AppState,
     client: &ClientAddr,
     result: Result<T, AppError>,
 ) -> Result<T, AppError> {
     if let Err(AppError::NotFound(_) | AppError::LinkUsed | AppError::LinkExpired) = &result {
-        state.limiter.fail(&lookup_key(&client.0), now_ms());
+        limiter::fail(&state.pool, &lookup_key(&client.0), now_ms()).await?;
     }
     result
 }
@@ -614,7 +624,7 @@ pub async fn setup(
     client: ClientAddr,
     Json(request): Json<SetupRequest>,
 ) -> Result<Json<LoginResponse>, AppError> {
-    guard_address(&state, &client)?;
+    guard_address(&state, &client).await?;
     let email = haven_core::accounts::normalise_email(&request.email).map_err(|message| {
         AppError::Invalid {
             code: "invalid_email",
@@ -632,7 +642,11 @@ pub async fn setup(
     let password_hash = hash(&state, request.password).await?;
     let mut tx = crate::db::begin_write(&state.pool).await?;
     let used = accounts::use_account_link(&mut tx, "setup", &request.token).await;
-    count_failure(&state, &client, used)?;
+    if let Err(refusal) = used {
+        // Give up the write lock first: the failure is counted on its own.
+        tx.rollback().await?;
+        return count_failure(&state, &client, Err(refusal)).await;
+    }
     let admins: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role = 'trust_admin'")
             .fetch_one(&mut *tx)
@@ -693,11 +707,19 @@ pub async fn accept_invitation(
     client: ClientAddr,
     Json(request): Json<AcceptInvitationRequest>,
 ) -> Result<Json<LoginResponse>, AppError> {
-    guard_address(&state, &client)?;
+    guard_address(&state, &client).await?;
     let mut tx = crate::db::begin_write(&state.pool).await?;
     let used = accounts::use_account_link(&mut tx, "staff_invitation", &request.token).await;
-    let user_id = count_failure(&state, &client, used)?
-        .ok_or_else(|| AppError::Internal("a staff invitation without a user".into()))?;
+    let user_id = match used {
+        Ok(user_id) => {
+            user_id.ok_or_else(|| AppError::Internal("a staff invitation without a user".into()))?
+        }
+        Err(refusal) => {
+            // Give up the write lock first: the failure is counted on its own.
+            tx.rollback().await?;
+            return count_failure(&state, &client, Err(refusal)).await;
+        }
+    };
     let user = accounts::user_by_id(&state.pool, &user_id)
         .await?
         .filter(|u| u.active)

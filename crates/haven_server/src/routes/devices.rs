@@ -187,7 +187,7 @@ pub async fn enrol(
     client: ClientAddr,
     Json(request): Json<EnrolRequest>,
 ) -> Result<(StatusCode, Json<Enrolled>), AppError> {
-    guard_address(&state, &client)?;
+    guard_address(&state, &client).await?;
     let now = now_ms();
     let mut tx = crate::db::begin_write(&state.pool).await?;
     let digest = token_digest(&normalise_code(&request.code));
@@ -215,7 +215,7 @@ pub async fn enrol(
                 .client(&client)
                 .write(&state.pool)
                 .await?;
-            return count_failure(&state, &client, Err(refusal));
+            return count_failure(&state, &client, Err(refusal)).await;
         }
     };
     let sync_id = request.sync_device_id.to_string();

@@ -301,7 +301,7 @@ pub async fn redeem(
     client: ClientAddr,
     Json(request): Json<RedeemRequest>,
 ) -> Result<Json<ParentSession>, AppError> {
-    guard_address(&state, &client)?;
+    guard_address(&state, &client).await?;
     let now = now_ms();
     let mut tx = crate::db::begin_write(&state.pool).await?;
     let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
@@ -328,7 +328,7 @@ pub async fn redeem(
                 .client(&client)
                 .write(&state.pool)
                 .await?;
-            return count_failure(&state, &client, Err(refusal));
+            return count_failure(&state, &client, Err(refusal)).await;
         }
     };
     sqlx::query("UPDATE parent_invitations SET redeemed_at = $1 WHERE id = $2")

@@ -32,7 +32,7 @@ pub async fn verify(
     client: ClientAddr,
     Path(code): Path<String>,
 ) -> Result<Json<Vec<VerifiedReceipt>>, AppError> {
-    guard_address(&state, &client)?;
+    guard_address(&state, &client).await?;
     let code = normalise_receipt_code(&code).ok_or_else(|| {
         AppError::BadRequest(format!(
             "{code:?} is not a receipt code; it looks like 7K3M-Q9XD"
@@ -46,7 +46,8 @@ pub async fn verify(
             Err(AppError::NotFound(format!(
                 "no signed record has the receipt code {code}; check it for typing mistakes"
             ))),
-        );
+        )
+        .await;
     }
     let mut receipts = Vec::with_capacity(found.len());
     for receipt in found {

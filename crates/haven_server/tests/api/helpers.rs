@@ -140,7 +140,7 @@ pub fn test_database(dir: &TempDir) -> Database {
 /// Creates a test's PostgreSQL database if it is not there yet. Collation
 /// "C", as `cargo xtask postgres` and docs/running.md make a trust's, so
 /// text sorts byte by byte as it does on SQLite.
-async fn create_postgres_database(url: &str) {
+pub async fn create_postgres_database(url: &str) {
     use sqlx::Connection;
     let base = postgres_base().expect("on PostgreSQL");
     let name = url::Url::parse(url)
@@ -173,6 +173,14 @@ async fn create_postgres_database(url: &str) {
 pub struct DropDatabase(Option<String>);
 
 impl DropDatabase {
+    /// Drops `database` when this is dropped, if it is a PostgreSQL one.
+    pub fn new(database: &Database) -> DropDatabase {
+        match database {
+            Database::Postgres(url) => DropDatabase(Some(url.clone())),
+            Database::Sqlite(_) => DropDatabase(None),
+        }
+    }
+
     /// Keeps the database after all (it is dropped with the throwaway cluster).
     fn keep(&mut self) {
         self.0 = None;
@@ -218,10 +226,7 @@ pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
     if let Database::Postgres(url) = &config.database {
         create_postgres_database(url).await;
     }
-    let config_url = match &config.database {
-        Database::Postgres(url) => Some(url.clone()),
-        Database::Sqlite(_) => None,
-    };
+    let drop_database = DropDatabase::new(&config.database);
     let server = Server::build(&config).await.expect("server starts");
     let address = format!("http://{}", server.local_addr());
     let state = server.state().clone();
@@ -238,7 +243,7 @@ pub async fn spawn_app_with(dir: TempDir, config: Config) -> TestApp {
         state,
         shutdown,
         handle,
-        drop_database: DropDatabase(config_url),
+        drop_database,
     }
 }
 
@@ -261,6 +266,20 @@ impl TestApp {
         shutdown.send(()).unwrap();
         handle.await.unwrap().expect("server stops cleanly");
         spawn_app_with(dir, config).await
+    }
+
+    /// A second server on this one's database and keys, as a second instance
+    /// behind a load balancer is; its own folder otherwise.
+    pub async fn second_instance(&self) -> TestApp {
+        let dir = TempDir::new().unwrap();
+        let mut config = test_config(&dir);
+        config.database = self.config.database.clone();
+        config.key_dir = self.config.key_dir.clone();
+        config.metrics_token = self.config.metrics_token.clone();
+        let mut second = spawn_app_with(dir, config).await;
+        // The database is the first instance's to drop.
+        second.drop_database.keep();
+        second
     }
 
     /// Stops the server gracefully; its database is closed when this returns

@@ -18,6 +18,7 @@ mod health;
 mod helpers;
 mod import_cli;
 mod incidents;
+mod instances;
 mod ledger;
 mod library_client;
 mod metrics;

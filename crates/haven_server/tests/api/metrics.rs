@@ -11,9 +11,9 @@ use haven_server::metrics::MetricsToken;
 use std::time::Duration;
 use tempfile::TempDir;
 
-const TOKEN: &str = "metrics-token-for-the-tests-0123456789";
+pub(crate) const TOKEN: &str = "metrics-token-for-the-tests-0123456789";
 
-async fn spawn_with_metrics() -> TestApp {
+pub(crate) async fn spawn_with_metrics() -> TestApp {
     let dir = TempDir::new().unwrap();
     let mut config = test_config(&dir);
     config.metrics_token = Some(MetricsToken::new(TOKEN).unwrap());
@@ -21,7 +21,7 @@ async fn spawn_with_metrics() -> TestApp {
 }
 
 /// The metrics as a scraper with the token reads them.
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let response = app
         .client
         .get(app.url("/metrics"))
@@ -39,7 +39,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// The value of one series (name and labels exactly as written), if present.
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|line| {
         line.strip_prefix(series)?
             .strip_prefix(' ')
