@@ -144,6 +144,11 @@ impl Manifest {
 /// Why a backup was not made. Nothing is left at `--to` when it fails.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
+    #[error(
+        "backup copies a SQLite file; back up a PostgreSQL database with pg_dump and its \
+         key folder (docs/operations.md, \"On PostgreSQL\")"
+    )]
+    Postgres,
     #[error("there is no database at {0}; give the server's database with --database")]
     NoDatabase(PathBuf),
     #[error(
@@ -200,6 +205,11 @@ pub enum BackupError {
 /// Why a restore put nothing in place.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
+    #[error(
+        "restore writes a SQLite file; restore a PostgreSQL database with pg_restore and its \
+         key folder (docs/operations.md, \"On PostgreSQL\")"
+    )]
+    Postgres,
     #[error(
         "there is no backup folder at {0}; give --from the folder `haven_server backup --to` made"
     )]
@@ -327,6 +337,9 @@ pub async fn backup(database: &Path, to: &Path) -> Result<BackupReport, BackupEr
             source,
         }
     };
+    if is_postgres_url(database) {
+        return Err(BackupError::Postgres);
+    }
     if !database.is_file() {
         return Err(BackupError::NoDatabase(database.to_owned()));
     }
@@ -480,6 +493,9 @@ pub async fn restore(
     database: &Path,
     force: bool,
 ) -> Result<RestoreReport, RestoreError> {
+    if is_postgres_url(database) {
+        return Err(RestoreError::Postgres);
+    }
     let io = |action: &'static str, path: &Path| {
         let path = path.to_owned();
         move |source| RestoreError::Io {
@@ -760,6 +776,14 @@ async fn schema_version(pool: &AnyPool) -> Result<Option<i64>, sqlx::Error> {
             .fetch_one(pool)
             .await?;
     Ok(Some(version.unwrap_or_default()))
+}
+
+/// Whether `--database` was given a PostgreSQL URL rather than a file.
+fn is_postgres_url(database: &Path) -> bool {
+    matches!(
+        database.to_str().map(str::parse::<crate::db::Database>),
+        Some(Ok(crate::db::Database::Postgres(_)))
+    )
 }
 
 /// `path` with `suffix` added to its file name.

@@ -94,12 +94,12 @@ pub async fn backfill(pool: &AnyPool) -> Result<usize, AppError> {
 type EntryRow = (i64, String, String, i64, String, String, String);
 
 /// Every entry, in order.
-pub async fn entries(pool: &AnyPool) -> Result<Vec<LedgerEntry>, AppError> {
+pub async fn entries(conn: &mut AnyConnection) -> Result<Vec<LedgerEntry>, AppError> {
     let rows: Vec<EntryRow> = sqlx::query_as(
         "SELECT seq, agreement_id, record_sha256, received_at, identified_by, prev_hash, entry_hash \
          FROM ledger ORDER BY seq",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
         .map(
@@ -146,13 +146,19 @@ struct AgreementColumns {
 /// Walks the chain, then checks every agreement against its entry. Empty
 /// means intact.
 pub async fn verify(pool: &AnyPool) -> Result<(usize, Vec<LedgerBreak>), AppError> {
-    let entries = entries(pool).await?;
+    verify_on(&mut *pool.acquire().await?).await
+}
+
+/// [`verify`] on one connection, or inside a transaction (`&mut *tx`): what
+/// a copy holds before it is committed.
+pub async fn verify_on(conn: &mut AnyConnection) -> Result<(usize, Vec<LedgerBreak>), AppError> {
+    let entries = entries(&mut *conn).await?;
     let mut breaks = verify_chain(&entries);
     let rows: Vec<AgreementColumns> = sqlx::query_as(
         "SELECT id, policy_version_id, signer_name, agreed, signed_at, record_json, record_sha256 \
          FROM agreements",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let by_id: std::collections::HashMap<Uuid, &LedgerEntry> =
         entries.iter().map(|e| (e.agreement_id, e)).collect();

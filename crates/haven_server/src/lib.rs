@@ -24,6 +24,7 @@ pub mod keys;
 pub mod ledger;
 pub mod limiter;
 pub mod metrics;
+pub mod migrate_data;
 pub mod openapi;
 pub mod org;
 pub mod policies;

@@ -3,6 +3,7 @@
 mod backup_cli;
 mod import_cli;
 mod ledger_cli;
+mod migrate_data_cli;
 mod purge_cli;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +45,10 @@ enum Command {
     /// and its ledger verified first; nothing is overwritten without
     /// --force. Stop the server first.
     Restore(backup_cli::RestoreArgs),
+    /// Copy a trust from its SQLite file into a new, empty PostgreSQL
+    /// database, with its key files; the copy's ledger is verified before
+    /// anything is committed.
+    MigrateData(migrate_data_cli::MigrateDataArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +86,7 @@ async fn main() -> ExitCode {
         }
         Some(Command::Backup(args)) => print_lines(backup_cli::backup(args).await),
         Some(Command::Restore(args)) => print_lines(backup_cli::restore(args).await),
+        Some(Command::MigrateData(args)) => print_lines(migrate_data_cli::run(args).await),
         Some(Command::Policy(policy)) => {
             let PolicyCommand::Import(args) = *policy;
             import_cli::run(args).await.map_or_else(

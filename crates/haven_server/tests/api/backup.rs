@@ -538,3 +538,17 @@ async fn restore_replaces_an_existing_database_only_with_force_and_keeps_the_old
     let (intact, out, _) = verify_ledger(&target);
     assert!(intact && out.contains("3 entries"), "{out}");
 }
+
+#[test]
+fn backup_and_restore_send_a_postgresql_trust_to_its_own_tools() {
+    let scratch = TempDir::new().unwrap();
+    let url = Path::new("postgres://haven@db.internal/haven");
+    let (ok, _, err) = backup(url, &scratch.path().join("backup"));
+    assert!(!ok);
+    assert!(err.contains("pg_dump"), "{err}");
+    let (ok, _, err) = restore(scratch.path(), url, false);
+    assert!(!ok);
+    assert!(err.contains("pg_restore"), "{err}");
+    // Nothing was made.
+    assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+}

@@ -283,11 +283,13 @@ impl TestApp {
     }
 
     /// Stops the server gracefully; its database is closed when this returns
-    /// and kept, for a test that starts a server on it again.
-    pub async fn stop(mut self) {
+    /// and kept, for a test that starts a server on it again. Its folder is
+    /// handed back (dropping it deletes the files).
+    pub async fn stop(mut self) -> TempDir {
         self.drop_database.keep();
         self.shutdown.send(()).unwrap();
         self.handle.await.unwrap().expect("server stops cleanly");
+        self.dir
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

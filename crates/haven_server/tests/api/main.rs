@@ -22,6 +22,7 @@ mod instances;
 mod ledger;
 mod library_client;
 mod metrics;
+mod migrate_data;
 mod openapi;
 mod policies;
 mod publishing;
