@@ -9,8 +9,11 @@
 //!    PouchDB (pouchdb-browser) replicating the same documents from the same
 //!    Chromium to pouchdb-server, and the ratio.
 //! 3. `crates/haven_server/benches/ingest.rs`: 50 simulated devices pushing
-//!    100-record batches at once to the release server (records/s, p50, p99),
-//!    and raw batched SQLite inserts as the ceiling, with the ratio.
+//!    100-record batches at once (records/s, p50, p99; then p50 and p99 at
+//!    half that load) to the release server on SQLite, on PostgreSQL with one
+//!    server and with two servers on one database (a throwaway cluster,
+//!    [`postgres::Cluster`], started here for it), and to the server's own
+//!    push code called without HTTP as the ceiling, with the ratios.
 //! 4. `bench/reader_open.mjs`: a 50 KB policy opened in the reader from
 //!    IndexedDB in headless Chromium, by an in-app link and by an offline
 //!    reload (median and p95 of 20).
@@ -28,6 +31,7 @@
 
 use crate::build;
 use crate::cmd::{self, root, Result};
+use crate::postgres;
 use crate::tools::{self, CHROMIUM};
 use haven_core::shell::FULL_APP_DIR;
 use std::io::Write;
@@ -76,12 +80,29 @@ pub fn run() -> Result {
     if let Err(e) = drain {
         failures.push(format!("sync drain: {e}"));
     }
-    let ingest = cmd::run(
-        Command::new("cargo")
+    // The ingest bench's PostgreSQL columns run on a throwaway cluster, which
+    // it makes a fresh database in for each run; the cluster is stopped and
+    // removed when `postgres` drops, at the end of this block or on any exit.
+    let ingest = {
+        let postgres = match postgres::Cluster::start() {
+            Ok(cluster) => Some(cluster),
+            Err(e) => {
+                failures.push(format!("PostgreSQL for the server ingest bench: {e}"));
+                None
+            }
+        };
+        let mut command = Command::new("cargo");
+        command
             .args(["bench", "--package", "haven_server", "--bench", "ingest"])
             .env("HAVEN_SERVER_BIN", &server_bin)
-            .env("HAVEN_BENCH_OUT", &results),
-    );
+            .env("HAVEN_BENCH_OUT", &results);
+        match &postgres {
+            Some(cluster) => command.env("HAVEN_BENCH_POSTGRES", cluster.url()),
+            // The bench then runs SQLite only and says PostgreSQL was skipped.
+            None => command.env_remove("HAVEN_BENCH_POSTGRES"),
+        };
+        cmd::run(&mut command)
+    };
     if let Err(e) = ingest {
         failures.push(format!("server ingest: {e}"));
     }

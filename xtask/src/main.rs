@@ -25,8 +25,9 @@ usage: cargo xtask <command>
           wasm in headless Chromium, end-to-end; the API tests and
           Schemathesis also on a throwaway PostgreSQL cluster
   bench   print figures: bundle size, browser drain vs PouchDB, server
-          ingest under 50 devices, the raw SQLite ceiling, the reader opening
-          a 50 KB policy, Lighthouse (mobile) for four pages
+          ingest under 50 devices (SQLite, PostgreSQL with one and two
+          servers, the push code without HTTP as the ceiling), the reader
+          opening a 50 KB policy, Lighthouse (mobile) for four pages
   fuzz [SECONDS_PER_TARGET]
           run every fuzz target in fuzz/ for that long (default 30), with
           cargo-fuzz on the nightly toolchain, and print runs and results
