@@ -5,6 +5,7 @@
 //! [`run`] is what the binary does.
 
 pub mod accounts;
+pub mod agreements;
 pub mod alert_mail;
 pub mod attachments;
 pub mod audit;
@@ -14,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod devices;
 pub mod error;
 pub mod hashing;
 pub mod incident_key;
@@ -27,6 +29,7 @@ pub mod metrics;
 pub mod migrate_data;
 pub mod openapi;
 pub mod org;
+pub mod parents;
 pub mod policies;
 pub mod pull;
 pub mod push;
