@@ -6,23 +6,20 @@
 
 pub mod accounts;
 pub mod agreements;
-pub mod alert_mail;
 pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod devices;
 pub mod error;
-pub mod hashing;
-pub mod incident_key;
 pub mod incidents;
 pub mod jobs;
 pub mod json;
-pub mod keys;
 pub mod ledger;
 pub mod limiter;
 pub mod metrics;
@@ -41,7 +38,6 @@ pub mod security_headers;
 pub mod serve;
 pub mod state;
 pub mod static_files;
-pub mod totp;
 pub mod visits;
 
 pub use config::Config;
@@ -191,7 +187,7 @@ impl Server {
             .map_err(|e| ServerError::Purge(e.to_string()))?;
         jobs::purge_abandoned_uploads(&pool, &metrics).await;
         // Settings are checked before anything listens: a typo fails the start.
-        let alert_mailer = alert_mail::AlertMailer::from_settings(
+        let alert_mailer = jobs::alert_mail::AlertMailer::from_settings(
             config.smtp_url.as_deref(),
             config.alert_from.as_deref(),
         )?;
@@ -202,7 +198,7 @@ impl Server {
                 source,
             })?;
         }
-        let key = keys::ServerKey::load_or_create(&keys::key_path_for(&key_base))?;
+        let key = crypto::keys::ServerKey::load_or_create(&crypto::keys::key_path_for(&key_base))?;
         let listener =
             TcpListener::bind(config.bind)
                 .await
@@ -217,8 +213,8 @@ impl Server {
                 .with_trust_proxy(config.trust_proxy)
                 .with_trusted_proxy_hops(config.trusted_proxy_hops)
                 .with_key(key)
-                .with_incident_key(incident_key::IncidentKeyStore::file(
-                    incident_key::incident_key_path_for(&key_base),
+                .with_incident_key(crypto::incident_key::IncidentKeyStore::file(
+                    crypto::incident_key::incident_key_path_for(&key_base),
                 ))
                 .with_alert_mailer(alert_mailer)
                 .with_read_timeouts(config.read_timeouts())

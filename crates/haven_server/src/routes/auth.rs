@@ -7,6 +7,7 @@ use crate::auth::{
     dummy_password_hash, hash_password, verify_password, AnyStaffSession, ClientAddr, Staff,
 };
 use crate::clock::now_ms;
+use crate::crypto::totp;
 use crate::error::AppError;
 use crate::json::Json;
 use crate::limiter::{
@@ -18,7 +19,6 @@ use crate::openapi::{
     UnsupportedMediaType,
 };
 use crate::state::AppState;
-use crate::totp;
 use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;

@@ -153,7 +153,7 @@ async fn accept(
         mailer.spawn_alerts(
             state.pool.clone(),
             Arc::clone(&state.metrics),
-            crate::alert_mail::newly_stored_incidents(&request, &response),
+            crate::jobs::alert_mail::newly_stored_incidents(&request, &response),
         );
     }
     let rejected = response
