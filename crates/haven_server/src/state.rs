@@ -35,7 +35,7 @@ pub struct AppState {
     /// (see [`crate::jobs::alert_mail`]); `None` sends nothing.
     pub alert_mailer: Option<Arc<AlertMailer>>,
     /// How long a caller may take to send headers and between body pieces.
-    pub read_timeouts: crate::serve::ReadTimeouts,
+    pub read_timeouts: crate::http::serve::ReadTimeouts,
     /// What `/metrics` reports (see [`crate::metrics`]).
     pub metrics: Arc<Metrics>,
     /// The token `/metrics` asks for; `None` serves no metrics.
@@ -87,7 +87,7 @@ impl AppState {
     }
 
     /// The same state with these read timeouts.
-    pub fn with_read_timeouts(mut self, timeouts: crate::serve::ReadTimeouts) -> Self {
+    pub fn with_read_timeouts(mut self, timeouts: crate::http::serve::ReadTimeouts) -> Self {
         self.read_timeouts = timeouts;
         self
     }

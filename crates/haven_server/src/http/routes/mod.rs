@@ -41,7 +41,7 @@ pub fn api() -> Router<AppState> {
     let v1 = Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .route("/openapi.json", get(crate::openapi::serve))
+        .route("/openapi.json", get(crate::http::openapi::serve))
         .route("/policies", get(policies::list).post(policies::publish))
         .route("/policies/{version_id}", get(policies::get_version))
         .route("/policies/{policy_id}/versions", get(policies::versions))
@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn no_handler_touches_the_database_driver() {
         let driver = concat!("sq", "lx");
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/routes");
         let mut files = Vec::new();
         rust_files(&dir, &mut files);
         assert!(files.len() > 10, "found only {files:?} under {dir:?}");

@@ -5,8 +5,10 @@
 use crate::audit::{Action, Entry};
 use crate::auth::{Caller, ClientAddr, TrustAdmin};
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
+use crate::http::json::Json;
+use crate::http::openapi::{
+    Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::state::AppState;
 use axum::extract::State;
 use haven_core::accounts::roles::Role;

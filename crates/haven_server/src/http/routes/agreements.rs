@@ -3,8 +3,8 @@
 use crate::audit::{Action, Entry};
 use crate::auth::{ClientAddr, TrustAdmin};
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{Forbidden, Internal, Unauthorized};
+use crate::http::json::Json;
+use crate::http::openapi::{Forbidden, Internal, Unauthorized};
 use crate::state::AppState;
 use axum::extract::State;
 use haven_core::api::AgreementView;

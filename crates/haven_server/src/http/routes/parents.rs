@@ -14,12 +14,12 @@ use crate::auth::{
 };
 use crate::clock::{new_id, now_ms};
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{
+use crate::http::json::Json;
+use crate::http::openapi::{
     Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized, UnsupportedMediaType,
 };
+use crate::http::routes::auth::{count_failure, guard_address};
 use crate::parents;
-use crate::routes::auth::{count_failure, guard_address};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use haven_core::accounts::class_list::parse_class_list_csv;

@@ -3,9 +3,9 @@
 use crate::audit::{Action, Entry};
 use crate::auth::{ClientAddr, TrustAdmin};
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{Forbidden, Internal, Unauthorized};
-use crate::query::Query;
+use crate::http::json::Json;
+use crate::http::openapi::{Forbidden, Internal, Unauthorized};
+use crate::http::query::Query;
 use crate::state::AppState;
 use axum::extract::State;
 use haven_core::api::accounts::AuditEntry;

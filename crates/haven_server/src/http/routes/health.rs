@@ -5,7 +5,7 @@
 //! docs/operations.md says which to use where.
 
 use crate::error::AppError;
-use crate::json::Json;
+use crate::http::json::Json;
 use crate::state::AppState;
 use axum::extract::State;
 use haven_core::api::{ApiError, Health};

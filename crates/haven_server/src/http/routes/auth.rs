@@ -9,14 +9,14 @@ use crate::auth::{
 use crate::clock::now_ms;
 use crate::crypto::totp;
 use crate::error::AppError;
-use crate::json::Json;
+use crate::http::json::Json;
+use crate::http::openapi::{
+    examples, Busy, Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized,
+    UnsupportedMediaType,
+};
 use crate::limiter::{
     self, account_key, lookup_key, signin_key, wait_words, LOOKUPS_PER_ADDRESS, PER_ACCOUNT,
     PER_ADDRESS,
-};
-use crate::openapi::{
-    examples, Busy, Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized,
-    UnsupportedMediaType,
 };
 use crate::state::AppState;
 use axum::extract::State;

@@ -5,8 +5,10 @@
 use crate::auth::{new_prefixed_token, token_digest, Staff, SYNC_CREDENTIAL_PREFIX};
 use crate::clock::now_ms;
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
+use crate::http::json::Json;
+use crate::http::openapi::{
+    Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::push::device_secret_digest;
 use crate::state::AppState;
 use axum::extract::State;

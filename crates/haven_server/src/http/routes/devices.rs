@@ -8,11 +8,11 @@ use crate::auth::{new_prefixed_token, token_digest, ClientAddr, Staff, DEVICE_TO
 use crate::clock::{new_id, now_ms};
 use crate::devices;
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{
+use crate::http::json::Json;
+use crate::http::openapi::{
     Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized, UnsupportedMediaType,
 };
-use crate::routes::auth::{count_failure, guard_address};
+use crate::http::routes::auth::{count_failure, guard_address};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
