@@ -1,6 +1,6 @@
 //! Staff accounts in the database: people, their roles and second factors,
 //! sessions and the sync credentials made from them, one-time links and the
-//! trust's account settings. Handlers in `routes/` decide who may do what;
+//! trust's account settings. Handlers in `http/routes/` decide who may do what;
 //! this module only reads and writes.
 
 use crate::auth::{new_prefixed_token, token_digest, STAFF_SESSION_PREFIX, TOKEN_LIFETIME_MS};

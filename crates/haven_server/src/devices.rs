@@ -1,5 +1,5 @@
 //! Enrolled devices (reception kiosks, shared staff tablets) and their
-//! one-time enrolment codes in the database. `routes/devices` decides who may
+//! one-time enrolment codes in the database. `http/routes/devices` decides who may
 //! enrol, list and revoke; this module only reads and writes.
 
 use crate::error::AppError;

@@ -75,7 +75,7 @@ pub fn app(state: AppState) -> Router {
         // headers on every response, the layers' own refusals included.
         .layer(RequestDecompressionLayer::new())
         // A caller who stops sending a body, or takes minutes over a request,
-        // is cut off (headers have their own timeout in serve.rs).
+        // is cut off (headers have their own timeout in http/serve.rs).
         .layer(RequestBodyTimeoutLayer::new(body_idle))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -1,6 +1,6 @@
 //! Parent invitations (single-use, expiring signing links, only their
 //! SHA-256 kept) and the parent sessions redeemed from them, in the database.
-//! `routes/parents` decides who may make, list, reissue and redeem them; this
+//! `http/routes/parents` decides who may make, list, reissue and redeem them; this
 //! module only reads and writes.
 
 use crate::error::AppError;
