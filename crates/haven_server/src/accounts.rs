@@ -1,13 +1,14 @@
-//! Staff accounts in SQLite: people, their roles, sessions, one-time links
-//! and the trust's account settings. Handlers in `routes/` decide who may do
-//! what; this module only reads and writes.
+//! Staff accounts in the database: people, their roles and second factors,
+//! sessions and the sync credentials made from them, one-time links and the
+//! trust's account settings. Handlers in `http/routes/` decide who may do what;
+//! this module only reads and writes.
 
 use crate::auth::{new_prefixed_token, token_digest, STAFF_SESSION_PREFIX, TOKEN_LIFETIME_MS};
 use crate::clock::{new_id, now_ms};
 use crate::error::AppError;
 use haven_core::accounts::roles::{Grants, Role, RoleGrant};
 use haven_core::api::accounts::{AccountSettings, Me, StaffMember};
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::{AnyConnection, AnyExecutor, AnyPool};
 use uuid::Uuid;
 
 /// Prefix of one-time links (set-up, staff and parent invitations).
@@ -326,6 +327,298 @@ pub async fn setup_link_if_needed(pool: &AnyPool) -> Result<Option<String>, AppE
     let (token, _) = new_account_link(&mut tx, "setup", None, SETUP_LINK_LIFETIME_MS).await?;
     tx.commit().await?;
     Ok(Some(token))
+}
+
+/// Invites one person: their account with `grants` and a one-time link to
+/// choose a password. Returns their id, the link's path and its expiry.
+pub async fn invite_user(
+    tx: &mut AnyConnection,
+    name: &str,
+    email: &str,
+    grants: &[RoleGrant],
+) -> Result<(String, String, i64), AppError> {
+    let id = create_user(tx, name, email, "", grants).await?;
+    let (token, expires_at) = new_account_link(
+        tx,
+        "staff_invitation",
+        Some(&id.to_string()),
+        STAFF_INVITATION_LIFETIME_MS,
+    )
+    .await?;
+    Ok((id.to_string(), format!("/invite/{token}"), expires_at))
+}
+
+/// The id of the person with `email`, if anyone has it.
+pub async fn user_id_by_email(
+    db: impl AnyExecutor<'_>,
+    email: &str,
+) -> Result<Option<String>, AppError> {
+    Ok(sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// How many grants of trust admin there are.
+pub async fn trust_admin_count(db: impl AnyExecutor<'_>) -> Result<i64, AppError> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role = 'trust_admin'")
+            .fetch_one(db)
+            .await?,
+    )
+}
+
+pub async fn set_password_hash(
+    db: impl AnyExecutor<'_>,
+    user_id: &str,
+    password_hash: &str,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(password_hash)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Turns sign-in on or off for a person; turning it off also ends every
+/// session of theirs.
+pub async fn set_active(
+    tx: &mut AnyConnection,
+    user_id: &str,
+    active: bool,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+        .bind(i64::from(active))
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    if !active {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Ends the session whose token has digest `session_digest`.
+pub async fn end_session(db: impl AnyExecutor<'_>, session_digest: &str) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
+        .bind(session_digest)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of `user_id`; returns how many there were.
+pub async fn end_sessions_of(db: impl AnyExecutor<'_>, user_id: &str) -> Result<u64, AppError> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(db)
+        .await?
+        .rows_affected())
+}
+
+/// When the session with digest `session_digest` expires (`None`: no such session).
+pub async fn session_expiry(
+    db: impl AnyExecutor<'_>,
+    session_digest: &str,
+) -> Result<Option<i64>, AppError> {
+    Ok(
+        sqlx::query_scalar("SELECT expires_at FROM sessions WHERE token_sha256 = $1")
+            .bind(session_digest)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
+/// Keeps a sync credential for a session and a device secret (a new one
+/// replaces the one they had).
+pub async fn put_sync_credential(
+    db: impl AnyExecutor<'_>,
+    token_digest: &str,
+    session_digest: &str,
+    device_secret_digest: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO sync_credentials (token_sha256, session_sha256, device_secret_sha256, \
+         created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (session_sha256, device_secret_sha256) DO UPDATE SET \
+         token_sha256 = excluded.token_sha256, created_at = excluded.created_at",
+    )
+    .bind(token_digest)
+    .bind(session_digest)
+    .bind(device_secret_digest)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Uses up TOTP time step `step` for `user_id`: a code is good once.
+pub async fn use_totp_step(
+    db: impl AnyExecutor<'_>,
+    user_id: &str,
+    step: i64,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2")
+        .bind(step)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Keeps a new TOTP secret, sealed, until a code from it is confirmed.
+pub async fn set_pending_totp(
+    db: impl AnyExecutor<'_>,
+    user_id: &str,
+    sealed: &str,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE users SET totp_pending_sealed = $1 WHERE id = $2")
+        .bind(sealed)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// A person's sealed TOTP secrets: the one being set up, the one in use,
+/// and the last time step used (all `None` for an unknown id).
+pub async fn totp_secrets(
+    db: impl AnyExecutor<'_>,
+    user_id: &str,
+) -> Result<(Option<String>, Option<String>, Option<i64>), AppError> {
+    let row: Option<(Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT totp_pending_sealed, totp_sealed, totp_last_step FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.unwrap_or((None, None, None)))
+}
+
+/// A person's sealed TOTP secret in use and the last time step used
+/// (`(None, 0)` for an unknown id).
+pub async fn current_totp(
+    db: impl AnyExecutor<'_>,
+    user_id: &str,
+) -> Result<(Option<String>, i64), AppError> {
+    let row: Option<(Option<String>, i64)> =
+        sqlx::query_as("SELECT totp_sealed, totp_last_step FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.unwrap_or((None, 0)))
+}
+
+/// Puts the secret being set up in use (its code used `step`) and makes the
+/// session with digest `session_digest` a full one.
+pub async fn confirm_totp(
+    tx: &mut AnyConnection,
+    user_id: &str,
+    step: i64,
+    session_digest: &str,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE users SET totp_sealed = totp_pending_sealed, totp_pending_sealed = NULL, \
+         totp_last_step = $1 WHERE id = $2",
+    )
+    .bind(step)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE sessions SET limited = 0 WHERE token_sha256 = $1")
+        .bind(session_digest)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Removes a person's TOTP secret if it is still `sealed` (one set up or
+/// reset meanwhile stays); returns how many rows changed (0 or 1).
+pub async fn remove_totp(
+    db: impl AnyExecutor<'_>,
+    user_id: &str,
+    sealed: &str,
+) -> Result<u64, AppError> {
+    Ok(sqlx::query(
+        "UPDATE users SET totp_sealed = NULL, totp_pending_sealed = NULL, totp_last_step = 0 \
+         WHERE id = $1 AND totp_sealed = $2",
+    )
+    .bind(user_id)
+    .bind(sealed)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
+/// Clears a person's second factor (and any set-up in progress) and ends
+/// every session of theirs: whether they had one, and how many sessions ended.
+pub async fn reset_totp(tx: &mut AnyConnection, user_id: &str) -> Result<(bool, u64), AppError> {
+    let had: Option<String> = sqlx::query_scalar("SELECT totp_sealed FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE users SET totp_sealed = NULL, totp_pending_sealed = NULL, totp_last_step = 0 \
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    let ended = end_sessions_of(&mut *tx, user_id).await?;
+    Ok((had.is_some(), ended))
+}
+
+/// The stored account settings, as they are before a change: the roles
+/// that must use a second factor and the idle lock, in minutes.
+pub async fn stored_settings(db: impl AnyExecutor<'_>) -> Result<(Vec<Role>, i64), AppError> {
+    let (stored, idle): (String, i64) =
+        sqlx::query_as("SELECT second_factor_required, idle_lock_minutes FROM account_settings")
+            .fetch_one(db)
+            .await?;
+    let roles: Vec<Role> = serde_json::from_str(&stored)
+        .map_err(|e| AppError::Internal(format!("stored settings: {e}")))?;
+    Ok((roles, idle))
+}
+
+pub async fn put_settings(
+    db: impl AnyExecutor<'_>,
+    second_factor_required: &[Role],
+    idle_lock_minutes: u32,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE account_settings SET second_factor_required = $1, idle_lock_minutes = $2")
+        .bind(serde_json::to_string(second_factor_required).unwrap_or_else(|_| "[]".into()))
+        .bind(i64::from(idle_lock_minutes))
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// One active person with a role at an academy: id, name, email, when they
+/// joined, and the role (a row per role).
+pub type RoleHolder = (String, String, String, i64, String);
+
+/// Active staff with a role at `academy` (only `only` if given), by name.
+pub async fn active_role_holders(
+    db: impl AnyExecutor<'_>,
+    academy: Uuid,
+    only: Option<&str>,
+) -> Result<Vec<RoleHolder>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT u.id, u.name, u.email, u.created_at, r.role FROM users u \
+         JOIN user_roles r ON r.user_id = u.id \
+         WHERE r.academy_id = $1 AND u.active = 1 AND ($2 IS NULL OR u.id = $3) \
+         ORDER BY lower(u.name), u.id, r.role",
+    )
+    .bind(academy.to_string())
+    .bind(only)
+    .bind(only)
+    .fetch_all(db)
+    .await?)
 }
 
 pub fn parse_uuid(s: &str) -> Result<Uuid, AppError> {

@@ -3,6 +3,7 @@
 //! migration 0004 refuse updates and deletes).
 
 use crate::clock::now_ms;
+use haven_core::api::accounts::AuditEntry;
 use serde::Serialize;
 use sqlx::AnyExecutor;
 
@@ -181,5 +182,49 @@ impl Entry {
         .execute(db)
         .await?;
         Ok(())
+    }
+}
+
+/// Up to `limit` entries numbered below `before`, newest first.
+pub async fn page(
+    db: impl AnyExecutor<'_>,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT seq, at, actor, action, subject, academy_id, client, detail FROM audit_log \
+         WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(AuditEntry::from).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    seq: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    subject: String,
+    academy_id: String,
+    client: String,
+    detail: String,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> Self {
+        AuditEntry {
+            seq: r.seq,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            subject: r.subject,
+            academy_id: uuid::Uuid::parse_str(&r.academy_id).ok(),
+            client: r.client,
+            detail: r.detail,
+        }
     }
 }

@@ -6,10 +6,10 @@
 //! - `haven.sqlite3`, a consistent snapshot of the database made with
 //!   SQLite's `VACUUM INTO` while the server keeps serving (in WAL mode it
 //!   reads one transaction's view; writers go on meanwhile);
-//! - `haven.sqlite3.key`, the server key ([`crate::keys`]), without which the
+//! - `haven.sqlite3.key`, the server key ([`crate::crypto::keys`]), without which the
 //!   sealed TOTP secrets cannot be opened and every online key changes;
 //! - `haven.sqlite3.incident-key.pem`, the incident key
-//!   ([`crate::incident_key`]), if the server has made one: without it no
+//!   ([`crate::crypto::incident_key`]), if the server has made one: without it no
 //!   incident still queued on a device can be opened;
 //! - `manifest.json` ([`Manifest`]): the Haven version, the schema version,
 //!   when the snapshot was taken and how long it took, the snapshot's ledger
@@ -23,9 +23,9 @@
 //! anything in place.
 
 use crate::clock;
+use crate::crypto::incident_key::{incident_key_path_for, IncidentKeyError, IncidentKeyPair};
+use crate::crypto::keys::{key_path_for, KeyError, ServerKey};
 use crate::db::SQLITE_MIGRATOR as MIGRATOR;
-use crate::incident_key::{incident_key_path_for, IncidentKeyError, IncidentKeyPair};
-use crate::keys::{key_path_for, KeyError, ServerKey};
 use crate::ledger;
 use haven_core::calendar::utc_timestamp;
 use haven_core::ledger::LedgerBreak;
@@ -441,7 +441,8 @@ pub async fn backup(database: &Path, to: &Path) -> Result<BackupReport, BackupEr
     };
     let json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     let manifest_path = staging.path.join(MANIFEST);
-    crate::keys::write_private(&manifest_path, &json).map_err(io("write", &manifest_path))?;
+    crate::crypto::keys::write_private(&manifest_path, &json)
+        .map_err(io("write", &manifest_path))?;
     staging.finish(to).map_err(|source| match source.kind() {
         // Something appeared at `to` meanwhile.
         std::io::ErrorKind::DirectoryNotEmpty | std::io::ErrorKind::AlreadyExists => {
@@ -610,7 +611,8 @@ pub async fn restore(
     for (role, bytes) in keys {
         let path = role.path_beside(database);
         let staged = Staging::file(&target_dir, path.file_name().unwrap_or_default());
-        crate::keys::write_private(&staged.path, &bytes).map_err(io("write", &staged.path))?;
+        crate::crypto::keys::write_private(&staged.path, &bytes)
+            .map_err(io("write", &staged.path))?;
         staged.finish(&path).map_err(io("write", &path))?;
         restored.push((role, path));
     }
@@ -847,7 +849,7 @@ impl Staging {
     /// Writes `bytes` as the backup's `role` file (0600), and its entry.
     fn write(&self, role: FileRole, bytes: &[u8]) -> Result<BackedUpFile, BackupError> {
         let path = self.path.join(role.file_name());
-        crate::keys::write_private(&path, bytes).map_err(|source| BackupError::Io {
+        crate::crypto::keys::write_private(&path, bytes).map_err(|source| BackupError::Io {
             action: "write",
             path,
             source,

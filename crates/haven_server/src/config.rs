@@ -113,9 +113,9 @@ impl Config {
     }
 
     /// The read timeouts these settings ask for (at least a second each).
-    pub fn read_timeouts(&self) -> crate::serve::ReadTimeouts {
+    pub fn read_timeouts(&self) -> crate::http::serve::ReadTimeouts {
         let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
-        crate::serve::ReadTimeouts {
+        crate::http::serve::ReadTimeouts {
             headers: secs(self.header_timeout_secs),
             body_idle: secs(self.body_idle_timeout_secs),
         }

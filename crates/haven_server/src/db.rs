@@ -171,6 +171,14 @@ pub async fn open_sqlite_file(path: &Path, read_only: bool) -> Result<AnyPool, s
         .await
 }
 
+/// A trivial query, for readiness: fails when no connection of the pool
+/// can read the database.
+pub async fn answers(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)")
+        .fetch_one(pool)
+        .await
+}
+
 /// Whether the pool speaks to PostgreSQL.
 pub fn is_postgres(pool: &AnyPool) -> bool {
     matches!(

@@ -61,7 +61,7 @@ pub enum AppError {
         message: String,
         retry_after_ms: i64,
     },
-    /// Too many password checks are waiting (see [`crate::hashing`]).
+    /// Too many password checks are waiting (see [`crate::crypto::hashing`]).
     #[error("the server is busy checking other sign-ins; try again in a few seconds")]
     Busy { retry_after_ms: i64 },
     #[error(
@@ -237,7 +237,7 @@ pub enum ServerError {
     #[error("cannot make the first admin's set-up link: {0}")]
     Setup(String),
     #[error(transparent)]
-    Key(#[from] crate::keys::KeyError),
+    Key(#[from] crate::crypto::keys::KeyError),
     #[error("cannot set up the alert email: {0}")]
     AlertMail(String),
     #[error(

@@ -4,7 +4,7 @@
 //! Who may see what is one rule ([`Visibility`], in haven_core) so the list,
 //! the detail, the alerts, the report and the person search cannot
 //! disagree; the SQL of [`list`] applies the same rule in the query.
-//! Handlers in `routes/incidents.rs` decide which of these an endpoint needs.
+//! Handlers in `http/routes/incidents.rs` decide which of these an endpoint needs.
 
 use crate::auth::StaffCaller;
 use crate::clock::new_id;

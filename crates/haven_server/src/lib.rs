@@ -5,40 +5,32 @@
 //! [`run`] is what the binary does.
 
 pub mod accounts;
-pub mod alert_mail;
+pub mod agreements;
 pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod demo;
+pub mod devices;
 pub mod error;
-pub mod hashing;
-pub mod incident_key;
+pub mod http;
 pub mod incidents;
 pub mod jobs;
-pub mod json;
-pub mod keys;
 pub mod ledger;
 pub mod limiter;
 pub mod metrics;
 pub mod migrate_data;
-pub mod openapi;
 pub mod org;
+pub mod parents;
 pub mod policies;
 pub mod pull;
 pub mod push;
-pub mod query;
-pub mod request_id;
-mod routes;
 pub mod rules;
-pub mod security_headers;
-pub mod serve;
 pub mod state;
-pub mod static_files;
-pub mod totp;
 pub mod visits;
 
 pub use config::Config;
@@ -68,13 +60,13 @@ use tracing::Level;
 pub fn app(state: AppState) -> Router {
     let body_idle = state.read_timeouts.body_idle;
     let counted = Arc::clone(&state.metrics);
-    let pwa = static_files::router(&state.static_dir);
-    let security = security_headers::SecurityHeaders::new(
-        static_files::shells(&state.static_dir).to_vec(),
+    let pwa = http::static_files::router(&state.static_dir);
+    let security = http::security_headers::SecurityHeaders::new(
+        http::static_files::shells(&state.static_dir).to_vec(),
         state.trust_proxy,
     );
     Router::new()
-        .nest("/api", routes::api())
+        .nest("/api", http::routes::api())
         .route("/metrics", get(metrics::serve))
         .fallback_service(pwa)
         .with_state(state)
@@ -83,11 +75,11 @@ pub fn app(state: AppState) -> Router {
         // headers on every response, the layers' own refusals included.
         .layer(RequestDecompressionLayer::new())
         // A caller who stops sending a body, or takes minutes over a request,
-        // is cut off (headers have their own timeout in serve.rs).
+        // is cut off (headers have their own timeout in http/serve.rs).
         .layer(RequestBodyTimeoutLayer::new(body_idle))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            serve::REQUEST_TIMEOUT,
+            http::serve::REQUEST_TIMEOUT,
         ))
         .layer(middleware::map_response(unknown_encoding_as_api_error))
         .layer(CompressionLayer::new())
@@ -96,24 +88,24 @@ pub fn app(state: AppState) -> Router {
             // trace layer reports them only at debug level. Each request's
             // span carries its id, so every line logged for it does.
             TraceLayer::new_for_http()
-                .make_span_with(request_id::span_for)
+                .make_span_with(http::request_id::span_for)
                 .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
         )
         // The id goes back on every response, the layers' own answers included.
-        .layer(PropagateRequestIdLayer::new(request_id::X_REQUEST_ID))
+        .layer(PropagateRequestIdLayer::new(http::request_id::X_REQUEST_ID))
         // A request without an acceptable id of its own gets a new UUID.
         .layer(SetRequestIdLayer::new(
-            request_id::X_REQUEST_ID,
+            http::request_id::X_REQUEST_ID,
             MakeRequestUuid,
         ))
-        .layer(middleware::from_fn(request_id::drop_unacceptable))
+        .layer(middleware::from_fn(http::request_id::drop_unacceptable))
         .layer(middleware::from_fn_with_state(
             counted,
             metrics::count_refusals,
         ))
         .layer(middleware::from_fn_with_state(
             security,
-            security_headers::layer,
+            http::security_headers::layer,
         ))
 }
 
@@ -188,7 +180,7 @@ impl Server {
             .map_err(|e| ServerError::Purge(e.to_string()))?;
         jobs::purge_abandoned_uploads(&pool, &metrics).await;
         // Settings are checked before anything listens: a typo fails the start.
-        let alert_mailer = alert_mail::AlertMailer::from_settings(
+        let alert_mailer = jobs::alert_mail::AlertMailer::from_settings(
             config.smtp_url.as_deref(),
             config.alert_from.as_deref(),
         )?;
@@ -199,7 +191,7 @@ impl Server {
                 source,
             })?;
         }
-        let key = keys::ServerKey::load_or_create(&keys::key_path_for(&key_base))?;
+        let key = crypto::keys::ServerKey::load_or_create(&crypto::keys::key_path_for(&key_base))?;
         let listener =
             TcpListener::bind(config.bind)
                 .await
@@ -214,8 +206,8 @@ impl Server {
                 .with_trust_proxy(config.trust_proxy)
                 .with_trusted_proxy_hops(config.trusted_proxy_hops)
                 .with_key(key)
-                .with_incident_key(incident_key::IncidentKeyStore::file(
-                    incident_key::incident_key_path_for(&key_base),
+                .with_incident_key(crypto::incident_key::IncidentKeyStore::file(
+                    crypto::incident_key::incident_key_path_for(&key_base),
                 ))
                 .with_alert_mailer(alert_mailer)
                 .with_read_timeouts(config.read_timeouts())
@@ -248,7 +240,7 @@ impl Server {
         ));
         // The peer address feeds the per-address rate limits and the audit log.
         let timeouts = self.state.read_timeouts;
-        let served = serve::serve(self.listener, app(self.state), timeouts, shutdown).await;
+        let served = http::serve::serve(self.listener, app(self.state), timeouts, shutdown).await;
         // A purge cut short rolls back whole; the next start does it again.
         purging.abort();
         let _ = purging.await;

@@ -1,10 +1,6 @@
 //! `haven_server`: run the server (the default), or a maintenance command.
 
-mod backup_cli;
-mod import_cli;
-mod ledger_cli;
-mod migrate_data_cli;
-mod purge_cli;
+mod cli;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -33,29 +29,29 @@ enum Command {
     Policy(Box<PolicyCommand>),
     /// Check that no signed agreement was changed or removed: walk the hash
     /// chain of the ledger and every agreement against it.
-    VerifyLedger(ledger_cli::VerifyLedgerArgs),
+    VerifyLedger(cli::ledger::VerifyLedgerArgs),
     /// Remove the visits that ended longer ago than their academy keeps
     /// them, and print how many went (the server does this every hour).
-    PurgeVisits(purge_cli::PurgeVisitsArgs),
+    PurgeVisits(cli::purge::PurgeVisitsArgs),
     /// Write a consistent snapshot of the database, with the keys the
     /// server needs and a manifest, to a new folder; the server may keep
     /// running. The snapshot's ledger is verified.
-    Backup(backup_cli::BackupArgs),
+    Backup(cli::backup::BackupArgs),
     /// Put a backup in place: its files are checked against the manifest
     /// and its ledger verified first; nothing is overwritten without
     /// --force. Stop the server first.
-    Restore(backup_cli::RestoreArgs),
+    Restore(cli::backup::RestoreArgs),
     /// Copy a trust from its SQLite file into a new, empty PostgreSQL
     /// database, with its key files; the copy's ledger is verified before
     /// anything is committed.
-    MigrateData(migrate_data_cli::MigrateDataArgs),
+    MigrateData(cli::migrate_data::MigrateDataArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum PolicyCommand {
     /// Publish a policy from a Markdown or plain-text file (as a word
     /// processor exports it), and print its version id and text hash.
-    Import(import_cli::ImportArgs),
+    Import(cli::import::ImportArgs),
 }
 
 /// A broken ledger has been reported on stdout already; exit 1 quietly.
@@ -68,7 +64,7 @@ async fn main() -> ExitCode {
         None => haven_server::run(cli.server)
             .await
             .map_err(|e| e.to_string()),
-        Some(Command::VerifyLedger(args)) => match ledger_cli::run(args).await {
+        Some(Command::VerifyLedger(args)) => match cli::ledger::run(args).await {
             Ok((lines, intact)) => {
                 for line in lines {
                     println!("{line}");
@@ -82,14 +78,14 @@ async fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Some(Command::PurgeVisits(args)) => {
-            purge_cli::run(args).await.map(|line| println!("{line}"))
+            cli::purge::run(args).await.map(|line| println!("{line}"))
         }
-        Some(Command::Backup(args)) => print_lines(backup_cli::backup(args).await),
-        Some(Command::Restore(args)) => print_lines(backup_cli::restore(args).await),
-        Some(Command::MigrateData(args)) => print_lines(migrate_data_cli::run(args).await),
+        Some(Command::Backup(args)) => print_lines(cli::backup::backup(args).await),
+        Some(Command::Restore(args)) => print_lines(cli::backup::restore(args).await),
+        Some(Command::MigrateData(args)) => print_lines(cli::migrate_data::run(args).await),
         Some(Command::Policy(policy)) => {
             let PolicyCommand::Import(args) = *policy;
-            import_cli::run(args).await.map_or_else(
+            cli::import::run(args).await.map_or_else(
                 |e| Err(e.to_string()),
                 |report| {
                     for line in report.lines {

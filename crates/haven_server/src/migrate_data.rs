@@ -394,12 +394,12 @@ fn copy_keys(from: &Path, key_dir: &Path) -> Result<Vec<PathBuf>, MigrateError> 
     let base = key_dir.join("haven");
     let pairs = [
         (
-            crate::keys::key_path_for(from),
-            crate::keys::key_path_for(&base),
+            crate::crypto::keys::key_path_for(from),
+            crate::crypto::keys::key_path_for(&base),
         ),
         (
-            crate::incident_key::incident_key_path_for(from),
-            crate::incident_key::incident_key_path_for(&base),
+            crate::crypto::incident_key::incident_key_path_for(from),
+            crate::crypto::incident_key::incident_key_path_for(&base),
         ),
     ];
     std::fs::create_dir_all(key_dir).map_err(io("create", key_dir))?;
@@ -416,7 +416,7 @@ fn copy_keys(from: &Path, key_dir: &Path) -> Result<Vec<PathBuf>, MigrateError> 
             Ok(there) if there == bytes => {}
             Ok(_) => return Err(MigrateError::KeyExists(destination)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                crate::keys::write_private(&destination, &bytes)
+                crate::crypto::keys::write_private(&destination, &bytes)
                     .map_err(io("write", &destination))?;
             }
             Err(e) => return Err(io("read", &destination)(e)),

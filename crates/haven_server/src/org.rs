@@ -192,6 +192,13 @@ impl TryFrom<TrustRow> for Trust {
 const TRUST_COLUMNS: &str =
     "id, name, chief_executive, chair_of_trustees, data_protection_officer, updated_at";
 
+/// The trust's name, once it has been set up.
+pub async fn trust_name(db: impl AnyExecutor<'_>) -> Result<Option<String>, AppError> {
+    Ok(sqlx::query_scalar("SELECT name FROM trust")
+        .fetch_optional(db)
+        .await?)
+}
+
 /// The trust, once it has been set up.
 pub async fn trust(db: impl AnyExecutor<'_>) -> Result<Option<Trust>, AppError> {
     let row: Option<TrustRow> = sqlx::query_as(&format!("SELECT {TRUST_COLUMNS} FROM trust"))

@@ -15,10 +15,10 @@
 //! one id) is refused whole and changes nothing.
 
 use crate::auth::{Caller, StaffCaller};
+use crate::crypto::incident_key::{IncidentKeyStore, OpenError};
+use crate::crypto::keys::ServerKey;
 use crate::db::begin_write;
 use crate::error::AppError;
-use crate::incident_key::{IncidentKeyStore, OpenError};
-use crate::keys::ServerKey;
 use crate::limiter::{Limit, Limiter};
 use crate::policies::{find_version, kind_to_str};
 use haven_core::agreement::{AgreementError, AgreementRecord};

@@ -1,9 +1,9 @@
 //! What every handler can reach.
 
-use crate::alert_mail::AlertMailer;
-use crate::hashing::HashGate;
-use crate::incident_key::IncidentKeyStore;
-use crate::keys::ServerKey;
+use crate::crypto::hashing::HashGate;
+use crate::crypto::incident_key::IncidentKeyStore;
+use crate::crypto::keys::ServerKey;
+use crate::jobs::alert_mail::AlertMailer;
 use crate::limiter::Limiter;
 use crate::metrics::{Metrics, MetricsToken};
 use sqlx::AnyPool;
@@ -22,20 +22,20 @@ pub struct AppState {
     /// How many proxies' `X-Forwarded-For` entries are believed (see
     /// [`crate::Config::trusted_proxy_hops`] and [`crate::auth::client_address`]).
     pub trusted_proxy_hops: usize,
-    /// Seals TOTP secrets and derives online keys (see [`crate::keys`]).
+    /// Seals TOTP secrets and derives online keys (see [`crate::crypto::keys`]).
     pub key: Arc<ServerKey>,
     /// Failed sign-ins, codes and links, for rate limits.
     pub limiter: Arc<Limiter>,
-    /// Runs password hashes a few at a time (see [`crate::hashing`]).
+    /// Runs password hashes a few at a time (see [`crate::crypto::hashing`]).
     pub hashing: Arc<HashGate>,
     /// Opens the incidents devices seal for the server (see
-    /// [`crate::incident_key`]); made on first need.
+    /// [`crate::crypto::incident_key`]); made on first need.
     pub incident_key: Arc<IncidentKeyStore>,
     /// Emails the leads about an immediate incident, where configured
-    /// (see [`crate::alert_mail`]); `None` sends nothing.
+    /// (see [`crate::jobs::alert_mail`]); `None` sends nothing.
     pub alert_mailer: Option<Arc<AlertMailer>>,
     /// How long a caller may take to send headers and between body pieces.
-    pub read_timeouts: crate::serve::ReadTimeouts,
+    pub read_timeouts: crate::http::serve::ReadTimeouts,
     /// What `/metrics` reports (see [`crate::metrics`]).
     pub metrics: Arc<Metrics>,
     /// The token `/metrics` asks for; `None` serves no metrics.
@@ -87,7 +87,7 @@ impl AppState {
     }
 
     /// The same state with these read timeouts.
-    pub fn with_read_timeouts(mut self, timeouts: crate::serve::ReadTimeouts) -> Self {
+    pub fn with_read_timeouts(mut self, timeouts: crate::http::serve::ReadTimeouts) -> Self {
         self.read_timeouts = timeouts;
         self
     }

@@ -64,11 +64,11 @@ use haven_core::visit::{
 };
 use haven_core::Millis;
 use haven_server::auth::{Caller, DeviceCaller, StaffCaller};
+use haven_server::crypto::incident_key::IncidentKeyStore;
+use haven_server::crypto::keys::ServerKey;
 use haven_server::demo::{
     self, DEMO_STAFF, OAKFIELD_ID, STAFF_AUA_VERSION_ID, VISITOR_AUA_VERSION_ID,
 };
-use haven_server::incident_key::IncidentKeyStore;
-use haven_server::keys::ServerKey;
 use haven_server::push::sim_faults::{self, Fault};
 use haven_server::push::{apply_push, PushKeys};
 use haven_server::AppError;

@@ -170,10 +170,10 @@ async fn a_second_factor_is_enrolled_then_needed_and_each_code_works_once() {
             json!({"code": "000000"}),
         )
         .await;
-    if haven_server::totp::current_code(&secret, now_ms()) != "000000" {
+    if haven_server::crypto::totp::current_code(&secret, now_ms()) != "000000" {
         expect_error(wrong, 401, "second_factor_wrong").await;
     }
-    let code = haven_server::totp::current_code(&secret, now_ms());
+    let code = haven_server::crypto::totp::current_code(&secret, now_ms());
     let response = app
         .post_json(
             "/api/v1/auth/totp/confirm",
@@ -203,7 +203,7 @@ async fn a_second_factor_is_enrolled_then_needed_and_each_code_works_once() {
         }
     };
     expect_error(login(code.clone()).await, 401, "second_factor_wrong").await;
-    let next = haven_server::totp::current_code(&secret, now_ms() + 30_000);
+    let next = haven_server::crypto::totp::current_code(&secret, now_ms() + 30_000);
     let response = login(next.clone()).await;
     assert_eq!(response.status(), 200);
     let session: LoginResponse = response.json().await.unwrap();
@@ -251,7 +251,7 @@ async fn a_role_the_trust_requires_a_second_factor_for_is_limited_until_it_has_o
         .json()
         .await
         .unwrap();
-    let code = haven_server::totp::current_code(&secret_of(&setup), now_ms());
+    let code = haven_server::crypto::totp::current_code(&secret_of(&setup), now_ms());
     let response = app
         .post_json(
             "/api/v1/auth/totp/confirm",
@@ -785,7 +785,7 @@ async fn no_password_token_code_or_second_factor_secret_is_stored_in_plaintext()
         .json()
         .await
         .unwrap();
-    let code = haven_server::totp::current_code(&secret_of(&setup), now_ms());
+    let code = haven_server::crypto::totp::current_code(&secret_of(&setup), now_ms());
     app.post_json(
         "/api/v1/auth/totp/confirm",
         Some(&teacher),
@@ -973,7 +973,7 @@ async fn replacing_a_second_factor_needs_a_code_from_the_current_one() {
         }
     };
     let first = enrol(token.clone()).await;
-    let code = haven_server::totp::current_code(&first, now_ms());
+    let code = haven_server::crypto::totp::current_code(&first, now_ms());
     let response = app
         .post_json(
             "/api/v1/auth/totp/confirm",
@@ -985,7 +985,7 @@ async fn replacing_a_second_factor_needs_a_code_from_the_current_one() {
 
     // The same session (say, a laptop left signed in) starts a new app.
     let second = enrol(token.clone()).await;
-    let new_code = || haven_server::totp::current_code(&second, now_ms());
+    let new_code = || haven_server::crypto::totp::current_code(&second, now_ms());
     let response = app
         .post_json(
             "/api/v1/auth/totp/confirm",
@@ -995,7 +995,7 @@ async fn replacing_a_second_factor_needs_a_code_from_the_current_one() {
         .await;
     let error = expect_error(response, 400, "current_code_required").await;
     assert!(error.message.contains("trust admin"), "{}", error.message);
-    let wrong = if haven_server::totp::current_code(&first, now_ms()) == "000000" {
+    let wrong = if haven_server::crypto::totp::current_code(&first, now_ms()) == "000000" {
         "111111"
     } else {
         "000000"
@@ -1016,8 +1016,8 @@ async fn replacing_a_second_factor_needs_a_code_from_the_current_one() {
             "/api/v1/auth/totp/confirm",
             Some(&token),
             json!({
-                "code": haven_server::totp::current_code(&third, now_ms()),
-                "current_code": haven_server::totp::current_code(&first, now_ms() + 30_000),
+                "code": haven_server::crypto::totp::current_code(&third, now_ms()),
+                "current_code": haven_server::crypto::totp::current_code(&first, now_ms() + 30_000),
             }),
         )
         .await;
@@ -1035,7 +1035,7 @@ async fn replacing_a_second_factor_needs_a_code_from_the_current_one() {
             .status()
         }
     };
-    let next = |secret: &[u8]| haven_server::totp::current_code(secret, now_ms() + 30_000);
+    let next = |secret: &[u8]| haven_server::crypto::totp::current_code(secret, now_ms() + 30_000);
     assert_eq!(login(next(&second)).await, 401);
     assert_eq!(login(next(&third)).await, 200);
 }

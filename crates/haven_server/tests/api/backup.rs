@@ -346,11 +346,11 @@ async fn a_backup_holds_the_database_both_keys_and_a_manifest_all_private() {
     for (name, original) in [
         (
             "haven.sqlite3.key",
-            haven_server::keys::key_path_for(&database),
+            haven_server::crypto::keys::key_path_for(&database),
         ),
         (
             "haven.sqlite3.incident-key.pem",
-            haven_server::incident_key::incident_key_path_for(&database),
+            haven_server::crypto::incident_key::incident_key_path_for(&database),
         ),
     ] {
         assert_eq!(
@@ -366,8 +366,8 @@ async fn a_backup_holds_the_database_both_keys_and_a_manifest_all_private() {
     #[cfg(unix)]
     for path in [
         b.target(),
-        haven_server::keys::key_path_for(&b.target()),
-        haven_server::incident_key::incident_key_path_for(&b.target()),
+        haven_server::crypto::keys::key_path_for(&b.target()),
+        haven_server::crypto::incident_key::incident_key_path_for(&b.target()),
     ] {
         assert_eq!(mode(&path), 0o600, "{}", path.display());
     }
@@ -532,7 +532,7 @@ async fn restore_replaces_an_existing_database_only_with_force_and_keeps_the_old
         .starts_with("haven.sqlite3.before-restore-"));
     // The old database is kept whole, with the record signed after the
     // first restore, and its key beside it.
-    assert!(haven_server::keys::key_path_for(&aside).is_file());
+    assert!(haven_server::crypto::keys::key_path_for(&aside).is_file());
     let (intact, out, _) = verify_ledger(&aside);
     assert!(intact && out.contains("4 entries"), "{out}");
     let (intact, out, _) = verify_ledger(&target);

@@ -348,7 +348,8 @@ async fn one_credential_starts_only_so_many_new_devices_a_day() {
 /// The incident key file is made the first time the server opens an
 /// incident: while it does not exist, no RSA work has been done.
 fn incident_key_made(app: &TestApp) -> bool {
-    haven_server::incident_key::incident_key_path_for(&app.config.key_base().unwrap()).exists()
+    haven_server::crypto::incident_key::incident_key_path_for(&app.config.key_base().unwrap())
+        .exists()
 }
 
 /// An incident sealed for a key id the server will never have: opening it

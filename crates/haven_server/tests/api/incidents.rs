@@ -989,7 +989,8 @@ async fn a_persons_incidents_are_found_by_name_for_the_leads_only() {
 #[tokio::test]
 async fn the_incident_key_file_is_private_and_kept_across_restarts() {
     let app = spawn_app().await;
-    let path = haven_server::incident_key::incident_key_path_for(&app.config.key_base().unwrap());
+    let path =
+        haven_server::crypto::incident_key::incident_key_path_for(&app.config.key_base().unwrap());
     assert!(!path.exists(), "made only when first needed");
     let key = incident_key(&app).await;
     assert_eq!(key.key_id.len(), 16);

@@ -59,7 +59,7 @@ fn operations(doc: &Value) -> BTreeSet<(String, String)> {
 /// The (method, path) of each `.route("path", get(..).post(..))` call in
 /// `routes/mod.rs`, under `/api/v1`.
 fn routes_in_the_router_source() -> BTreeSet<(String, String)> {
-    let source = include_str!("../../src/routes/mod.rs");
+    let source = include_str!("../../src/http/routes/mod.rs");
     let mut found = BTreeSet::new();
     for (start, _) in source.match_indices(".route(") {
         // The call's arguments, up to its closing parenthesis.

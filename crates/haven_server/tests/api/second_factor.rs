@@ -24,7 +24,7 @@ fn now_ms() -> i64 {
 
 /// The code an authenticator app with `secret` shows `ahead` steps from now.
 fn code(secret: &[u8], ahead: i64) -> String {
-    haven_server::totp::current_code(secret, now_ms() + ahead * 30_000)
+    haven_server::crypto::totp::current_code(secret, now_ms() + ahead * 30_000)
 }
 
 /// A code `secret` shows at no step near now.

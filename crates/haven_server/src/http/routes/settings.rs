@@ -5,8 +5,10 @@
 use crate::audit::{Action, Entry};
 use crate::auth::{Caller, ClientAddr, TrustAdmin};
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
+use crate::http::json::Json;
+use crate::http::openapi::{
+    Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::state::AppState;
 use axum::extract::State;
 use haven_core::accounts::roles::Role;
@@ -84,17 +86,8 @@ pub async fn put(
     roles.sort();
     roles.dedup();
     let mut tx = crate::db::begin_write(&state.pool).await?;
-    let (stored, idle_before): (String, i64) =
-        sqlx::query_as("SELECT second_factor_required, idle_lock_minutes FROM account_settings")
-            .fetch_one(&mut *tx)
-            .await?;
-    let before: Vec<Role> = serde_json::from_str(&stored)
-        .map_err(|e| AppError::Internal(format!("stored settings: {e}")))?;
-    sqlx::query("UPDATE account_settings SET second_factor_required = $1, idle_lock_minutes = $2")
-        .bind(serde_json::to_string(&roles).unwrap_or_else(|_| "[]".into()))
-        .bind(i64::from(settings.idle_lock_minutes))
-        .execute(&mut *tx)
-        .await?;
+    let (before, idle_before) = crate::accounts::stored_settings(&mut *tx).await?;
+    crate::accounts::put_settings(&mut *tx, &roles, settings.idle_lock_minutes).await?;
     let changes = describe_changes(&before, &roles, idle_before, settings.idle_lock_minutes);
     if !changes.is_empty() {
         Entry::new(admin.actor(), Action::AccountSettingsChanged)

@@ -9,8 +9,8 @@ use crate::audit::{Action, Entry};
 use crate::auth::{Caller, ClientAddr, Staff};
 use crate::clock::now_ms;
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{
+use crate::http::json::Json;
+use crate::http::openapi::{
     examples, Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
 };
 use crate::state::AppState;

@@ -3,12 +3,12 @@
 use crate::auth::{Caller, PushCaller};
 use crate::clock::now_ms;
 use crate::error::AppError;
-use crate::json::Json;
-use crate::limiter::{wait_words, PUSHES_PER_CREDENTIAL};
-use crate::openapi::{
+use crate::http::json::Json;
+use crate::http::openapi::{
     examples, Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized,
     UnsupportedMediaType,
 };
+use crate::limiter::{wait_words, PUSHES_PER_CREDENTIAL};
 use crate::push::{apply_push, PushKeys};
 use crate::state::AppState;
 use axum::extract::State;
@@ -153,7 +153,7 @@ async fn accept(
         mailer.spawn_alerts(
             state.pool.clone(),
             Arc::clone(&state.metrics),
-            crate::alert_mail::newly_stored_incidents(&request, &response),
+            crate::jobs::alert_mail::newly_stored_incidents(&request, &response),
         );
     }
     let rejected = response

@@ -7,10 +7,10 @@ use crate::audit::{Action, Entry};
 use crate::auth::{ClientAddr, Staff};
 use crate::clock::now_ms;
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{Forbidden, Internal, Unauthorized};
+use crate::http::json::Json;
+use crate::http::openapi::{Forbidden, Internal, Unauthorized};
+use crate::http::query::Query;
 use crate::policies::{latest_versions, uuid_from_db};
-use crate::query::Query;
 use crate::state::AppState;
 use axum::extract::State;
 use haven_core::accounts::permissions::Capability;
@@ -67,17 +67,7 @@ async fn people(
     academy: Uuid,
     only: Option<&str>,
 ) -> Result<Vec<Person>, AppError> {
-    let rows: Vec<(String, String, String, i64, String)> = sqlx::query_as(
-        "SELECT u.id, u.name, u.email, u.created_at, r.role FROM users u \
-         JOIN user_roles r ON r.user_id = u.id \
-         WHERE r.academy_id = $1 AND u.active = 1 AND ($2 IS NULL OR u.id = $3) \
-         ORDER BY lower(u.name), u.id, r.role",
-    )
-    .bind(academy.to_string())
-    .bind(only)
-    .bind(only)
-    .fetch_all(&state.pool)
-    .await?;
+    let rows = crate::accounts::active_role_holders(&state.pool, academy, only).await?;
     let mut people: Vec<Person> = Vec::new();
     for (id, name, email, joined_at, role) in rows {
         let role = Role::parse(&role)
@@ -98,13 +88,7 @@ async fn people(
 
 /// Every record made by a staff account, by account.
 async fn records(state: &AppState) -> Result<BTreeMap<String, Vec<Signed>>, AppError> {
-    let rows: Vec<(String, i64, i64, String, i64)> = sqlx::query_as(
-        "SELECT a.signer_account, a.agreed, a.signed_at, p.policy_id, p.version \
-         FROM agreements a JOIN policy_versions p ON p.id = a.policy_version_id \
-         WHERE a.signer_account IS NOT NULL",
-    )
-    .fetch_all(&state.pool)
-    .await?;
+    let rows = crate::agreements::signed_by_accounts(&state.pool).await?;
     let mut by_account: BTreeMap<String, Vec<Signed>> = BTreeMap::new();
     for (account, agreed, signed_at, policy_id, version) in rows {
         by_account.entry(account).or_default().push(Signed {

@@ -1,4 +1,4 @@
-//! A query-string extractor whose rejections are API errors, as [`crate::json`]
+//! A query-string extractor whose rejections are API errors, as [`crate::http::json`]
 //! is for bodies: `?due_days=lots` gets a `bad_request` saying which parameter
 //! is wrong, in the same `{code, message}` JSON as every other error.
 

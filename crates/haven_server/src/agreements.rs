@@ -1,15 +1,12 @@
-//! `GET /api/v1/agreements`: every stored signature, for admins.
+//! Stored agreements as staff read them: every signature for the admins'
+//! list, and the records staff accounts made for compliance. Pushes insert
+//! them (`push`); the ledger checks them (`ledger`).
 
-use crate::audit::{Action, Entry};
-use crate::auth::{ClientAddr, TrustAdmin};
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{Forbidden, Internal, Unauthorized};
 use crate::policies::{digest_from_db, uuid_from_db};
-use crate::state::AppState;
-use axum::extract::State;
 use haven_core::agreement::AgreementRecord;
 use haven_core::api::AgreementView;
+use sqlx::AnyExecutor;
 
 #[derive(Debug, sqlx::FromRow)]
 struct AgreementRow {
@@ -59,37 +56,30 @@ impl TryFrom<AgreementRow> for AgreementView {
 }
 
 /// All agreements, newest signature first.
-#[utoipa::path(
-    get,
-    path = "/api/v1/agreements",
-    tag = "agreements",
-    operation_id = "list_agreements",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Every stored agreement, newest signature first", body = Vec<AgreementView>),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 500, response = Internal),
-    )
-)]
-pub async fn list(
-    TrustAdmin(admin): TrustAdmin,
-    client: ClientAddr,
-    State(state): State<AppState>,
-) -> Result<Json<Vec<AgreementView>>, AppError> {
-    Entry::new(admin.actor(), Action::ReadAgreements)
-        .client(&client)
-        .write(&state.pool)
-        .await?;
+pub async fn all(db: impl AnyExecutor<'_>) -> Result<Vec<AgreementView>, AppError> {
     let rows: Vec<AgreementRow> = sqlx::query_as(
         "SELECT id, policy_version_id, policy_text_sha256, signer_name, agreed, signed_at, \
          device_id, received_at, record_json, receipt_code, identified_by FROM agreements \
          ORDER BY signed_at DESC, id DESC",
     )
-    .fetch_all(&state.pool)
+    .fetch_all(db)
     .await?;
-    rows.into_iter()
-        .map(AgreementView::try_from)
-        .collect::<Result<_, _>>()
-        .map(Json)
+    rows.into_iter().map(AgreementView::try_from).collect()
+}
+
+/// One agreement made by a staff account: the account, whether they agreed,
+/// when they signed, and the policy's id and version.
+pub type AccountSignature = (String, i64, i64, String, i64);
+
+/// Every agreement made by a staff account.
+pub async fn signed_by_accounts(
+    db: impl AnyExecutor<'_>,
+) -> Result<Vec<AccountSignature>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT a.signer_account, a.agreed, a.signed_at, p.policy_id, p.version \
+         FROM agreements a JOIN policy_versions p ON p.id = a.policy_version_id \
+         WHERE a.signer_account IS NOT NULL",
+    )
+    .fetch_all(db)
+    .await?)
 }

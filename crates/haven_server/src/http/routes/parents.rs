@@ -14,14 +14,15 @@ use crate::auth::{
 };
 use crate::clock::{new_id, now_ms};
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{
+use crate::http::json::Json;
+use crate::http::openapi::{
     Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized, UnsupportedMediaType,
 };
-use crate::routes::auth::{count_failure, guard_address};
+use crate::http::routes::auth::{count_failure, guard_address};
+use crate::parents;
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use haven_core::accounts::class_list::{parse_class_list_csv, Child};
+use haven_core::accounts::class_list::parse_class_list_csv;
 use haven_core::accounts::permissions::Capability;
 use haven_core::accounts::RowProblem;
 use haven_core::api::accounts::{
@@ -29,7 +30,6 @@ use haven_core::api::accounts::{
     RedeemRequest,
 };
 use haven_core::api::ApiError;
-use sqlx::AnyConnection;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const DEFAULT_VALID_DAYS: u32 = 28;
@@ -37,49 +37,6 @@ const MAX_VALID_DAYS: u32 = 90;
 /// A redeemed link gives a session for a week: long enough to sign on a
 /// phone that loses signal half-way and sends later.
 const PARENT_SESSION_MS: i64 = 7 * DAY_MS;
-
-#[derive(sqlx::FromRow)]
-struct InvitationRow {
-    id: String,
-    academy_id: String,
-    parent_name: String,
-    parent_email: Option<String>,
-    children: String,
-    created_at: i64,
-    expires_at: i64,
-    redeemed_at: Option<i64>,
-}
-
-const INVITATION_SELECT: &str = "SELECT id, academy_id, parent_name, parent_email, children, \
-     created_at, expires_at, redeemed_at FROM parent_invitations";
-
-impl TryFrom<InvitationRow> for ParentInvitation {
-    type Error = AppError;
-
-    fn try_from(row: InvitationRow) -> Result<Self, AppError> {
-        let children: Vec<Child> = serde_json::from_str(&row.children)
-            .map_err(|e| AppError::Internal(format!("stored children: {e}")))?;
-        Ok(ParentInvitation {
-            id: crate::accounts::parse_uuid(&row.id)?,
-            academy_id: crate::accounts::parse_uuid(&row.academy_id)?,
-            parent_name: row.parent_name,
-            parent_email: row.parent_email,
-            children,
-            created_at: row.created_at,
-            expires_at: row.expires_at,
-            redeemed_at: row.redeemed_at,
-        })
-    }
-}
-
-async fn invitation(db: &mut AnyConnection, id: &str) -> Result<ParentInvitation, AppError> {
-    let row: Option<InvitationRow> = sqlx::query_as(&format!("{INVITATION_SELECT} WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    row.ok_or_else(|| AppError::NotFound(format!("there is no parent invitation {id}")))?
-        .try_into()
-}
 
 /// Makes one invitation per parent/carer (siblings together) from a class
 /// list (pupil name, class/year, academy, parent/carer name, optional email).
@@ -141,23 +98,20 @@ pub async fn import(
         }
         let id = new_id().to_string();
         let token = new_prefixed_token(LINK_PREFIX);
-        sqlx::query(
-            "INSERT INTO parent_invitations (id, academy_id, parent_name, parent_email, children, \
-             token_sha256, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        parents::insert_invitation(
+            &mut *tx,
+            &parents::NewInvitation {
+                id: &id,
+                plan: &plan,
+                token_sha256: &token_digest(&token),
+                created_by: &caller.user_id,
+                created_at: now,
+                expires_at,
+            },
         )
-        .bind(&id)
-        .bind(plan.academy_id.to_string())
-        .bind(&plan.parent_name)
-        .bind(&plan.parent_email)
-        .bind(serde_json::to_string(&plan.children).unwrap_or_default())
-        .bind(token_digest(&token))
-        .bind(&caller.user_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut *tx)
         .await?;
         issued.push(IssuedParentInvitation {
-            invitation: invitation(&mut tx, &id).await?,
+            invitation: parents::invitation(&mut tx, &id).await?,
             link_path: format!("/join/{token}"),
         });
     }
@@ -198,13 +152,9 @@ pub async fn list(
     Staff(caller): Staff,
 ) -> Result<Json<Vec<ParentInvitation>>, AppError> {
     let scope = caller.managed_academies(Capability::ManageParentLinks)?;
-    let rows: Vec<InvitationRow> =
-        sqlx::query_as(&format!("{INVITATION_SELECT} ORDER BY created_at DESC, id"))
-            .fetch_all(&state.pool)
-            .await?;
-    let mut list = Vec::with_capacity(rows.len());
-    for row in rows {
-        let invitation = ParentInvitation::try_from(row)?;
+    let all = parents::all_invitations(&state.pool).await?;
+    let mut list = Vec::with_capacity(all.len());
+    for invitation in all {
         if scope
             .as_ref()
             .is_none_or(|s| s.contains(&invitation.academy_id))
@@ -245,32 +195,19 @@ pub async fn reissue(
 ) -> Result<Json<IssuedParentInvitation>, AppError> {
     let id = parse_id(&id, "invitation id")?.to_string();
     let mut tx = crate::db::begin_write(&state.pool).await?;
-    let before = invitation(&mut tx, &id).await?;
+    let before = parents::invitation(&mut tx, &id).await?;
     caller.require(Some(before.academy_id), Capability::ManageParentLinks)?;
     let token = new_prefixed_token(LINK_PREFIX);
     let now = now_ms();
     let valid_for = (before.expires_at - before.created_at).max(DAY_MS);
-    sqlx::query(
-        "UPDATE parent_invitations SET token_sha256 = $1, created_at = $2, expires_at = $3, \
-         redeemed_at = NULL WHERE id = $4",
-    )
-    .bind(token_digest(&token))
-    .bind(now)
-    .bind(now + valid_for)
-    .bind(&id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM parent_sessions WHERE invitation_id = $1")
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+    parents::reissue(&mut tx, &id, &token_digest(&token), now, now + valid_for).await?;
     Entry::new(caller.actor(), Action::ParentLinkReissued)
         .subject(format!("parent:{id}"))
         .academy(before.academy_id)
         .client(&client)
         .write(&mut *tx)
         .await?;
-    let invitation = invitation(&mut tx, &id).await?;
+    let invitation = parents::invitation(&mut tx, &id).await?;
     tx.commit().await?;
     Ok(Json(IssuedParentInvitation {
         invitation,
@@ -304,12 +241,7 @@ pub async fn redeem(
     guard_address(&state, &client).await?;
     let now = now_ms();
     let mut tx = crate::db::begin_write(&state.pool).await?;
-    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, expires_at, redeemed_at FROM parent_invitations WHERE token_sha256 = $1",
-    )
-    .bind(token_digest(request.token.trim()))
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row = parents::invitation_by_link(&mut *tx, &token_digest(request.token.trim())).await?;
     let checked = match row {
         None => Err(AppError::NotFound(
             "this link is not known; check it was copied whole, or ask the school for a new one"
@@ -331,22 +263,10 @@ pub async fn redeem(
             return count_failure(&state, &client, Err(refusal)).await;
         }
     };
-    sqlx::query("UPDATE parent_invitations SET redeemed_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
     let token = new_prefixed_token(PARENT_SESSION_PREFIX);
     let expires_at = now + PARENT_SESSION_MS;
-    sqlx::query(
-        "INSERT INTO parent_sessions (token_sha256, invitation_id, expires_at) VALUES ($1, $2, $3)",
-    )
-    .bind(token_digest(&token))
-    .bind(&id)
-    .bind(expires_at)
-    .execute(&mut *tx)
-    .await?;
-    let invitation = invitation(&mut tx, &id).await?;
+    parents::redeem(&mut tx, &id, now, &token_digest(&token), expires_at).await?;
+    let invitation = parents::invitation(&mut tx, &id).await?;
     Entry::new(format!("parent:{id}"), Action::ParentLinkRedeemed)
         .academy(invitation.academy_id)
         .client(&client)
@@ -382,5 +302,7 @@ pub async fn mine(
         return Err(AppError::Forbidden);
     };
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(invitation(&mut conn, &parent.invitation_id).await?))
+    Ok(Json(
+        parents::invitation(&mut conn, &parent.invitation_id).await?,
+    ))
 }

@@ -1,8 +1,8 @@
 //! `GET /api/v1/pull?since=CURSOR&limit=N`: what changed after a cursor.
 
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::Internal;
+use crate::http::json::Json;
+use crate::http::openapi::Internal;
 use crate::pull;
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;

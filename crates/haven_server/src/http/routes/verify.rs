@@ -3,10 +3,10 @@
 
 use crate::auth::ClientAddr;
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{Internal, TooManyAttempts};
+use crate::http::json::Json;
+use crate::http::openapi::{Internal, TooManyAttempts};
+use crate::http::routes::auth::{count_failure, guard_address};
 use crate::policies::find_version;
-use crate::routes::auth::{count_failure, guard_address};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use haven_core::agreement::normalise_receipt_code;

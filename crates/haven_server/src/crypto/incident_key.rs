@@ -6,7 +6,7 @@
 //! RSA-OAEP (SHA-256, MGF1 SHA-256, no label) as WebCrypto does. Only the
 //! public half leaves the server (`GET /api/v1/incidents/key`).
 //!
-//! Like the server key ([`crate::keys`]) it is kept out of SQLite, so a copy
+//! Like the server key ([`crate::crypto::keys`]) it is kept out of SQLite, so a copy
 //! of the database alone opens no incident still queued on a device. It is
 //! made lazily because most servers (and most tests) never need it, and RSA
 //! key generation takes a while. A state built without a database file
@@ -130,7 +130,7 @@ impl IncidentKeyPair {
                     .private
                     .to_pkcs8_pem(LineEnding::LF)
                     .map_err(|e| IncidentKeyError::Generate(e.to_string()))?;
-                match crate::keys::write_private(path, pem.as_bytes()) {
+                match crate::crypto::keys::write_private(path, pem.as_bytes()) {
                     Ok(()) => Ok(pair),
                     // Another process made it first: use theirs.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {

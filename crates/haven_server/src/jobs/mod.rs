@@ -7,7 +7,9 @@
 //! `job_runs` table ([`claim`]). The start-up purges are not claimed (a start
 //! is rare, and a purge that finds nothing left to remove removes nothing).
 //! The alert email needs no claim: it goes from the instance whose push
-//! stored the incident, and a push is stored once ([`crate::alert_mail`]).
+//! stored the incident, and a push is stored once ([`alert_mail`]).
+
+pub mod alert_mail;
 
 use crate::error::AppError;
 use crate::metrics::{Job, Metrics};

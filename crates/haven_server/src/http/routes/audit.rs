@@ -3,9 +3,9 @@
 use crate::audit::{Action, Entry};
 use crate::auth::{ClientAddr, TrustAdmin};
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{Forbidden, Internal, Unauthorized};
-use crate::query::Query;
+use crate::http::json::Json;
+use crate::http::openapi::{Forbidden, Internal, Unauthorized};
+use crate::http::query::Query;
 use crate::state::AppState;
 use axum::extract::State;
 use haven_core::api::accounts::AuditEntry;
@@ -48,40 +48,6 @@ pub async fn list(
         .client(&client)
         .write(&state.pool)
         .await?;
-    let rows: Vec<AuditRow> = sqlx::query_as(
-        "SELECT seq, at, actor, action, subject, academy_id, client, detail FROM audit_log \
-         WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
-    )
-    .bind(query.before.unwrap_or(i64::MAX))
-    .bind(PAGE)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(rows.into_iter().map(AuditEntry::from).collect()))
-}
-
-#[derive(sqlx::FromRow)]
-struct AuditRow {
-    seq: i64,
-    at: i64,
-    actor: String,
-    action: String,
-    subject: String,
-    academy_id: String,
-    client: String,
-    detail: String,
-}
-
-impl From<AuditRow> for AuditEntry {
-    fn from(r: AuditRow) -> Self {
-        AuditEntry {
-            seq: r.seq,
-            at: r.at,
-            actor: r.actor,
-            action: r.action,
-            subject: r.subject,
-            academy_id: uuid::Uuid::parse_str(&r.academy_id).ok(),
-            client: r.client,
-            detail: r.detail,
-        }
-    }
+    let entries = crate::audit::page(&state.pool, query.before.unwrap_or(i64::MAX), PAGE).await?;
+    Ok(Json(entries))
 }

@@ -5,7 +5,7 @@
 //! docs/operations.md says which to use where.
 
 use crate::error::AppError;
-use crate::json::Json;
+use crate::http::json::Json;
 use crate::state::AppState;
 use axum::extract::State;
 use haven_core::api::{ApiError, Health};
@@ -46,7 +46,7 @@ pub async fn health() -> Json<Health> {
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
-    let query = sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(&state.pool);
+    let query = crate::db::answers(&state.pool);
     match tokio::time::timeout(READY_TIMEOUT, query).await {
         Ok(Ok(_)) => Ok(Json(Health {
             status: "ready".to_owned(),

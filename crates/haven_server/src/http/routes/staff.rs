@@ -3,12 +3,14 @@
 //! deactivate, reset a lost second factor.
 
 use super::parse_id;
-use crate::accounts::{self, STAFF_INVITATION_LIFETIME_MS};
+use crate::accounts;
 use crate::audit::{Action, Entry};
 use crate::auth::{ClientAddr, Staff};
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
+use crate::http::json::Json;
+use crate::http::openapi::{
+    Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,7 +23,6 @@ use haven_core::api::accounts::{
     StaffImportReport, StaffMember,
 };
 use haven_core::api::ApiError;
-use sqlx::AnyConnection;
 
 /// Checks each grant is well formed, names a known academy and is in scope.
 async fn check_grants(
@@ -81,23 +82,6 @@ pub async fn list(
     Ok(Json(visible))
 }
 
-async fn invite_one(
-    tx: &mut AnyConnection,
-    name: &str,
-    email: &str,
-    grants: &[RoleGrant],
-) -> Result<(String, String, i64), AppError> {
-    let id = accounts::create_user(tx, name, email, "", grants).await?;
-    let (token, expires_at) = accounts::new_account_link(
-        tx,
-        "staff_invitation",
-        Some(&id.to_string()),
-        STAFF_INVITATION_LIFETIME_MS,
-    )
-    .await?;
-    Ok((id.to_string(), format!("/invite/{token}"), expires_at))
-}
-
 /// Invites one person: their account, roles, and a one-time link (14 days)
 /// to choose a password.
 #[utoipa::path(
@@ -146,7 +130,8 @@ pub async fn invite(
     }
     check_grants(&state, &scope, &request.grants).await?;
     let mut tx = crate::db::begin_write(&state.pool).await?;
-    let (id, link_path, expires_at) = invite_one(&mut tx, &name, &email, &request.grants).await?;
+    let (id, link_path, expires_at) =
+        accounts::invite_user(&mut tx, &name, &email, &request.grants).await?;
     Entry::new(caller.actor(), Action::StaffInvited)
         .subject(format!("user:{id}"))
         .client(&client)
@@ -224,10 +209,7 @@ pub async fn import(
     let mut invited_ids = Vec::new();
     let mut updated_ids = Vec::new();
     for (name, email, grants, lines) in &people {
-        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-            .bind(email)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing = accounts::user_id_by_email(&mut *tx, email).await?;
         match existing {
             Some(id) => {
                 // Someone who also works where the caller does not manage is
@@ -248,7 +230,7 @@ pub async fn import(
                 accounts::add_grants(&mut tx, &id, grants).await?;
                 updated_ids.push(id);
             }
-            None => invited_ids.push(invite_one(&mut tx, name, email, grants).await?),
+            None => invited_ids.push(accounts::invite_user(&mut tx, name, email, grants).await?),
         }
     }
     Entry::new(caller.actor(), Action::StaffImported)
@@ -323,10 +305,7 @@ pub async fn put_roles(
         return Err(AppError::Forbidden);
     }
     accounts::replace_grants(&mut tx, &user_id, scope.academies(), &request.grants).await?;
-    let admins: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role = 'trust_admin'")
-            .fetch_one(&mut *tx)
-            .await?;
+    let admins = accounts::trust_admin_count(&mut *tx).await?;
     if admins == 0 {
         return Err(AppError::Conflict {
             code: "last_trust_admin",
@@ -390,17 +369,7 @@ pub async fn set_active(
     if !scope.may_change(&held) {
         return Err(AppError::Forbidden);
     }
-    sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
-        .bind(i64::from(request.active))
-        .bind(&user_id)
-        .execute(&mut *tx)
-        .await?;
-    if !request.active {
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(&user_id)
-            .execute(&mut *tx)
-            .await?;
-    }
+    accounts::set_active(&mut tx, &user_id, request.active).await?;
     let action = if request.active {
         Action::StaffReactivated
     } else {
@@ -463,28 +432,13 @@ pub async fn reset_second_factor(
     if !scope.may_change(&held) {
         return Err(AppError::Forbidden);
     }
-    let had: Option<String> = sqlx::query_scalar("SELECT totp_sealed FROM users WHERE id = $1")
-        .bind(&user_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE users SET totp_sealed = NULL, totp_pending_sealed = NULL, totp_last_step = 0 \
-         WHERE id = $1",
-    )
-    .bind(&user_id)
-    .execute(&mut *tx)
-    .await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(&user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let (had, ended) = accounts::reset_totp(&mut tx, &user_id).await?;
     Entry::new(caller.actor(), Action::SecondFactorReset)
         .subject(format!("user:{user_id}"))
         .client(&client)
         .detail(format!(
             "{}; {ended} sessions ended",
-            if had.is_some() {
+            if had {
                 "authenticator app cleared"
             } else {
                 "had no authenticator app"

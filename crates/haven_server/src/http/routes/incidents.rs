@@ -14,10 +14,12 @@ use crate::audit::{Action, Entry};
 use crate::auth::{ClientAddr, Staff};
 use crate::clock::now_ms;
 use crate::error::AppError;
+use crate::http::json::Json;
+use crate::http::openapi::{
+    Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
+use crate::http::query::Query;
 use crate::incidents::{self, Filter};
-use crate::json::Json;
-use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
-use crate::query::Query;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -209,10 +211,10 @@ pub async fn get(
     ),
     responses(
         (status = 200, description = "The file, as the member of staff attached it (after any shrinking), with its own type", content(
-            (inline(crate::routes::attachments::Binary) = "image/jpeg"),
-            (inline(crate::routes::attachments::Binary) = "image/png"),
-            (inline(crate::routes::attachments::Binary) = "image/webp"),
-            (inline(crate::routes::attachments::Binary) = "application/pdf"),
+            (inline(crate::http::routes::attachments::Binary) = "image/jpeg"),
+            (inline(crate::http::routes::attachments::Binary) = "image/png"),
+            (inline(crate::http::routes::attachments::Binary) = "image/webp"),
+            (inline(crate::http::routes::attachments::Binary) = "application/pdf"),
         )),
         (status = 400, description = "`bad_request`: the id is not a UUID", body = ApiError),
         (status = 401, response = Unauthorized),

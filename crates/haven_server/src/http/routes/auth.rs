@@ -7,18 +7,18 @@ use crate::auth::{
     dummy_password_hash, hash_password, verify_password, AnyStaffSession, ClientAddr, Staff,
 };
 use crate::clock::now_ms;
+use crate::crypto::totp;
 use crate::error::AppError;
-use crate::json::Json;
+use crate::http::json::Json;
+use crate::http::openapi::{
+    examples, Busy, Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized,
+    UnsupportedMediaType,
+};
 use crate::limiter::{
     self, account_key, lookup_key, signin_key, wait_words, LOOKUPS_PER_ADDRESS, PER_ACCOUNT,
     PER_ADDRESS,
 };
-use crate::openapi::{
-    examples, Busy, Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized,
-    UnsupportedMediaType,
-};
 use crate::state::AppState;
-use crate::totp;
 use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
@@ -197,14 +197,7 @@ async fn check_totp(
             ))
         })?;
     match totp::verify(&secret, code, now, user.totp_last_step) {
-        Some(step) => {
-            sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2")
-                .bind(step)
-                .bind(&user.id)
-                .execute(&state.pool)
-                .await?;
-            Ok(())
-        }
+        Some(step) => accounts::use_totp_step(&state.pool, &user.id, step).await,
         None => {
             // The attempt was counted against the account before the password
             // was checked ([`login`]) and stays counted.
@@ -258,10 +251,7 @@ pub async fn logout(
     AnyStaffSession(staff): AnyStaffSession,
 ) -> Result<StatusCode, AppError> {
     let mut tx = state.pool.begin().await?;
-    sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
-        .bind(&staff.session_digest)
-        .execute(&mut *tx)
-        .await?;
+    accounts::end_session(&mut *tx, &staff.session_digest).await?;
     Entry::new(staff.actor(), Action::SignOut)
         .client(&client)
         .write(&mut *tx)
@@ -290,11 +280,7 @@ pub async fn logout_everywhere(
     AnyStaffSession(staff): AnyStaffSession,
 ) -> Result<StatusCode, AppError> {
     let mut tx = state.pool.begin().await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(&staff.user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let ended = accounts::end_sessions_of(&mut *tx, &staff.user_id).await?;
     Entry::new(staff.actor(), Action::SignOutEverywhere)
         .client(&client)
         .detail(format!("{ended} sessions ended"))
@@ -346,14 +332,9 @@ pub async fn totp_setup(
     AnyStaffSession(staff): AnyStaffSession,
 ) -> Result<Json<TotpSetup>, AppError> {
     let secret = totp::new_secret();
-    sqlx::query("UPDATE users SET totp_pending_sealed = $1 WHERE id = $2")
-        .bind(state.key.seal(&secret, &totp_context(&staff.user_id)))
-        .bind(&staff.user_id)
-        .execute(&state.pool)
-        .await?;
-    let trust: Option<String> = sqlx::query_scalar("SELECT name FROM trust")
-        .fetch_optional(&state.pool)
-        .await?;
+    let sealed = state.key.seal(&secret, &totp_context(&staff.user_id));
+    accounts::set_pending_totp(&state.pool, &staff.user_id, &sealed).await?;
+    let trust = crate::org::trust_name(&state.pool).await?;
     let issuer = format!("Haven {}", trust.unwrap_or_default());
     Ok(Json(TotpSetup {
         secret: totp::secret_base32(&secret),
@@ -389,14 +370,7 @@ pub async fn totp_confirm(
     AnyStaffSession(staff): AnyStaffSession,
     Json(request): Json<TotpConfirm>,
 ) -> Result<StatusCode, AppError> {
-    let (pending, current, last_step): (Option<String>, Option<String>, Option<i64>) =
-        sqlx::query_as(
-            "SELECT totp_pending_sealed, totp_sealed, totp_last_step FROM users WHERE id = $1",
-        )
-        .bind(&staff.user_id)
-        .fetch_optional(&state.pool)
-        .await?
-        .unwrap_or((None, None, None));
+    let (pending, current, last_step) = accounts::totp_secrets(&state.pool, &staff.user_id).await?;
     // Replacing a second factor needs a code from the one in use.
     if let Some(current) = current {
         let Some(current_code) = request.current_code.as_deref() else {
@@ -435,18 +409,7 @@ pub async fn totp_confirm(
         return Err(AppError::SecondFactorWrong);
     };
     let mut tx = state.pool.begin().await?;
-    sqlx::query(
-        "UPDATE users SET totp_sealed = totp_pending_sealed, totp_pending_sealed = NULL, \
-         totp_last_step = $1 WHERE id = $2",
-    )
-    .bind(step)
-    .bind(&staff.user_id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE sessions SET limited = 0 WHERE token_sha256 = $1")
-        .bind(&staff.session_digest)
-        .execute(&mut *tx)
-        .await?;
+    accounts::confirm_totp(&mut tx, &staff.user_id, step, &staff.session_digest).await?;
     Entry::new(staff.actor(), Action::SecondFactorEnrolled)
         .client(&client)
         .write(&mut *tx)
@@ -485,12 +448,7 @@ pub async fn totp_remove(
     Staff(staff): Staff,
     Json(request): Json<TotpRemove>,
 ) -> Result<StatusCode, AppError> {
-    let (current, last_step): (Option<String>, i64) =
-        sqlx::query_as("SELECT totp_sealed, totp_last_step FROM users WHERE id = $1")
-            .bind(&staff.user_id)
-            .fetch_optional(&state.pool)
-            .await?
-            .unwrap_or((None, 0));
+    let (current, last_step) = accounts::current_totp(&state.pool, &staff.user_id).await?;
     let current = current.ok_or(AppError::Invalid {
         code: "no_second_factor",
         message: "you have no authenticator app to remove".into(),
@@ -530,15 +488,7 @@ pub async fn totp_remove(
     }
     let mut tx = crate::db::begin_write(&state.pool).await?;
     // Only the app that was checked: one set up (or reset) meanwhile stays.
-    let removed = sqlx::query(
-        "UPDATE users SET totp_sealed = NULL, totp_pending_sealed = NULL, totp_last_step = 0 \
-         WHERE id = $1 AND totp_sealed = $2",
-    )
-    .bind(&staff.user_id)
-    .bind(&current)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let removed = accounts::remove_totp(&mut *tx, &staff.user_id, &current).await?;
     if removed == 0 {
         return Err(AppError::Conflict {
             code: "second_factor_changed",
@@ -647,10 +597,7 @@ pub async fn setup(
         tx.rollback().await?;
         return count_failure(&state, &client, Err(refusal)).await;
     }
-    let admins: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM user_roles WHERE role = 'trust_admin'")
-            .fetch_one(&mut *tx)
-            .await?;
+    let admins = accounts::trust_admin_count(&mut *tx).await?;
     if admins > 0 {
         return Err(AppError::Conflict {
             code: "already_set_up",
@@ -727,11 +674,7 @@ pub async fn accept_invitation(
     // Checked before anything is written, so a weak password leaves the link usable.
     check_new_password(&request.password, &user.email, &user.name).map_err(password_problem)?;
     let password_hash = hash(&state, request.password).await?;
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-        .bind(password_hash)
-        .bind(&user_id)
-        .execute(&mut *tx)
-        .await?;
+    accounts::set_password_hash(&mut *tx, &user_id, &password_hash).await?;
     let grants = crate::auth::load_grants(&state.pool, &user_id).await?;
     let settings = accounts::settings(&state.pool).await?;
     let second_factor = if accounts::second_factor_required(&settings, &grants) {

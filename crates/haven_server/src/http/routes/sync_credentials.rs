@@ -5,8 +5,10 @@
 use crate::auth::{new_prefixed_token, token_digest, Staff, SYNC_CREDENTIAL_PREFIX};
 use crate::clock::now_ms;
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
+use crate::http::json::Json;
+use crate::http::openapi::{
+    Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::push::device_secret_digest;
 use crate::state::AppState;
 use axum::extract::State;
@@ -43,23 +45,16 @@ pub async fn create(
 ) -> Result<Json<SyncCredential>, AppError> {
     let secret = device_secret_digest(&request.device_secret)?;
     let token = new_prefixed_token(SYNC_CREDENTIAL_PREFIX);
-    let expires_at: i64 =
-        sqlx::query_scalar("SELECT expires_at FROM sessions WHERE token_sha256 = $1")
-            .bind(&staff.session_digest)
-            .fetch_optional(&state.pool)
-            .await?
-            .ok_or(AppError::Unauthorized)?;
-    sqlx::query(
-        "INSERT INTO sync_credentials (token_sha256, session_sha256, device_secret_sha256, \
-         created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (session_sha256, device_secret_sha256) DO UPDATE SET \
-         token_sha256 = excluded.token_sha256, created_at = excluded.created_at",
+    let expires_at = crate::accounts::session_expiry(&state.pool, &staff.session_digest)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    crate::accounts::put_sync_credential(
+        &state.pool,
+        &token_digest(&token),
+        &staff.session_digest,
+        secret.as_str(),
+        now_ms(),
     )
-    .bind(token_digest(&token))
-    .bind(&staff.session_digest)
-    .bind(secret.as_str())
-    .bind(now_ms())
-    .execute(&state.pool)
     .await?;
     Ok(Json(SyncCredential { token, expires_at }))
 }

@@ -10,7 +10,7 @@
 //! in the document; `cargo xtask test` runs Schemathesis against it.
 
 use crate::error::AppError;
-use crate::routes;
+use crate::http::routes;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};

@@ -6,18 +6,19 @@ use super::parse_id;
 use crate::audit::{Action, Entry};
 use crate::auth::{new_prefixed_token, token_digest, ClientAddr, Staff, DEVICE_TOKEN_PREFIX};
 use crate::clock::{new_id, now_ms};
+use crate::devices;
 use crate::error::AppError;
-use crate::json::Json;
-use crate::openapi::{
+use crate::http::json::Json;
+use crate::http::openapi::{
     Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized, UnsupportedMediaType,
 };
-use crate::routes::auth::{count_failure, guard_address};
+use crate::http::routes::auth::{count_failure, guard_address};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use haven_core::accounts::permissions::Capability;
 use haven_core::api::accounts::{
-    DeviceKind, DeviceView, EnrolRequest, Enrolled, EnrolmentCode, EnrolmentCodeRequest,
+    DeviceView, EnrolRequest, Enrolled, EnrolmentCode, EnrolmentCodeRequest,
 };
 use haven_core::api::ApiError;
 use rand::Rng;
@@ -46,50 +47,8 @@ fn normalise_code(code: &str) -> String {
         .collect()
 }
 
-#[derive(sqlx::FromRow)]
-struct DeviceRow {
-    id: String,
-    sync_device_id: String,
-    academy_id: String,
-    kind: String,
-    label: String,
-    enrolled_at: i64,
-    last_contact_at: i64,
-    reported_backlog: Option<i64>,
-    revoked_at: Option<i64>,
-}
-
-const DEVICE_SELECT: &str = "SELECT e.id, e.sync_device_id, e.academy_id, e.kind, e.label, \
-     e.enrolled_at, e.last_contact_at, d.reported_backlog, e.revoked_at \
-     FROM enrolled_devices e LEFT JOIN devices d ON d.device_id = (SELECT device_id FROM devices \
-     WHERE binding = 'enrolled:' || e.id ORDER BY last_seen_at DESC LIMIT 1)";
-
-impl TryFrom<DeviceRow> for DeviceView {
-    type Error = AppError;
-
-    fn try_from(row: DeviceRow) -> Result<Self, AppError> {
-        Ok(DeviceView {
-            id: crate::accounts::parse_uuid(&row.id)?,
-            sync_device_id: crate::accounts::parse_uuid(&row.sync_device_id)?,
-            academy_id: crate::accounts::parse_uuid(&row.academy_id)?,
-            kind: DeviceKind::parse(&row.kind)
-                .ok_or_else(|| AppError::Internal(format!("stored device kind {}", row.kind)))?,
-            label: row.label,
-            enrolled_at: row.enrolled_at,
-            last_contact_at: row.last_contact_at,
-            reported_backlog: u64::try_from(row.reported_backlog.unwrap_or(0)).unwrap_or(0),
-            revoked_at: row.revoked_at,
-        })
-    }
-}
-
 async fn device(state: &AppState, id: &str) -> Result<DeviceView, AppError> {
-    let row: Option<DeviceRow> = sqlx::query_as(&format!("{DEVICE_SELECT} WHERE e.id = $1"))
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?;
-    row.ok_or_else(|| AppError::NotFound(format!("there is no enrolled device {id}")))?
-        .try_into()
+    crate::devices::device(&state.pool, id).await
 }
 
 /// Makes a one-time enrolment code for a device at an academy.
@@ -136,18 +95,18 @@ pub async fn create_code(
     let now = now_ms();
     let expires_at = now + CODE_LIFETIME_MS;
     let mut tx = state.pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO enrolment_codes (code_sha256, academy_id, kind, label, created_by, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    devices::insert_code(
+        &mut *tx,
+        &devices::NewCode {
+            code_sha256: &token_digest(&normalise_code(&code)),
+            academy_id: request.academy_id,
+            kind: request.kind.as_str(),
+            label: &label,
+            created_by: &caller.user_id,
+            created_at: now,
+            expires_at,
+        },
     )
-    .bind(token_digest(&normalise_code(&code)))
-    .bind(request.academy_id.to_string())
-    .bind(request.kind.as_str())
-    .bind(&label)
-    .bind(&caller.user_id)
-    .bind(now)
-    .bind(expires_at)
-    .execute(&mut *tx)
     .await?;
     Entry::new(caller.actor(), Action::DeviceCodeCreated)
         .academy(request.academy_id)
@@ -191,13 +150,7 @@ pub async fn enrol(
     let now = now_ms();
     let mut tx = crate::db::begin_write(&state.pool).await?;
     let digest = token_digest(&normalise_code(&request.code));
-    let row: Option<(String, String, String, String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT academy_id, kind, label, created_by, expires_at, used_at FROM enrolment_codes \
-         WHERE code_sha256 = $1",
-    )
-    .bind(&digest)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row = devices::code(&mut *tx, &digest).await?;
     let checked = match row {
         None => Err(AppError::NotFound(
             "that enrolment code is not known; check it for typing mistakes".into(),
@@ -219,12 +172,15 @@ pub async fn enrol(
         }
     };
     let sync_id = request.sync_device_id.to_string();
-    let existing: Option<(String, Option<i64>)> =
-        sqlx::query_as("SELECT id, revoked_at FROM enrolled_devices WHERE sync_device_id = $1")
-            .bind(&sync_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let existing = devices::enrolled_by_sync_id(&mut *tx, &sync_id).await?;
     let token = new_prefixed_token(DEVICE_TOKEN_PREFIX);
+    let enrolment = devices::Enrolment {
+        academy_id: &academy_id,
+        kind: &kind,
+        label: &label,
+        token_sha256: &token_digest(&token),
+        enrolled_by: &created_by,
+    };
     let id = match existing {
         Some((_, None)) => {
             return Err(AppError::Conflict {
@@ -234,48 +190,16 @@ pub async fn enrol(
         }
         // A revoked device enrolled again keeps its row (and its sync history).
         Some((id, Some(_))) => {
-            sqlx::query(
-                "UPDATE enrolled_devices SET academy_id = $1, kind = $2, label = $3, token_sha256 = $4, \
-                 enrolled_at = $5, enrolled_by = $6, last_contact_at = $7, revoked_at = NULL WHERE id = $8",
-            )
-            .bind(&academy_id)
-            .bind(&kind)
-            .bind(&label)
-            .bind(token_digest(&token))
-            .bind(now)
-            .bind(&created_by)
-            .bind(now)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
+            devices::re_enrol(&mut *tx, &id, &enrolment, now).await?;
             id
         }
         None => {
             let id = new_id().to_string();
-            sqlx::query(
-                "INSERT INTO enrolled_devices (id, sync_device_id, academy_id, kind, label, \
-                 token_sha256, enrolled_at, enrolled_by, last_contact_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&id)
-            .bind(&sync_id)
-            .bind(&academy_id)
-            .bind(&kind)
-            .bind(&label)
-            .bind(token_digest(&token))
-            .bind(now)
-            .bind(&created_by)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            devices::enrol(&mut *tx, &id, &sync_id, &enrolment, now).await?;
             id
         }
     };
-    sqlx::query("UPDATE enrolment_codes SET used_at = $1 WHERE code_sha256 = $2")
-        .bind(now)
-        .bind(&digest)
-        .execute(&mut *tx)
-        .await?;
+    devices::use_code(&mut *tx, &digest, now).await?;
     Entry::new(format!("device:{id}"), Action::DeviceEnrolled)
         .academy(&academy_id)
         .client(&client)
@@ -313,19 +237,14 @@ pub async fn list(
     Staff(caller): Staff,
 ) -> Result<Json<Vec<DeviceView>>, AppError> {
     let scope = caller.managed_academies(Capability::ManageDevices)?;
-    let rows: Vec<DeviceRow> = sqlx::query_as(&format!(
-        "{DEVICE_SELECT} ORDER BY e.last_contact_at DESC, e.id"
-    ))
-    .fetch_all(&state.pool)
-    .await?;
-    let mut devices = Vec::with_capacity(rows.len());
-    for row in rows {
-        let view = DeviceView::try_from(row)?;
+    let all = devices::all(&state.pool).await?;
+    let mut visible = Vec::with_capacity(all.len());
+    for view in all {
         if scope.as_ref().is_none_or(|s| s.contains(&view.academy_id)) {
-            devices.push(view);
+            visible.push(view);
         }
     }
-    Ok(Json(devices))
+    Ok(Json(visible))
 }
 
 /// Revokes a device: its token stops working at its next request.
@@ -355,11 +274,7 @@ pub async fn revoke(
     let before = device(&state, &id).await?;
     caller.require(Some(before.academy_id), Capability::ManageDevices)?;
     let mut tx = state.pool.begin().await?;
-    sqlx::query("UPDATE enrolled_devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now_ms())
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
+    devices::revoke(&mut *tx, &id, now_ms()).await?;
     Entry::new(caller.actor(), Action::DeviceRevoked)
         .subject(format!("device:{id}"))
         .academy(before.academy_id)
