@@ -389,10 +389,7 @@ impl TestApp {
 
     /// The database as the command-line tools take it (`--database`).
     pub fn database_arg(&self) -> String {
-        match &self.config.database {
-            Database::Sqlite(path) => path.display().to_string(),
-            Database::Postgres(url) => url.clone(),
-        }
+        database_arg(&self.config.database)
     }
 
     /// A pool of the test's own on the server's database, for looking at
@@ -675,4 +672,13 @@ pub async fn drop_trigger<'e>(db: impl sqlx::AnyExecutor<'e>, name: &str, table:
         format!("DROP TRIGGER {name}")
     };
     sqlx::query(&sql).execute(db).await.unwrap();
+}
+
+/// `database` as the binary's `--database` takes it (with any password: the
+/// `Display` of a `Database` hides it).
+pub fn database_arg(database: &Database) -> String {
+    match database {
+        Database::Sqlite(path) => path.display().to_string(),
+        Database::Postgres(url) => url.clone(),
+    }
 }

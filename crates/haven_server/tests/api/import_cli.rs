@@ -17,7 +17,7 @@ const POLICY_TXT: &str = "Riverside Staff Agreement\r\n\r\nContents\r\n\
     2. REPORTING\r\n\r\nWhen\tWhat\tTell\r\nAt once\tIllegal content\tThe DSL\r\n\
     Same day\tMisuse | other\tYour line manager\r\n\r\n2\r\n";
 
-fn haven_server(args: &[&str]) -> Output {
+pub(crate) fn haven_server(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_haven_server"))
         .args(args)
         .env_remove("HAVEN_DATABASE")

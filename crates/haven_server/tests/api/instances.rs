@@ -125,10 +125,7 @@ struct Instance {
 
 impl Instance {
     fn start(database: &Database, key_dir: &Path, static_dir: &Path) -> Instance {
-        let database = match database {
-            Database::Sqlite(path) => path.display().to_string(),
-            Database::Postgres(url) => url.clone(),
-        };
+        let database = crate::helpers::database_arg(database);
         let mut child = Command::new(env!("CARGO_BIN_EXE_haven_server"))
             .args(["--bind", "127.0.0.1:0", "--demo", "--database", &database])
             .arg("--key-dir")
@@ -355,10 +352,7 @@ async fn a_device_pushing_to_alternate_instances_one_killed_mid_push_has_each_re
 
     let verified = Command::new(env!("CARGO_BIN_EXE_haven_server"))
         .args(["verify-ledger", "--database"])
-        .arg(match &config.database {
-            Database::Sqlite(path) => path.display().to_string(),
-            Database::Postgres(url) => url.clone(),
-        })
+        .arg(crate::helpers::database_arg(&config.database))
         .env_remove("HAVEN_DATABASE")
         .output()
         .unwrap();

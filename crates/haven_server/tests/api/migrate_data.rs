@@ -11,18 +11,11 @@ use haven_core::agreement::AgreementRecord;
 use haven_core::sync::wire::Outcome;
 use haven_server::db::Database;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use tempfile::TempDir;
 use uuid::Uuid;
 
-fn haven_server(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_haven_server"))
-        .args(args)
-        .env_remove("HAVEN_DATABASE")
-        .env_remove("HAVEN_KEY_DIR")
-        .output()
-        .expect("the binary runs")
-}
+use crate::import_cli::haven_server;
 
 fn migrate(from: &Path, to: &str, key_dir: &Path) -> Output {
     haven_server(&[
