@@ -28,7 +28,7 @@
 //!
 //! Every run (burst or half load, in every column) gets a fresh database, and
 //! after it the bench checks that every agreement was stored and that the
-//! ledger holds one intact entry for each (`haven_server::ledger::verify`).
+//! ledger holds one intact entry for each (`haven_server::store::ledger::verify`).
 //!
 //! The columns:
 //!
@@ -44,9 +44,9 @@
 //!    server (d + b) mod 2), so every device's numbering continues on the
 //!    other server each time.
 //! 4. **ceiling SQLite** and 5. **ceiling PG**: no HTTP, no JSON, no token
-//!    check: the same 50 devices call `haven_server::push::apply_push`, the
+//!    check: the same 50 devices call `haven_server::store::push::apply_push`, the
 //!    push route's own code, in this process, on a pool opened by
-//!    `haven_server::db::connect` (the server's pool, pragmas and write lock),
+//!    `haven_server::store::db::connect` (the server's pool, pragmas and write lock),
 //!    as enrolled kiosks. So every column of every agreement, its ledger entry
 //!    and the device bookkeeping are written exactly as the server writes
 //!    them. (The bench links the library with the `sim-faults` feature, as
@@ -74,12 +74,12 @@ use haven_core::hash::Sha256Hex;
 use haven_core::policy::text_hash;
 use haven_core::sync::backoff::retry_delay_ms;
 use haven_core::sync::wire::{Change, Mutation, Outcome, PushRequest, PushResponse};
-use haven_server::auth::{Caller, DeviceCaller};
 use haven_server::crypto::incident_key::IncidentKeyStore;
 use haven_server::crypto::keys::ServerKey;
-use haven_server::db::Database;
-use haven_server::demo::{self, OAKFIELD_ID, VISITOR_AUA_VERSION_ID};
-use haven_server::push::{apply_push, PushKeys};
+use haven_server::http::auth::{Caller, DeviceCaller};
+use haven_server::store::db::Database;
+use haven_server::store::demo::{self, OAKFIELD_ID, VISITOR_AUA_VERSION_ID};
+use haven_server::store::push::{apply_push, PushKeys};
 use haven_server::AppError;
 use sqlx::{AnyPool, Connection};
 use std::io::{BufRead, BufReader, Write};
@@ -337,7 +337,7 @@ fn print_table(settings: &Settings, postgres_version: Option<&str>, results: &[O
         "  2 servers: one database, one --key-dir, each device alternating its pushes between them."
     );
     println!(
-        "  ceiling: haven_server::push::apply_push in-process on the server's pool (every column, \
+        "  ceiling: haven_server::store::push::apply_push in-process on the server's pool (every column, \
          the ledger, device bookkeeping; no HTTP, JSON or token check)."
     );
     println!("  A fresh database for every run; the load generator shares the machine.");
@@ -588,14 +588,14 @@ async fn measure(
 }
 
 async fn check_stored(database: &Database, expected: usize) -> Result<(), String> {
-    let pool = haven_server::db::connect(database)
+    let pool = haven_server::store::db::connect(database)
         .await
         .map_err(|e| e.to_string())?;
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agreements")
         .fetch_one(&pool)
         .await
         .map_err(|e| e.to_string())?;
-    let verified = haven_server::ledger::verify(&pool)
+    let verified = haven_server::store::ledger::verify(&pool)
         .await
         .map_err(|e| e.to_string());
     pool.close().await;
@@ -1014,8 +1014,8 @@ async fn sign_in(base: &str) -> Result<String, String> {
     let reply: serde_json::Value = reqwest::Client::new()
         .post(format!("{base}/api/v1/auth/login"))
         .json(&serde_json::json!({
-            "email": haven_server::demo::ADMIN_EMAIL,
-            "password": haven_server::demo::ADMIN_PASSWORD,
+            "email": haven_server::store::demo::ADMIN_EMAIL,
+            "password": haven_server::store::demo::ADMIN_PASSWORD,
         }))
         .send()
         .await
@@ -1039,7 +1039,7 @@ async fn enrol_kiosk(base: &str, admin: &str, device_id: Uuid, n: usize) -> Resu
         .post(format!("{base}/api/v1/devices/codes"))
         .bearer_auth(admin)
         .json(&serde_json::json!({
-            "academy_id": haven_server::demo::OAKFIELD_ID,
+            "academy_id": haven_server::store::demo::OAKFIELD_ID,
             "kind": "reception_kiosk",
             "label": format!("Bench desk {n}"),
         }))
@@ -1138,7 +1138,7 @@ async fn in_process(
     load: Load,
     batches: usize,
 ) -> Result<RunResult, String> {
-    let pool = haven_server::db::connect(database)
+    let pool = haven_server::store::db::connect(database)
         .await
         .map_err(|e| e.to_string())?;
     // The policies the agreements point at, as `--demo` loads them.

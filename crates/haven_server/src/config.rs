@@ -25,7 +25,7 @@ pub struct Config {
         default_value = "data/haven.sqlite3",
         hide_env_values = true
     )]
-    pub database: crate::db::Database,
+    pub database: crate::store::db::Database,
 
     /// Folder of the server's key files (the key that seals second-factor
     /// secrets and the incident key). With SQLite they sit beside the
@@ -107,8 +107,10 @@ impl Config {
     pub fn key_base(&self) -> Result<PathBuf, crate::ServerError> {
         match (&self.key_dir, &self.database) {
             (Some(dir), _) => Ok(dir.join("haven")),
-            (None, crate::db::Database::Sqlite(path)) => Ok(path.clone()),
-            (None, crate::db::Database::Postgres(_)) => Err(crate::ServerError::KeyDirNeeded),
+            (None, crate::store::db::Database::Sqlite(path)) => Ok(path.clone()),
+            (None, crate::store::db::Database::Postgres(_)) => {
+                Err(crate::ServerError::KeyDirNeeded)
+            }
         }
     }
 

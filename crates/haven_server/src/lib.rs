@@ -1,41 +1,24 @@
-//! Haven's server: serves the built PWA and the REST API, keeps data in SQLite.
+//! Haven's server: serves the built PWA and the REST API, keeps data in SQLite or PostgreSQL.
 //!
 //! [`app`] builds the whole HTTP surface from an [`AppState`] with no socket, so
 //! it can be tested with `oneshot`; [`Server`] opens the database and binds;
 //! [`run`] is what the binary does.
 
-pub mod accounts;
-pub mod agreements;
-pub mod attachments;
-pub mod audit;
-pub mod auth;
-pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod crypto;
-pub mod db;
-pub mod demo;
-pub mod devices;
 pub mod error;
 pub mod http;
-pub mod incidents;
 pub mod jobs;
-pub mod ledger;
-pub mod limiter;
 pub mod metrics;
-pub mod migrate_data;
-pub mod org;
-pub mod parents;
-pub mod policies;
-pub mod pull;
-pub mod push;
-pub mod rules;
 pub mod state;
-pub mod visits;
+pub mod store;
 
 pub use config::Config;
 pub use error::{AppError, ServerError};
 pub use state::AppState;
+
+use store::{accounts, db, demo, ledger, rules};
 
 use axum::http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};

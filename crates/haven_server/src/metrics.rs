@@ -327,13 +327,7 @@ pub async fn serve(
 /// within [`BACKLOG_QUERY_TIMEOUT`].
 async fn devices_backlog(pool: &sqlx::AnyPool) -> Option<Registry> {
     let since = clock::now_ms() - BACKLOG_WINDOW_MS;
-    let query = sqlx::query_as::<_, (i64, i64)>(
-        "SELECT CAST(COALESCE(SUM(reported_backlog), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN reported_backlog > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) \
-         FROM devices WHERE last_seen_at >= $1",
-    )
-    .bind(since)
-    .fetch_one(pool);
+    let query = crate::store::devices::backlog(pool, since);
     let (records, devices) = match tokio::time::timeout(BACKLOG_QUERY_TIMEOUT, query).await {
         Ok(Ok(row)) => row,
         Ok(Err(e)) => {

@@ -4,8 +4,8 @@ use crate::crypto::hashing::HashGate;
 use crate::crypto::incident_key::IncidentKeyStore;
 use crate::crypto::keys::ServerKey;
 use crate::jobs::alert_mail::AlertMailer;
-use crate::limiter::Limiter;
 use crate::metrics::{Metrics, MetricsToken};
+use crate::store::limiter::Limiter;
 use sqlx::AnyPool;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ pub struct AppState {
     /// [`crate::Config::trust_proxy`]).
     pub trust_proxy: bool,
     /// How many proxies' `X-Forwarded-For` entries are believed (see
-    /// [`crate::Config::trusted_proxy_hops`] and [`crate::auth::client_address`]).
+    /// [`crate::Config::trusted_proxy_hops`] and [`crate::http::auth::client_address`]).
     pub trusted_proxy_hops: usize,
     /// Seals TOTP secrets and derives online keys (see [`crate::crypto::keys`]).
     pub key: Arc<ServerKey>,

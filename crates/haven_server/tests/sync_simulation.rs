@@ -1,7 +1,7 @@
 //! Devices, adversaries and the real server's push, over a network that
 //! loses, duplicates and reorders messages, with restarts of either side.
 //!
-//! The server is `haven_server::push::apply_push` itself, on an in-memory
+//! The server is `haven_server::store::push::apply_push` itself, on an in-memory
 //! SQLite database (or, with `HAVEN_TEST_POSTGRES` set, a new PostgreSQL
 //! database and 1,000 seeds) with the migrations run and the demo trust
 //! loaded: every SQL statement of a push runs as it does in production. A crash mid-batch
@@ -41,7 +41,7 @@
 //! - every push is the oldest pending entries under the device's current id.
 //!
 //! The "broken server" tests turn on one fault inside the real push
-//! (`haven_server::push::sim_faults`) and expect some seed to catch it.
+//! (`haven_server::store::push::sim_faults`) and expect some seed to catch it.
 //!
 //! A failing run prints its seed; `HAVEN_SIM_SEED=n cargo test -p
 //! haven_server --test sync_simulation` replays that seed alone and prints
@@ -63,14 +63,14 @@ use haven_core::visit::{
     badge_code, DbsStatus, Host, SignOutMethod, VisitEnd, VisitRecord, VisitorChecks, VisitorType,
 };
 use haven_core::Millis;
-use haven_server::auth::{Caller, DeviceCaller, StaffCaller};
 use haven_server::crypto::incident_key::IncidentKeyStore;
 use haven_server::crypto::keys::ServerKey;
-use haven_server::demo::{
+use haven_server::http::auth::{Caller, DeviceCaller, StaffCaller};
+use haven_server::store::demo::{
     self, DEMO_STAFF, OAKFIELD_ID, STAFF_AUA_VERSION_ID, VISITOR_AUA_VERSION_ID,
 };
-use haven_server::push::sim_faults::{self, Fault};
-use haven_server::push::{apply_push, PushKeys};
+use haven_server::store::push::sim_faults::{self, Fault};
+use haven_server::store::push::{apply_push, PushKeys};
 use haven_server::AppError;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -144,7 +144,7 @@ async fn sqlite_world() -> AnyPool {
         .connect("sqlite::memory:")
         .await
         .expect("in-memory database");
-    haven_server::db::SQLITE_MIGRATOR
+    haven_server::store::db::SQLITE_MIGRATOR
         .run(&pool)
         .await
         .expect("migrations");
@@ -167,9 +167,11 @@ async fn postgres_world(base: &str) -> AnyPool {
     .expect("a database for the simulation");
     let mut url = url::Url::parse(base).expect("HAVEN_TEST_POSTGRES is a URL");
     url.set_path(&name);
-    haven_server::db::connect(&haven_server::db::Database::Postgres(url.to_string()))
-        .await
-        .expect("the simulation's database opens")
+    haven_server::store::db::connect(&haven_server::store::db::Database::Postgres(
+        url.to_string(),
+    ))
+    .await
+    .expect("the simulation's database opens")
 }
 
 impl World {

@@ -1,6 +1,6 @@
 //! The server's decisions about a push, without the database.
 //!
-//! `haven_server::push` runs these inside its SQLite transaction; the fault
+//! `haven_server::store::push` runs these inside its SQLite transaction; the fault
 //! simulation (`crates/haven_server/tests/sync_simulation.rs`) drives that
 //! real push on SQLite, so the rules it checks are the rules the server follows.
 //!

@@ -1,8 +1,8 @@
 //! `haven_server backup` and `haven_server restore`: the command lines of
-//! [`haven_server::backup`], and what they print.
+//! [`haven_server::store::backup`], and what they print.
 
 use clap::Args;
-use haven_server::backup::{self, BackupError, FileRole, RestoreError};
+use haven_server::store::backup::{self, BackupError, FileRole, RestoreError};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]

@@ -11,7 +11,8 @@ use clap::Args;
 use haven_core::import::{import_document, DropReason, ImportError, ImportedText, SourceFormat};
 use haven_core::policy::{Audience, PolicyKind, PolicyOwner, PublishPolicyVersion};
 use haven_core::validate::{self, Invalid};
-use haven_server::{clock, db, org, policies, AppError, ServerError};
+use haven_server::store::{db, org, policies};
+use haven_server::{clock, AppError, ServerError};
 use std::path::PathBuf;
 use uuid::Uuid;
 
@@ -83,7 +84,7 @@ pub struct ImportArgs {
         default_value = "data/haven.sqlite3",
         hide_env_values = true
     )]
-    pub database: haven_server::db::Database,
+    pub database: haven_server::store::db::Database,
 }
 
 /// Why an import failed: one line, saying what to do.
@@ -112,7 +113,7 @@ pub enum ImportCliError {
         "there is no database at {0}; start the server once to create it, \
          or give the server's database with --database"
     )]
-    NoDatabase(haven_server::db::Database),
+    NoDatabase(haven_server::store::db::Database),
     #[error("{0}")]
     Open(#[from] ServerError),
     #[error("cannot publish: {0}")]

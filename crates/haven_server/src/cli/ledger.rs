@@ -13,7 +13,7 @@ pub struct VerifyLedgerArgs {
         default_value = "data/haven.sqlite3",
         hide_env_values = true
     )]
-    pub database: haven_server::db::Database,
+    pub database: haven_server::store::db::Database,
 }
 
 /// Lines to print, and whether the ledger is intact.
@@ -24,13 +24,13 @@ pub async fn run(args: VerifyLedgerArgs) -> Result<(Vec<String>, bool), String> 
             args.database
         ));
     }
-    let pool = haven_server::db::connect(&args.database)
+    let pool = haven_server::store::db::connect(&args.database)
         .await
         .map_err(|e| e.to_string())?;
-    let (entries, breaks) = haven_server::ledger::verify(&pool)
+    let (entries, breaks) = haven_server::store::ledger::verify(&pool)
         .await
         .map_err(|e| e.to_string())?;
     pool.close().await;
-    let lines = haven_server::ledger::describe("The ledger", entries, &breaks);
+    let lines = haven_server::store::ledger::describe("The ledger", entries, &breaks);
     Ok((lines, breaks.is_empty()))
 }

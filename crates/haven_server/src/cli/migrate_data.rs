@@ -1,8 +1,8 @@
 //! `haven_server migrate-data`: the command line of
-//! [`haven_server::migrate_data`], and what it prints.
+//! [`haven_server::store::migrate_data`], and what it prints.
 
 use clap::Args;
-use haven_server::migrate_data::{self, MigrateError};
+use haven_server::store::migrate_data::{self, MigrateError};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]

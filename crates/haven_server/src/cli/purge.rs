@@ -14,7 +14,7 @@ pub struct PurgeVisitsArgs {
         default_value = "data/haven.sqlite3",
         hide_env_values = true
     )]
-    pub database: haven_server::db::Database,
+    pub database: haven_server::store::db::Database,
     /// The time to purge as of, in milliseconds since the Unix epoch
     /// (default: now).
     #[arg(long, value_name = "MILLIS")]
@@ -30,10 +30,10 @@ pub async fn run(args: PurgeVisitsArgs) -> Result<String, String> {
         ));
     }
     let now = args.now.unwrap_or_else(haven_server::clock::now_ms);
-    let pool = haven_server::db::connect(&args.database)
+    let pool = haven_server::store::db::connect(&args.database)
         .await
         .map_err(|e| e.to_string())?;
-    let removed = haven_server::visits::purge(&pool, now).await;
+    let removed = haven_server::store::visits::purge(&pool, now).await;
     pool.close().await;
     let removed = removed.map_err(|e| e.to_string())?;
     Ok(match removed {

@@ -1,11 +1,12 @@
-//! The HTTP surface: the accept loop with its timeouts (`serve`), the
-//! handlers, one file per resource (`routes`), the OpenAPI document
-//! (`openapi`), JSON bodies and query strings that say what is wrong (`json`,
-//! `query`), request ids (`request_id`), security headers
+//! The HTTP surface: the accept loop with its timeouts (`serve`), who is
+//! calling (`auth`), the handlers, one file per resource (`routes`), the
+//! OpenAPI document (`openapi`), JSON bodies and query strings that say what
+//! is wrong (`json`, `query`), request ids (`request_id`), security headers
 //! (`security_headers`) and the PWA's files (`static_files`). Handlers
 //! extract, authorise, call a store module and answer; the SQL is in the
-//! store modules beside this folder.
+//! `store` folder beside this one.
 
+pub mod auth;
 pub mod json;
 pub mod openapi;
 pub mod query;

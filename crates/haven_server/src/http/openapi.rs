@@ -292,7 +292,7 @@ impl<'r> utoipa::ToResponse<'r> for Unauthorized {
 /// Example requests, from the demo data, so the document shows real bodies and
 /// Schemathesis's first cases get past the checks.
 pub(crate) mod examples {
-    use crate::demo;
+    use crate::store::demo;
     use haven_core::agreement::AgreementRecord;
     use haven_core::api::LoginRequest;
     use haven_core::policy::{Audience, PolicyKind, PolicyOwner, PublishPolicyVersion};

@@ -12,7 +12,7 @@
 //! Plain SMTP only (`smtp://host[:port]`), as to a relay on the same machine
 //! or network, which carries it on with TLS and whatever sign-in it needs.
 
-use crate::error::{AppError, ServerError};
+use crate::error::ServerError;
 use crate::metrics::{Job, Metrics};
 use haven_core::org::Academy;
 use haven_core::sync::wire::{Change, Outcome, PushRequest, PushResponse};
@@ -159,13 +159,13 @@ impl AlertMailer {
 
     /// Sends the alert for `incident` if it is stored and immediate.
     async fn alert(&self, pool: &AnyPool, incident: Uuid) -> Result<Sent, String> {
-        let Some(academy_id) = immediate_academy(pool, incident)
+        let Some(academy_id) = crate::store::incidents::immediate_academy(pool, incident)
             .await
             .map_err(|e| e.to_string())?
         else {
             return Ok(Sent::NotImmediate);
         };
-        let academy = crate::org::find_academy(pool, academy_id)
+        let academy = crate::store::org::find_academy(pool, academy_id)
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("there is no academy {academy_id}"))?;
@@ -214,18 +214,6 @@ pub fn newly_stored_incidents(request: &PushRequest, response: &PushResponse) ->
             },
         )
         .collect()
-}
-
-/// The academy of `incident` if it is stored and its route says immediately.
-async fn immediate_academy(pool: &AnyPool, incident: Uuid) -> Result<Option<Uuid>, AppError> {
-    let academy: Option<String> =
-        sqlx::query_scalar("SELECT academy_id FROM incidents WHERE id = $1 AND immediate = 1")
-            .bind(incident.to_string())
-            .fetch_optional(pool)
-            .await?;
-    academy
-        .map(|id| crate::policies::uuid_from_db(&id))
-        .transpose()
 }
 
 /// `smtp://host[:port]` as a host and a port (25 if none).

@@ -11,9 +11,10 @@
 
 pub mod alert_mail;
 
+use crate::clock;
 use crate::error::AppError;
 use crate::metrics::{Job, Metrics};
-use crate::{attachments, clock, visits};
+use crate::store::{attachments, job_runs, visits};
 use sqlx::AnyPool;
 
 /// Removes the visits past their academy's retention, now.
@@ -68,14 +69,10 @@ pub async fn hourly_at(pool: &AnyPool, metrics: &Metrics, now: i64) {
     }
     // Guess counts no window reaches any more, and old claims: housekeeping
     // any instance may do, as often as it likes.
-    if let Err(e) = crate::limiter::purge(pool, now).await {
+    if let Err(e) = crate::store::limiter::purge(pool, now).await {
         tracing::error!(error = %e, "cannot remove old failed-attempt counts");
     }
-    if let Err(e) = sqlx::query("DELETE FROM job_runs WHERE started_at < $1")
-        .bind(now - KEEP_CLAIMS_MS)
-        .execute(pool)
-        .await
-    {
+    if let Err(e) = job_runs::forget_before(pool, now - KEEP_CLAIMS_MS).await {
         tracing::error!(error = %e, "cannot remove old job claims");
     }
 }
@@ -87,16 +84,7 @@ const KEEP_CLAIMS_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// database to ask in the hour (by its own clock), false for every other.
 pub async fn claim(pool: &AnyPool, job: Job, now: i64) -> Result<bool, AppError> {
     let hour = i64::try_from(visits::PURGE_EVERY.as_millis()).unwrap_or(i64::MAX);
-    let claimed = sqlx::query(
-        "INSERT INTO job_runs (job, slot, started_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (job, slot) DO NOTHING",
-    )
-    .bind(job.label())
-    .bind(now.div_euclid(hour))
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(claimed.rows_affected() == 1)
+    job_runs::claim(pool, job.label(), now.div_euclid(hour), now).await
 }
 
 /// Runs [`hourly`] every [`visits::PURGE_EVERY`] (the first run was at

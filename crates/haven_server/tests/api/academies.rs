@@ -1,6 +1,6 @@
 use crate::helpers::{expect_error, spawn_app};
 use haven_core::org::{Academy, AcademyInput, Trust};
-use haven_server::demo;
+use haven_server::store::demo;
 use uuid::Uuid;
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use crate::helpers::{spawn_app, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD, TEACHER_EM
 use haven_core::accounts::roles::{Grants, Role, RoleGrant};
 use haven_core::api::accounts::{StaffImportReport, StaffMember};
 use haven_core::api::LoginResponse;
-use haven_server::demo::{DEMO_STAFF, HILLTOP_ID, OAKFIELD_ID};
+use haven_server::store::demo::{DEMO_STAFF, HILLTOP_ID, OAKFIELD_ID};
 use serde_json::json;
 use uuid::Uuid;
 

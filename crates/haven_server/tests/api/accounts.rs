@@ -11,7 +11,7 @@ use haven_core::api::accounts::{
     StaffImportReport, TotpSetup,
 };
 use haven_core::api::LoginResponse;
-use haven_server::demo::{HILLTOP_ID, OAKFIELD_ID};
+use haven_server::store::demo::{HILLTOP_ID, OAKFIELD_ID};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use uuid::Uuid;
@@ -695,7 +695,7 @@ async fn a_first_start_without_demo_data_gives_a_one_time_admin_set_up_link() {
     config.demo = false;
     let app = spawn_app_with(dir, config).await;
     let pool = open_db(&app).await;
-    let token = haven_server::accounts::setup_link_if_needed(&pool)
+    let token = haven_server::store::accounts::setup_link_if_needed(&pool)
         .await
         .unwrap()
         .expect("no admin yet, so a link");
@@ -714,7 +714,7 @@ async fn a_first_start_without_demo_data_gives_a_one_time_admin_set_up_link() {
     )
     .await;
     assert_eq!(
-        haven_server::accounts::setup_link_if_needed(&pool)
+        haven_server::store::accounts::setup_link_if_needed(&pool)
             .await
             .unwrap(),
         None,

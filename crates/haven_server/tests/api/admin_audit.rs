@@ -11,7 +11,7 @@ use haven_core::api::accounts::{
 use haven_core::api::LoginResponse;
 use haven_core::rules::{PupilAction, RuleTables, RulesVersion};
 use haven_core::visit::{EscortRule, ReceptionSettings};
-use haven_server::demo::{self, OAKFIELD_ID};
+use haven_server::store::demo::{self, OAKFIELD_ID};
 use serde_json::{json, Value};
 use uuid::Uuid;
 

@@ -20,7 +20,7 @@ use haven_core::incident::{
 };
 use haven_core::rules::Involved;
 use haven_core::sync::wire::{Outcome, PushResponse};
-use haven_server::demo::OAKFIELD_ID;
+use haven_server::store::demo::OAKFIELD_ID;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -412,14 +412,14 @@ async fn uploads_no_incident_names_are_purged_after_a_week_and_named_ones_kept()
     let pool = open_db(&app).await;
     let now = haven_server::clock::now_ms();
     assert_eq!(
-        haven_server::attachments::purge(&pool, now + ABANDONED_UPLOAD_MS - 60_000)
+        haven_server::store::attachments::purge(&pool, now + ABANDONED_UPLOAD_MS - 60_000)
             .await
             .unwrap(),
         0,
         "nothing before a week"
     );
     assert_eq!(
-        haven_server::attachments::purge(&pool, now + ABANDONED_UPLOAD_MS + 60_000)
+        haven_server::store::attachments::purge(&pool, now + ABANDONED_UPLOAD_MS + 60_000)
             .await
             .unwrap(),
         2

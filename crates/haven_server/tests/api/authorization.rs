@@ -21,7 +21,7 @@ use haven_core::api::{ApiError, LoginResponse};
 use haven_core::org::{Academy, AcademyInput, Trust, TrustInput};
 use haven_core::rules::Involved;
 use haven_core::sync::wire::{Outcome, PushResponse};
-use haven_server::demo::{HILLTOP_ID, OAKFIELD_ID};
+use haven_server::store::demo::{HILLTOP_ID, OAKFIELD_ID};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -396,7 +396,7 @@ impl World {
         let expired = login(app, TEACHER_EMAIL).await.token;
         let pool = open_db(app).await;
         sqlx::query("UPDATE sessions SET expires_at = 1 WHERE token_sha256 = $1")
-            .bind(haven_server::auth::token_digest(&expired))
+            .bind(haven_server::crypto::tokens::token_digest(&expired))
             .execute(&pool)
             .await
             .unwrap();
@@ -524,12 +524,12 @@ impl World {
             _ => return,
         };
         let pool = open_db(app).await;
-        let token = format!("hs_{}", haven_server::auth::new_token());
+        let token = format!("hs_{}", haven_server::crypto::tokens::new_token());
         sqlx::query(
             "INSERT INTO sessions (token_sha256, user_id, expires_at, created_at, limited) \
              SELECT $1, id, $2, 0, 0 FROM users WHERE email = $3",
         )
-        .bind(haven_server::auth::token_digest(&token))
+        .bind(haven_server::crypto::tokens::token_digest(&token))
         .bind(i64::MAX)
         .bind(email)
         .execute(&pool)

@@ -330,7 +330,7 @@ async fn a_backup_holds_the_database_both_keys_and_a_manifest_all_private() {
 
     let manifest = manifest(&b.backup);
     assert_eq!(manifest["haven_version"], env!("CARGO_PKG_VERSION"));
-    let latest = haven_server::db::SQLITE_MIGRATOR
+    let latest = haven_server::store::db::SQLITE_MIGRATOR
         .iter()
         .map(|m| m.version)
         .max()

@@ -10,7 +10,7 @@ use haven_core::api::accounts::ComplianceRow;
 use haven_core::api::LoginResponse;
 use haven_core::compliance::SignStatus;
 use haven_core::sync::wire::{Outcome, PushResponse};
-use haven_server::demo::OAKFIELD_ID;
+use haven_server::store::demo::OAKFIELD_ID;
 
 async fn session(app: &TestApp, email: &str) -> LoginResponse {
     let response = app.login(email, ADMIN_PASSWORD).await;

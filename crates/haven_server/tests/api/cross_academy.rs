@@ -28,7 +28,7 @@ use haven_core::visit::{
     badge_code, DbsStatus, EscortRule, Host, ReceptionSettings, VisitEnd, VisitRecord,
     VisitorChecks, VisitorType,
 };
-use haven_server::demo::{HILLTOP_ID, OAKFIELD_ID};
+use haven_server::store::demo::{HILLTOP_ID, OAKFIELD_ID};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
@@ -760,7 +760,9 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[tokio::test]
 async fn no_call_reaches_the_other_academys_people_devices_links_visits_or_incidents() {
     let app = spawn_app().await;
-    let admin = login(&app, haven_server::demo::ADMIN_EMAIL).await.token;
+    let admin = login(&app, haven_server::store::demo::ADMIN_EMAIL)
+        .await
+        .token;
     let key = incident_key(&app).await;
     let oak = side(&app, &admin, &key, OAKFIELD_ID).await;
     let hill = side(&app, &admin, &key, HILLTOP_ID).await;
@@ -1130,7 +1132,9 @@ fn academies_in(path: &str, body: &Value) -> Vec<String> {
 #[tokio::test]
 async fn each_list_holds_the_callers_academys_rows_and_none_of_the_others() {
     let app = spawn_app().await;
-    let admin = login(&app, haven_server::demo::ADMIN_EMAIL).await.token;
+    let admin = login(&app, haven_server::store::demo::ADMIN_EMAIL)
+        .await
+        .token;
     let key = incident_key(&app).await;
     let oak = side(&app, &admin, &key, OAKFIELD_ID).await;
     let hill = side(&app, &admin, &key, HILLTOP_ID).await;

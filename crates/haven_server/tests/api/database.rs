@@ -1,7 +1,7 @@
 use crate::helpers::{spawn_app, spawn_app_with, test_config, Device, STAFF_AUA_VERSION_ID};
 use haven_core::policy::PolicySummary;
 use haven_core::sync::wire::Outcome;
-use haven_server::demo;
+use haven_server::store::demo;
 use tempfile::TempDir;
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use haven_core::agreement::AgreementRecord;
 use haven_core::incident::SealedIncident;
 use haven_core::rules::Involved;
 use haven_core::sync::wire::{Change, Mutation, Outcome, PushRequest, PushResponse};
-use haven_server::demo::{OAKFIELD_ID, STAFF_AUA_VERSION_ID};
-use haven_server::push::{MAX_NEW_DEVICES_PER_WINDOW, MAX_REFUSALS_PER_WINDOW};
+use haven_server::store::demo::{OAKFIELD_ID, STAFF_AUA_VERSION_ID};
+use haven_server::store::push::{MAX_NEW_DEVICES_PER_WINDOW, MAX_REFUSALS_PER_WINDOW};
 use uuid::Uuid;
 
 /// A push of agreements numbered from `first`, as the browser with this
@@ -425,7 +425,7 @@ async fn a_kiosk_cannot_make_a_staff_agreement_without_the_teachers_proof() {
     };
     let teacher_key = online_key(&app, TEACHER_EMAIL).await;
     let head_key = online_key(&app, "head@oakfield.example").await;
-    let head_id = haven_server::demo::DEMO_STAFF[0].0;
+    let head_id = haven_server::store::demo::DEMO_STAFF[0].0;
 
     // The token alone.
     let mut bare = agreements(desk.id, "", 1, &[signed_as_teacher("Tom Reilly")]).without_secret();
@@ -458,7 +458,7 @@ async fn each_credential_has_a_bounded_rate_of_pushes() {
     let token = session(&app, TEACHER_EMAIL).await;
     let laptop = Device::fresh();
     let empty = agreements(laptop.id, &device_secret(laptop.id), 1, &[]);
-    let limit = haven_server::limiter::PUSHES_PER_CREDENTIAL.failures;
+    let limit = haven_server::store::limiter::PUSHES_PER_CREDENTIAL.failures;
     for _ in 0..limit {
         assert_eq!(post(&app, &token, &empty).await.status(), 200);
     }
@@ -546,7 +546,7 @@ async fn one_credential_has_only_so_many_incidents_opened_an_hour() {
     let key = crate::helpers::incident_key(&app).await;
     let token = session(&app, TEACHER_EMAIL).await;
     let laptop = Uuid::now_v7();
-    let limit = haven_server::push::OPENS_PER_CREDENTIAL.failures as u64;
+    let limit = haven_server::store::push::OPENS_PER_CREDENTIAL.failures as u64;
     let sealed = |_| {
         let record = incident_record(
             OAKFIELD_ID,

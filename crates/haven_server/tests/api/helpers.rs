@@ -3,7 +3,7 @@ use haven_core::api::{AgreementView, ApiError, LoginRequest, LoginResponse};
 use haven_core::hash::Sha256Hex;
 use haven_core::policy::PolicyVersion;
 use haven_core::sync::wire::{Change, Mutation, PushRequest, PushResponse};
-use haven_server::db::Database;
+use haven_server::store::db::Database;
 use haven_server::{Config, Server, ServerError};
 use std::path::PathBuf;
 use tempfile::TempDir;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 /// The demo class teacher at Oakfield: a plain staff member.
 pub const TEACHER_EMAIL: &str = "teacher@oakfield.example";
 
-pub use haven_server::demo::{
+pub use haven_server::store::demo::{
     ADMIN_EMAIL, ADMIN_PASSWORD, ONLINE_SAFETY_VERSION_ID, STAFF_AUA_VERSION_ID,
     VISITOR_AUA_VERSION_ID,
 };
@@ -395,7 +395,7 @@ impl TestApp {
     /// A pool of the test's own on the server's database, for looking at
     /// what was written (or changing it as a hostile insider would).
     pub async fn db(&self) -> sqlx::AnyPool {
-        haven_server::db::connect(&self.config.database)
+        haven_server::store::db::connect(&self.config.database)
             .await
             .expect("the test database opens")
     }
@@ -504,7 +504,7 @@ pub fn prove(request: &mut PushRequest, account: Uuid, online_key: &[u8; 32]) {
 }
 
 /// The demo class teacher's account id (Tom Reilly, staff at Oakfield).
-pub const TEACHER_ID: Uuid = haven_server::demo::DEMO_STAFF[3].0;
+pub const TEACHER_ID: Uuid = haven_server::store::demo::DEMO_STAFF[3].0;
 
 /// The server's incident public key, as a device fetches it.
 pub async fn incident_key(app: &TestApp) -> haven_core::incident::IncidentKey {

@@ -64,7 +64,7 @@ fn assert_refused(output: &Output, needle: &str) {
 
 /// An empty database with the current schema, as the server makes it.
 async fn create_database(path: &Path) {
-    haven_server::db::connect(&path.to_path_buf().into())
+    haven_server::store::db::connect(&path.to_path_buf().into())
         .await
         .unwrap()
         .close()
@@ -126,7 +126,7 @@ async fn an_imported_text_file_is_published_and_served_with_a_consistent_hash() 
         text_hash(&version.title, &version.body_markdown)
     );
     assert_eq!(version.approved_by, "Board of Trustees");
-    let oakfield = haven_server::demo::academies()
+    let oakfield = haven_server::store::demo::academies()
         .into_iter()
         .find(|(_, a)| a.name == "Oakfield Primary Academy")
         .map(|(id, _)| id);

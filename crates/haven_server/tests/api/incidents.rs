@@ -18,7 +18,7 @@ use haven_core::incident::{
 };
 use haven_core::rules::Involved;
 use haven_core::sync::wire::{Outcome, PushResponse};
-use haven_server::demo::{HILLTOP_ID, OAKFIELD_ID};
+use haven_server::store::demo::{HILLTOP_ID, OAKFIELD_ID};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -113,12 +113,12 @@ async fn another_staff_member(app: &TestApp, academy: Uuid, name: &str) -> (Uuid
         .execute(&pool)
         .await
         .unwrap();
-    let token = format!("hs_{}", haven_server::auth::new_token());
+    let token = format!("hs_{}", haven_server::crypto::tokens::new_token());
     sqlx::query(
         "INSERT INTO sessions (token_sha256, user_id, expires_at, created_at, limited) \
          VALUES ($1, $2, $3, 0, 0)",
     )
-    .bind(haven_server::auth::token_digest(&token))
+    .bind(haven_server::crypto::tokens::token_digest(&token))
     .bind(id.to_string())
     .bind(i64::MAX)
     .execute(&pool)
@@ -258,7 +258,7 @@ async fn incidents_that_cannot_be_accepted_are_refused_with_a_reason_and_the_que
     let mut nowhere = make(ORDINARY);
     nowhere.academy_id = Uuid::now_v7();
     let mut someone_else = make(ORDINARY);
-    someone_else.reported_by = haven_server::demo::DEMO_STAFF[2].0;
+    someone_else.reported_by = haven_server::store::demo::DEMO_STAFF[2].0;
     let mut other_academy = make(ORDINARY);
     other_academy.academy_id = HILLTOP_ID;
     let good = make(ORDINARY);
@@ -501,7 +501,7 @@ async fn every_read_of_the_log_and_of_an_incident_is_audited() {
             .collect::<Vec<_>>()
     };
     let teacher_actor = format!("user:{TEACHER_ID}");
-    let dsl_actor = format!("user:{}", haven_server::demo::DEMO_STAFF[2].0);
+    let dsl_actor = format!("user:{}", haven_server::store::demo::DEMO_STAFF[2].0);
     let lists = of("read_incidents");
     assert_eq!(lists.len(), 3);
     assert_eq!(lists.iter().filter(|e| e["actor"] == dsl_actor).count(), 2);

@@ -13,8 +13,8 @@ use haven_core::agreement::AgreementRecord;
 use haven_core::api::LoginResponse;
 use haven_core::policy::PolicyVersion;
 use haven_core::sync::wire::{Outcome, PushRequest, PushResponse};
-use haven_server::db::Database;
-use haven_server::limiter::PER_ACCOUNT;
+use haven_server::store::db::Database;
+use haven_server::store::limiter::PER_ACCOUNT;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -326,7 +326,9 @@ async fn a_device_pushing_to_alternate_instances_one_killed_mid_push_has_each_re
 
     // Every record stored once, in the ledger once, and answered `applied`
     // at most once (the killed push's answer may never have been heard).
-    let pool = haven_server::db::connect(&config.database).await.unwrap();
+    let pool = haven_server::store::db::connect(&config.database)
+        .await
+        .unwrap();
     let stored: Vec<(String, i64)> = sqlx::query_as(
         "SELECT a.id, (SELECT COUNT(*) FROM ledger l WHERE l.agreement_id = a.id) \
          FROM agreements a WHERE a.device_id = $1",

@@ -6,8 +6,8 @@ use crate::helpers::{
     expect_error, incident_key, spawn_app, spawn_app_with, test_config, Device, TestApp,
     STAFF_AUA_VERSION_ID, TEACHER_EMAIL, TEACHER_ID,
 };
-use haven_server::demo::OAKFIELD_ID;
 use haven_server::metrics::MetricsToken;
+use haven_server::store::demo::OAKFIELD_ID;
 use std::time::Duration;
 use tempfile::TempDir;
 

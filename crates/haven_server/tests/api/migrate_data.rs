@@ -9,7 +9,7 @@ use crate::helpers::{
 };
 use haven_core::agreement::AgreementRecord;
 use haven_core::sync::wire::Outcome;
-use haven_server::db::Database;
+use haven_server::store::db::Database;
 use std::path::Path;
 use std::process::Output;
 use tempfile::TempDir;
@@ -41,7 +41,7 @@ async fn empty_postgres() -> (String, DropDatabase) {
 
 /// Every table's row count.
 async fn counts(database: &Database) -> Vec<(String, i64)> {
-    let pool = haven_server::db::connect(database).await.unwrap();
+    let pool = haven_server::store::db::connect(database).await.unwrap();
     let tables = [
         "academies",
         "agreements",

@@ -220,7 +220,7 @@ async fn a_policy_may_belong_to_an_academy_that_exists() {
     let token = app.admin_token().await;
     let mut request = publish_request("Oakfield Tablet Rules", "Two hands on the tablet.");
     request.owner = PolicyOwner::Academy {
-        academy_id: haven_server::demo::OAKFIELD_ID,
+        academy_id: haven_server::store::demo::OAKFIELD_ID,
     };
     let v = app.publish(&request).await;
     assert_eq!(v.owner, request.owner);

@@ -5,7 +5,7 @@ use crate::helpers::{
 use crate::library_client::next_version_of;
 use haven_core::pull::{Cursor, PullResponse};
 use haven_core::rules::RulesVersion;
-use haven_server::demo;
+use haven_server::store::demo;
 use tempfile::TempDir;
 
 #[tokio::test]
@@ -241,7 +241,7 @@ async fn a_database_from_before_the_policy_library_keeps_its_versions_and_can_pu
         .await
         .unwrap();
     let before_library = sqlx::migrate::Migrator {
-        migrations: haven_server::db::SQLITE_MIGRATOR
+        migrations: haven_server::store::db::SQLITE_MIGRATOR
             .migrations
             .iter()
             .filter(|m| m.version < 3)

@@ -10,7 +10,7 @@ use crate::helpers::{
 };
 use haven_core::api::accounts::{SecondFactorState, TotpSetup};
 use haven_core::api::LoginResponse;
-use haven_server::demo::{DEMO_STAFF, HILLTOP_ID, OAKFIELD_ID};
+use haven_server::store::demo::{DEMO_STAFF, HILLTOP_ID, OAKFIELD_ID};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -421,7 +421,7 @@ async fn guessing_the_code_to_remove_an_app_is_cut_off() {
     let teacher = session(&app, TEACHER_EMAIL).await.token;
     let secret = enrol(&app, &teacher).await;
     let wrong = wrong_code(&secret);
-    let limit = haven_server::limiter::LOOKUPS_PER_ADDRESS.failures;
+    let limit = haven_server::store::limiter::LOOKUPS_PER_ADDRESS.failures;
     for _ in 0..limit {
         expect_error(
             remove(&app, &teacher, json!({"current_code": wrong})).await,

@@ -5,7 +5,7 @@
 use crate::helpers::{device_secret, expect_error, spawn_app, Device, TestApp, TEACHER_EMAIL};
 use crate::visits::session;
 use haven_core::sync::wire::{Outcome, PushResponse, SyncCredential};
-use haven_server::demo::{OAKFIELD_ID, STAFF_AUA_VERSION_ID};
+use haven_server::store::demo::{OAKFIELD_ID, STAFF_AUA_VERSION_ID};
 use serde_json::json;
 use uuid::Uuid;
 

@@ -16,7 +16,7 @@ use haven_core::visit::{
     VisitEnd, VisitRecord, VisitorChecks, VisitorType, DAY_MS, DEFAULT_SERVER_RETENTION_DAYS,
 };
 use haven_server::clock::now_ms;
-use haven_server::demo::{HILLTOP_ID, OAKFIELD_ID};
+use haven_server::store::demo::{HILLTOP_ID, OAKFIELD_ID};
 use serde_json::{json, Value};
 use std::process::Command;
 use uuid::Uuid;
@@ -595,7 +595,7 @@ async fn a_kiosk_whose_clock_says_2001_keeps_its_visits_for_the_academys_retenti
     let app = app.restart().await;
     assert_eq!(stored(&app).await, (both.clone(), 1));
     let pool = open_db(&app).await;
-    let purge = |now| haven_server::visits::purge(&pool, now);
+    let purge = |now| haven_server::store::visits::purge(&pool, now);
     assert_eq!(purge(now_ms()).await.unwrap(), 0);
 
     // Six years from when the server received the end: kept to the last
@@ -1076,7 +1076,9 @@ async fn the_retention_purge_removes_only_what_is_due() {
     let due = visits_of_every_age(&app).await;
     let pool = open_db(&app).await;
 
-    let removed = haven_server::visits::purge(&pool, now_ms()).await.unwrap();
+    let removed = haven_server::store::visits::purge(&pool, now_ms())
+        .await
+        .unwrap();
     assert_eq!(removed, 2);
     let (ids, ends) = stored(&app).await;
     assert_eq!(ids, sorted(&due.kept));
@@ -1105,7 +1107,9 @@ async fn the_retention_purge_removes_only_what_is_due() {
 
     // Nothing more is due now; a month on, yesterday's Oakfield visit is.
     assert_eq!(
-        haven_server::visits::purge(&pool, now_ms()).await.unwrap(),
+        haven_server::store::visits::purge(&pool, now_ms())
+            .await
+            .unwrap(),
         0
     );
     assert_eq!(
@@ -1118,7 +1122,7 @@ async fn the_retention_purge_removes_only_what_is_due() {
         "a purge that removes nothing is not audited"
     );
     assert_eq!(
-        haven_server::visits::purge(&pool, now_ms() + 30 * DAY_MS)
+        haven_server::store::visits::purge(&pool, now_ms() + 30 * DAY_MS)
             .await
             .unwrap(),
         1
@@ -1127,7 +1131,9 @@ async fn the_retention_purge_removes_only_what_is_due() {
     // The one that never ended stays however late it gets (until it ends).
     let far = now_ms() + 30 * i64::from(DEFAULT_SERVER_RETENTION_DAYS) * DAY_MS;
     let pool = open_db(&app).await;
-    haven_server::visits::purge(&pool, far).await.unwrap();
+    haven_server::store::visits::purge(&pool, far)
+        .await
+        .unwrap();
     pool.close().await;
     assert_eq!(stored(&app).await.0, [due.kept[1].id]);
 }

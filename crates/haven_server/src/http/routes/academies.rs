@@ -2,16 +2,16 @@
 //! that academy's headteacher: the key personnel are theirs to keep right).
 
 use super::parse_id;
-use crate::audit::{Action, Entry};
-use crate::auth::{ClientAddr, Staff};
-use crate::db;
 use crate::error::AppError;
+use crate::http::auth::{ClientAddr, Staff};
 use crate::http::json::Json;
 use crate::http::openapi::{
     examples, Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
 };
-use crate::org::{self, Put};
 use crate::state::AppState;
+use crate::store::audit::{Action, Entry};
+use crate::store::db;
+use crate::store::org::{self, Put};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use haven_core::accounts::permissions::Capability;

@@ -1,11 +1,11 @@
 //! `GET /api/v1/agreements`: every stored signature, for admins.
 
-use crate::audit::{Action, Entry};
-use crate::auth::{ClientAddr, TrustAdmin};
 use crate::error::AppError;
+use crate::http::auth::{ClientAddr, TrustAdmin};
 use crate::http::json::Json;
 use crate::http::openapi::{Forbidden, Internal, Unauthorized};
 use crate::state::AppState;
+use crate::store::audit::{Action, Entry};
 use axum::extract::State;
 use haven_core::api::AgreementView;
 
@@ -32,5 +32,5 @@ pub async fn list(
         .client(&client)
         .write(&state.pool)
         .await?;
-    Ok(Json(crate::agreements::all(&state.pool).await?))
+    Ok(Json(crate::store::agreements::all(&state.pool).await?))
 }

@@ -4,14 +4,14 @@
 //! device) may upload; no one reads an attachment here: the DSL reads it
 //! opened, through the incident (`GET /api/v1/incidents/{id}/attachments/{sha256}`).
 
-use crate::attachments::{self, UploadError};
-use crate::auth::PushCaller;
 use crate::clock::now_ms;
 use crate::error::AppError;
+use crate::http::auth::PushCaller;
 use crate::http::json::Json;
 use crate::http::openapi::{Forbidden, Internal, Unauthorized};
 use crate::http::query::Query;
 use crate::state::AppState;
+use crate::store::attachments::{self, UploadError};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};

@@ -1,12 +1,12 @@
 //! `GET /api/v1/audit` (trust admins): the audit log, newest first.
 
-use crate::audit::{Action, Entry};
-use crate::auth::{ClientAddr, TrustAdmin};
 use crate::error::AppError;
+use crate::http::auth::{ClientAddr, TrustAdmin};
 use crate::http::json::Json;
 use crate::http::openapi::{Forbidden, Internal, Unauthorized};
 use crate::http::query::Query;
 use crate::state::AppState;
+use crate::store::audit::{Action, Entry};
 use axum::extract::State;
 use haven_core::api::accounts::AuditEntry;
 use haven_core::api::ApiError;
@@ -48,6 +48,7 @@ pub async fn list(
         .client(&client)
         .write(&state.pool)
         .await?;
-    let entries = crate::audit::page(&state.pool, query.before.unwrap_or(i64::MAX), PAGE).await?;
+    let entries =
+        crate::store::audit::page(&state.pool, query.before.unwrap_or(i64::MAX), PAGE).await?;
     Ok(Json(entries))
 }

@@ -1,24 +1,23 @@
 //! `/api/v1/auth/*`: signing in and out, the TOTP second factor, the first
 //! trust admin's set-up link and accepting a staff invitation.
 
-use crate::accounts::{self, UserRow};
-use crate::audit::{Action, Entry};
-use crate::auth::{
-    dummy_password_hash, hash_password, verify_password, AnyStaffSession, ClientAddr, Staff,
-};
 use crate::clock::now_ms;
+use crate::crypto::tokens::{dummy_password_hash, hash_password, verify_password};
 use crate::crypto::totp;
 use crate::error::AppError;
+use crate::http::auth::{AnyStaffSession, ClientAddr, Staff};
 use crate::http::json::Json;
 use crate::http::openapi::{
     examples, Busy, Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized,
     UnsupportedMediaType,
 };
-use crate::limiter::{
+use crate::state::AppState;
+use crate::store::accounts::{self, UserRow};
+use crate::store::audit::{Action, Entry};
+use crate::store::limiter::{
     self, account_key, lookup_key, signin_key, wait_words, LOOKUPS_PER_ADDRESS, PER_ACCOUNT,
     PER_ADDRESS,
 };
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
@@ -148,7 +147,7 @@ pub async fn login(
         }
         None => SecondFactorState::NotNeeded,
     };
-    let grants = crate::auth::load_grants(&state.pool, &user.id).await?;
+    let grants = crate::store::accounts::grants(&state.pool, &user.id).await?;
     let settings = accounts::settings(&state.pool).await?;
     let second_factor = if second_factor == SecondFactorState::NotNeeded
         && accounts::second_factor_required(&settings, &grants)
@@ -334,7 +333,7 @@ pub async fn totp_setup(
     let secret = totp::new_secret();
     let sealed = state.key.seal(&secret, &totp_context(&staff.user_id));
     accounts::set_pending_totp(&state.pool, &staff.user_id, &sealed).await?;
-    let trust = crate::org::trust_name(&state.pool).await?;
+    let trust = crate::store::org::trust_name(&state.pool).await?;
     let issuer = format!("Haven {}", trust.unwrap_or_default());
     Ok(Json(TotpSetup {
         secret: totp::secret_base32(&secret),
@@ -486,7 +485,7 @@ pub async fn totp_remove(
             .await?;
         return Err(AppError::SecondFactorWrong);
     }
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     // Only the app that was checked: one set up (or reset) meanwhile stays.
     let removed = accounts::remove_totp(&mut *tx, &staff.user_id, &current).await?;
     if removed == 0 {
@@ -590,7 +589,7 @@ pub async fn setup(
     }
     check_new_password(&request.password, &email, &name).map_err(password_problem)?;
     let password_hash = hash(&state, request.password).await?;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     let used = accounts::use_account_link(&mut tx, "setup", &request.token).await;
     if let Err(refusal) = used {
         // Give up the write lock first: the failure is counted on its own.
@@ -655,7 +654,7 @@ pub async fn accept_invitation(
     Json(request): Json<AcceptInvitationRequest>,
 ) -> Result<Json<LoginResponse>, AppError> {
     guard_address(&state, &client).await?;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     let used = accounts::use_account_link(&mut tx, "staff_invitation", &request.token).await;
     let user_id = match used {
         Ok(user_id) => {
@@ -675,7 +674,7 @@ pub async fn accept_invitation(
     check_new_password(&request.password, &user.email, &user.name).map_err(password_problem)?;
     let password_hash = hash(&state, request.password).await?;
     accounts::set_password_hash(&mut *tx, &user_id, &password_hash).await?;
-    let grants = crate::auth::load_grants(&state.pool, &user_id).await?;
+    let grants = crate::store::accounts::grants(&state.pool, &user_id).await?;
     let settings = accounts::settings(&state.pool).await?;
     let second_factor = if accounts::second_factor_required(&settings, &grants) {
         SecondFactorState::EnrolRequired

@@ -3,15 +3,16 @@
 //! person × each agreement their roles sign (staff, governor, volunteer,
 //! community user), with where they stand on it (`haven_core::compliance`).
 
-use crate::audit::{Action, Entry};
-use crate::auth::{ClientAddr, Staff};
 use crate::clock::now_ms;
 use crate::error::AppError;
+use crate::http::auth::{ClientAddr, Staff};
 use crate::http::json::Json;
 use crate::http::openapi::{Forbidden, Internal, Unauthorized};
 use crate::http::query::Query;
-use crate::policies::{latest_versions, uuid_from_db};
 use crate::state::AppState;
+use crate::store::audit::{Action, Entry};
+use crate::store::db::parse_id;
+use crate::store::policies::latest_versions;
 use axum::extract::State;
 use haven_core::accounts::permissions::Capability;
 use haven_core::accounts::roles::Role;
@@ -67,7 +68,7 @@ async fn people(
     academy: Uuid,
     only: Option<&str>,
 ) -> Result<Vec<Person>, AppError> {
-    let rows = crate::accounts::active_role_holders(&state.pool, academy, only).await?;
+    let rows = crate::store::accounts::active_role_holders(&state.pool, academy, only).await?;
     let mut people: Vec<Person> = Vec::new();
     for (id, name, email, joined_at, role) in rows {
         let role = Role::parse(&role)
@@ -88,11 +89,11 @@ async fn people(
 
 /// Every record made by a staff account, by account.
 async fn records(state: &AppState) -> Result<BTreeMap<String, Vec<Signed>>, AppError> {
-    let rows = crate::agreements::signed_by_accounts(&state.pool).await?;
+    let rows = crate::store::agreements::signed_by_accounts(&state.pool).await?;
     let mut by_account: BTreeMap<String, Vec<Signed>> = BTreeMap::new();
     for (account, agreed, signed_at, policy_id, version) in rows {
         by_account.entry(account).or_default().push(Signed {
-            policy_id: uuid_from_db(&policy_id)?,
+            policy_id: parse_id(&policy_id)?,
             version: u32::try_from(version).unwrap_or(0),
             agreed: agreed != 0,
             signed_at,
@@ -133,7 +134,7 @@ async fn rows_for(
         for policy in agreements_for(latest, &[academy], &audiences) {
             let (status, record) = status(policy, mine);
             rows.push(ComplianceRow {
-                user_id: uuid_from_db(&person.id)?,
+                user_id: parse_id(&person.id)?,
                 name: person.name.clone(),
                 email: person.email.clone(),
                 academy_id: academy,

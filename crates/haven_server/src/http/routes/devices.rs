@@ -3,17 +3,18 @@
 //! backlog; revoking one.
 
 use super::parse_id;
-use crate::audit::{Action, Entry};
-use crate::auth::{new_prefixed_token, token_digest, ClientAddr, Staff, DEVICE_TOKEN_PREFIX};
 use crate::clock::{new_id, now_ms};
-use crate::devices;
+use crate::crypto::tokens::{new_prefixed_token, token_digest, DEVICE_TOKEN_PREFIX};
 use crate::error::AppError;
+use crate::http::auth::{ClientAddr, Staff};
 use crate::http::json::Json;
 use crate::http::openapi::{
     Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized, UnsupportedMediaType,
 };
 use crate::http::routes::auth::{count_failure, guard_address};
 use crate::state::AppState;
+use crate::store::audit::{Action, Entry};
+use crate::store::devices;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use haven_core::accounts::permissions::Capability;
@@ -48,7 +49,7 @@ fn normalise_code(code: &str) -> String {
 }
 
 async fn device(state: &AppState, id: &str) -> Result<DeviceView, AppError> {
-    crate::devices::device(&state.pool, id).await
+    crate::store::devices::device(&state.pool, id).await
 }
 
 /// Makes a one-time enrolment code for a device at an academy.
@@ -76,7 +77,7 @@ pub async fn create_code(
     Json(request): Json<EnrolmentCodeRequest>,
 ) -> Result<(StatusCode, Json<EnrolmentCode>), AppError> {
     caller.require(Some(request.academy_id), Capability::ManageDevices)?;
-    if !crate::org::academy_exists(&state.pool, request.academy_id).await? {
+    if !crate::store::org::academy_exists(&state.pool, request.academy_id).await? {
         return Err(AppError::Invalid {
             code: "invalid_device",
             message: format!("there is no academy {}", request.academy_id),
@@ -148,7 +149,7 @@ pub async fn enrol(
 ) -> Result<(StatusCode, Json<Enrolled>), AppError> {
     guard_address(&state, &client).await?;
     let now = now_ms();
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     let digest = token_digest(&normalise_code(&request.code));
     let row = devices::code(&mut *tx, &digest).await?;
     let checked = match row {
@@ -207,7 +208,7 @@ pub async fn enrol(
         .write(&mut *tx)
         .await?;
     tx.commit().await?;
-    let settings = crate::accounts::settings(&state.pool).await?;
+    let settings = crate::store::accounts::settings(&state.pool).await?;
     Ok((
         StatusCode::CREATED,
         Json(Enrolled {

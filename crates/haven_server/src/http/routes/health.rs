@@ -46,7 +46,7 @@ pub async fn health() -> Json<Health> {
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
-    let query = crate::db::answers(&state.pool);
+    let query = crate::store::db::answers(&state.pool);
     match tokio::time::timeout(READY_TIMEOUT, query).await {
         Ok(Ok(_)) => Ok(Json(Health {
             status: "ready".to_owned(),

@@ -10,17 +10,17 @@
 //! audited.
 
 use super::parse_id;
-use crate::audit::{Action, Entry};
-use crate::auth::{ClientAddr, Staff};
 use crate::clock::now_ms;
 use crate::error::AppError;
+use crate::http::auth::{ClientAddr, Staff};
 use crate::http::json::Json;
 use crate::http::openapi::{
     Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
 };
 use crate::http::query::Query;
-use crate::incidents::{self, Filter};
 use crate::state::AppState;
+use crate::store::audit::{Action, Entry};
+use crate::store::incidents::{self, Filter};
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
@@ -230,7 +230,7 @@ pub async fn attachment(
     client: ClientAddr,
     Staff(staff): Staff,
     Path((id, sha256)): Path<(String, String)>,
-) -> Result<Response, crate::attachments::UploadError> {
+) -> Result<Response, crate::store::attachments::UploadError> {
     let id = parse_id(&id, "incident id")?;
     let who = incidents::visibility(&staff);
     let mut db = state.pool.acquire().await?;
@@ -242,7 +242,7 @@ pub async fn attachment(
         .iter()
         .find(|a| a.sha256 == sha256)
         .ok_or_else(|| AppError::NotFound(format!("incident {id} has no attachment {sha256}")))?;
-    let Some(opened) = crate::attachments::open(&mut db, attachment).await? else {
+    let Some(opened) = crate::store::attachments::open(&mut db, attachment).await? else {
         return Err(AppError::Conflict {
             code: "attachment_not_arrived",
             message: format!(
@@ -324,7 +324,7 @@ pub async fn add_follow_up(
     let input = follow_up_input(body)?;
     let who = incidents::visibility(&staff);
     let now = now_ms();
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     let detail = incidents::detail(&mut tx, &who, id, now)
         .await?
         .ok_or_else(|| not_found(id))?;
@@ -448,7 +448,7 @@ pub async fn alerts(
 /// them if asked), happened within the range.
 async fn report_of(
     state: &AppState,
-    staff: &crate::auth::StaffCaller,
+    staff: &crate::http::auth::StaffCaller,
     client: &ClientAddr,
     q: ReportQuery,
 ) -> Result<IncidentReport, AppError> {
@@ -465,7 +465,7 @@ async fn report_of(
         ..Filter::default()
     };
     let found = incidents::list(&mut *state.pool.acquire().await?, &who, &filter, now_ms()).await?;
-    let names = crate::org::academy_names(&state.pool).await?;
+    let names = crate::store::org::academy_names(&state.pool).await?;
     let mut entry = Entry::new(staff.actor(), Action::ReadIncidentReport).client(client);
     if let Some(academy) = q.academy_id {
         entry = entry.academy(academy);

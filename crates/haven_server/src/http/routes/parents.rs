@@ -7,20 +7,19 @@
 //! and any session from it stop working).
 
 use super::parse_id;
-use crate::accounts::LINK_PREFIX;
-use crate::audit::{Action, Entry};
-use crate::auth::{
-    new_prefixed_token, token_digest, Caller, ClientAddr, Staff, PARENT_SESSION_PREFIX,
-};
 use crate::clock::{new_id, now_ms};
+use crate::crypto::tokens::{new_prefixed_token, token_digest, PARENT_SESSION_PREFIX};
 use crate::error::AppError;
+use crate::http::auth::{Caller, ClientAddr, Staff};
 use crate::http::json::Json;
 use crate::http::openapi::{
     Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized, UnsupportedMediaType,
 };
 use crate::http::routes::auth::{count_failure, guard_address};
-use crate::parents;
 use crate::state::AppState;
+use crate::store::accounts::LINK_PREFIX;
+use crate::store::audit::{Action, Entry};
+use crate::store::parents;
 use axum::extract::{Path, State};
 use haven_core::accounts::class_list::parse_class_list_csv;
 use haven_core::accounts::permissions::Capability;
@@ -71,7 +70,7 @@ pub async fn import(
             message: format!("valid_days must be 1 to {MAX_VALID_DAYS}; it was {valid_days}"),
         });
     }
-    let academies = crate::org::academy_names(&state.pool).await?;
+    let academies = crate::store::org::academy_names(&state.pool).await?;
     let parsed = parse_class_list_csv(&upload.csv, &academies).map_err(|e| AppError::Invalid {
         code: "invalid_csv",
         message: e.to_string(),
@@ -80,7 +79,7 @@ pub async fn import(
     let now = now_ms();
     let expires_at = now + i64::from(valid_days) * DAY_MS;
     let mut issued = Vec::new();
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     for plan in parsed.rows {
         if scope
             .as_ref()
@@ -194,7 +193,7 @@ pub async fn reissue(
     Path(id): Path<String>,
 ) -> Result<Json<IssuedParentInvitation>, AppError> {
     let id = parse_id(&id, "invitation id")?.to_string();
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     let before = parents::invitation(&mut tx, &id).await?;
     caller.require(Some(before.academy_id), Capability::ManageParentLinks)?;
     let token = new_prefixed_token(LINK_PREFIX);
@@ -240,7 +239,7 @@ pub async fn redeem(
 ) -> Result<Json<ParentSession>, AppError> {
     guard_address(&state, &client).await?;
     let now = now_ms();
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     let row = parents::invitation_by_link(&mut *tx, &token_digest(request.token.trim())).await?;
     let checked = match row {
         None => Err(AppError::NotFound(

@@ -3,15 +3,15 @@
 //! and `GET /api/v1/policies/{policy_id}/versions`.
 
 use super::parse_id;
-use crate::audit::{Action, Entry};
-use crate::auth::{ClientAddr, TrustAdmin};
 use crate::error::AppError;
+use crate::http::auth::{ClientAddr, TrustAdmin};
 use crate::http::json::Json;
 use crate::http::openapi::{
     examples, Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
 };
 use crate::state::AppState;
-use crate::{db, policies};
+use crate::store::audit::{Action, Entry};
+use crate::store::{db, policies};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use haven_core::api::ApiError;

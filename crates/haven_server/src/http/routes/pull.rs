@@ -3,8 +3,8 @@
 use crate::error::AppError;
 use crate::http::json::Json;
 use crate::http::openapi::Internal;
-use crate::pull;
 use crate::state::AppState;
+use crate::store::pull;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use haven_core::api::ApiError;

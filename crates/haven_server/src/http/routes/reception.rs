@@ -5,16 +5,16 @@
 //! academy's headteacher or a trust admin.
 
 use super::parse_id;
-use crate::audit::{Action, Entry};
-use crate::auth::{Caller, ClientAddr, Staff};
 use crate::clock::now_ms;
 use crate::error::AppError;
+use crate::http::auth::{Caller, ClientAddr, Staff};
 use crate::http::json::Json;
 use crate::http::openapi::{
     examples, Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
 };
 use crate::state::AppState;
-use crate::visits;
+use crate::store::audit::{Action, Entry};
+use crate::store::visits;
 use axum::extract::{Path, State};
 use haven_core::accounts::permissions::Capability;
 use haven_core::api::ApiError;
@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 /// 404 for an academy the server does not know.
 async fn require_academy(state: &AppState, academy: Uuid) -> Result<(), AppError> {
-    if crate::org::academy_exists(&state.pool, academy).await? {
+    if crate::store::org::academy_exists(&state.pool, academy).await? {
         Ok(())
     } else {
         Err(AppError::NotFound(format!("there is no academy {academy}")))
@@ -116,7 +116,7 @@ pub async fn put_settings(
         .validate()
         .map_err(|e| AppError::invalid("invalid_settings", e))?;
     require_academy(&state, academy).await?;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     visits::put_settings(&mut *tx, academy, &settings, now_ms()).await?;
     Entry::new(staff.actor(), Action::ReceptionSettingsChanged)
         .academy(academy)

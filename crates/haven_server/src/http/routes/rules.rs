@@ -1,15 +1,15 @@
 //! The trust's rule tables: `GET /api/v1/rules` (the version in force) and
 //! `PUT /api/v1/rules` (publish new tables, admin).
 
-use crate::audit::{Action, Entry};
-use crate::auth::{ClientAddr, TrustAdmin};
 use crate::error::AppError;
+use crate::http::auth::{ClientAddr, TrustAdmin};
 use crate::http::json::Json;
 use crate::http::openapi::{
     examples, Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
 };
 use crate::state::AppState;
-use crate::{db, rules};
+use crate::store::audit::{Action, Entry};
+use crate::store::{db, rules};
 use axum::extract::State;
 use axum::http::StatusCode;
 use haven_core::api::ApiError;

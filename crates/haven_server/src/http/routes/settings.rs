@@ -2,14 +2,14 @@
 //! for which roles; idle lock time). Anyone signed in or enrolled reads them,
 //! since devices need the idle time; trust admins change them.
 
-use crate::audit::{Action, Entry};
-use crate::auth::{Caller, ClientAddr, TrustAdmin};
 use crate::error::AppError;
+use crate::http::auth::{Caller, ClientAddr, TrustAdmin};
 use crate::http::json::Json;
 use crate::http::openapi::{
     Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
 };
 use crate::state::AppState;
+use crate::store::audit::{Action, Entry};
 use axum::extract::State;
 use haven_core::accounts::roles::Role;
 use haven_core::api::accounts::AccountSettings;
@@ -32,7 +32,7 @@ pub async fn get(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> Result<Json<AccountSettings>, AppError> {
-    Ok(Json(crate::accounts::settings(&state.pool).await?))
+    Ok(Json(crate::store::accounts::settings(&state.pool).await?))
 }
 
 /// Changes the trust's account rules.
@@ -85,9 +85,9 @@ pub async fn put(
     let mut roles = settings.second_factor_required.clone();
     roles.sort();
     roles.dedup();
-    let mut tx = crate::db::begin_write(&state.pool).await?;
-    let (before, idle_before) = crate::accounts::stored_settings(&mut *tx).await?;
-    crate::accounts::put_settings(&mut *tx, &roles, settings.idle_lock_minutes).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
+    let (before, idle_before) = crate::store::accounts::stored_settings(&mut *tx).await?;
+    crate::store::accounts::put_settings(&mut *tx, &roles, settings.idle_lock_minutes).await?;
     let changes = describe_changes(&before, &roles, idle_before, settings.idle_lock_minutes);
     if !changes.is_empty() {
         Entry::new(admin.actor(), Action::AccountSettingsChanged)
@@ -97,7 +97,7 @@ pub async fn put(
             .await?;
     }
     tx.commit().await?;
-    Ok(Json(crate::accounts::settings(&state.pool).await?))
+    Ok(Json(crate::store::accounts::settings(&state.pool).await?))
 }
 
 /// What an admin changed, for the audit log: roles that must now use a

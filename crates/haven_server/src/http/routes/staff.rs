@@ -3,15 +3,15 @@
 //! deactivate, reset a lost second factor.
 
 use super::parse_id;
-use crate::accounts;
-use crate::audit::{Action, Entry};
-use crate::auth::{ClientAddr, Staff};
 use crate::error::AppError;
+use crate::http::auth::{ClientAddr, Staff};
 use crate::http::json::Json;
 use crate::http::openapi::{
     Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
 };
 use crate::state::AppState;
+use crate::store::accounts;
+use crate::store::audit::{Action, Entry};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use haven_core::accounts::permissions::{Capability, Scope};
@@ -30,7 +30,7 @@ async fn check_grants(
     scope: &Scope,
     grants: &[RoleGrant],
 ) -> Result<(), AppError> {
-    let known = crate::org::academy_ids(&state.pool).await?;
+    let known = crate::store::org::academy_ids(&state.pool).await?;
     for grant in grants {
         grant
             .validate()
@@ -129,7 +129,7 @@ pub async fn invite(
         });
     }
     check_grants(&state, &scope, &request.grants).await?;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     let (id, link_path, expires_at) =
         accounts::invite_user(&mut tx, &name, &email, &request.grants).await?;
     Entry::new(caller.actor(), Action::StaffInvited)
@@ -176,13 +176,13 @@ pub async fn import(
     Json(upload): Json<CsvUpload>,
 ) -> Result<Json<StaffImportReport>, AppError> {
     let scope = caller.scope(Capability::ManageStaff)?;
-    let academies = crate::org::academy_names(&state.pool).await?;
+    let academies = crate::store::org::academy_names(&state.pool).await?;
     let parsed = parse_staff_csv(&upload.csv, &academies).map_err(|e| AppError::Invalid {
         code: "invalid_csv",
         message: e.to_string(),
     })?;
     let mut problems = parsed.problems;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     // Rows are grants; gather them per person, in file order, with the
     // lines each came from.
     let mut people: Vec<(String, String, Vec<RoleGrant>, Vec<usize>)> = Vec::new();
@@ -214,7 +214,7 @@ pub async fn import(
             Some(id) => {
                 // Someone who also works where the caller does not manage is
                 // not theirs to change: nothing is added.
-                let held = crate::auth::load_grants(&mut *tx, &id).await?;
+                let held = crate::store::accounts::grants(&mut *tx, &id).await?;
                 if !scope.may_change(&held) {
                     for &line in lines {
                         problems.push(RowProblem {
@@ -297,10 +297,10 @@ pub async fn put_roles(
     let scope = caller.scope(Capability::ManageStaff)?;
     accounts::staff_member(&state.pool, &user_id).await?;
     check_grants(&state, &scope, &request.grants).await?;
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     // Every role the person holds must be within the caller's academies:
     // read in the write transaction, so nothing is added between.
-    let held = crate::auth::load_grants(&mut *tx, &user_id).await?;
+    let held = crate::store::accounts::grants(&mut *tx, &user_id).await?;
     if !scope.may_change(&held) {
         return Err(AppError::Forbidden);
     }
@@ -361,11 +361,11 @@ pub async fn set_active(
             message: "you cannot deactivate your own account; ask another admin".into(),
         });
     }
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     // Only someone wholly within the caller's academies (never a trust admin
     // for a headteacher): deactivating is trust-wide. Read in the write
     // transaction, so no role elsewhere is added between.
-    let held = crate::auth::load_grants(&mut *tx, &user_id).await?;
+    let held = crate::store::accounts::grants(&mut *tx, &user_id).await?;
     if !scope.may_change(&held) {
         return Err(AppError::Forbidden);
     }
@@ -425,10 +425,10 @@ pub async fn reset_second_factor(
                 .into(),
         });
     }
-    let mut tx = crate::db::begin_write(&state.pool).await?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
     // As for roles and deactivation: only someone wholly within the caller's
     // academies, read in the write transaction.
-    let held = crate::auth::load_grants(&mut *tx, &user_id).await?;
+    let held = crate::store::accounts::grants(&mut *tx, &user_id).await?;
     if !scope.may_change(&held) {
         return Err(AppError::Forbidden);
     }

@@ -1,16 +1,16 @@
 //! `POST /api/v1/sync/push`: a device hands over its outbox.
 
-use crate::auth::{Caller, PushCaller};
 use crate::clock::now_ms;
 use crate::error::AppError;
+use crate::http::auth::{Caller, PushCaller};
 use crate::http::json::Json;
 use crate::http::openapi::{
     examples, Forbidden, Internal, PayloadTooLarge, TooManyAttempts, Unauthorized,
     UnsupportedMediaType,
 };
-use crate::limiter::{wait_words, PUSHES_PER_CREDENTIAL};
-use crate::push::{apply_push, PushKeys};
 use crate::state::AppState;
+use crate::store::limiter::{wait_words, PUSHES_PER_CREDENTIAL};
+use crate::store::push::{apply_push, PushKeys};
 use axum::extract::State;
 use haven_core::api::ApiError;
 use haven_core::sync::wire::{Mutation, Outcome, PushRequest, PushResponse, StaffProof};

@@ -2,15 +2,16 @@
 //! device keeps so its outbox drains while the screen is locked, in place of
 //! the person's session (which it keeps sealed under their key).
 
-use crate::auth::{new_prefixed_token, token_digest, Staff, SYNC_CREDENTIAL_PREFIX};
 use crate::clock::now_ms;
+use crate::crypto::tokens::{new_prefixed_token, token_digest, SYNC_CREDENTIAL_PREFIX};
 use crate::error::AppError;
+use crate::http::auth::Staff;
 use crate::http::json::Json;
 use crate::http::openapi::{
     Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
 };
-use crate::push::device_secret_digest;
 use crate::state::AppState;
+use crate::store::push::device_secret_digest;
 use axum::extract::State;
 use haven_core::api::ApiError;
 use haven_core::sync::wire::{SyncCredential, SyncCredentialRequest};
@@ -45,10 +46,10 @@ pub async fn create(
 ) -> Result<Json<SyncCredential>, AppError> {
     let secret = device_secret_digest(&request.device_secret)?;
     let token = new_prefixed_token(SYNC_CREDENTIAL_PREFIX);
-    let expires_at = crate::accounts::session_expiry(&state.pool, &staff.session_digest)
+    let expires_at = crate::store::accounts::session_expiry(&state.pool, &staff.session_digest)
         .await?
         .ok_or(AppError::Unauthorized)?;
-    crate::accounts::put_sync_credential(
+    crate::store::accounts::put_sync_credential(
         &state.pool,
         &token_digest(&token),
         &staff.session_digest,

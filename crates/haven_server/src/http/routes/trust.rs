@@ -1,15 +1,15 @@
 //! `GET /api/v1/trust` and `PUT /api/v1/trust` (admin).
 
-use crate::audit::{Action, Entry};
-use crate::auth::{ClientAddr, TrustAdmin};
-use crate::db;
 use crate::error::AppError;
+use crate::http::auth::{ClientAddr, TrustAdmin};
 use crate::http::json::Json;
 use crate::http::openapi::{
     examples, Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
 };
-use crate::org::{self, Put};
 use crate::state::AppState;
+use crate::store::audit::{Action, Entry};
+use crate::store::db;
+use crate::store::org::{self, Put};
 use axum::extract::State;
 use axum::http::StatusCode;
 use haven_core::api::ApiError;

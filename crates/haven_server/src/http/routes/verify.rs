@@ -1,13 +1,13 @@
 //! `GET /api/v1/verify/{code}`: public. Says whether a receipt's record exists
 //! and is unaltered, showing initials rather than names.
 
-use crate::auth::ClientAddr;
 use crate::error::AppError;
+use crate::http::auth::ClientAddr;
 use crate::http::json::Json;
 use crate::http::openapi::{Internal, TooManyAttempts};
 use crate::http::routes::auth::{count_failure, guard_address};
-use crate::policies::find_version;
 use crate::state::AppState;
+use crate::store::policies::find_version;
 use axum::extract::{Path, State};
 use haven_core::agreement::normalise_receipt_code;
 use haven_core::api::{initials, ApiError, VerifiedReceipt};
@@ -38,7 +38,7 @@ pub async fn verify(
             "{code:?} is not a receipt code; it looks like 7K3M-Q9XD"
         ))
     })?;
-    let found = crate::ledger::find_receipt(&state.pool, &code).await?;
+    let found = crate::store::ledger::find_receipt(&state.pool, &code).await?;
     if found.is_empty() {
         return count_failure(
             &state,

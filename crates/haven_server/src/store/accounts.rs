@@ -3,8 +3,10 @@
 //! trust's account settings. Handlers in `http/routes/` decide who may do what;
 //! this module only reads and writes.
 
-use crate::auth::{new_prefixed_token, token_digest, STAFF_SESSION_PREFIX, TOKEN_LIFETIME_MS};
 use crate::clock::{new_id, now_ms};
+use crate::crypto::tokens::{
+    new_prefixed_token, token_digest, STAFF_SESSION_PREFIX, TOKEN_LIFETIME_MS,
+};
 use crate::error::AppError;
 use haven_core::accounts::roles::{Grants, Role, RoleGrant};
 use haven_core::api::accounts::{AccountSettings, Me, StaffMember};
@@ -24,7 +26,7 @@ pub struct UserRow {
     pub name: String,
     pub email: String,
     pub password_hash: String,
-    #[sqlx(try_from = "crate::db::Flag")]
+    #[sqlx(try_from = "crate::store::db::Flag")]
     pub active: bool,
     pub totp_sealed: Option<String>,
     pub totp_last_step: i64,
@@ -135,7 +137,7 @@ struct MemberRow {
     id: String,
     name: String,
     email: String,
-    #[sqlx(try_from = "crate::db::Flag")]
+    #[sqlx(try_from = "crate::store::db::Flag")]
     active: bool,
     totp_sealed: Option<String>,
     password_hash: String,
@@ -146,7 +148,7 @@ const MEMBER_COLUMNS: &str = "id, name, email, active, totp_sealed, password_has
 impl MemberRow {
     fn into_member(self, grants: Grants) -> Result<StaffMember, AppError> {
         Ok(StaffMember {
-            id: parse_uuid(&self.id)?,
+            id: crate::store::db::parse_id(&self.id)?,
             name: self.name,
             email: self.email,
             active: self.active,
@@ -165,7 +167,7 @@ pub async fn staff_member(pool: &AnyPool, id: &str) -> Result<StaffMember, AppEr
             .fetch_optional(pool)
             .await?;
     let row = row.ok_or_else(|| AppError::NotFound(format!("there is no staff member {id}")))?;
-    let grants = crate::auth::load_grants(pool, &row.id).await?;
+    let grants = grants(pool, &row.id).await?;
     row.into_member(grants)
 }
 
@@ -186,7 +188,7 @@ pub async fn all_staff(pool: &AnyPool) -> Result<Vec<StaffMember>, AppError> {
         grants
             .entry(user_id.clone())
             .or_default()
-            .push(crate::auth::grant_from_db(role, academy)?);
+            .push(grant_from_db(role, academy)?);
     }
     rows.into_iter()
         .map(|row| {
@@ -621,6 +623,82 @@ pub async fn active_role_holders(
     .await?)
 }
 
-pub fn parse_uuid(s: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(s).map_err(|e| AppError::Internal(format!("stored id {s:?}: {e}")))
+/// The active person behind a live session, by the token's SHA-256.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionPerson {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    #[sqlx(try_from = "crate::store::db::Flag")]
+    pub limited: bool,
+}
+
+pub async fn live_session(
+    db: impl AnyExecutor<'_>,
+    token_sha256: &str,
+    now: i64,
+) -> Result<Option<SessionPerson>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT u.id AS user_id, u.name, u.email, s.limited FROM sessions s \
+         JOIN users u ON u.id = s.user_id \
+         WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND u.active = 1",
+    )
+    .bind(token_sha256)
+    .bind(now)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// The person behind a sync credential, alive only while the full session it
+/// came from is.
+#[derive(Debug, sqlx::FromRow)]
+pub struct CredentialPerson {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    pub session_sha256: String,
+    pub device_secret_sha256: String,
+}
+
+pub async fn live_sync_credential(
+    db: impl AnyExecutor<'_>,
+    token_sha256: &str,
+    now: i64,
+) -> Result<Option<CredentialPerson>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT u.id AS user_id, u.name, u.email, s.token_sha256 AS session_sha256, \
+         c.device_secret_sha256 \
+         FROM sync_credentials c JOIN sessions s ON s.token_sha256 = c.session_sha256 \
+         JOIN users u ON u.id = s.user_id \
+         WHERE c.token_sha256 = $1 AND s.expires_at > $2 AND s.limited = 0 AND u.active = 1",
+    )
+    .bind(token_sha256)
+    .bind(now)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Everything `user_id` holds.
+pub async fn grants<'e>(db: impl AnyExecutor<'e>, user_id: &str) -> Result<Grants, AppError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT role, academy_id FROM user_roles WHERE user_id = $1 ORDER BY 1, 2")
+            .bind(user_id)
+            .fetch_all(db)
+            .await?;
+    rows.iter()
+        .map(|(role, academy)| grant_from_db(role, academy))
+        .collect::<Result<_, _>>()
+        .map(Grants)
+}
+
+/// A `user_roles` row's role and academy (`''` for trust-wide) as a grant.
+fn grant_from_db(role: &str, academy: &str) -> Result<RoleGrant, AppError> {
+    let role = Role::parse(role)
+        .ok_or_else(|| AppError::Internal(format!("unknown stored role {role:?}")))?;
+    let academy_id = if academy.is_empty() {
+        None
+    } else {
+        Some(crate::store::db::parse_id(academy)?)
+    };
+    Ok(RoleGrant { role, academy_id })
 }

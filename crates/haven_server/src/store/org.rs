@@ -6,7 +6,7 @@
 
 use crate::clock;
 use crate::error::AppError;
-use crate::policies::uuid_from_db;
+use crate::store::db::parse_id;
 use haven_core::org::{Academy, AcademyInput, Contact, KeyPersonnel, Trust, TrustInput};
 use serde::de::DeserializeOwned;
 use sqlx::{AnyConnection, AnyExecutor};
@@ -43,7 +43,7 @@ impl TryFrom<AcademyRow> for Academy {
 
     fn try_from(row: AcademyRow) -> Result<Self, AppError> {
         Ok(Academy {
-            id: uuid_from_db(&row.id)?,
+            id: parse_id(&row.id)?,
             name: row.name,
             key_personnel: json_from_db::<KeyPersonnel>("key personnel", &row.key_personnel)?,
             updated_at: row.updated_at,
@@ -85,7 +85,7 @@ pub async fn academy_names(db: impl AnyExecutor<'_>) -> Result<Vec<(Uuid, String
             .fetch_all(db)
             .await?;
     rows.into_iter()
-        .map(|(id, name)| Ok((crate::accounts::parse_uuid(&id)?, name)))
+        .map(|(id, name)| Ok((crate::store::db::parse_id(&id)?, name)))
         .collect()
 }
 
@@ -176,7 +176,7 @@ impl TryFrom<TrustRow> for Trust {
 
     fn try_from(row: TrustRow) -> Result<Self, AppError> {
         Ok(Trust {
-            id: uuid_from_db(&row.id)?,
+            id: parse_id(&row.id)?,
             name: row.name,
             chief_executive: json_from_db::<Contact>("contact", &row.chief_executive)?,
             chair_of_trustees: json_from_db::<Contact>("contact", &row.chair_of_trustees)?,

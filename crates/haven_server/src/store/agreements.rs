@@ -3,7 +3,8 @@
 //! them (`push`); the ledger checks them (`ledger`).
 
 use crate::error::AppError;
-use crate::policies::{digest_from_db, uuid_from_db};
+use crate::store::db::parse_id;
+use crate::store::policies::digest_from_db;
 use haven_core::agreement::AgreementRecord;
 use haven_core::api::AgreementView;
 use sqlx::AnyExecutor;
@@ -14,7 +15,7 @@ struct AgreementRow {
     policy_version_id: String,
     policy_text_sha256: String,
     signer_name: String,
-    #[sqlx(try_from = "crate::db::Flag")]
+    #[sqlx(try_from = "crate::store::db::Flag")]
     agreed: bool,
     signed_at: i64,
     device_id: String,
@@ -39,13 +40,13 @@ impl TryFrom<AgreementRow> for AgreementView {
         }
         Ok(AgreementView {
             record: AgreementRecord {
-                id: uuid_from_db(&row.id)?,
-                policy_version_id: uuid_from_db(&row.policy_version_id)?,
+                id: parse_id(&row.id)?,
+                policy_version_id: parse_id(&row.policy_version_id)?,
                 policy_text_sha256: digest_from_db(row.policy_text_sha256)?,
                 signer_name: row.signer_name,
                 agreed: row.agreed,
                 signed_at: row.signed_at,
-                device_id: uuid_from_db(&row.device_id)?,
+                device_id: parse_id(&row.device_id)?,
                 ..Default::default()
             },
             received_at: row.received_at,

@@ -9,9 +9,9 @@
 //! it stores here: the key is in the incident record, which only the server's
 //! incident key opens.
 
-use crate::auth::Caller;
-use crate::db::begin_write;
 use crate::error::AppError;
+use crate::http::auth::Caller;
+use crate::store::db::begin_write;
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use axum::http::StatusCode;
@@ -176,8 +176,7 @@ async fn hidden_from(
     .fetch_all(&mut *db)
     .await?;
     for academy in academies {
-        let academy = uuid::Uuid::parse_str(&academy)
-            .map_err(|e| AppError::Internal(format!("stored academy id {academy:?}: {e}")))?;
+        let academy = crate::store::db::parse_id(&academy)?;
         if !caller.belongs_to(academy) {
             return Ok(true);
         }

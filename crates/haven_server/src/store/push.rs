@@ -14,13 +14,13 @@
 //! a different change under a number already processed (two devices sharing
 //! one id) is refused whole and changes nothing.
 
-use crate::auth::{Caller, StaffCaller};
 use crate::crypto::incident_key::{IncidentKeyStore, OpenError};
 use crate::crypto::keys::ServerKey;
-use crate::db::begin_write;
 use crate::error::AppError;
-use crate::limiter::{Limit, Limiter};
-use crate::policies::{find_version, kind_to_str};
+use crate::http::auth::{Caller, StaffCaller};
+use crate::store::db::begin_write;
+use crate::store::limiter::{Limit, Limiter};
+use crate::store::policies::{find_version, kind_to_str};
 use haven_core::agreement::{AgreementError, AgreementRecord};
 use haven_core::hash::Sha256Hex;
 use haven_core::incident::{IncidentRecord, SealedIncident};
@@ -319,7 +319,7 @@ fn count_opens(opens: &Limiter, caller: &Caller, n: usize, now: i64) -> Result<(
             message: format!(
                 "this sign-in has sent more incidents in the last hour than a school logs; \
                  they are kept on the device and sent again in {}",
-                crate::limiter::wait_words(wait)
+                crate::store::limiter::wait_words(wait)
             ),
             retry_after_ms: wait,
         });
@@ -738,7 +738,7 @@ async fn incident_caller_refusal(
             device of that academy, or from your own session"
         )),
         Caller::Device(_) => {
-            (!crate::incidents::works_at(&mut **tx, author, academy).await?).then(|| {
+            (!crate::store::incidents::works_at(&mut **tx, author, academy).await?).then(|| {
                 format!(
                     "there is no active staff account {author} with a role at academy \
                     {academy}; the person who logged it must unlock the device with their own \
@@ -821,7 +821,7 @@ async fn create_incident(
             ));
         }
     }
-    if !crate::org::academy_exists(&mut **tx, record.academy_id).await? {
+    if !crate::store::org::academy_exists(&mut **tx, record.academy_id).await? {
         return Ok(rejected(
             "unknown_academy",
             format!(
@@ -834,11 +834,11 @@ async fn create_incident(
     if let Some(refusal) = incident_caller_refusal(tx, caller, record).await? {
         return Ok(refusal);
     }
-    let tables = crate::incidents::tables(&mut **tx).await?;
+    let tables = crate::store::incidents::tables(&mut **tx).await?;
     if let Err(e) = record.validate_against(&tables) {
         return Ok(rejected("invalid_incident", e.to_string()));
     }
-    let inserted = crate::incidents::insert(
+    let inserted = crate::store::incidents::insert(
         tx,
         record,
         to_db_id(ctx.mutation_id),
@@ -1005,7 +1005,7 @@ async fn create_agreement(
     .await?
     .rows_affected();
     if inserted == 1 {
-        crate::ledger::append(tx, record.id, &digest, now, &identified_by).await?;
+        crate::store::ledger::append(tx, record.id, &digest, now, &identified_by).await?;
     }
     Ok(if inserted == 1 {
         Outcome::Applied
@@ -1047,7 +1047,7 @@ async fn create_visit(
     if let Some(refusal) = ctx.device_refusal(tx, "visit", visit.device_id).await? {
         return Ok(refusal);
     }
-    if !crate::org::academy_exists(&mut **tx, visit.academy_id).await? {
+    if !crate::store::org::academy_exists(&mut **tx, visit.academy_id).await? {
         return Ok(rejected(
             "unknown_academy",
             format!(
@@ -1074,7 +1074,7 @@ async fn create_visit(
     }
     // As with agreements, the record id is the second guard: the same
     // sign-in re-sent under a new mutation number is a duplicate.
-    let inserted = crate::visits::insert_visit(
+    let inserted = crate::store::visits::insert_visit(
         tx,
         visit,
         to_db_id(ctx.mutation_id),
@@ -1104,7 +1104,7 @@ async fn end_visit(
     if let Some(refusal) = ctx.device_refusal(tx, "sign-out", end.device_id).await? {
         return Ok(refusal);
     }
-    let Some(visit) = crate::visits::find_visit(&mut **tx, end.visit_id).await? else {
+    let Some(visit) = crate::store::visits::find_visit(&mut **tx, end.visit_id).await? else {
         return Ok(rejected(
             "unknown_visit",
             format!(
@@ -1120,7 +1120,7 @@ async fn end_visit(
     }
     // A sign-out earlier than the sign-in means a desk's clock is wrong, not
     // that the visitor did not leave: insert_end keeps it, marked.
-    let inserted = crate::visits::insert_end(
+    let inserted = crate::store::visits::insert_end(
         tx,
         &visit,
         end,

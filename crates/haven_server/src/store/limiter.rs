@@ -12,15 +12,15 @@
 //! server instance on one database sees the same counts: a guesser gains
 //! nothing by spreading attempts over a load balancer's instances, and a
 //! restart forgets nothing. Check and count run in one write transaction
-//! ([`crate::db::begin_write`]), which all instances serialise on.
+//! ([`crate::store::db::begin_write`]), which all instances serialise on.
 //!
 //! The push flood guard and the count of incidents opened per credential
 //! ([`Limiter`]) stay in each instance's memory: they protect that
 //! instance's CPU from one device, not a secret from a guesser, and are on
 //! every push's path.
 
-use crate::db::begin_write;
 use crate::error::AppError;
+use crate::store::db::begin_write;
 use sqlx::{AnyConnection, AnyPool};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -296,7 +296,10 @@ mod tests {
         for limit in [PER_ACCOUNT, PER_ADDRESS, LOOKUPS_PER_ADDRESS] {
             assert!(limit.window_ms <= LONGEST_WINDOW_MS);
         }
-        for limit in [PUSHES_PER_CREDENTIAL, crate::push::OPENS_PER_CREDENTIAL] {
+        for limit in [
+            PUSHES_PER_CREDENTIAL,
+            crate::store::push::OPENS_PER_CREDENTIAL,
+        ] {
             assert!(limit.window_ms <= MEMORY_WINDOW_MS);
         }
     }

@@ -6,10 +6,10 @@
 //! Triggers refuse any change to a stored visit or end (migration 0007);
 //! only [`purge`] deletes them, once their academy's retention has passed.
 
-use crate::audit::{Action, Entry};
-use crate::db::begin_write;
 use crate::error::AppError;
-use crate::policies::uuid_from_db;
+use crate::store::audit::{Action, Entry};
+use crate::store::db::begin_write;
+use crate::store::db::parse_id;
 use haven_core::visit::{
     server_may_forget, sign_in_clock_wrong, sign_out_clock_wrong, Host, ReceptionDevice,
     ReceptionSettings, ReceptionSnapshot, VisitEnd, VisitRecord, DAY_MS,
@@ -109,7 +109,7 @@ pub async fn find_visit(
             .await?;
     row.map(|(academy, signed_in_at)| {
         Ok(StoredVisit {
-            academy_id: uuid_from_db(&academy)?,
+            academy_id: parse_id(&academy)?,
             signed_in_at,
         })
     })
@@ -253,7 +253,7 @@ pub async fn snapshot(
         .map(|(_, id, skew)| (id, skew))
         .chain(ended.iter().map(|(id, skew)| (id, skew)))
         .filter(|(_, skew)| **skew != 0)
-        .map(|(id, _)| uuid_from_db(id))
+        .map(|(id, _)| parse_id(id))
         .collect::<Result<_, _>>()?;
 
     Ok(ReceptionSnapshot {
@@ -263,7 +263,7 @@ pub async fn snapshot(
             .into_iter()
             .map(|(id, name)| {
                 Ok(Host {
-                    staff_id: Some(uuid_from_db(&id)?),
+                    staff_id: Some(parse_id(&id)?),
                     name,
                 })
             })
@@ -277,14 +277,14 @@ pub async fn snapshot(
             .collect::<Result<_, AppError>>()?,
         ended_recently: ended
             .iter()
-            .map(|(id, _)| uuid_from_db(id))
+            .map(|(id, _)| parse_id(id))
             .collect::<Result<_, _>>()?,
         clock_wrong,
         devices: devices
             .into_iter()
             .map(|(id, label, last_seen_at)| {
                 Ok(ReceptionDevice {
-                    device_id: uuid_from_db(&id)?,
+                    device_id: parse_id(&id)?,
                     label,
                     last_seen_at,
                 })

@@ -13,8 +13,8 @@
 //! Only if it verifies is anything committed. The two key files are copied
 //! into `--key-dir`, where the PostgreSQL server looks for them.
 
-use crate::db::{self, Database, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
-use crate::ledger;
+use crate::store::db::{self, Database, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
+use crate::store::ledger;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

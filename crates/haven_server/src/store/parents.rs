@@ -30,8 +30,8 @@ impl TryFrom<InvitationRow> for ParentInvitation {
         let children: Vec<Child> = serde_json::from_str(&row.children)
             .map_err(|e| AppError::Internal(format!("stored children: {e}")))?;
         Ok(ParentInvitation {
-            id: crate::accounts::parse_uuid(&row.id)?,
-            academy_id: crate::accounts::parse_uuid(&row.academy_id)?,
+            id: crate::store::db::parse_id(&row.id)?,
+            academy_id: crate::store::db::parse_id(&row.academy_id)?,
             parent_name: row.parent_name,
             parent_email: row.parent_email,
             children,
@@ -157,4 +157,22 @@ pub async fn redeem(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// The invitation and academy of a parent session that has not expired, by
+/// the session token's SHA-256.
+pub async fn live_session(
+    db: impl AnyExecutor<'_>,
+    token_sha256: &str,
+    now: i64,
+) -> Result<Option<(String, String)>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT i.id, i.academy_id FROM parent_sessions s \
+         JOIN parent_invitations i ON i.id = s.invitation_id \
+         WHERE s.token_sha256 = $1 AND s.expires_at > $2",
+    )
+    .bind(token_sha256)
+    .bind(now)
+    .fetch_optional(db)
+    .await?)
 }

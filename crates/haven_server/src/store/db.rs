@@ -206,7 +206,7 @@ pub async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>, sq
 }
 
 /// A 0/1 flag column read into a `bool` field:
-/// `#[sqlx(try_from = "crate::db::Flag")] active: bool`. Flags are integers
+/// `#[sqlx(try_from = "crate::store::db::Flag")] active: bool`. Flags are integers
 /// on both databases (SQLite has no boolean type), so one decode serves both.
 #[derive(Debug, Clone, Copy)]
 pub struct Flag(i64);
@@ -231,4 +231,12 @@ impl From<Flag> for bool {
     fn from(flag: Flag) -> bool {
         flag.0 != 0
     }
+}
+
+/// An id as stored (a UUID's text), decoded. The one way ids come out of the
+/// database: a row that does not hold a UUID is the server's fault, never the
+/// caller's.
+pub fn parse_id(s: &str) -> Result<uuid::Uuid, crate::AppError> {
+    uuid::Uuid::parse_str(s)
+        .map_err(|e| crate::AppError::Internal(format!("stored id {s:?} is not a UUID: {e}")))
 }

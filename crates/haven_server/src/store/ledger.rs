@@ -3,7 +3,8 @@
 //! [`verify`] walks the whole chain and every agreement against it.
 
 use crate::error::AppError;
-use crate::policies::{digest_from_db, uuid_from_db};
+use crate::store::db::parse_id;
+use crate::store::policies::digest_from_db;
 use haven_core::agreement::AgreementRecord;
 use haven_core::hash::Sha256Hex;
 use haven_core::ledger::{entry_hash, genesis, verify_chain, LedgerBreak, LedgerEntry};
@@ -55,7 +56,7 @@ type OldRow = (String, String, String, String, i64, i64, String, i64);
 /// Gives agreements stored before the ledger existed their record JSON,
 /// digest, receipt code and ledger entry, oldest first. Idempotent.
 pub async fn backfill(pool: &AnyPool) -> Result<usize, AppError> {
-    let mut tx = crate::db::begin_write(pool).await?;
+    let mut tx = crate::store::db::begin_write(pool).await?;
     let rows: Vec<OldRow> = sqlx::query_as(
         "SELECT id, policy_version_id, policy_text_sha256, signer_name, agreed, signed_at, \
          device_id, received_at FROM agreements WHERE record_sha256 = '' ORDER BY received_at, id",
@@ -65,13 +66,13 @@ pub async fn backfill(pool: &AnyPool) -> Result<usize, AppError> {
     let count = rows.len();
     for (id, version, text, name, agreed, signed_at, device, received_at) in rows {
         let record = AgreementRecord {
-            id: uuid_from_db(&id)?,
-            policy_version_id: uuid_from_db(&version)?,
+            id: parse_id(&id)?,
+            policy_version_id: parse_id(&version)?,
             policy_text_sha256: digest_from_db(text)?,
             signer_name: name,
             agreed: agreed == 1,
             signed_at,
-            device_id: uuid_from_db(&device)?,
+            device_id: parse_id(&device)?,
             ..Default::default()
         };
         let digest = record.record_sha256();
@@ -106,7 +107,7 @@ pub async fn entries(conn: &mut AnyConnection) -> Result<Vec<LedgerEntry>, AppEr
             |(seq, id, record, received_at, identified_by, prev, hash)| {
                 Ok(LedgerEntry {
                     seq,
-                    agreement_id: uuid_from_db(&id)?,
+                    agreement_id: parse_id(&id)?,
                     record_sha256: digest_from_db(record)?,
                     received_at,
                     identified_by,
@@ -136,7 +137,7 @@ struct AgreementColumns {
     id: String,
     policy_version_id: String,
     signer_name: String,
-    #[sqlx(try_from = "crate::db::Flag")]
+    #[sqlx(try_from = "crate::store::db::Flag")]
     agreed: bool,
     signed_at: i64,
     record_json: String,
@@ -163,7 +164,7 @@ pub async fn verify_on(conn: &mut AnyConnection) -> Result<(usize, Vec<LedgerBre
     let by_id: std::collections::HashMap<Uuid, &LedgerEntry> =
         entries.iter().map(|e| (e.agreement_id, e)).collect();
     for row in &rows {
-        let id = uuid_from_db(&row.id)?;
+        let id = parse_id(&row.id)?;
         let Some(entry) = by_id.get(&id) else {
             breaks.push(LedgerBreak::Unrecorded { agreement_id: id });
             continue;

@@ -156,7 +156,7 @@ impl Entry {
         self
     }
 
-    pub fn client(mut self, client: &crate::auth::ClientAddr) -> Entry {
+    pub fn client(mut self, client: &crate::http::auth::ClientAddr) -> Entry {
         self.client = client.0.clone();
         self
     }

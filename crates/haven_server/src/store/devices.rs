@@ -30,9 +30,9 @@ impl TryFrom<DeviceRow> for DeviceView {
 
     fn try_from(row: DeviceRow) -> Result<Self, AppError> {
         Ok(DeviceView {
-            id: crate::accounts::parse_uuid(&row.id)?,
-            sync_device_id: crate::accounts::parse_uuid(&row.sync_device_id)?,
-            academy_id: crate::accounts::parse_uuid(&row.academy_id)?,
+            id: crate::store::db::parse_id(&row.id)?,
+            sync_device_id: crate::store::db::parse_id(&row.sync_device_id)?,
+            academy_id: crate::store::db::parse_id(&row.academy_id)?,
             kind: DeviceKind::parse(&row.kind)
                 .ok_or_else(|| AppError::Internal(format!("stored device kind {}", row.kind)))?,
             label: row.label,
@@ -207,4 +207,51 @@ pub async fn revoke(db: impl AnyExecutor<'_>, id: &str, now: i64) -> Result<(), 
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// An enrolled device as its bearer token finds it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TokenDevice {
+    pub id: String,
+    pub sync_device_id: String,
+    pub academy_id: String,
+    pub kind: String,
+    pub revoked_at: Option<i64>,
+}
+
+/// The device whose token has this SHA-256, revoked or not.
+pub async fn by_token(
+    db: impl AnyExecutor<'_>,
+    token_sha256: &str,
+) -> Result<Option<TokenDevice>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT id, sync_device_id, academy_id, kind, revoked_at FROM enrolled_devices \
+         WHERE token_sha256 = $1",
+    )
+    .bind(token_sha256)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Notes that the device called, for the admins' device list.
+pub async fn touch(db: impl AnyExecutor<'_>, id: &str, now: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE enrolled_devices SET last_contact_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records still waiting on devices after their last push, and how many
+/// devices had any, over the devices seen since `since` (as they reported it).
+pub async fn backlog(db: impl AnyExecutor<'_>, since: i64) -> Result<(i64, i64), AppError> {
+    Ok(sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(reported_backlog), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN reported_backlog > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM devices WHERE last_seen_at >= $1",
+    )
+    .bind(since)
+    .fetch_one(db)
+    .await?)
 }

@@ -3,7 +3,7 @@
 
 use crate::clock;
 use crate::error::AppError;
-use crate::policies::uuid_from_db;
+use crate::store::db::parse_id;
 use haven_core::rules::{RuleTables, RulesVersion};
 use sqlx::{AnyConnection, AnyExecutor};
 
@@ -20,7 +20,7 @@ impl TryFrom<RulesRow> for RulesVersion {
 
     fn try_from(row: RulesRow) -> Result<Self, AppError> {
         Ok(RulesVersion {
-            id: uuid_from_db(&row.id)?,
+            id: parse_id(&row.id)?,
             version: u32::try_from(row.version).map_err(|_| {
                 AppError::Internal(format!("bad rules version {} in the database", row.version))
             })?,
@@ -98,7 +98,7 @@ pub async fn publish(
 /// has none yet, so incident guidance always has tables to read. Returns
 /// whether it did.
 pub async fn ensure_default(pool: &sqlx::AnyPool) -> Result<bool, AppError> {
-    let mut tx = crate::db::begin_write(pool).await?;
+    let mut tx = crate::store::db::begin_write(pool).await?;
     if latest(&mut *tx).await?.is_some() {
         return Ok(false);
     }

@@ -7,8 +7,8 @@
 //! commits later. Reading the range and the rows in one transaction makes the
 //! reply a consistent snapshot.
 
+use super::{org, policies, rules};
 use crate::error::AppError;
-use crate::{org, policies, rules};
 use haven_core::pull::{Cursor, PullResponse};
 use sqlx::AnyPool;
 

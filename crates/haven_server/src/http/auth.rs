@@ -1,75 +1,22 @@
-//! Passwords, bearer tokens, and the extractors that say who is calling:
-//! [`Caller`] (anyone with a valid token), [`Staff`], [`TrustAdmin`].
-//!
-//! Passwords are hashed with argon2id. A bearer token is a kind prefix and 32
-//! random bytes in hex; the server keeps only its SHA-256, so a copy of the
-//! database holds no usable token. Staff sessions expire after
-//! [`TOKEN_LIFETIME_MS`]. Academy-level checks are made in the handlers with
+//! The extractors that say who is calling: [`Caller`] (anyone with a valid
+//! bearer token, see [`crate::crypto::tokens`]), [`Staff`], [`TrustAdmin`],
+//! and the client's address. Academy-level checks are made in the handlers with
 //! [`StaffCaller::require`], since only they know which academy is touched.
 
+use crate::crypto::tokens::{
+    token_digest, DEVICE_TOKEN_PREFIX, PARENT_SESSION_PREFIX, SYNC_CREDENTIAL_PREFIX,
+};
 use crate::error::AppError;
 use crate::state::AppState;
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use crate::store::{accounts, db, devices, parents};
 use axum::extract::ConnectInfo;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use haven_core::accounts::permissions::{Capability, Scope};
-use haven_core::accounts::roles::{Grants, Role, RoleGrant};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
+use haven_core::accounts::roles::{Grants, Role};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::OnceLock;
 use uuid::Uuid;
-
-/// How long a token from `POST /auth/login` is valid: 12 hours.
-pub const TOKEN_LIFETIME_MS: i64 = 12 * 60 * 60 * 1000;
-
-/// Hashes a password with argon2id and a fresh random salt, as a PHC string.
-///
-/// Slow on purpose; call it from a blocking task.
-pub fn hash_password(password: &str) -> Result<String, AppError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| AppError::Internal(format!("cannot hash password: {e}")))
-}
-
-/// Whether `password` matches the PHC string `stored`. A malformed stored hash
-/// counts as no match.
-///
-/// Slow on purpose; call it from a blocking task.
-pub fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-/// A hash to verify against when the email is unknown, so that a wrong email
-/// takes as long to refuse as a wrong password.
-pub fn dummy_password_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default())
-}
-
-/// A new bearer token: 32 random bytes as 64 hex characters.
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-/// The form a token is stored and looked up in.
-pub fn token_digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
 
 /// The token from an `Authorization: Bearer ...` header, if there is one.
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -77,19 +24,6 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// Prefixes that say what a bearer token is, so it is looked up in one table
-/// only (and a leaked token says what it is for).
-pub const STAFF_SESSION_PREFIX: &str = "hs_";
-pub const DEVICE_TOKEN_PREFIX: &str = "hd_";
-pub const PARENT_SESSION_PREFIX: &str = "hp_";
-/// A staff member's sync credential: pushes for one browser, nothing else.
-pub const SYNC_CREDENTIAL_PREFIX: &str = "hk_";
-
-/// A new token with its kind's prefix.
-pub fn new_prefixed_token(prefix: &str) -> String {
-    format!("{prefix}{}", new_token())
 }
 
 /// The client's address as the audit log and rate limits see it; see
@@ -305,121 +239,57 @@ async fn resolve(token: &str, state: &AppState) -> Result<Caller, AppError> {
     let digest = token_digest(token);
     let now = crate::clock::now_ms();
     if token.starts_with(DEVICE_TOKEN_PREFIX) {
-        let row: Option<(String, String, String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT id, sync_device_id, academy_id, kind, revoked_at FROM enrolled_devices \
-             WHERE token_sha256 = $1",
-        )
-        .bind(&digest)
-        .fetch_optional(&state.pool)
-        .await?;
-        let (id, sync_device_id, academy_id, kind, revoked_at) =
-            row.ok_or(AppError::Unauthorized)?;
-        if revoked_at.is_some() {
+        let device = devices::by_token(&state.pool, &digest)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        if device.revoked_at.is_some() {
             return Err(AppError::DeviceRevoked);
         }
-        sqlx::query("UPDATE enrolled_devices SET last_contact_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&id)
-            .execute(&state.pool)
-            .await?;
+        devices::touch(&state.pool, &device.id, now).await?;
         return Ok(Caller::Device(DeviceCaller {
-            id,
-            sync_device_id: parse_stored_id(&sync_device_id)?,
-            academy_id: parse_stored_id(&academy_id)?,
-            kind,
+            sync_device_id: db::parse_id(&device.sync_device_id)?,
+            academy_id: db::parse_id(&device.academy_id)?,
+            id: device.id,
+            kind: device.kind,
         }));
     }
     if token.starts_with(PARENT_SESSION_PREFIX) {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT i.id, i.academy_id FROM parent_sessions s \
-             JOIN parent_invitations i ON i.id = s.invitation_id \
-             WHERE s.token_sha256 = $1 AND s.expires_at > $2",
-        )
-        .bind(&digest)
-        .bind(now)
-        .fetch_optional(&state.pool)
-        .await?;
-        let (invitation_id, academy_id) = row.ok_or(AppError::Unauthorized)?;
+        let (invitation_id, academy_id) = parents::live_session(&state.pool, &digest, now)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
         return Ok(Caller::Parent(ParentCaller {
             invitation_id,
-            academy_id: parse_stored_id(&academy_id)?,
+            academy_id: db::parse_id(&academy_id)?,
         }));
     }
     if token.starts_with(SYNC_CREDENTIAL_PREFIX) {
-        // Alive only while the full session it came from is.
-        let row: Option<(String, String, String, String, String)> = sqlx::query_as(
-            "SELECT u.id, u.name, u.email, s.token_sha256, c.device_secret_sha256 \
-             FROM sync_credentials c JOIN sessions s ON s.token_sha256 = c.session_sha256 \
-             JOIN users u ON u.id = s.user_id \
-             WHERE c.token_sha256 = $1 AND s.expires_at > $2 AND s.limited = 0 AND u.active = 1",
-        )
-        .bind(&digest)
-        .bind(now)
-        .fetch_optional(&state.pool)
-        .await?;
-        let (user_id, name, email, session_digest, secret) = row.ok_or(AppError::Unauthorized)?;
-        let grants = load_grants(&state.pool, &user_id).await?;
+        let person = accounts::live_sync_credential(&state.pool, &digest, now)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        let grants = accounts::grants(&state.pool, &person.user_id).await?;
         return Ok(Caller::Staff(StaffCaller {
-            user_id,
-            name,
-            email,
+            user_id: person.user_id,
+            name: person.name,
+            email: person.email,
             grants,
-            session_digest,
+            session_digest: person.session_sha256,
             limited: false,
-            sync_only: Some(secret),
+            sync_only: Some(person.device_secret_sha256),
         }));
     }
-    let row: Option<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT u.id, u.name, u.email, s.limited FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND u.active = 1",
-    )
-    .bind(&digest)
-    .bind(now)
-    .fetch_optional(&state.pool)
-    .await?;
-    let (user_id, name, email, limited) = row.ok_or(AppError::Unauthorized)?;
-    let grants = load_grants(&state.pool, &user_id).await?;
+    let person = accounts::live_session(&state.pool, &digest, now)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let grants = accounts::grants(&state.pool, &person.user_id).await?;
     Ok(Caller::Staff(StaffCaller {
-        user_id,
-        name,
-        email,
+        user_id: person.user_id,
+        name: person.name,
+        email: person.email,
         grants,
         session_digest: digest,
-        limited: limited != 0,
+        limited: person.limited,
         sync_only: None,
     }))
-}
-
-fn parse_stored_id(s: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(s).map_err(|e| AppError::Internal(format!("stored id {s:?}: {e}")))
-}
-
-/// Everything `user_id` holds.
-pub async fn load_grants<'e>(
-    pool: impl sqlx::AnyExecutor<'e>,
-    user_id: &str,
-) -> Result<Grants, AppError> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT role, academy_id FROM user_roles WHERE user_id = $1 ORDER BY 1, 2")
-            .bind(user_id)
-            .fetch_all(pool)
-            .await?;
-    rows.iter()
-        .map(|(role, academy)| grant_from_db(role, academy))
-        .collect::<Result<_, _>>()
-        .map(Grants)
-}
-
-/// A `user_roles` row's role and academy (`''` for trust-wide) as a grant.
-pub(crate) fn grant_from_db(role: &str, academy: &str) -> Result<RoleGrant, AppError> {
-    let role = Role::parse(role)
-        .ok_or_else(|| AppError::Internal(format!("unknown stored role {role:?}")))?;
-    let academy_id = if academy.is_empty() {
-        None
-    } else {
-        Some(parse_stored_id(academy)?)
-    };
-    Ok(RoleGrant { role, academy_id })
 }
 
 /// A signed-in staff member with a full session (second factor done where the
@@ -476,24 +346,6 @@ impl FromRequestParts<AppState> for TrustAdmin {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_password_verifies_against_its_own_hash_only() {
-        let hash = hash_password("correct horse").unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &hash));
-        assert!(!verify_password("wrong horse", &hash));
-        assert!(!verify_password("correct horse", "not a hash"));
-    }
-
-    #[test]
-    fn tokens_are_64_hex_characters_and_differ() {
-        let a = new_token();
-        assert_eq!(a.len(), 64);
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_ne!(a, new_token());
-        assert_ne!(token_digest(&a), a);
-    }
 
     #[test]
     fn only_bearer_headers_give_a_token() {

@@ -6,10 +6,10 @@
 //! disagree; the SQL of [`list`] applies the same rule in the query.
 //! Handlers in `http/routes/incidents.rs` decide which of these an endpoint needs.
 
-use crate::auth::StaffCaller;
 use crate::clock::new_id;
 use crate::error::AppError;
-use crate::policies::uuid_from_db;
+use crate::http::auth::StaffCaller;
+use crate::store::db::parse_id;
 use haven_core::accounts::permissions::Capability;
 use haven_core::api::incidents::{FollowUp, IncidentDetail, IncidentSummary};
 use haven_core::incident::{
@@ -19,7 +19,7 @@ use haven_core::incident_log::Visibility;
 use haven_core::rules::{Involved, RuleTables};
 use haven_core::slug::Slug;
 use haven_core::Millis;
-use sqlx::{Any, AnyConnection, AnyExecutor, Transaction};
+use sqlx::{Any, AnyConnection, AnyExecutor, AnyPool, Transaction};
 use uuid::Uuid;
 
 /// What `staff` may see of the incident log.
@@ -88,7 +88,7 @@ pub async fn insert(
     if inserted == 1 {
         // Its attachments may arrive before or after it; either way they now
         // belong to an incident.
-        crate::attachments::link_to_incident(tx, record).await?;
+        crate::store::attachments::link_to_incident(tx, record).await?;
     }
     Ok(inserted == 1)
 }
@@ -165,8 +165,8 @@ fn row_from_db(raw: RawRow) -> Result<IncidentRow, AppError> {
     let (id, academy, reported_by, name, occurred, reported, received, involved, kind, il, im, st) =
         raw;
     Ok(IncidentRow {
-        id: uuid_from_db(&id)?,
-        academy: uuid_from_db(&academy)?,
+        id: parse_id(&id)?,
+        academy: parse_id(&academy)?,
         reported_by,
         reported_by_name: name,
         occurred_at: occurred,
@@ -195,7 +195,7 @@ pub fn type_label(tables: &RuleTables, involved: Involved, incident_type: &Slug)
 
 /// The rule tables in force (the default if none were ever published).
 pub async fn tables(db: impl AnyExecutor<'_>) -> Result<RuleTables, AppError> {
-    Ok(crate::rules::latest(db)
+    Ok(crate::store::rules::latest(db)
         .await?
         .map_or_else(RuleTables::trust_default, |v| v.tables))
 }
@@ -308,7 +308,7 @@ pub async fn detail(
         .iter()
         .map(|a| a.sha256.clone())
         .collect();
-    let arrived = crate::attachments::arrived(db, &named).await?;
+    let arrived = crate::store::attachments::arrived(db, &named).await?;
     // Only the server opens attachments: their keys stay here.
     for a in &mut record.attachments {
         a.key.clear();
@@ -365,7 +365,7 @@ pub async fn follow_ups(
             let kind: FollowUpKind = serde_json::from_str(&kind)
                 .map_err(|e| AppError::Internal(format!("stored follow-up {id}: {e}")))?;
             Ok(FollowUp {
-                id: uuid_from_db(&id)?,
+                id: parse_id(&id)?,
                 incident_id: incident,
                 by_name,
                 at,
@@ -438,4 +438,15 @@ pub async fn naming(
         }
     }
     Ok(out)
+}
+
+/// The academy of `incident` if it is stored and its route says immediately
+/// (the alert email's question).
+pub async fn immediate_academy(pool: &AnyPool, incident: Uuid) -> Result<Option<Uuid>, AppError> {
+    let academy: Option<String> =
+        sqlx::query_scalar("SELECT academy_id FROM incidents WHERE id = $1 AND immediate = 1")
+            .bind(incident.to_string())
+            .fetch_optional(pool)
+            .await?;
+    academy.map(|id| parse_id(&id)).transpose()
 }

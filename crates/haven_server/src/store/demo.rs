@@ -4,15 +4,15 @@
 //! personnel, its online safety policy (about 40 KB, which doubles as the
 //! benchmark document), one agreement of each signable kind, and one admin.
 //! The default rule tables are published at every start-up, demo or not
-//! ([`crate::rules::ensure_default`]).
+//! ([`crate::store::rules::ensure_default`]).
 //!
 //! The policy texts live in `crates/haven_server/demo/*.md`. All names and
 //! contacts are made up (`example.org` addresses, Ofcom's drama numbers).
 //!
 //! The ids are fixed so that tests and bookmarks are stable.
 
+use super::{org, policies};
 use crate::error::ServerError;
-use crate::{org, policies};
 use haven_core::accounts::roles::Role;
 use haven_core::org::{AcademyInput, Contact, KeyPersonnel, TrustInput};
 use haven_core::policy::{text_hash, Audience, PolicyKind, PolicyOwner, PolicyVersion};
@@ -95,14 +95,14 @@ const EFFECTIVE: &str = "2026-09-01";
 const LAST_REVIEWED: &str = "2026-07-14";
 const NEXT_REVIEW: &str = "2027-07-31";
 
-pub const ONLINE_SAFETY_BODY: &str = include_str!("../demo/online-safety-policy.md");
-const STAFF_AUA_BODY: &str = include_str!("../demo/staff-aua.md");
-const VISITOR_AUA_BODY: &str = include_str!("../demo/visitor-aua.md");
-const PUPIL_AUA_BODY: &str = include_str!("../demo/pupil-aua.md");
-const PARENT_AUA_BODY: &str = include_str!("../demo/parent-carer-aua.md");
-const COMMUNITY_AUA_BODY: &str = include_str!("../demo/community-user-aua.md");
-const BYOD_BODY: &str = include_str!("../demo/byod-authorisation.md");
-const PHOTO_CONSENT_BODY: &str = include_str!("../demo/photo-video-consent.md");
+pub const ONLINE_SAFETY_BODY: &str = include_str!("../../demo/online-safety-policy.md");
+const STAFF_AUA_BODY: &str = include_str!("../../demo/staff-aua.md");
+const VISITOR_AUA_BODY: &str = include_str!("../../demo/visitor-aua.md");
+const PUPIL_AUA_BODY: &str = include_str!("../../demo/pupil-aua.md");
+const PARENT_AUA_BODY: &str = include_str!("../../demo/parent-carer-aua.md");
+const COMMUNITY_AUA_BODY: &str = include_str!("../../demo/community-user-aua.md");
+const BYOD_BODY: &str = include_str!("../../demo/byod-authorisation.md");
+const PHOTO_CONSENT_BODY: &str = include_str!("../../demo/photo-video-consent.md");
 
 /// One demo policy: its ids, words and readers.
 struct Demo {
@@ -306,12 +306,13 @@ pub async fn load_if_empty(pool: &AnyPool) -> Result<bool, ServerError> {
     if policies::count(pool).await? > 0 {
         return Ok(false);
     }
-    let password_hash = tokio::task::spawn_blocking(|| crate::auth::hash_password(ADMIN_PASSWORD))
-        .await
-        .map_err(demo_err)?
-        .map_err(demo_err)?;
+    let password_hash =
+        tokio::task::spawn_blocking(|| crate::crypto::tokens::hash_password(ADMIN_PASSWORD))
+            .await
+            .map_err(demo_err)?
+            .map_err(demo_err)?;
 
-    let mut tx = crate::db::begin_write(pool).await?;
+    let mut tx = crate::store::db::begin_write(pool).await?;
     org::put_trust(&mut tx, trust(), Some(TRUST_ID))
         .await
         .map_err(demo_err)?;

@@ -18,15 +18,15 @@
 //! The folder is written under a hidden temporary name beside it and renamed
 //! into place only once whole, so a half-written backup never has the name
 //! asked for; it is 0700 and its files 0600 (they hold personal data and
-//! keys). The snapshot's ledger is verified ([`crate::ledger::verify`])
+//! keys). The snapshot's ledger is verified ([`crate::store::ledger::verify`])
 //! before it is kept, and again from the restored copy before a restore puts
 //! anything in place.
 
 use crate::clock;
 use crate::crypto::incident_key::{incident_key_path_for, IncidentKeyError, IncidentKeyPair};
 use crate::crypto::keys::{key_path_for, KeyError, ServerKey};
-use crate::db::SQLITE_MIGRATOR as MIGRATOR;
-use crate::ledger;
+use crate::store::db::SQLITE_MIGRATOR as MIGRATOR;
+use crate::store::ledger;
 use haven_core::calendar::utc_timestamp;
 use haven_core::ledger::LedgerBreak;
 use serde::{Deserialize, Serialize};
@@ -760,7 +760,7 @@ async fn clear_target(
 /// Opens a SQLite file that must exist, one connection, changing nothing of
 /// its settings (its journal mode stays).
 async fn open_sqlite(path: &Path, read_only: bool) -> Result<AnyPool, sqlx::Error> {
-    crate::db::open_sqlite_file(path, read_only).await
+    crate::store::db::open_sqlite_file(path, read_only).await
 }
 
 /// The latest migration applied, `None` if the file has no migrations table.
@@ -783,8 +783,10 @@ async fn schema_version(pool: &AnyPool) -> Result<Option<i64>, sqlx::Error> {
 /// Whether `--database` was given a PostgreSQL URL rather than a file.
 fn is_postgres_url(database: &Path) -> bool {
     matches!(
-        database.to_str().map(str::parse::<crate::db::Database>),
-        Some(Ok(crate::db::Database::Postgres(_)))
+        database
+            .to_str()
+            .map(str::parse::<crate::store::db::Database>),
+        Some(Ok(crate::store::db::Database::Postgres(_)))
     )
 }
 

@@ -5,6 +5,7 @@
 
 use crate::clock;
 use crate::error::AppError;
+use crate::store::db::parse_id;
 use haven_core::hash::Sha256Hex;
 use haven_core::policy::{
     Audience, PolicyKind, PolicyOwner, PolicySummary, PolicyVersion, PublishPolicyVersion,
@@ -58,10 +59,6 @@ fn kind_from_str(s: &str) -> Result<PolicyKind, AppError> {
         .map_err(|_| AppError::Internal(format!("unknown policy kind {s:?} in the database")))
 }
 
-pub(crate) fn uuid_from_db(s: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(s).map_err(|_| AppError::Internal(format!("bad UUID {s:?} in the database")))
-}
-
 fn version_from_db(v: i64) -> Result<u32, AppError> {
     u32::try_from(v)
         .map_err(|_| AppError::Internal(format!("bad version number {v} in the database")))
@@ -84,7 +81,7 @@ fn owner_from_db(academy_id: Option<&str>) -> Result<PolicyOwner, AppError> {
     Ok(match academy_id {
         None => PolicyOwner::Trust,
         Some(id) => PolicyOwner::Academy {
-            academy_id: uuid_from_db(id)?,
+            academy_id: parse_id(id)?,
         },
     })
 }
@@ -94,8 +91,8 @@ impl TryFrom<PolicyVersionRow> for PolicyVersion {
 
     fn try_from(row: PolicyVersionRow) -> Result<Self, AppError> {
         Ok(PolicyVersion {
-            id: uuid_from_db(&row.id)?,
-            policy_id: uuid_from_db(&row.policy_id)?,
+            id: parse_id(&row.id)?,
+            policy_id: parse_id(&row.policy_id)?,
             version: version_from_db(row.version)?,
             title: row.title,
             kind: kind_from_str(&row.kind)?,
@@ -184,8 +181,8 @@ impl TryFrom<PolicySummaryRow> for PolicySummary {
 
     fn try_from(row: PolicySummaryRow) -> Result<Self, AppError> {
         Ok(PolicySummary {
-            id: uuid_from_db(&row.id)?,
-            policy_id: uuid_from_db(&row.policy_id)?,
+            id: parse_id(&row.id)?,
+            policy_id: parse_id(&row.policy_id)?,
             version: version_from_db(row.version)?,
             title: row.title,
             kind: kind_from_str(&row.kind)?,
@@ -271,7 +268,7 @@ pub struct Published {
 /// new UUID v7 and the current time, and computes its hash. A request equal
 /// to the policy's latest version is answered with that version.
 ///
-/// Call it inside a write transaction ([`crate::db::begin_write`]), so that
+/// Call it inside a write transaction ([`crate::store::db::begin_write`]), so that
 /// two publishers cannot both take the same number.
 pub async fn publish(
     conn: &mut AnyConnection,
@@ -281,7 +278,7 @@ pub async fn publish(
         .validate()
         .map_err(|e| AppError::invalid("invalid_policy", e))?;
     if let PolicyOwner::Academy { academy_id } = request.owner {
-        if !crate::org::academy_exists(&mut *conn, academy_id).await? {
+        if !crate::store::org::academy_exists(&mut *conn, academy_id).await? {
             return Err(AppError::Invalid {
                 code: "invalid_policy",
                 message: format!("owner.academy_id: there is no academy {academy_id}"),
