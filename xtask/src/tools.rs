@@ -114,6 +114,21 @@ fn ensure_trunk() -> Result {
     cmd::run(Command::new("cargo").args(["install", &format!("trunk@{TRUNK_VERSION}"), "--locked"]))
 }
 
+/// twiggy, the wasm code-size profiler, from crates.io: `cargo xtask bench`
+/// names the largest contributors to each build with it.
+pub const TWIGGY_VERSION: &str = "0.8.0";
+
+pub fn ensure_twiggy() -> Result {
+    if output("twiggy", &["--version"]).is_some_and(|v| v.trim().ends_with(TWIGGY_VERSION)) {
+        return skip("twiggy");
+    }
+    cmd::run(Command::new("cargo").args([
+        "install",
+        &format!("twiggy@{TWIGGY_VERSION}"),
+        "--locked",
+    ]))
+}
+
 /// cargo-audit from crates.io at [`CARGO_AUDIT_VERSION`] (about 8 minutes
 /// to build on two cores, once).
 pub fn ensure_cargo_audit() -> Result {
