@@ -267,6 +267,30 @@ pub struct PolicyVersion {
     pub change_summary: Option<String>,
 }
 
+impl PolicyVersion {
+    /// The line under a policy's title: kind, version and its dates. One
+    /// wording for the app and the page the server sends before it.
+    pub fn meta_line(&self) -> String {
+        format!(
+            "{} · version {} · effective {} · approved by {} · last reviewed {} · next review {}",
+            self.kind.label(),
+            self.version,
+            self.effective_date,
+            self.approved_by,
+            self.last_reviewed,
+            self.next_review_due
+        )
+    }
+
+    /// Whom it is for, as a sentence; `None` if nobody is named.
+    pub fn audiences_line(&self) -> Option<String> {
+        (!self.audiences.is_empty()).then(|| {
+            let names: Vec<&str> = self.audiences.iter().map(|a| a.label()).collect();
+            format!("For: {}.", names.join(", "))
+        })
+    }
+}
+
 /// What the policy list shows; the body is fetched per version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

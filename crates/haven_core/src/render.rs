@@ -28,7 +28,8 @@ fn is_safe_url(url: &str) -> bool {
     }
 }
 
-fn escape_attr(s: &str) -> String {
+/// `s` made safe as HTML text or a quoted attribute value.
+pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -93,7 +94,7 @@ pub fn render_policy(markdown: &str, search: Option<&str>) -> Rendered {
                     };
                     Event::InlineHtml(CowStr::from(format!(
                         "<a href=\"{}\" rel=\"noopener noreferrer\">",
-                        escape_attr(&href)
+                        escape_html(&href)
                     )))
                 })
             }

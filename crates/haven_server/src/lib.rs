@@ -43,7 +43,7 @@ use tracing::Level;
 pub fn app(state: AppState) -> Router {
     let body_idle = state.read_timeouts.body_idle;
     let counted = Arc::clone(&state.metrics);
-    let pwa = http::static_files::router(&state.static_dir);
+    let pwa = http::static_files::router(&state.static_dir, state.pool.clone());
     let security = http::security_headers::SecurityHeaders::new(
         http::static_files::shells(&state.static_dir).to_vec(),
         state.trust_proxy,

@@ -7,14 +7,16 @@
 //! icons) must be revalidated on every load, or a device could be stuck on an
 //! old app shell that points at hashed files no longer there.
 
+use crate::http::prerender::{self, Page};
 use axum::extract::{Request, State};
 use axum::handler::Handler;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::Router;
 use haven_core::shell::{shell_for, Shell, FULL_APP_DIR};
+use sqlx::AnyPool;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -28,6 +30,8 @@ struct StaticFiles {
     dir: PathBuf,
     index: PathBuf,
     full_index: PathBuf,
+    /// For the pages sent with their content (`http::prerender`).
+    pool: AnyPool,
 }
 
 /// The app shells in `dir`: the reader's, then the full app's.
@@ -38,13 +42,15 @@ pub fn shells(dir: &Path) -> [PathBuf; 2] {
     ]
 }
 
-/// A router that serves `dir` at `/`, for use as the app's fallback.
-pub fn router(dir: &Path) -> Router {
+/// A router that serves `dir` at `/`, for use as the app's fallback; `pool`
+/// gives the content of the pages sent with it (`http::prerender`).
+pub fn router(dir: &Path, pool: AnyPool) -> Router {
     let [index, full_index] = shells(dir);
     let files = Arc::new(StaticFiles {
         dir: dir.to_path_buf(),
         index,
         full_index,
+        pool,
     });
     let serve_dir = ServeDir::new(dir).fallback(spa_fallback.with_state(Arc::clone(&files)));
     Router::new()
@@ -75,10 +81,23 @@ async fn spa_fallback(State(files): State<Arc<StaticFiles>>, request: Request) -
     } else {
         &files.index
     };
+    if !full {
+        if let Some(page) = Page::at(path) {
+            if let Some(html) = with_content(&files, &page).await {
+                return Html(html).into_response();
+            }
+        }
+    }
     match ServeFile::new(shell).oneshot(request).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
     }
+}
+
+/// The reader's shell with `page`'s content, if it can be made.
+async fn with_content(files: &StaticFiles, page: &Page) -> Option<String> {
+    let shell = tokio::fs::read_to_string(&files.index).await.ok()?;
+    prerender::shell_with(&files.pool, &shell, page).await
 }
 
 /// Answers 503 while the PWA is not built, and sets the cache headers.

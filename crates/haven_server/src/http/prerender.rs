@@ -1,0 +1,247 @@
+//! Content before code: the reader's pages a parent opens from a link (a
+//! policy, signing it, an invitation, a receipt check) are sent with their
+//! content already in the HTML, so a phone on a weak signal shows something to
+//! read while the WebAssembly loads.
+//!
+//! The content goes in `<div id="prerendered">` at the top of the reader's
+//! shell, marked up as the app marks up the same page (same elements, classes
+//! and ids, no `data-testid`), with the header a device with no sign-in sees.
+//! The app renders hidden behind it and takes over when its page is ready
+//! (`src/prerender.rs`): one swap, nothing moves, anything typed is carried
+//! across. The policy text comes from `haven_core::render`, the code the
+//! device uses, so both show the same words.
+//!
+//! Nothing personal goes in: an invitation's page lists what there is to
+//! sign in the trust, never who the child is or whether the link is valid
+//! (a scanner following the link learns nothing, and no link is looked up).
+
+use crate::store::policies;
+use haven_core::policy::PolicyKind;
+use haven_core::render::{escape_html, render_policy};
+use sqlx::AnyPool;
+use std::fmt::Write;
+use uuid::Uuid;
+
+/// A page the server can send with its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    /// `/policies/{version id}`
+    Policy(Uuid),
+    /// `/sign/{version id}`
+    Sign(Uuid),
+    /// `/join/{link}`; the link itself is never used.
+    Join,
+    /// `/verify/{receipt code}`
+    Verify(String),
+}
+
+impl Page {
+    /// The page at URL path `path`, if it is one of these.
+    pub fn at(path: &str) -> Option<Page> {
+        let mut parts = path.trim_start_matches('/').splitn(2, '/');
+        let (section, rest) = (parts.next()?, parts.next()?);
+        if rest.is_empty() || rest.contains('/') {
+            return None;
+        }
+        match section {
+            "policies" => Uuid::parse_str(rest).ok().map(Page::Policy),
+            "sign" => Uuid::parse_str(rest).ok().map(Page::Sign),
+            "join" => Some(Page::Join),
+            // Receipt codes are short letters and digits; anything else is
+            // left for the app to refuse.
+            "verify" if rest.len() <= 32 && rest.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                Some(Page::Verify(rest.to_owned()))
+            }
+            _ => None,
+        }
+    }
+
+    /// What the app's page waits for before it takes over (`data-page`).
+    fn name(&self) -> &'static str {
+        match self {
+            Page::Policy(_) => "policy",
+            Page::Sign(_) => "sign",
+            Page::Join => "join",
+            Page::Verify(_) => "verify",
+        }
+    }
+}
+
+/// The reader's shell with `page`'s content in it, or `None` to send the
+/// shell as it is (a version that does not exist, a database that does not
+/// answer: the app says what is wrong).
+pub async fn shell_with(pool: &AnyPool, shell: &str, page: &Page) -> Option<String> {
+    let main = match page {
+        Page::Policy(id) => policy(&policies::find_version(pool, *id).await.ok()??),
+        Page::Sign(id) => sign(&policies::find_version(pool, *id).await.ok()??),
+        Page::Join => join(&policies::latest_versions(pool).await.ok()?),
+        Page::Verify(code) => verify(code),
+    };
+    let block = format!(
+        "<div id=\"prerendered\" data-page=\"{}\">{HEADER}<main id=\"main\" tabindex=\"-1\">{main}</main></div>",
+        page.name()
+    );
+    let at = shell.find("<body>")? + "<body>".len();
+    let mut html = String::with_capacity(shell.len() + block.len());
+    html.push_str(&shell[..at]);
+    html.push_str(&block);
+    html.push_str(&shell[at..]);
+    Some(html)
+}
+
+/// The header as the app draws it on a device with no sign-in
+/// (`src/components/header.rs`), so the page does not move when it takes
+/// over.
+const HEADER: &str = concat!(
+    "<a class=\"skip-link\" href=\"#main\">Skip to main content</a>",
+    "<header class=\"site-header\">",
+    "<a href=\"/\" class=\"brand\">Haven</a>",
+    "<nav class=\"site-nav\" aria-label=\"Main\"><a href=\"/policies\">Policies</a><a href=\"/admin\">Admin</a></nav>",
+    "<div class=\"sync-status\" role=\"status\" aria-live=\"polite\">",
+    "<span class=\"badge\" data-state=\"checking\">Connecting…</span>",
+    "<a href=\"/sync\"><span>All changes synced</span></a></div>",
+    "<div class=\"session-bar\">",
+    "<a href=\"/unlock\" class=\"button button-secondary button-small\">Unlock</a>",
+    "<a href=\"/signin\" class=\"button button-small\">Sign in</a>",
+    "</div></header>",
+);
+
+/// A policy as `src/pages/reader.rs` shows it.
+fn policy(p: &haven_core::policy::PolicyVersion) -> String {
+    let rendered = render_policy(&p.body_markdown, None);
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<article><h1>{}</h1><p class=\"meta\">{}</p>",
+        escape_html(&p.title),
+        escape_html(&p.meta_line())
+    );
+    if let Some(audiences) = p.audiences_line() {
+        let _ = write!(html, "<p class=\"meta\">{}</p>", escape_html(&audiences));
+    }
+    html.push_str(concat!(
+        "<div class=\"reader-tools no-print\">",
+        "<div class=\"text-size\" role=\"group\" aria-label=\"Text size\">",
+        "<button type=\"button\" class=\"button button-secondary\">A−<span class=\"visually-hidden\"> smaller text</span></button>",
+        "<span class=\"text-size-value\" aria-live=\"polite\">100%</span>",
+        "<button type=\"button\" class=\"button button-secondary\">A+<span class=\"visually-hidden\"> larger text</span></button>",
+        "</div>",
+        "<div class=\"field reader-search\"><label for=\"doc-search\">Search this document</label>",
+        "<input type=\"search\" id=\"doc-search\" autocomplete=\"off\" inputmode=\"search\">",
+        "<p class=\"hint\" role=\"status\" aria-live=\"polite\"></p></div>",
+        "</div>",
+    ));
+    let sign_button = p.kind.is_signable().then(|| {
+        format!(
+            "<p class=\"no-print\"><a href=\"/sign/{}\" class=\"button\">Sign this agreement</a></p>",
+            p.id
+        )
+    });
+    html.push_str(sign_button.as_deref().unwrap_or_default());
+    if rendered.headings.len() > 1 {
+        html.push_str("<nav class=\"contents\" aria-label=\"Contents\"><details><summary>Contents</summary><ol>");
+        for h in &rendered.headings {
+            let _ = write!(
+                html,
+                "<li class=\"contents-level-{}\"><a href=\"#{}\">{}</a></li>",
+                h.level,
+                escape_html(&h.id),
+                escape_html(&h.text)
+            );
+        }
+        html.push_str("</ol></details></nav>");
+    }
+    // Inert HTML from haven_core: raw HTML in the Markdown is shown as text.
+    let _ = write!(html, "<div class=\"policy-body\">{}</div>", rendered.html);
+    html.push_str(sign_button.as_deref().unwrap_or_default());
+    html.push_str("</article>");
+    html
+}
+
+/// The top of `src/pages/sign.rs`'s form: the title and the name field, so a
+/// signer can start typing.
+fn sign(p: &haven_core::policy::PolicyVersion) -> String {
+    format!(
+        concat!(
+            "<h1>Sign: {title}</h1>",
+            "<p>Read the agreement before you sign. <a href=\"/policies/{id}\">Read the agreement</a> (version {version}).</p>",
+            "<form novalidate><div class=\"field\" data-invalid=\"false\">",
+            "<label for=\"signer-name\">Your full name</label>",
+            "<p class=\"hint\" id=\"signer-name-hint\">As it appears on school records.</p>",
+            "<input type=\"text\" id=\"signer-name\" name=\"signer-name\" autocomplete=\"name\" spellcheck=\"false\" ",
+            "aria-describedby=\"signer-name-hint\" aria-invalid=\"false\">",
+            "</div></form>",
+        ),
+        title = escape_html(&p.title),
+        id = p.id,
+        version = p.version,
+    )
+}
+
+/// What a parent is asked to sign in this trust, by title: the same for
+/// every link, valid or not.
+fn join(latest: &[haven_core::policy::PolicySummary]) -> String {
+    let mut html = String::from(
+        "<h1>Online safety agreements</h1><p>Opening your invitation…</p>\
+         <p>The school asks parents and carers to read and sign:</p><ul class=\"policy-list\">",
+    );
+    for kind in [
+        PolicyKind::ParentAua,
+        PolicyKind::PupilAua,
+        PolicyKind::PhotoConsent,
+    ] {
+        if let Some(p) = latest.iter().find(|p| p.kind == kind) {
+            let _ = write!(html, "<li>{}</li>", escape_html(&p.title));
+        }
+    }
+    html.push_str("</ul>");
+    html
+}
+
+/// `src/pages/verify.rs` before its answer arrives.
+fn verify(code: &str) -> String {
+    format!(
+        "<h1>Check receipt {}</h1><p>Checking…</p>",
+        escape_html(code)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_link_pages_are_prerendered() {
+        let id = "0190c5e0-0000-7000-8000-000000000001";
+        let uuid = Uuid::parse_str(id).unwrap();
+        assert_eq!(
+            Page::at(&format!("/policies/{id}")),
+            Some(Page::Policy(uuid))
+        );
+        assert_eq!(Page::at(&format!("/sign/{id}")), Some(Page::Sign(uuid)));
+        assert_eq!(Page::at("/join/hl_abc"), Some(Page::Join));
+        assert_eq!(
+            Page::at("/verify/K7M2QX"),
+            Some(Page::Verify("K7M2QX".into()))
+        );
+        for path in [
+            "/",
+            "/policies",
+            "/policies/",
+            "/policies/not-a-uuid",
+            "/sign/x",
+            "/join/",
+            "/verify/<script>",
+            "/verify/a/b",
+            "/admin",
+            "/sync",
+        ] {
+            assert_eq!(Page::at(path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn a_receipt_code_is_escaped() {
+        assert!(!verify("<b>").contains("<b>"));
+    }
+}
