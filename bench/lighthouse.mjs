@@ -1,11 +1,13 @@
 // Lighthouse (npm `lighthouse`, its default mobile preset: a mid-range phone
 // on a slow 4G connection, simulated) against the release haven_server with a
-// scratch database and the demo data, in the system Chromium. Four pages: the
+// scratch database and the demo data, in the system Chromium. Six pages: the
 // home page, the online safety policy in the reader, the visitor agreement's
-// sign page, and /kiosk (the reception welcome screen; the server's demo
-// data enrols no kiosk, so it shows the "enrol this device" prompt). The
-// first three load the reader build, the kiosk the full app (see
-// crates/haven_core/src/shell.rs). Prints
+// sign page, a parent's invitation link (a new one each run, since the app
+// uses it up), a receipt check, and /kiosk (the reception welcome screen; the
+// server's demo data enrols no kiosk, so it shows the "enrol this device"
+// prompt). All but the kiosk load the reader build (see
+// crates/haven_core/src/shell.rs); the policy, sign, invitation and receipt
+// pages arrive with their content in the HTML (http/prerender.rs). Prints
 // the performance, accessibility and best-practices scores and
 // LCP, TBT and CLS per page; judges none of them. Run by `cargo xtask bench`,
 // or by hand after a release build of the PWA into dist/,
@@ -33,6 +35,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   BENCH_DIR,
+  adminToken,
   CHROMIUM,
   ROOT,
   freePort,
@@ -130,6 +133,21 @@ function medianOf(runs) {
   return out;
 }
 
+/** `count` parent invitation links (paths), one parent each, from the demo admin. */
+async function invitationLinks(base, count) {
+  const token = await adminToken(base);
+  let csv = "Pupil name,Class,Academy,Parent/carer name,Email\n";
+  for (let i = 0; i < count; i++) {
+    csv += `Pupil ${i},Year 3,Oakfield Primary Academy,Parent ${i},parent${i}@example.org\n`;
+  }
+  const report = await json(`${base}/api/v1/parent-invitations/import`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ csv }),
+  });
+  return report.invitations.map((i) => i.link_path);
+}
+
 async function main() {
   const dir = scratchDir();
   const reports = REPORTS ?? join(dir, "reports");
@@ -148,20 +166,27 @@ async function main() {
         throw new Error(`the demo data has no ${kind} version ${id}; see crates/haven_server/src/demo.rs`);
       }
     }
+    // A parent's link is used up by the app that opens it: one per run.
+    const links = await invitationLinks(base, RUNS);
     const pages = [
-      // The first three are the reader build; the kiosk is the full app.
+      // All but the kiosk are the reader build; the kiosk is the full app.
       ["home", "/"],
       ["policy (online safety)", `/policies/${ONLINE_SAFETY_VERSION_ID}`],
       ["sign (visitor agreement)", `/sign/${VISITOR_AUA_VERSION_ID}`],
+      ["invitation (a parent's link)", (run) => links[run]],
+      // No record has this code: the page and its answer are what is measured.
+      ["verify (a receipt code)", "/verify/K7M2QX"],
       ["kiosk (not enrolled, full app)", "/kiosk"],
     ];
     const rows = [];
-    for (const [name, path] of pages) {
+    for (const [name, at] of pages) {
       const runs = [];
+      const path = typeof at === "function" ? "/join/…" : at;
       for (let i = 0; i < RUNS; i++) {
         const slug = name.split(" ")[0];
+        const url = `${base}${typeof at === "function" ? at(i) : at}`;
         console.error(`lighthouse bench: ${path} (run ${i + 1} of ${RUNS})`);
-        runs.push(figures(await lighthouse(`${base}${path}`, join(reports, `${slug}-${i + 1}`))));
+        runs.push(figures(await lighthouse(url, join(reports, `${slug}-${i + 1}`))));
       }
       rows.push({ name, path, ...medianOf(runs) });
     }
@@ -188,8 +213,8 @@ async function main() {
       for (const w of r.warnings) console.log(`  ${r.path}: warning: ${w}`);
     }
     console.log(
-      "  The app is offline-first: with a fresh profile the policy and sign pages show their text only after " +
-        "the first sync has stored the policies in IndexedDB, so they are measured as a first visit.",
+      "  The app is offline-first: with a fresh profile the app shows a policy only after " +
+        "the first sync has stored it in IndexedDB; until then the policy, sign, invitation and receipt pages show the server's copy.",
     );
     if (REPORTS) console.log(`  Reports: ${REPORTS}`);
 

@@ -110,6 +110,9 @@ fn Frame(children: Children) -> impl IntoView {
     provide_session();
     register_service_worker();
     crate::components::text_size::restore_text_size();
+    if crate::prerender::showing() {
+        set_timeout(crate::prerender::ready, crate::prerender::TAKE_OVER_AFTER);
+    }
     view! {
         <Router>
             <a class="skip-link" href="#main">"Skip to main content"</a>

@@ -12,6 +12,7 @@ pub mod db;
 pub mod lock;
 pub mod pages;
 pub mod photo;
+pub mod prerender;
 pub mod state;
 pub mod sync;
 

@@ -19,6 +19,7 @@ pub use attachments::StoredAttachment;
 pub use incidents::StoredIncident;
 pub use meta::{Credential, CredentialKind, DeviceInfo};
 pub use outbox::{IdentityNotice, NewDeviceId, REFUSED_KEYS_FROM};
+pub use policies::VersionHead;
 pub use visits::{KeptSnapshot, StoredVisit};
 
 use rexie::{Index, ObjectStore, Rexie, TransactionMode};

@@ -6,6 +6,15 @@ use rexie::TransactionMode;
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
 
+/// A stored version without its text (serde-wasm-bindgen reads only these
+/// fields of the stored object).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct VersionHead {
+    pub id: Uuid,
+    pub policy_id: Uuid,
+    pub version: u32,
+}
+
 impl Db {
     /// Stores versions (published versions never change, so `put` only adds).
     pub async fn put_policies(&self, versions: &[PolicyVersion]) -> Result<(), DbError> {
@@ -26,6 +35,33 @@ impl Db {
             .await
             .map_err(read_err)?;
         value.filter(|v| !v.is_undefined()).map(from_js).transpose()
+    }
+
+    /// The newest stored version of `policy_id` if it is newer than
+    /// `version`. Reads each version's id, policy and number only, never its
+    /// text, so opening a policy does not wait on every stored text.
+    pub async fn newer_version(
+        &self,
+        policy_id: Uuid,
+        version: u32,
+    ) -> Result<Option<VersionHead>, DbError> {
+        let tx = self.tx(&[POLICIES], TransactionMode::ReadOnly)?;
+        let values = tx
+            .store(POLICIES)
+            .map_err(read_err)?
+            .get_all(None, None)
+            .await
+            .map_err(read_err)?;
+        let mut newest: Option<VersionHead> = None;
+        for value in values {
+            let head: VersionHead = from_js(value)?;
+            if head.policy_id == policy_id
+                && head.version > newest.as_ref().map_or(version, |n| n.version)
+            {
+                newest = Some(head);
+            }
+        }
+        Ok(newest)
     }
 
     /// Every stored version of every policy, in no particular order.

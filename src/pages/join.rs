@@ -26,6 +26,13 @@ pub fn Join() -> impl IntoView {
         let token = token.clone();
         async move { open_link(&token).await }
     });
+    // The server's copy lists what there is to sign; the app takes over
+    // once it knows whether the link opened (`crate::prerender`).
+    Effect::new(move |_| {
+        if state.get().is_some() {
+            crate::prerender::ready();
+        }
+    });
     view! {
         <h1>"Online safety agreements"</h1>
         <Transition fallback=|| view! { <p>"Opening your invitation…"</p> }>

@@ -1,7 +1,7 @@
 //! Reads one policy version from the device and renders it safely.
 
 use crate::components::text_size::TextSize;
-use crate::db::DbError;
+use crate::db::{DbError, VersionHead};
 use crate::state::{app_db, use_sync_status};
 use haven_core::policy::PolicyVersion;
 use haven_core::render::render_policy;
@@ -49,9 +49,30 @@ pub(crate) fn use_route_policy() -> LocalResource<Result<Option<PolicyVersion>, 
     })
 }
 
+/// Takes over the server's copy of the page (`crate::prerender`) once it is
+/// clear the policy cannot be shown: an error, or a sync pass that ended
+/// without bringing it down. (Shown, the page takes over itself.)
+pub(crate) fn take_over_unless_found(
+    policy: LocalResource<Result<Option<PolicyVersion>, DbError>>,
+) {
+    let status = use_sync_status();
+    Effect::new(move |_| {
+        let settled = match policy.get() {
+            None => false,
+            Some(Ok(Some(_))) => false,
+            Some(Err(_)) => true,
+            Some(Ok(None)) => status.last_sync_at.get().is_some() || status.problem.get().is_some(),
+        };
+        if settled {
+            crate::prerender::ready();
+        }
+    });
+}
+
 #[component]
 pub fn Reader() -> impl IntoView {
     let policy = use_route_policy();
+    take_over_unless_found(policy);
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || policy.get().map(|result| match result {
@@ -67,16 +88,19 @@ pub fn Reader() -> impl IntoView {
 }
 
 /// The newest stored version of the same policy, if it is newer than `p`.
-fn use_newer_version(p: &PolicyVersion) -> LocalResource<Option<PolicyVersion>> {
+fn use_newer_version(p: &PolicyVersion) -> LocalResource<Option<VersionHead>> {
     let status = use_sync_status();
     let (policy_id, version) = (p.policy_id, p.version);
     LocalResource::new(move || {
         status.data_version.track();
         async move {
-            let latest = app_db().await.ok()?.latest_policies().await.ok()?;
-            latest
-                .into_iter()
-                .find(|l| l.policy_id == policy_id && l.version > version)
+            app_db()
+                .await
+                .ok()?
+                .newer_version(policy_id, version)
+                .await
+                .ok()
+                .flatten()
         }
     })
 }
@@ -87,31 +111,31 @@ fn PolicyDocument(policy: PolicyVersion) -> impl IntoView {
     let newer = use_newer_version(&policy);
     let sign_href = format!("/sign/{}", policy.id);
     let signable = policy.kind.is_signable();
-    let meta = format!(
-        "{} · version {} · effective {} · approved by {} · last reviewed {} · next review {}",
-        policy.kind.label(),
-        policy.version,
-        policy.effective_date,
-        policy.approved_by,
-        policy.last_reviewed,
-        policy.next_review_due
-    );
-    let audiences = (!policy.audiences.is_empty()).then(|| {
-        let names: Vec<&str> = policy.audiences.iter().map(|a| a.label()).collect();
-        format!("For: {}.", names.join(", "))
-    });
+    let meta = policy.meta_line();
+    let audiences = policy.audiences_line();
     let title = policy.title.clone();
     let body = StoredValue::new(policy.body_markdown);
     // Safe: core escapes raw HTML and drops unsafe links; the search text is
-    // escaped too.
+    // escaped too. Rendered once on opening (the contents list and the text
+    // come from the same pass); again only for a search.
+    let plain = body.with_value(|md| render_policy(md, None));
+    let headings = plain.headings;
+    let plain = StoredValue::new((plain.html, plain.matches));
     let rendered = Memo::new(move |_| {
         let query = search.get();
-        body.with_value(|md| render_policy(md, Some(&query)))
+        if query.trim().is_empty() {
+            return plain.get_value();
+        }
+        body.with_value(|md| {
+            let r = render_policy(md, Some(&query));
+            (r.html, r.matches)
+        })
     });
-    let headings = body.with_value(|md| render_policy(md, None).headings);
+    // Mounted, this is what the server's copy showed.
+    Effect::new(|_| crate::prerender::ready());
     let matches = move || {
         let q = search.get();
-        (!q.trim().is_empty()).then(|| match rendered.with(|r| r.matches) {
+        (!q.trim().is_empty()).then(|| match rendered.with(|r| r.1) {
             0 => format!("No matches for “{}”.", q.trim()),
             1 => "1 match, highlighted.".to_owned(),
             n => format!("{n} matches, highlighted."),
@@ -122,14 +146,17 @@ fn PolicyDocument(policy: PolicyVersion) -> impl IntoView {
             <h1 data-testid="policy-title">{title}</h1>
             <p class="meta">{meta}</p>
             {audiences.map(|a| view! { <p class="meta" data-testid="audiences">{a}</p> })}
-            {move || newer.get().flatten().map(|n| view! {
-                <div class="panel panel-warn" role="status" data-testid="newer-version">
-                    <p>
-                        {format!("You are reading an older version. Version {} is now in force. ", n.version)}
-                        <A href=format!("/policies/{}", n.id)>"Read the current version"</A>
-                    </p>
-                </div>
-            })}
+            // Apart, so the text shows without waiting for this look-up.
+            <Suspense fallback=|| ()>
+                {move || newer.get().flatten().map(|n| view! {
+                    <div class="panel panel-warn" role="status" data-testid="newer-version">
+                        <p>
+                            {format!("You are reading an older version. Version {} is now in force. ", n.version)}
+                            <A href=format!("/policies/{}", n.id)>"Read the current version"</A>
+                        </p>
+                    </div>
+                })}
+            </Suspense>
             <div class="reader-tools no-print">
                 <TextSize/>
                 <div class="field reader-search">
@@ -168,7 +195,7 @@ fn PolicyDocument(policy: PolicyVersion) -> impl IntoView {
                     </details>
                 </nav>
             })}
-            <div class="policy-body" data-testid="policy-body" inner_html=move || rendered.with(|r| r.html.clone())></div>
+            <div class="policy-body" data-testid="policy-body" inner_html=move || rendered.with(|r| r.0.clone())></div>
             {signable.then(|| view! {
                 <p class="no-print"><A href=sign_href attr:class="button">"Sign this agreement"</A></p>
             })}

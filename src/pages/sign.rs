@@ -42,6 +42,7 @@ impl FormErrors {
 pub fn Sign() -> impl IntoView {
     let status = use_sync_status();
     let policy = use_route_policy();
+    crate::pages::reader::take_over_unless_found(policy);
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || policy.get().map(|result| match result {
@@ -105,6 +106,9 @@ fn SignForm(
 ) -> impl IntoView {
     let child = invited.as_ref().and_then(|i| i.child.clone());
     let relationship = RwSignal::new(String::new());
+    // Mounted, the form is where the server's copy had it: take over, and
+    // keep what was typed there (`crate::prerender`).
+    Effect::new(|_| crate::prerender::ready());
     let photo = policy.kind == haven_core::policy::PolicyKind::PhotoConsent;
     let answers = RwSignal::new(std::collections::BTreeMap::<String, String>::new());
     let invited = StoredValue::new(invited);

@@ -17,6 +17,8 @@ fn date(ms: i64) -> String {
 pub fn Verify() -> impl IntoView {
     let code = use_params_map().with_untracked(|p| p.get("code").unwrap_or_default());
     let shown = code.clone();
+    // The server's copy says "Checking…" too (`crate::prerender`).
+    Effect::new(|_| crate::prerender::ready());
     let result = LocalResource::new(move || {
         let code = code.clone();
         async move {
