@@ -390,7 +390,11 @@ fn crate_of(name: &str) -> &'static str {
         .trim_start_matches("mut ")
         .trim_start_matches("dyn ")
         .trim_start_matches("const ");
-    let krate = path.split("::").next().unwrap_or(path);
+    let first = path.split("::").next().unwrap_or(path);
+    // `<T as tachys::view::Render>::build` is the trait's crate's code for a
+    // generic T; `core[1a2b…]` is core under its disambiguator.
+    let first = first.rsplit(" as ").next().unwrap_or(first);
+    let krate = first.split('[').next().unwrap_or(first);
     match krate {
         "leptos" | "leptos_router" | "tachys" | "reactive_graph" | "either_of" | "leptos_dom"
         | "reactive_stores" | "leptos_macro" | "next_tuple" | "or_poisoned" | "any_spawner"
@@ -427,10 +431,12 @@ mod tests {
             haven::sync::run_pass::{{closure}}::hfa93,96849,1.9,,\n\
             \"<either_of::EitherOf7<A,B,C,D,E,F,G> as leptos_router::matching::choose_view::ChooseView>::choose::h8f\",18957,0.3,,\n\
             <&mut serde_json::de::Deserializer<R> as serde_core::de::Deserializer>::deserialize_seq::h8f,8171,0.1,,\n\
+            \"<T as tachys::view::Render>::build::h1\",400,0.01,,\n\
+            core[c5930c85a12de822]::fmt::write::h2,300,0.01,,\n\
             code[1234],500,0.01,,\n";
         let items = code_items(csv);
         let sizes: Vec<u64> = items.iter().map(|(_, s)| *s).collect();
-        assert_eq!(sizes, [200274, 96849, 18957, 8171, 500]);
+        assert_eq!(sizes, [200274, 96849, 18957, 8171, 500, 400, 300]);
         let groups: Vec<&str> = items.iter().map(|(n, _)| crate_of(n)).collect();
         assert_eq!(
             groups,
@@ -439,7 +445,9 @@ mod tests {
                 "haven (the app)",
                 "leptos (view, router, reactive)",
                 "serde_json",
-                "unnamed or generic instances"
+                "unnamed or generic instances",
+                "leptos (view, router, reactive)",
+                "Rust std (core, alloc)"
             ]
         );
     }
