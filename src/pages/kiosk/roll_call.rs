@@ -106,36 +106,43 @@ fn Freshness(reception: Reception) -> impl IntoView {
 pub fn RollCall() -> impl IntoView {
     let bump = RwSignal::new(0);
     let reception = use_reception(bump, true);
+    // `marks` is what is stored and counted; `wanted`, what has been ticked,
+    // stored or not yet. A tick is counted once it is stored, so a reload
+    // straight after it (a tablet passed from hand to hand) keeps it.
     let marks = RwSignal::new(BTreeSet::<String>::new());
+    let wanted = StoredValue::new(BTreeSet::<String>::new());
     leptos::task::spawn_local(async move {
         if let Ok(db) = app_db().await {
             if let Ok(Some(saved)) = db.get_meta::<BTreeSet<String>>(MARKS_KEY).await {
+                wanted.set_value(saved.clone());
                 marks.set(saved);
             }
         }
     });
+    let save = move || {
+        let next = wanted.get_value();
+        leptos::task::spawn_local(async move {
+            if let Ok(db) = app_db().await {
+                let _ = db.put_meta(MARKS_KEY, &next).await;
+            }
+            // Writes to one store commit in order, so the last one here is
+            // the latest set.
+            marks.set(next);
+        });
+    };
     let toggle = move |id: String, on: bool| {
-        marks.update(|m| {
+        wanted.update_value(|m| {
             if on {
                 m.insert(id);
             } else {
                 m.remove(&id);
             }
         });
-        let saved = marks.get_untracked();
-        leptos::task::spawn_local(async move {
-            if let Ok(db) = app_db().await {
-                let _ = db.put_meta(MARKS_KEY, &saved).await;
-            }
-        });
+        save();
     };
     let clear = move |_| {
-        marks.set(BTreeSet::new());
-        leptos::task::spawn_local(async move {
-            if let Ok(db) = app_db().await {
-                let _ = db.put_meta(MARKS_KEY, &BTreeSet::<String>::new()).await;
-            }
-        });
+        wanted.set_value(BTreeSet::new());
+        save();
     };
     view! {
         <KioskShell>
