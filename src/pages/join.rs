@@ -190,8 +190,7 @@ fn Welcome(invitation: ParentInvitation) -> impl IntoView {
     let invitation = StoredValue::new(invitation);
     view! {
         <p data-testid="join-welcome">{format!("Hello {}.", invitation.with_value(|i| i.parent_name.clone()))}</p>
-        <p>"The school asks you to read and sign these. Each one takes a minute; \
-            you can do them now, even with no signal, and they are sent when there is one."</p>
+        <p>{haven_core::accounts::class_list::INVITATION_ASK}</p>
         <ul data-testid="join-children" class="visually-hidden">
             {invitation.with_value(|i| i.children.iter().map(|c| view! { <li>{format!("{} ({})", c.pupil_name, c.class)}</li> }).collect_view())}
         </ul>

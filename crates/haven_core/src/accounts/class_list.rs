@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::hash_map::{Entry, HashMap};
 use uuid::Uuid;
 
+/// What an invitation's page asks of a parent, under its title: one wording
+/// for the app and the copy the server sends before it.
+pub const INVITATION_ASK: &str = "The school asks you to read and sign these. Each one takes a \
+     minute; you can do them now, even with no signal, and they are sent when there is one.";
+
 /// One pupil on an invitation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -16,6 +16,7 @@
 //! (a scanner following the link learns nothing, and no link is looked up).
 
 use crate::store::policies;
+use haven_core::accounts::class_list::INVITATION_ASK;
 use haven_core::policy::PolicyKind;
 use haven_core::render::{escape_html, render_policy};
 use sqlx::AnyPool;
@@ -81,12 +82,35 @@ pub async fn shell_with(pool: &AnyPool, shell: &str, page: &Page) -> Option<Stri
         "<div id=\"prerendered\" data-page=\"{}\">{HEADER}<main id=\"main\" tabindex=\"-1\">{main}</main></div>",
         page.name()
     );
+    let shell = without_wasm_preload(shell);
     let at = shell.find("<body>")? + "<body>".len();
     let mut html = String::with_capacity(shell.len() + block.len());
     html.push_str(&shell[..at]);
     html.push_str(&block);
     html.push_str(&shell[at..]);
     Some(html)
+}
+
+/// The shell without Trunk's `<link rel="preload">` of the WebAssembly. With
+/// content to show, the stylesheet should have the connection to itself, so
+/// the copy paints first; the WebAssembly is fetched once the small loader
+/// script runs, a round trip later.
+fn without_wasm_preload(shell: &str) -> String {
+    let mut out = String::with_capacity(shell.len());
+    let mut rest = shell;
+    while let Some(start) = rest.find("<link ") {
+        let Some(len) = rest[start..].find('>') else {
+            break;
+        };
+        let tag = &rest[start..=start + len];
+        out.push_str(&rest[..start]);
+        if !(tag.contains("rel=\"preload\"") && tag.contains("application/wasm")) {
+            out.push_str(tag);
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The header as the app draws it on a device with no sign-in
@@ -179,11 +203,13 @@ fn sign(p: &haven_core::policy::PolicyVersion) -> String {
 }
 
 /// What a parent is asked to sign in this trust, by title: the same for
-/// every link, valid or not.
+/// every link, valid or not. Laid out as `src/pages/join.rs` lays out an
+/// opened invitation (its greeting line is "Opening your invitation…" here),
+/// so the page keeps its place when the app takes over.
 fn join(latest: &[haven_core::policy::PolicySummary]) -> String {
-    let mut html = String::from(
-        "<h1>Online safety agreements</h1><p>Opening your invitation…</p>\
-         <p>The school asks parents and carers to read and sign:</p><ul class=\"policy-list\">",
+    let mut html = format!(
+        "<h1>Online safety agreements</h1><p>Opening your invitation…</p><p>{}</p><ul class=\"policy-list\">",
+        escape_html(INVITATION_ASK)
     );
     for kind in [
         PolicyKind::ParentAua,
@@ -238,6 +264,24 @@ mod tests {
         ] {
             assert_eq!(Page::at(path), None, "{path}");
         }
+    }
+
+    #[test]
+    fn the_webassembly_preload_alone_is_taken_out() {
+        let shell = concat!(
+            "<head><link rel=\"stylesheet\" href=\"/main.css\"/>",
+            "<link rel=\"modulepreload\" href=\"/r.js\">",
+            "<link rel=\"preload\" href=\"/r_bg.wasm\" crossorigin=\"anonymous\" as=\"fetch\" type=\"application/wasm\"></head>",
+            "<body></body>"
+        );
+        assert_eq!(
+            without_wasm_preload(shell),
+            concat!(
+                "<head><link rel=\"stylesheet\" href=\"/main.css\"/>",
+                "<link rel=\"modulepreload\" href=\"/r.js\"></head>",
+                "<body></body>"
+            )
+        );
     }
 
     #[test]
