@@ -20,9 +20,15 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn Join() -> impl IntoView {
     let token = use_params_map().with_untracked(|p| p.get("token").unwrap_or_default());
+    let device = crate::state::device_role::use_device_role();
     let state = LocalResource::new(move || {
         let token = token.clone();
-        async move { open_link(&token).await }
+        async move {
+            let opened = open_link(&token).await;
+            // The header now names the parent's academy.
+            device.changed();
+            opened
+        }
     });
     view! {
         <h1>"Online safety agreements"</h1>
