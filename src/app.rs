@@ -1,7 +1,8 @@
 //! The root components of the two builds (see [`haven_core::shell`]): the
-//! full app and the reader. Both provide the same contexts and header.
+//! full app and the reader. Both provide the same contexts, header and
+//! footer.
 
-use crate::components::header::SiteHeader;
+use crate::components::header::{SiteFooter, SiteHeader};
 use crate::pages::incident::{MyIncidents, NewIncident};
 use crate::pages::kiosk::{
     badge::KioskBadge,
@@ -23,6 +24,7 @@ use crate::pages::{
     policies::PolicyList, publish::Publish, reader::Reader, sign::Sign, signin::SignIn,
     status::SyncStatusPage, unlock::Unlock, verify::Verify,
 };
+use crate::state::device_role::provide_device_role;
 use crate::state::provide_sync_status;
 use crate::state::session::provide_session;
 use haven_core::shell::{shell_for, Shell};
@@ -103,11 +105,13 @@ pub fn ReaderApp() -> impl IntoView {
     }
 }
 
-/// What both builds share: contexts, the service worker, the header.
+/// What both builds share: contexts, the service worker, the header and
+/// footer.
 #[component]
 fn Frame(children: Children) -> impl IntoView {
     provide_sync_status();
     provide_session();
+    provide_device_role();
     register_service_worker();
     crate::components::text_size::restore_text_size();
     if crate::prerender::showing() {
@@ -118,6 +122,7 @@ fn Frame(children: Children) -> impl IntoView {
             <a class="skip-link" href="#main">"Skip to main content"</a>
             <SiteHeader/>
             <main id="main" tabindex="-1">{children()}</main>
+            <SiteFooter/>
         </Router>
     }
 }

@@ -1,6 +1,8 @@
-//! Per-device facts: the device id, the next mutation number, the last sync.
+//! Per-device facts: the device id, the next mutation number, the last sync,
+//! the credential sync pushes with, and a parent's redeemed invitation.
 
 use super::{commit, from_js, read_err, to_js, write_err, Db, DbError, META};
+use haven_core::api::accounts::ParentInvitation;
 use haven_core::Millis;
 use rexie::TransactionMode;
 use serde::{Deserialize, Serialize};
@@ -10,6 +12,7 @@ use wasm_bindgen::JsValue;
 pub(super) const DEVICE_KEY: &str = "device";
 const LAST_SYNC_KEY: &str = "last_sync_at";
 const CREDENTIAL_KEY: &str = "credential";
+const PARENT_INVITATION_KEY: &str = "parent_invitation";
 
 /// What kind of credential the device sends its outbox with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +211,21 @@ impl Db {
         }
         commit(tx).await?;
         Ok(())
+    }
+
+    /// The invitation this phone redeemed, with the link's token: the way
+    /// back to it, and the academy its header names.
+    pub async fn parent_invitation(&self) -> Result<Option<(String, ParentInvitation)>, DbError> {
+        self.get_meta(PARENT_INVITATION_KEY).await
+    }
+
+    pub async fn keep_parent_invitation(
+        &self,
+        token: &str,
+        invitation: &ParentInvitation,
+    ) -> Result<(), DbError> {
+        self.put_meta(PARENT_INVITATION_KEY, &(token, invitation))
+            .await
     }
 
     pub async fn last_sync_at(&self) -> Result<Option<Millis>, DbError> {

@@ -28,6 +28,7 @@ pub fn Enrol() -> impl IntoView {
         done.track();
         async move { app_db().await?.credential().await }
     });
+    let device = crate::state::device_role::use_device_role();
     let enrol = Action::new_local(move |_: &()| async move {
         let result = async {
             let db = app_db().await.map_err(|e| e.to_string())?;
@@ -65,6 +66,8 @@ pub fn Enrol() -> impl IntoView {
             Ok(label) => {
                 code.set(String::new());
                 done.set(Some(label));
+                // The header now offers the staff controls.
+                device.changed();
                 crate::state::request_sync();
             }
             Err(e) => fail(e),

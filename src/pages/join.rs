@@ -17,14 +17,18 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-const INVITATION_KEY: &str = "parent_invitation";
-
 #[component]
 pub fn Join() -> impl IntoView {
     let token = use_params_map().with_untracked(|p| p.get("token").unwrap_or_default());
+    let device = crate::state::device_role::use_device_role();
     let state = LocalResource::new(move || {
         let token = token.clone();
-        async move { open_link(&token).await }
+        async move {
+            let opened = open_link(&token).await;
+            // The header now names the parent's academy.
+            device.changed();
+            opened
+        }
     });
     // The server's copy lists what there is to sign; the app takes over
     // once it knows whether the link opened (`crate::prerender`).
@@ -50,10 +54,7 @@ pub fn Join() -> impl IntoView {
 /// with the invitation kept here.
 async fn open_link(token: &str) -> Result<ParentInvitation, String> {
     let db = app_db().await.map_err(|e| e.to_string())?;
-    let kept: Option<(String, ParentInvitation)> = db
-        .get_meta(INVITATION_KEY)
-        .await
-        .map_err(|e| e.to_string())?;
+    let kept = db.parent_invitation().await.map_err(|e| e.to_string())?;
     if let Some((link, invitation)) = kept {
         if link == token {
             return Ok(invitation);
@@ -83,28 +84,28 @@ async fn open_link(token: &str) -> Result<ParentInvitation, String> {
     }))
     .await
     .map_err(|e| e.to_string())?;
-    db.put_meta(
-        INVITATION_KEY,
-        &(token.to_owned(), session.invitation.clone()),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    db.keep_parent_invitation(token, &session.invitation)
+        .await
+        .map_err(|e| e.to_string())?;
     crate::state::request_sync();
     Ok(session.invitation)
 }
 
 /// The invitation this phone redeemed, if any (for the sign page).
 pub async fn kept_invitation() -> Option<ParentInvitation> {
-    let db = app_db().await.ok()?;
-    let kept: Option<(String, ParentInvitation)> = db.get_meta(INVITATION_KEY).await.ok()?;
+    let kept = app_db().await.ok()?.parent_invitation().await.ok()?;
     kept.map(|(_, invitation)| invitation)
 }
 
 /// The path back to the invitation page, from the kept link.
 pub async fn invitation_path() -> Option<String> {
-    let db = app_db().await.ok()?;
-    let kept: Option<(String, ParentInvitation)> = db.get_meta(INVITATION_KEY).await.ok()?;
-    kept.map(|(token, _)| format!("/join/{token}"))
+    let kept = app_db().await.ok()?.parent_invitation().await.ok()?;
+    kept.map(|(token, _)| join_path(&token))
+}
+
+/// The invitation page of the link `token`.
+pub fn join_path(token: &str) -> String {
+    format!("/join/{token}")
 }
 
 /// A query value made safe for a URL.

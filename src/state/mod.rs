@@ -2,6 +2,7 @@
 
 pub mod background_sync;
 mod db;
+pub mod device_role;
 pub mod lifecycle;
 pub mod session;
 mod sync_status;

@@ -17,7 +17,8 @@ test("staff sign in and choose a PIN with the keyboard alone", async (t) => {
   const { server, page } = await setup(t);
   await page.goto(server.base);
   await page.getByRole("heading", { level: 1 }).waitFor();
-  // The header's "Sign in" link, then the form.
+  // The footer's "Staff sign in" link (a device no one has signed in on has
+  // no staff controls in its header), then the form.
   await tabTo(page, "a[href='/signin']");
   await page.keyboard.press("Enter");
   // The sign-in page is the full app's: a new page loads.

@@ -196,7 +196,7 @@ test("the server killed inside a push's transaction loses and duplicates nothing
   // pause_inside_push_for_tests): the kill lands there.
   const PAUSED = /pausing inside the push transaction/;
   const ctx = await setup(t, {
-    env: { HAVEN_TEST_PUSH_PAUSE_MS: "5000", RUST_LOG: "warn,haven_server::push=info" },
+    env: { HAVEN_TEST_PUSH_PAUSE_MS: "5000", RUST_LOG: "warn,haven_server::store::push=info" },
   });
   const browser = await launchBrowser();
   t.after(() => browser.close());

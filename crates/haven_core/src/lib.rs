@@ -10,6 +10,7 @@ pub mod api;
 pub mod calendar;
 pub mod compliance;
 pub mod crockford;
+pub mod device_role;
 pub mod hash;
 pub mod import;
 pub mod incident;

@@ -5,7 +5,7 @@
 //!
 //! The content goes in `<div id="prerendered">` at the top of the reader's
 //! shell, marked up as the app marks up the same page (same elements, classes
-//! and ids, no `data-testid`), with the header a device with no sign-in sees.
+//! and ids, no `data-testid`), with the header and footer of a first visit.
 //! The app renders hidden behind it and takes over when its page is ready
 //! (`src/prerender.rs`): one swap, nothing moves, anything typed is carried
 //! across. The policy text comes from `haven_core::render`, the code the
@@ -79,8 +79,9 @@ pub async fn shell_with(pool: &AnyPool, shell: &str, page: &Page) -> Option<Stri
         Page::Verify(code) => verify(code),
     };
     let block = format!(
-        "<div id=\"prerendered\" data-page=\"{}\">{HEADER}<main id=\"main\" tabindex=\"-1\">{main}</main></div>",
-        page.name()
+        "<div id=\"prerendered\" data-page=\"{}\">{}<main id=\"main\" tabindex=\"-1\">{main}</main>{FOOTER}</div>",
+        page.name(),
+        header(page)
     );
     let shell = without_wasm_preload(shell);
     let at = shell.find("<body>")? + "<body>".len();
@@ -113,22 +114,33 @@ fn without_wasm_preload(shell: &str) -> String {
     out
 }
 
-/// The header as the app draws it on a device with no sign-in
-/// (`src/components/header.rs`), so the page does not move when it takes
-/// over.
-const HEADER: &str = concat!(
-    "<a class=\"skip-link\" href=\"#main\">Skip to main content</a>",
-    "<header class=\"site-header\">",
-    "<a href=\"/\" class=\"brand\">Haven</a>",
-    "<nav class=\"site-nav\" aria-label=\"Main\"><a href=\"/policies\">Policies</a><a href=\"/admin\">Admin</a></nav>",
-    "<div class=\"sync-status\" role=\"status\" aria-live=\"polite\">",
-    "<span class=\"badge\" data-state=\"checking\">Connecting…</span>",
-    "<a href=\"/sync\"><span>All changes synced</span></a></div>",
-    "<div class=\"session-bar\">",
-    "<a href=\"/unlock\" class=\"button button-secondary button-small\">Unlock</a>",
-    "<a href=\"/signin\" class=\"button button-small\">Sign in</a>",
-    "</div></header>",
-);
+/// The header and footer as the app draws them on a device that holds
+/// neither a staff sign-in nor a parent's link (`src/components/header.rs`):
+/// what a first visit sees, so the page does not move when the app takes
+/// over. The Policies link is marked current on a policy's page, as the
+/// router marks it.
+fn header(page: &Page) -> String {
+    let current = if matches!(page, Page::Policy(_)) {
+        " aria-current=\"page\""
+    } else {
+        ""
+    };
+    format!(
+        concat!(
+            "<a class=\"skip-link\" href=\"#main\">Skip to main content</a>",
+            "<header class=\"site-header\">",
+            "<a href=\"/\" class=\"brand\">Haven</a>",
+            "<nav class=\"site-nav\" aria-label=\"Main\"><a href=\"/policies\"{current}>Policies</a></nav>",
+            "<div class=\"sync-status\" role=\"status\" aria-live=\"polite\">",
+            "<span class=\"badge\" data-state=\"checking\">Connecting…</span>",
+            "<a href=\"/sync\"><span>All changes synced</span></a></div>",
+            "</header>",
+        ),
+        current = current
+    )
+}
+
+const FOOTER: &str = "<footer class=\"site-footer\"><a href=\"/signin\" class=\"footer-link\">Staff sign in</a></footer>";
 
 /// A policy as `src/pages/reader.rs` shows it.
 fn policy(p: &haven_core::policy::PolicyVersion) -> String {
