@@ -45,27 +45,21 @@ impl Db {
         policy_id: Uuid,
         version: u32,
     ) -> Result<Option<VersionHead>, DbError> {
-        let tx = self.tx(&[POLICIES], TransactionMode::ReadOnly)?;
-        let values = tx
-            .store(POLICIES)
-            .map_err(read_err)?
-            .get_all(None, None)
-            .await
-            .map_err(read_err)?;
-        let mut newest: Option<VersionHead> = None;
-        for value in values {
-            let head: VersionHead = from_js(value)?;
-            if head.policy_id == policy_id
-                && head.version > newest.as_ref().map_or(version, |n| n.version)
-            {
-                newest = Some(head);
-            }
-        }
-        Ok(newest)
+        let heads: Vec<VersionHead> = self.every_version().await?;
+        Ok(heads
+            .into_iter()
+            .filter(|h| h.policy_id == policy_id && h.version > version)
+            .max_by_key(|h| h.version))
     }
 
     /// Every stored version of every policy, in no particular order.
     pub async fn all_policy_versions(&self) -> Result<Vec<PolicyVersion>, DbError> {
+        self.every_version().await
+    }
+
+    /// Every stored version, read as `T` (the whole version, or only some of
+    /// its fields: serde-wasm-bindgen reads no others).
+    async fn every_version<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, DbError> {
         let tx = self.tx(&[POLICIES], TransactionMode::ReadOnly)?;
         let values = tx
             .store(POLICIES)

@@ -57,7 +57,8 @@ impl Page {
         }
     }
 
-    /// What the app's page waits for before it takes over (`data-page`).
+    /// Which page the copy is of (`data-page`), for whoever reads the HTML;
+    /// the app takes over whichever page it is.
     fn name(&self) -> &'static str {
         match self {
             Page::Policy(_) => "policy",

@@ -187,13 +187,12 @@ async fn an_invitation_page_lists_what_to_sign_but_not_who_and_leaves_the_link_u
     let csv = "pupil name,class,academy,parent/carer name,email\n\
                Amira Khan,Year 3,Oakfield Primary Academy,Sara Khan,sara@example.org\n";
     let report: haven_core::api::accounts::ClassListReport = app
-        .client
-        .post(app.url("/api/v1/parent-invitations/import"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({ "csv": csv }))
-        .send()
+        .post_json(
+            "/api/v1/parent-invitations/import",
+            Some(&admin),
+            serde_json::json!({ "csv": csv }),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -214,12 +213,12 @@ async fn an_invitation_page_lists_what_to_sign_but_not_who_and_leaves_the_link_u
 
     // Opening the page did not use the link up.
     let redeemed = app
-        .client
-        .post(app.url("/api/v1/parent-invitations/redeem"))
-        .json(&serde_json::json!({"token": link.trim_start_matches("/join/")}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            "/api/v1/parent-invitations/redeem",
+            None,
+            serde_json::json!({"token": link.trim_start_matches("/join/")}),
+        )
+        .await;
     assert_eq!(redeemed.status(), 200);
 }
 
