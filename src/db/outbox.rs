@@ -137,7 +137,7 @@ impl Db {
             // A stub is already at the server; only a whole record changes.
             let whole = agreement
                 .filter(|v| !v.is_undefined())
-                .map(from_js::<super::agreements::Kept>)
+                .map(super::agreements::Kept::from_js)
                 .transpose()?;
             if let Some(super::agreements::Kept::Whole(mut agreement)) = whole {
                 agreement.sync = state.clone();

@@ -231,7 +231,7 @@ impl Db {
             if value.is_undefined() {
                 continue;
             }
-            if let Kept::Stub(mut stub) = from_js(value)? {
+            if let Kept::Stub(mut stub) = Kept::from_js(value)? {
                 stub.last_visit_ended_at = Some(stub.last_visit_ended_at.unwrap_or(*at).max(*at));
                 agreements
                     .put(&to_js(&stub)?, None)
@@ -305,7 +305,7 @@ impl Db {
                 .await
                 .map_err(read_err)?
                 .into_iter()
-                .map(from_js)
+                .map(Kept::from_js)
                 .collect::<Result<_, _>>()?;
             for k in stored {
                 let (mut stub, mut changed) = match k {
