@@ -97,6 +97,9 @@ impl SyncReport {
 pub struct Progress {
     pub done: usize,
     pub total: usize,
+    /// Records the server has answered in this pass, taken or refused: no
+    /// longer waiting to be sent.
+    pub settled: usize,
 }
 
 /// Brings down everything the server changed since the device's cursor
@@ -126,20 +129,68 @@ pub struct Pulled {
 /// How soon to look again for a credential when records wait for one.
 const CREDENTIAL_RECHECK_MS: Millis = 30_000;
 
-/// Entries read per batch: enough to find the next batch past a few rejected
-/// entries, without decoding the whole backlog for every push.
-const HEAD: u32 = 5 * DEFAULT_BATCH_SIZE as u32;
+/// The oldest outbox entries, in key order, as read for the next pushes.
+struct Head {
+    entries: Vec<OutboxEntry>,
+    /// The outbox's size (rejected entries included: they are few, and
+    /// counting is much cheaper than reading).
+    backlog: usize,
+    /// Whether `entries` is the whole outbox.
+    complete: bool,
+}
 
-/// The oldest outbox entries and the outbox's size (rejected entries included:
-/// they are few, and counting is much cheaper than reading).
-async fn read_outbox_head(db: &Db) -> Result<(Vec<OutboxEntry>, usize), DbError> {
-    let len = db.outbox_len().await?;
-    let mut head = db.outbox_head(Some(HEAD)).await?;
-    if head.len() == HEAD as usize && head.iter().all(|e| e.state != EntryState::Pending) {
-        // A long run of rejected entries: look past it.
-        head = db.outbox().await?;
+impl Head {
+    /// Whether these entries are enough for a push of `batch` without
+    /// reading again: a full batch, or the last of a whole outbox.
+    fn will_do(&self, batch: usize) -> bool {
+        let pending = self
+            .entries
+            .iter()
+            .filter(|e| e.state == EntryState::Pending)
+            .count();
+        pending >= batch || (self.complete && pending > 0)
     }
-    Ok((head, len))
+
+    /// What is left once `sent` is answered, with `backlog` entries left in
+    /// the outbox.
+    fn without(self, sent: &[haven_core::sync::wire::Mutation], backlog: usize) -> Head {
+        let sent: std::collections::HashSet<u64> = sent.iter().map(|m| m.id).collect();
+        Head {
+            entries: self
+                .entries
+                .into_iter()
+                .filter(|e| !sent.contains(&e.mutation.id))
+                .collect(),
+            backlog,
+            complete: self.complete,
+        }
+    }
+}
+
+/// Reads two batches' worth of the oldest entries (the second is sent while
+/// the first reply is stored), and enough past a few rejected entries,
+/// without decoding the whole backlog for every push.
+async fn read_outbox_head(db: &Db, batch: usize) -> Result<Head, DbError> {
+    let backlog = db.outbox_len().await?;
+    let wanted = 2 * batch + DEFAULT_BATCH_SIZE;
+    let mut entries = db.outbox_head(Some(wanted as u32)).await?;
+    let mut complete = entries.len() < wanted;
+    if !complete
+        && entries
+            .iter()
+            .filter(|e| e.state == EntryState::Pending)
+            .count()
+            < batch
+    {
+        // A long run of rejected entries: look past it.
+        entries = db.outbox().await?;
+        complete = true;
+    }
+    Ok(Head {
+        entries,
+        backlog,
+        complete,
+    })
 }
 
 fn failure_kind(e: &ApiClientError) -> FailureKind {
@@ -293,17 +344,39 @@ pub async fn run_pass(
         Err(e) => report.error = Some(e),
     }
     let mut total = None;
+    // The next batch goes out while the last reply is being stored: entries
+    // read ahead (in key order, none of them sent), the outbox's size, and
+    // whether they are all of it.
+    let mut ahead: Option<Head> = None;
+    let mut storing: Option<futures::future::LocalBoxFuture<'static, Result<(), DbError>>> = None;
+    // What pushes are sent with, read once per pass (reading it again would
+    // wait behind the store in progress).
+    let mut sender: Option<(String, Option<String>)> = None;
     loop {
-        let (outbox, backlog) = match read_outbox_head(db).await {
-            Ok(o) => o,
-            Err(e) => {
-                report.error = Some(e.into());
-                break;
+        let batch = machine.borrow().next_batch_size();
+        let head = match ahead.take().filter(|h| h.will_do(batch)) {
+            Some(head) => head,
+            None => {
+                // What is read must not include what was just answered.
+                if let Some(store) = storing.take() {
+                    if let Err(e) = store.await {
+                        report.error = Some(e.into());
+                        break;
+                    }
+                }
+                match read_outbox_head(db, batch).await {
+                    Ok(head) => head,
+                    Err(e) => {
+                        report.error = Some(e.into());
+                        break;
+                    }
+                }
             }
         };
+        let backlog = head.backlog;
         let command = machine
             .borrow_mut()
-            .poll(now_ms(), &outbox, js_sys::Math::random());
+            .poll(now_ms(), &head.entries, js_sys::Math::random());
         let (ticket, mut request) = match command {
             Command::WaitUntil(at) => {
                 report.next_at = at;
@@ -311,44 +384,74 @@ pub async fn run_pass(
             }
             Command::Push { ticket, request } => (ticket, request),
         };
-        let token = match push_token(db).await {
-            Ok(token) => token,
-            Err(e) => {
-                // Nothing is sent, so nothing is in flight: tell the machine
-                // the batch was refused, which keeps the records and retries
-                // slowly (a new sign-in triggers a pass straight away).
-                fail(machine, ticket, FailureKind::Refused);
-                report.error = Some(e);
-                report.next_at = now_ms() + CREDENTIAL_RECHECK_MS;
-                break;
+        let (token, device_secret) = match &sender {
+            Some(known) => known.clone(),
+            None => {
+                let token = match push_token(db).await {
+                    Ok(token) => token,
+                    Err(e) => {
+                        // Nothing is sent, so nothing is in flight: tell the
+                        // machine the batch was refused, which keeps the
+                        // records and retries slowly (a new sign-in triggers
+                        // a pass straight away).
+                        fail(machine, ticket, FailureKind::Refused);
+                        report.error = Some(e);
+                        report.next_at = now_ms() + CREDENTIAL_RECHECK_MS;
+                        break;
+                    }
+                };
+                // The secret that binds this browser's device id to it on the server.
+                let secret = match db.device().await {
+                    Ok(device) => device.secret(),
+                    Err(e) => {
+                        fail(machine, ticket, FailureKind::Temporary);
+                        report.error = Some(e.into());
+                        break;
+                    }
+                };
+                sender.insert((token, secret)).clone()
             }
         };
         request.backlog = backlog as u64;
-        // The secret that binds this browser's device id to it on the server.
-        request.device_secret = match db.device().await {
-            Ok(device) => device.secret(),
-            Err(e) => {
-                fail(machine, ticket, FailureKind::Temporary);
-                report.error = Some(e.into());
-                break;
-            }
-        };
+        request.device_secret = device_secret;
         let total = *total.get_or_insert(backlog);
         on_progress(Some(Progress {
             done: total.saturating_sub(backlog),
             total,
+            settled: report.pushed + report.rejected,
         }));
-        match push_with_timeout(&request, &token).await {
+        let pushed = match storing.take() {
+            None => push_with_timeout(&request, &token).await,
+            Some(store) => {
+                let (pushed, stored) = futures::join!(push_with_timeout(&request, &token), store);
+                if let Err(e) = stored {
+                    // The last reply was not stored: its entries are still
+                    // here and go again next pass (the server knows them).
+                    report.error = Some(e.into());
+                    break;
+                }
+                pushed
+            }
+        };
+        match pushed {
             Ok(reply) => {
                 report.error = None;
                 let settlement = machine.borrow_mut().on_reply(now_ms(), ticket, &reply);
                 if let Some(settlement) = settlement {
-                    if let Err(e) = db.settle(&settlement, &request.mutations).await {
-                        report.error = Some(e.into());
-                        break;
-                    }
                     report.pushed += settlement.acknowledged.len();
                     report.rejected += settlement.rejected.len();
+                    // The badge counts down as each batch is answered, not
+                    // only once the pass is over.
+                    let left = backlog.saturating_sub(settlement.acknowledged.len());
+                    on_progress(Some(Progress {
+                        done: total.saturating_sub(left),
+                        total,
+                        settled: report.pushed + report.rejected,
+                    }));
+                    ahead = Some(head.without(&request.mutations, left));
+                    let db = db.clone();
+                    let sent = request.mutations;
+                    storing = Some(Box::pin(async move { db.settle(&settlement, &sent).await }));
                 }
             }
             Err((kind, Some(e))) if needs_new_id(&e) => {
@@ -400,6 +503,11 @@ pub async fn run_pass(
                 }));
                 fail(machine, ticket, kind);
             }
+        }
+    }
+    if let Some(store) = storing.take() {
+        if let Err(e) = store.await {
+            report.error = Some(e.into());
         }
     }
     on_progress(None);

@@ -250,7 +250,15 @@ async fn pass(status: SyncStatus, machine: Rc<RefCell<DeviceSync>>) -> Option<Sy
                 return None;
             }
         };
-        let on_progress = move |p: Option<Progress>| status.progress.set(p);
+        // What waited when the pass began, less what the server has answered
+        // since: exact again once the pass is over (`refresh_counts`).
+        let waiting = status.pending.get_untracked();
+        let on_progress = move |p: Option<Progress>| {
+            if let Some(p) = p {
+                status.pending.set(waiting.saturating_sub(p.settled));
+            }
+            status.progress.set(p);
+        };
         let report = run_pass(&db, &machine, &on_progress).await;
         if report.error.is_none() {
             let _ = db.set_last_sync_at(now_ms()).await;

@@ -118,7 +118,7 @@ function watchPushes(page) {
   return pushes;
 }
 
-test("a 1,000-record sync survives the network going off and on repeatedly", async (t) => {
+test("a 3,000-record sync survives the network going off and on repeatedly", async (t) => {
   const ctx = await setup(t);
   const browser = await launchBrowser();
   t.after(() => browser.close());
@@ -148,7 +148,8 @@ test("a 1,000-record sync survives the network going off and on repeatedly", asy
     budget -= 1;
     await route.continue().catch(() => {});
   });
-  const deviceId = await seedSignatures(page, ctx.policy, 1000);
+  // Enough that six batches growing to 500 leave some to send.
+  const deviceId = await seedSignatures(page, ctx.policy, 3000);
 
   await page.reload();
   await page.getByTestId("pending").waitFor();
@@ -186,7 +187,7 @@ test("a 1,000-record sync survives the network going off and on repeatedly", asy
     );
   }
   t.diagnostic(`${pushes.length} pushes, ${failures.length} failed and were retried`);
-  await assertSameOnBoth(ctx, page, deviceId, 1000);
+  await assertSameOnBoth(ctx, page, deviceId, 3000);
   await eventually(async () => (await page.getByTestId("pending").getAttribute("data-count")) === "0", 10_000, "the badge");
 });
 
@@ -273,6 +274,48 @@ test("closing the browser during a sync and reopening it finishes the sync exact
   await page.goto(`${ctx.server.base}/sync`);
   await eventually(async () => (await pendingInDb(page)) === 0, 60_000, "the outbox to drain");
   await assertExactly(ctx, deviceId, 1000);
+});
+
+test("a 2,000-record backlog goes in batches that grow while replies are quick, the badge counting down, each record once", async (t) => {
+  const ctx = await setup(t);
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await openApp(page, ctx.server.base);
+  const pushes = watchPushes(page);
+  const deviceId = await seedSignatures(page, ctx.policy, 2000);
+  // What the badge says, each time it changes.
+  await page.addInitScript(() => {
+    window.__counts = [];
+    new MutationObserver(() => {
+      const n = document.querySelector("[data-testid=pending]")?.dataset.count;
+      if (n !== undefined && window.__counts.at(-1) !== n) window.__counts.push(n);
+    }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-count"] });
+  });
+  await page.reload();
+  await eventually(async () => (await pendingInDb(page)) === 0, 60_000, "the outbox to drain");
+  await eventually(() => pushes.every((p) => p.outcome !== "in flight"), 10_000, "every push to end");
+  await assertSameOnBoth(ctx, page, deviceId, 2000);
+
+  // haven_core::sync::machine: 100 first, then larger once replies come
+  // back quickly (loopback does), never over the server's 500. (The exact
+  // doubling is the machine's unit tests'.)
+  const sizes = pushes.map((p) => p.ids.length);
+  assert.equal(sizes[0], 100, `batch sizes ${sizes}`);
+  assert.ok(Math.max(...sizes) > 100 && Math.max(...sizes) <= 500, `batch sizes ${sizes}`);
+  assert.equal(sizes.reduce((a, b) => a + b, 0), 2000, "no record sent twice");
+  // Sent in order, with no gap: each batch starts where the last ended.
+  const ids = pushes.flatMap((p) => p.ids);
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+  assert.equal(new Set(ids).size, ids.length);
+  // The badge went down as batches were answered, not in one step at the end.
+  const counts = (await page.evaluate(() => window.__counts)).map(Number);
+  assert.equal(counts.at(-1), 0);
+  assert.ok(
+    counts.filter((n) => n > 0 && n < 2000).length >= 3,
+    `the badge counted down through the batches: ${counts}`,
+  );
 });
 
 test("two tabs syncing at once send every record exactly once", async (t) => {

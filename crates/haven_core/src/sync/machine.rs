@@ -33,8 +33,17 @@ use super::wire::{PushRequest, PushResponse, MAX_BATCH};
 use crate::Millis;
 use uuid::Uuid;
 
-/// Mutations per push unless [`DeviceSync::with_batch_size`] says otherwise.
+/// Mutations in the first push of a backlog, unless
+/// [`DeviceSync::with_batch_size`] fixes another size. Pushes answered
+/// within [`QUICK_REPLY_MS`] double it, up to the server's [`MAX_BATCH`]: a
+/// fast network drains a large backlog in a few large pushes, and a slow one
+/// never sends more at once than it has shown it can carry.
 pub const DEFAULT_BATCH_SIZE: usize = 100;
+/// A full push answered within this long lets the next one be twice as large.
+pub const QUICK_REPLY_MS: u64 = 2_000;
+/// A push answered after this long (a quarter of [`REQUEST_TIMEOUT_MS`])
+/// makes the next one half as large, well before a batch could time out.
+pub const SLOW_REPLY_MS: u64 = REQUEST_TIMEOUT_MS / 4;
 /// A push with no reply after this long is given up and counts as a failure.
 /// Its request may still reach the server; sending the same mutations again is
 /// harmless.
@@ -82,8 +91,7 @@ pub enum FailureKind {
     TimedOut,
     /// The server refused the request as too large (413): the records
     /// themselves are within their limits, so fewer at a time will go. The
-    /// next pushes send half as many, down to one, until the backlog is
-    /// sent.
+    /// next push sends half as many, down to one.
     TooLarge,
 }
 
@@ -98,6 +106,7 @@ enum State {
     InFlight {
         ticket: Ticket,
         sent: Vec<u64>,
+        sent_at: Millis,
         deadline: Millis,
     },
 }
@@ -142,13 +151,27 @@ enum State {
 /// Background Sync event, a page restored from the back/forward cache)
 /// syncs now only when no backoff is running, so no trigger can turn a
 /// server that does not answer into a stream of requests.
+///
+/// Batch size: a backlog's first push carries [`DEFAULT_BATCH_SIZE`]; each
+/// full push answered within [`QUICK_REPLY_MS`] doubles the next, up to
+/// [`MAX_BATCH`] (never back up to a size refused with 413 in this backlog);
+/// a reply slower than [`SLOW_REPLY_MS`], a timeout or a 413 halves it. Each
+/// push is still one batch the server applies whole or not at all.
 #[derive(Debug, Clone)]
 pub struct DeviceSync {
     device_id: Uuid,
-    batch_size: usize,
-    /// At most this many per push after a [`FailureKind::TooLarge`], until
-    /// nothing is pending; `None` sends `batch_size`.
-    shrunk_to: Option<usize>,
+    /// The most mutations one push may carry.
+    max_batch: usize,
+    /// What a backlog's first push carries.
+    first_batch: usize,
+    /// What the next push carries: `first_batch` when a backlog starts,
+    /// doubled after each quick full reply (up to `max_batch`), halved after
+    /// a slow reply, a timeout or a 413 (down to one).
+    batch: usize,
+    /// The smallest push refused as too large in this backlog: growth stays
+    /// below it, so a backlog of large records does not meet 413 every
+    /// other push.
+    too_large: usize,
     state: State,
     failures: u32,
     last_failure: Option<FailureKind>,
@@ -165,8 +188,10 @@ impl DeviceSync {
     pub fn new(device_id: Uuid) -> Self {
         Self {
             device_id,
-            batch_size: DEFAULT_BATCH_SIZE,
-            shrunk_to: None,
+            max_batch: MAX_BATCH,
+            first_batch: DEFAULT_BATCH_SIZE,
+            batch: DEFAULT_BATCH_SIZE,
+            too_large: usize::MAX,
             state: State::Ready,
             failures: 0,
             last_failure: None,
@@ -175,11 +200,21 @@ impl DeviceSync {
         }
     }
 
-    /// Sends at most `batch_size` mutations per push, kept between 1 and the
-    /// server's [`MAX_BATCH`].
+    /// Sends `batch_size` mutations per push (kept between 1 and the
+    /// server's [`MAX_BATCH`]) and never more: quick replies no longer grow
+    /// it, though a slow reply, a timeout or a 413 still halve it.
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size.clamp(1, MAX_BATCH);
+        let size = batch_size.clamp(1, MAX_BATCH);
+        self.max_batch = size;
+        self.first_batch = size;
+        self.batch = size;
         self
+    }
+
+    /// How many mutations the next push may carry: a shell reads at least
+    /// this many pending entries for [`poll`](Self::poll).
+    pub fn next_batch_size(&self) -> usize {
+        self.batch
     }
 
     /// What to do now, given the outbox as stored. `jitter` (random, `[0, 1)`)
@@ -201,9 +236,11 @@ impl DeviceSync {
             }
         }
 
-        let batch = next_batch(outbox, self.shrunk_to.unwrap_or(self.batch_size));
+        let batch = next_batch(outbox, self.batch);
         if batch.is_empty() {
-            self.shrunk_to = None;
+            // The next backlog starts small again: the network may have changed.
+            self.batch = self.first_batch;
+            self.too_large = usize::MAX;
             let until = later(now, IDLE_INTERVAL_MS);
             self.state = State::Waiting { until };
             return Command::WaitUntil(until);
@@ -217,6 +254,7 @@ impl DeviceSync {
         self.state = State::InFlight {
             ticket,
             sent: batch.iter().map(|m| m.id).collect(),
+            sent_at: now,
             deadline: later(now, REQUEST_TIMEOUT_MS),
         };
         Command::Push {
@@ -240,13 +278,25 @@ impl DeviceSync {
         ticket: Ticket,
         reply: &PushResponse,
     ) -> Option<Settlement> {
-        let sent = match &self.state {
+        let (sent, sent_at) = match &self.state {
             State::InFlight {
-                ticket: t, sent, ..
-            } if *t == ticket => sent,
+                ticket: t,
+                sent,
+                sent_at,
+                ..
+            } if *t == ticket => (sent, *sent_at),
             _ => return None,
         };
         let settlement = settle(sent, reply);
+        let took = u64::try_from(now.saturating_sub(sent_at)).unwrap_or(0);
+        if took > SLOW_REPLY_MS {
+            self.batch = (sent.len() / 2).max(1);
+        } else if took <= QUICK_REPLY_MS && sent.len() >= self.batch {
+            self.batch = (self.batch * 2)
+                .min(self.max_batch)
+                .min(self.too_large - 1)
+                .max(self.batch);
+        }
         self.new_id_unanswered = false;
         self.failures = 0;
         self.last_failure = None;
@@ -270,12 +320,15 @@ impl DeviceSync {
             State::InFlight { ticket: t, .. } if t == ticket => {}
             _ => return,
         }
-        if kind == FailureKind::TooLarge {
+        if matches!(kind, FailureKind::TooLarge | FailureKind::TimedOut) {
             let sent = match &self.state {
                 State::InFlight { sent, .. } => sent.len(),
-                _ => self.batch_size,
+                _ => self.batch,
             };
-            self.shrunk_to = Some((sent / 2).max(1));
+            if kind == FailureKind::TooLarge {
+                self.too_large = self.too_large.min(sent);
+            }
+            self.batch = (sent / 2).max(1);
         }
         let delay = retry_delay_ms(self.failures, jitter);
         self.failures = self.failures.saturating_add(1);
@@ -813,20 +866,91 @@ mod tests {
         m.on_failure(T0 + 600_000, ticket, FailureKind::TooLarge, 0.0);
         let (ticket, sent) = expect_push(&mut m, T0 + 1_200_000, &outbox);
         assert_eq!(sent, [1, 2]);
-        // Taken: the next pushes stay small while the backlog lasts.
+        // Taken at once: the next push grows, but stays below the smallest
+        // size refused while this backlog lasts.
         m.on_reply(T0 + 1_200_001, ticket, &applied(&[1, 2]));
         let (ticket, sent) = expect_push(&mut m, T0 + 1_200_002, &outbox[2..]);
-        assert_eq!(sent, [3, 4]);
-        m.on_reply(T0 + 1_200_003, ticket, &applied(&[3, 4]));
+        assert_eq!(sent, [3, 4, 5]);
+        m.on_reply(T0 + 1_200_003, ticket, &applied(&[3, 4, 5]));
+        let (ticket, sent) = expect_push(&mut m, T0 + 1_200_004, &outbox[5..]);
+        assert_eq!(sent, [6, 7, 8]);
+        m.on_reply(T0 + 1_200_005, ticket, &applied(&[6, 7, 8]));
         // Once nothing waits, a new backlog goes at the full size again.
         assert!(matches!(
-            m.poll(T0 + 1_200_004, &[], 0.0),
+            m.poll(T0 + 1_200_006, &[], 0.0),
             Command::WaitUntil(_)
         ));
         m.kick();
         let later = pending(5..=14);
         let (_, sent) = expect_push(&mut m, T0 + 1_300_000, &later);
         assert_eq!(sent.len(), 8);
+    }
+
+    /// Replies to every push of `m` at `took` ms after sending it, as long as
+    /// `outbox` has pending entries; returns the size of each push.
+    fn drain(m: &mut DeviceSync, mut outbox: Vec<OutboxEntry>, took: Millis) -> Vec<usize> {
+        let mut now = T0;
+        let mut sizes = Vec::new();
+        while !outbox.is_empty() {
+            let (ticket, sent) = expect_push(m, now, &outbox);
+            sizes.push(sent.len());
+            now += took;
+            m.on_reply(now, ticket, &applied(&sent)).unwrap();
+            outbox.drain(..sent.len());
+        }
+        sizes
+    }
+
+    #[test]
+    fn quick_replies_double_the_batch_up_to_what_the_server_accepts() {
+        let mut m = DeviceSync::new(DEVICE);
+        let sizes = drain(&mut m, pending(1..=2_000), QUICK_REPLY_MS as Millis);
+        assert_eq!(sizes, [100, 200, 400, 500, 500, 300]);
+        // The next backlog starts at the first size again.
+        assert!(matches!(
+            m.poll(T0 + 60_000, &[], 0.0),
+            Command::WaitUntil(_)
+        ));
+        m.kick();
+        assert_eq!(
+            expect_push(&mut m, T0 + 60_001, &pending(2_001..=3_000))
+                .1
+                .len(),
+            100
+        );
+    }
+
+    #[test]
+    fn replies_neither_quick_nor_slow_keep_the_batch_and_slow_ones_halve_it() {
+        let mut steady = DeviceSync::new(DEVICE);
+        let sizes = drain(&mut steady, pending(1..=300), QUICK_REPLY_MS as Millis + 1);
+        assert_eq!(sizes, [100, 100, 100]);
+        let mut slow = DeviceSync::new(DEVICE);
+        let sizes = drain(&mut slow, pending(1..=200), SLOW_REPLY_MS as Millis + 1);
+        assert_eq!(sizes[..4], [100, 50, 25, 12]);
+        assert_eq!(sizes.iter().sum::<usize>(), 200);
+    }
+
+    #[test]
+    fn a_push_that_times_out_is_sent_again_at_half_the_size() {
+        let mut m = DeviceSync::new(DEVICE);
+        let outbox = pending(1..=300);
+        let (_, sent) = expect_push(&mut m, T0, &outbox);
+        assert_eq!(sent.len(), 100);
+        // Polled after the deadline: a timeout.
+        let deadline = T0 + REQUEST_TIMEOUT_MS as Millis;
+        assert!(matches!(
+            m.poll(deadline, &outbox, 0.0),
+            Command::WaitUntil(_)
+        ));
+        let (_, sent) = expect_push(&mut m, deadline + MAX_DELAY_MS as Millis, &outbox);
+        assert_eq!(sent.len(), 50);
+    }
+
+    #[test]
+    fn a_fixed_batch_size_does_not_grow() {
+        let mut m = DeviceSync::new(DEVICE).with_batch_size(7);
+        assert_eq!(drain(&mut m, pending(1..=21), 1), [7, 7, 7]);
     }
 
     #[test]
