@@ -9,10 +9,9 @@ use crate::api::{self, ApiClientError};
 use crate::clock::now_ms;
 use crate::db::{Db, DbError};
 use futures::future::{select, Either};
-use haven_core::sync::machine::{
-    Command, DeviceSync, FailureKind, Ticket, DEFAULT_BATCH_SIZE, REQUEST_TIMEOUT_MS,
-};
-use haven_core::sync::outbox::{EntryState, OutboxEntry};
+use haven_core::sync::machine::{Command, DeviceSync, FailureKind, Ticket, REQUEST_TIMEOUT_MS};
+use haven_core::sync::outbox::{EntryState, OutboxEntry, Settlement};
+use haven_core::sync::wire::Mutation;
 use haven_core::Millis;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -129,68 +128,99 @@ pub struct Pulled {
 /// How soon to look again for a credential when records wait for one.
 const CREDENTIAL_RECHECK_MS: Millis = 30_000;
 
-/// The oldest outbox entries, in key order, as read for the next pushes.
+/// Replies being stored at once, at most, while the next push goes out. Each
+/// is one IndexedDB transaction, and they run in order.
+const STORES_AT_ONCE: usize = 2;
+
+/// Replies being stored in the background (`Db::settle`), oldest first.
+#[derive(Default)]
+struct Storing(
+    std::collections::VecDeque<futures::channel::oneshot::Receiver<Result<(), DbError>>>,
+);
+
+impl Storing {
+    /// Starts storing a reply: its own task, so it goes on while the next
+    /// push is out.
+    fn start(&mut self, db: &Db, settlement: Settlement, sent: Vec<Mutation>) {
+        let (done, stored) = futures::channel::oneshot::channel();
+        let db = db.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = done.send(db.settle(&settlement, &sent).await);
+        });
+        self.0.push_back(stored);
+    }
+
+    /// Waits until at most `left` replies are still being stored, and says
+    /// if one of those it waited for failed.
+    async fn wait_until(&mut self, left: usize) -> Result<(), DbError> {
+        while self.0.len() > left {
+            let Some(oldest) = self.0.pop_front() else {
+                break;
+            };
+            oldest
+                .await
+                .map_err(|_| DbError::Write("storing the server's reply stopped".into()))??;
+        }
+        Ok(())
+    }
+}
+
+/// The outbox as a pass reads it: the oldest entries not yet sent, in key
+/// order, read a few pushes ahead.
+#[derive(Default)]
 struct Head {
     entries: Vec<OutboxEntry>,
-    /// The outbox's size (rejected entries included: they are few, and
-    /// counting is much cheaper than reading).
+    /// What waits in the outbox, refused entries included, as the pass
+    /// began, less what the server has taken since.
     backlog: usize,
-    /// Whether `entries` is the whole outbox.
+    /// The highest number read: the next read starts above it. Nothing above
+    /// it has been sent in this pass, so replies still being stored cannot
+    /// change what it finds, and reading need not wait for them.
+    read_to: Option<u64>,
+    /// The last read reached the end of the outbox.
     complete: bool,
 }
 
 impl Head {
-    /// Whether these entries are enough for a push of `batch` without
-    /// reading again: a full batch, or the last of a whole outbox.
-    fn will_do(&self, batch: usize) -> bool {
-        let pending = self
-            .entries
-            .iter()
-            .filter(|e| e.state == EntryState::Pending)
-            .count();
-        pending >= batch || (self.complete && pending > 0)
-    }
-
-    /// What is left once `sent` is answered, with `backlog` entries left in
-    /// the outbox.
-    fn without(self, sent: &[haven_core::sync::wire::Mutation], backlog: usize) -> Head {
-        let sent: std::collections::HashSet<u64> = sent.iter().map(|m| m.id).collect();
-        Head {
-            entries: self
-                .entries
-                .into_iter()
-                .filter(|e| !sent.contains(&e.mutation.id))
-                .collect(),
-            backlog,
-            complete: self.complete,
-        }
-    }
-}
-
-/// Reads two batches' worth of the oldest entries (the second is sent while
-/// the first reply is stored), and enough past a few rejected entries,
-/// without decoding the whole backlog for every push.
-async fn read_outbox_head(db: &Db, batch: usize) -> Result<Head, DbError> {
-    let backlog = db.outbox_len().await?;
-    let wanted = 2 * batch + DEFAULT_BATCH_SIZE;
-    let mut entries = db.outbox_head(Some(wanted as u32)).await?;
-    let mut complete = entries.len() < wanted;
-    if !complete
-        && entries
+    fn pending(&self) -> usize {
+        self.entries
             .iter()
             .filter(|e| e.state == EntryState::Pending)
             .count()
-            < batch
-    {
-        // A long run of rejected entries: look past it.
-        entries = db.outbox().await?;
-        complete = true;
     }
-    Ok(Head {
-        entries,
-        backlog,
-        complete,
-    })
+
+    /// Reads on until there is a full batch of `batch` pending entries or the
+    /// end of the outbox, ten batches at a time (so a long backlog is read a
+    /// few times, each entry decoded once). Once nothing known is pending,
+    /// reads again for what was added since.
+    async fn read_for(&mut self, db: &Db, batch: usize) -> Result<(), DbError> {
+        if self.pending() >= batch || (self.complete && self.pending() > 0) {
+            return Ok(());
+        }
+        if self.read_to.is_none() {
+            self.backlog = db.outbox_len().await?;
+        }
+        loop {
+            let wanted = 10 * batch;
+            let more = db.outbox_after(self.read_to, Some(wanted as u32)).await?;
+            self.complete = more.len() < wanted;
+            if let Some(last) = more.last() {
+                self.read_to = Some(last.mutation.id);
+            }
+            self.entries.extend(more);
+            if self.complete || self.pending() >= batch {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Forgets what `sent` carried, now answered; `taken` of them left the
+    /// outbox.
+    fn answered(&mut self, sent: &[Mutation], taken: usize) {
+        let sent: std::collections::HashSet<u64> = sent.iter().map(|m| m.id).collect();
+        self.entries.retain(|e| !sent.contains(&e.mutation.id));
+        self.backlog = self.backlog.saturating_sub(taken);
+    }
 }
 
 fn failure_kind(e: &ApiClientError) -> FailureKind {
@@ -344,35 +374,18 @@ pub async fn run_pass(
         Err(e) => report.error = Some(e),
     }
     let mut total = None;
-    // The next batch goes out while the last reply is being stored: entries
-    // read ahead (in key order, none of them sent), the outbox's size, and
-    // whether they are all of it.
-    let mut ahead: Option<Head> = None;
-    let mut storing: Option<futures::future::LocalBoxFuture<'static, Result<(), DbError>>> = None;
+    // The next batches go out while the last replies are being stored.
+    let mut head = Head::default();
+    let mut storing = Storing::default();
     // What pushes are sent with, read once per pass (reading it again would
-    // wait behind the store in progress).
+    // wait behind the stores in progress).
     let mut sender: Option<(String, Option<String>)> = None;
     loop {
         let batch = machine.borrow().next_batch_size();
-        let head = match ahead.take().filter(|h| h.will_do(batch)) {
-            Some(head) => head,
-            None => {
-                // What is read must not include what was just answered.
-                if let Some(store) = storing.take() {
-                    if let Err(e) = store.await {
-                        report.error = Some(e.into());
-                        break;
-                    }
-                }
-                match read_outbox_head(db, batch).await {
-                    Ok(head) => head,
-                    Err(e) => {
-                        report.error = Some(e.into());
-                        break;
-                    }
-                }
-            }
-        };
+        if let Err(e) = head.read_for(db, batch).await {
+            report.error = Some(e.into());
+            break;
+        }
         let backlog = head.backlog;
         let command = machine
             .borrow_mut()
@@ -420,20 +433,14 @@ pub async fn run_pass(
             total,
             settled: report.pushed + report.rejected,
         }));
-        let pushed = match storing.take() {
-            None => push_with_timeout(&request, &token).await,
-            Some(store) => {
-                let (pushed, stored) = futures::join!(push_with_timeout(&request, &token), store);
-                if let Err(e) = stored {
-                    // The last reply was not stored: its entries are still
-                    // here and go again next pass (the server knows them).
-                    report.error = Some(e.into());
-                    break;
-                }
-                pushed
-            }
-        };
-        match pushed {
+        if let Err(e) = storing.wait_until(STORES_AT_ONCE - 1).await {
+            // A reply was not stored: its entries are still here and go
+            // again next pass (the server knows them). Nothing is in flight.
+            fail(machine, ticket, FailureKind::Temporary);
+            report.error = Some(e.into());
+            break;
+        }
+        match push_with_timeout(&request, &token).await {
             Ok(reply) => {
                 report.error = None;
                 let settlement = machine.borrow_mut().on_reply(now_ms(), ticket, &reply);
@@ -448,10 +455,8 @@ pub async fn run_pass(
                         total,
                         settled: report.pushed + report.rejected,
                     }));
-                    ahead = Some(head.without(&request.mutations, left));
-                    let db = db.clone();
-                    let sent = request.mutations;
-                    storing = Some(Box::pin(async move { db.settle(&settlement, &sent).await }));
+                    head.answered(&request.mutations, settlement.acknowledged.len());
+                    storing.start(db, settlement, request.mutations);
                 }
             }
             Err((kind, Some(e))) if needs_new_id(&e) => {
@@ -463,10 +468,18 @@ pub async fn run_pass(
                     report.error = Some(SyncError::IdentityRefused(e.to_string()));
                     break;
                 }
+                // Renumbering must not meet a reply still being stored.
+                if let Err(stored) = storing.wait_until(0).await {
+                    fail(machine, ticket, FailureKind::Temporary);
+                    report.error = Some(stored.into());
+                    break;
+                }
                 match db.take_new_device_id().await {
                     Ok(taken) => {
                         machine.borrow_mut().take_new_id(taken.device_id);
                         report.new_id = Some(taken);
+                        // Renumbered: read it afresh.
+                        head = Head::default();
                     }
                     Err(e) => {
                         fail(machine, ticket, FailureKind::Temporary);
@@ -505,10 +518,8 @@ pub async fn run_pass(
             }
         }
     }
-    if let Some(store) = storing.take() {
-        if let Err(e) = store.await {
-            report.error = Some(e.into());
-        }
+    if let Err(e) = storing.wait_until(0).await {
+        report.error = Some(e.into());
     }
     on_progress(None);
     // Attachments go after the records, apart: one that fails waits for the

@@ -130,10 +130,36 @@ pub(crate) enum Kept {
     Stub(AgreementStub),
 }
 
+/// Whether a stored agreement is a stub: only a stub has `stubbed_at`.
+pub(crate) fn is_stub(value: &JsValue) -> bool {
+    js_sys::Reflect::has(value, &JsValue::from_str("stubbed_at")).unwrap_or(false)
+}
+
+/// A stored agreement's `returning` digest, read without decoding the rest.
+pub(crate) fn returning_of(value: &JsValue) -> Result<Option<Sha256Hex>, DbError> {
+    match js_sys::Reflect::get(value, &JsValue::from_str("returning"))
+        .ok()
+        .and_then(|v| v.as_string())
+    {
+        Some(hex) => Sha256Hex::try_from(hex)
+            .map(Some)
+            .map_err(|e| DbError::Decode(e.to_string())),
+        None => Ok(None),
+    }
+}
+
+/// A stored agreement's record id (its key), as text.
+pub(crate) fn record_id_of(value: &JsValue) -> Option<String> {
+    let record = js_sys::Reflect::get(value, &JsValue::from_str("record")).ok()?;
+    js_sys::Reflect::get(&record, &JsValue::from_str("id"))
+        .ok()?
+        .as_string()
+}
+
 impl Kept {
     /// Decodes a stored value as the kind it is: only a stub has `stubbed_at`.
     pub fn from_js(value: JsValue) -> Result<Kept, DbError> {
-        if js_sys::Reflect::has(&value, &JsValue::from_str("stubbed_at")).unwrap_or(false) {
+        if is_stub(&value) {
             from_js(value).map(Kept::Stub)
         } else {
             from_js(value).map(Kept::Whole)

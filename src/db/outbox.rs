@@ -22,11 +22,25 @@ impl Db {
     /// The oldest `limit` entries (all if `None`), in mutation order: what the
     /// next push needs, without decoding a large backlog for every batch.
     pub async fn outbox_head(&self, limit: Option<u32>) -> Result<Vec<OutboxEntry>, DbError> {
+        self.outbox_after(None, limit).await
+    }
+
+    /// The oldest `limit` entries numbered above `after` (from the first if
+    /// `None`), in mutation order.
+    pub async fn outbox_after(
+        &self,
+        after: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<OutboxEntry>, DbError> {
+        let range = after
+            .map(|after| rexie::KeyRange::lower_bound(&JsValue::from_f64(after as f64), Some(true)))
+            .transpose()
+            .map_err(|e| DbError::Read(e.to_string()))?;
         let tx = self.tx(&[OUTBOX], TransactionMode::ReadOnly)?;
         let values = tx
             .store(OUTBOX)
             .map_err(read_err)?
-            .get_all(None, limit)
+            .get_all(range, limit)
             .await;
         values.map_err(read_err)?.into_iter().map(from_js).collect()
     }
@@ -45,11 +59,44 @@ impl Db {
 
     /// How many changes are waiting to be sent.
     pub async fn pending_count(&self) -> Result<usize, DbError> {
-        let entries = self.outbox().await?;
-        Ok(entries
-            .iter()
-            .filter(|e| e.state == EntryState::Pending)
-            .count())
+        Ok(self.outbox_counts().await?.pending)
+    }
+
+    /// What the sync badge shows, read without decoding every entry (a
+    /// kiosk that was offline all day may hold thousands): each entry's
+    /// `state` and `queued_at` only.
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts, DbError> {
+        let tx = self.tx(&[OUTBOX], TransactionMode::ReadOnly)?;
+        let values = tx
+            .store(OUTBOX)
+            .map_err(read_err)?
+            .get_all(None, None)
+            .await
+            .map_err(read_err)?;
+        let mut counts = OutboxCounts::default();
+        let (state, queued_at) = (JsValue::from_str("state"), JsValue::from_str("queued_at"));
+        for value in &values {
+            // A pending entry's state is the string "pending"; a refused
+            // one's is an object with its reason.
+            let pending = js_sys::Reflect::get(value, &state)
+                .ok()
+                .and_then(|s| s.as_string())
+                .is_some_and(|s| s == "pending");
+            if pending {
+                counts.pending += 1;
+                let at = js_sys::Reflect::get(value, &queued_at)
+                    .ok()
+                    .and_then(|v| v.as_f64())
+                    .map(|v| v as haven_core::Millis);
+                counts.oldest_pending_at = match (counts.oldest_pending_at, at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            } else {
+                counts.rejected += 1;
+            }
+        }
+        Ok(counts)
     }
 
     /// Applies a push reply: acknowledged entries leave the outbox and their
@@ -121,26 +168,36 @@ impl Db {
         // Issue every read at once, then every write: IndexedDB runs them in
         // order within the transaction, and one round trip per step is far
         // cheaper than one per entry.
-        // A key no agreement has (a visit's) reads back as nothing.
-        let record_keys = updates.iter().map(|(m, _)| match &m.change {
-            Change::CreateAgreement(record) => JsValue::from_str(&record.id.to_string()),
-            _ => JsValue::from_str(""),
-        });
-        let stored = try_join_all(record_keys.map(|k| agreements.get(k)))
-            .await
-            .map_err(read_err)?;
+        let record_ids: Vec<Option<uuid::Uuid>> = updates
+            .iter()
+            .map(|(m, _)| match &m.change {
+                Change::CreateAgreement(record) => Some(record.id),
+                _ => None,
+            })
+            .collect();
+        let stored = stored_agreements(&agreements, &record_ids).await?;
 
-        let mut writes = Vec::with_capacity(updates.len() * 2);
+        let mut taken = Vec::with_capacity(updates.len());
         let mut values = Vec::with_capacity(updates.len() * 2);
         let mut written = HashSet::new();
         for ((mutation, state), agreement) in updates.iter().zip(stored) {
             // A stub is already at the server; only a whole record changes.
-            let whole = agreement
-                .filter(|v| !v.is_undefined())
-                .map(super::agreements::Kept::from_js)
-                .transpose()?;
-            if let Some(super::agreements::Kept::Whole(mut agreement)) = whole {
-                agreement.sync = state.clone();
+            // The record is the one sent (stored with it, in one
+            // transaction), so only what the outbox lacks is read back.
+            let whole = match (&mutation.change, agreement) {
+                (Change::CreateAgreement(record), Some(value))
+                    if !value.is_undefined() && !super::agreements::is_stub(&value) =>
+                {
+                    Some(StoredAgreement {
+                        record: record.clone(),
+                        mutation_id: mutation.id,
+                        sync: state.clone(),
+                        returning: super::agreements::returning_of(&value)?,
+                    })
+                }
+                _ => None,
+            };
+            if let Some(agreement) = whole {
                 written.insert(agreement.record.id);
                 if stub_synced && agreement.sync == SyncState::Synced {
                     let mut stub = AgreementStub::of(&agreement, now);
@@ -150,7 +207,6 @@ impl Db {
                     values.push((true, to_js(&agreement)?));
                 }
             }
-            let key = JsValue::from_f64(mutation.id as f64);
             match state {
                 SyncState::Rejected { code, reason } => {
                     let entry = OutboxEntry {
@@ -163,25 +219,105 @@ impl Db {
                     };
                     values.push((false, to_js(&entry)?));
                 }
-                _ => writes.push(outbox.delete(key)),
+                _ => taken.push(mutation.id),
             }
         }
-        let puts = values.iter().map(|(is_agreement, v)| {
-            if *is_agreement {
-                agreements.put(v, None)
-            } else {
-                outbox.put(v, None)
-            }
+        // A batch's numbers run on without a gap, so its acknowledged
+        // entries go in one ranged delete (a few if some were refused), not
+        // one request each; and the puts are issued together, the last one
+        // awaited (a failed one aborts the whole transaction).
+        taken.sort_unstable();
+        let deletes = runs(&taken).into_iter().map(|(first, last)| {
+            let range = web_sys::IdbKeyRange::bound(
+                &JsValue::from_f64(first as f64),
+                &JsValue::from_f64(last as f64),
+            )
+            .map_err(|e| DbError::Write(format!("{e:?}")))?;
+            Ok::<_, DbError>(outbox.delete(range.into()))
         });
-        let (deleted, put) = futures::join!(try_join_all(writes), try_join_all(puts));
+        let deletes: Vec<_> = deletes.collect::<Result<_, _>>()?;
+        let (stubs, refusals): (Vec<_>, Vec<_>) = values.into_iter().partition(|(a, _)| *a);
+        let (deleted, put_agreements, put_refusals) = futures::join!(
+            try_join_all(deletes),
+            agreements.put_all(stubs.into_iter().map(|(_, v)| (v, None))),
+            outbox.put_all(refusals.into_iter().map(|(_, v)| (v, None))),
+        );
         deleted.map_err(write_err)?;
-        put.map_err(write_err)?;
+        put_agreements.map_err(write_err)?;
+        put_refusals.map_err(write_err)?;
         // Stubs of agreements from an earlier push whose visit has now left.
         if stub_synced {
             Db::note_visits_ended(&agreements, &ended, &written).await?;
         }
         Ok(())
     }
+}
+
+/// The stored agreements with these record ids (`None` for a change that is
+/// not an agreement), in order. A batch of signatures made one after another
+/// has ids close together (UUID v7, time first), so when the range from the
+/// least to the greatest holds little else they come in one read, not one
+/// request each.
+async fn stored_agreements(
+    agreements: &rexie::Store,
+    ids: &[Option<uuid::Uuid>],
+) -> Result<Vec<Option<JsValue>>, DbError> {
+    let keys: Vec<String> = ids.iter().flatten().map(|id| id.to_string()).collect();
+    if let (Some(least), Some(greatest)) = (keys.iter().min(), keys.iter().max()) {
+        let range = rexie::KeyRange::bound(
+            &JsValue::from_str(least),
+            &JsValue::from_str(greatest),
+            None,
+            None,
+        )
+        .map_err(|e| DbError::Read(e.to_string()))?;
+        let within = agreements
+            .count(Some(range.clone()))
+            .await
+            .map_err(read_err)?;
+        if keys.len() > 1 && (within as usize) <= 2 * keys.len() {
+            let values = agreements
+                .get_all(Some(range), None)
+                .await
+                .map_err(read_err)?;
+            let by_id: HashMap<String, JsValue> = values
+                .into_iter()
+                .filter_map(|v| Some((super::agreements::record_id_of(&v)?, v)))
+                .collect();
+            return Ok(ids
+                .iter()
+                .map(|id| id.and_then(|id| by_id.get(&id.to_string()).cloned()))
+                .collect());
+        }
+    }
+    // A key no agreement has (a visit's) reads back as nothing.
+    let keys = ids.iter().map(|id| match id {
+        Some(id) => JsValue::from_str(&id.to_string()),
+        None => JsValue::from_str(""),
+    });
+    try_join_all(keys.map(|k| agreements.get(k)))
+        .await
+        .map_err(read_err)
+}
+
+/// What waits in the outbox, for the sync badge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: usize,
+    pub rejected: usize,
+    pub oldest_pending_at: Option<haven_core::Millis>,
+}
+
+/// `ids` (sorted, no repeats) as runs of consecutive numbers, first and last.
+fn runs(ids: &[u64]) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for &id in ids {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == id => *last = id,
+            _ => runs.push((id, id)),
+        }
+    }
+    runs
 }
 
 /// Refused entries are moved to keys from here when the device takes a new

@@ -10,7 +10,6 @@ use crate::sync::{run_pass, Progress, SyncError, SyncReport};
 use futures::channel::mpsc;
 use futures::StreamExt;
 use haven_core::sync::machine::DeviceSync;
-use haven_core::sync::outbox::EntryState;
 use haven_core::Millis;
 use leptos::prelude::*;
 use std::cell::RefCell;
@@ -207,16 +206,10 @@ fn request_persistent_storage() {
 /// Re-reads counts from the device database into the status.
 pub async fn refresh_counts(status: SyncStatus) {
     let Ok(db) = app_db().await else { return };
-    if let Ok(entries) = db.outbox().await {
-        let pending: Vec<_> = entries
-            .iter()
-            .filter(|e| e.state == EntryState::Pending)
-            .collect();
-        status.pending.set(pending.len());
-        status.rejected.set(entries.len() - pending.len());
-        status
-            .oldest_pending_at
-            .set(pending.iter().map(|e| e.queued_at).min());
+    if let Ok(counts) = db.outbox_counts().await {
+        status.pending.set(counts.pending);
+        status.rejected.set(counts.rejected);
+        status.oldest_pending_at.set(counts.oldest_pending_at);
     }
     if let Ok(at) = db.last_sync_at().await {
         status.last_sync_at.set(at);

@@ -154,6 +154,89 @@ async fn settling_removes_acknowledged_entries_and_keeps_rejected_ones_with_the_
     Db::delete(&name).await.unwrap();
 }
 
+/// Acknowledged entries leave in ranged deletes: an entry refused earlier
+/// that sits between two acknowledged ones, one refused in this reply, and
+/// one not sent must all stay.
+#[wasm_bindgen_test]
+async fn settling_deletes_only_the_acknowledged_entries_around_refused_and_unsent_ones() {
+    let name = unique_name("settle-ranges");
+    let db = Db::open(&name).await.unwrap();
+    let device = db.device().await.unwrap();
+    for _ in 0..6 {
+        db.record_signature(&signature(device.device_id))
+            .await
+            .unwrap();
+    }
+    let all: Vec<_> = db
+        .outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.mutation)
+        .collect();
+    // Number 2 was refused by an earlier push.
+    db.settle(
+        &Settlement {
+            acknowledged: vec![],
+            rejected: vec![(2, "text_mismatch".into(), "earlier".into())],
+            unprocessed: vec![],
+        },
+        &all[1..2],
+    )
+    .await
+    .unwrap();
+    // This push carried 1, 3, 4 and 5 (not the refused 2, not yet 6).
+    let sent: Vec<_> = all
+        .iter()
+        .filter(|m| [1, 3, 4, 5].contains(&m.id))
+        .cloned()
+        .collect();
+    db.settle(
+        &Settlement {
+            acknowledged: vec![1, 3, 5],
+            rejected: vec![(4, "text_mismatch".into(), "now".into())],
+            unprocessed: vec![],
+        },
+        &sent,
+    )
+    .await
+    .unwrap();
+    let left: Vec<_> = db
+        .outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.mutation.id, e.state))
+        .collect();
+    let refused = |reason: &str| EntryState::Rejected {
+        code: "text_mismatch".into(),
+        reason: reason.into(),
+    };
+    assert_eq!(
+        left,
+        vec![
+            (2, refused("earlier")),
+            (4, refused("now")),
+            (6, EntryState::Pending)
+        ]
+    );
+    let synced = db
+        .agreements()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|a| a.sync == SyncState::Synced)
+        .count();
+    assert_eq!(synced, 3);
+    // What the badge shows, read from each entry's state alone.
+    let counts = db.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.rejected), (1, 2));
+    let sixth = db.outbox().await.unwrap().pop().unwrap();
+    assert_eq!(counts.oldest_pending_at, Some(sixth.queued_at));
+    db.close();
+    Db::delete(&name).await.unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn policies_are_kept_and_the_latest_version_of_each_is_listed() {
     let name = unique_name("policies");
