@@ -8,9 +8,11 @@
 //!    docs/benchmarks.md, and what takes the room in each (twiggy, on the
 //!    code before wasm-bindgen and wasm-opt, grouped by crate).
 //! 2. `bench/sync_drain.mjs`: 10,000 signatures queued in the PWA's IndexedDB,
-//!    drained from headless Chromium to the release server on loopback; then
-//!    PouchDB (pouchdb-browser) replicating the same documents from the same
-//!    Chromium to pouchdb-server, and the ratio.
+//!    drained from headless Chromium to the release server on loopback (from
+//!    the page load to an empty outbox), and PouchDB (pouchdb-browser)
+//!    replicating the same documents from the same Chromium to pouchdb-server
+//!    (its whole `replicate.to`): three runs each, alternating which goes
+//!    first, the medians and their ratio.
 //! 3. `crates/haven_server/benches/ingest.rs`: 50 simulated devices pushing
 //!    100-record batches at once (records/s, p50, p99; then p50 and p99 at
 //!    half that load) to the release server on SQLite, on PostgreSQL with one
