@@ -12,21 +12,29 @@ use sqlx::{AnyConnection, AnyPool};
 use uuid::Uuid;
 
 /// Adds the entry for an agreement just inserted; call inside its transaction
-/// (which holds SQLite's write lock, so entries chain in order).
+/// (which holds the write lock, so entries chain in order). `head` is the
+/// chain's last hash as this transaction left it: `None` reads it, and it is
+/// moved on to the new entry, so a push of many agreements reads it once.
 pub async fn append(
     tx: &mut AnyConnection,
+    head: &mut Option<Sha256Hex>,
     agreement_id: Uuid,
     record_sha256: &Sha256Hex,
     received_at: i64,
     identified_by: &str,
 ) -> Result<(), AppError> {
-    let last: Option<String> =
-        sqlx::query_scalar("SELECT entry_hash FROM ledger ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-    let prev = match last {
-        Some(hash) => digest_from_db(hash)?,
-        None => genesis(),
+    let prev = match head.take() {
+        Some(prev) => prev,
+        None => {
+            let last: Option<String> =
+                sqlx::query_scalar("SELECT entry_hash FROM ledger ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match last {
+                Some(hash) => digest_from_db(hash)?,
+                None => genesis(),
+            }
+        }
     };
     let hash = entry_hash(
         &prev,
@@ -47,6 +55,7 @@ pub async fn append(
     .bind(hash.as_str())
     .execute(&mut *tx)
     .await?;
+    *head = Some(hash);
     Ok(())
 }
 
@@ -64,6 +73,7 @@ pub async fn backfill(pool: &AnyPool) -> Result<usize, AppError> {
     .fetch_all(&mut *tx)
     .await?;
     let count = rows.len();
+    let mut head = None;
     for (id, version, text, name, agreed, signed_at, device, received_at) in rows {
         let record = AgreementRecord {
             id: parse_id(&id)?,
@@ -86,7 +96,15 @@ pub async fn backfill(pool: &AnyPool) -> Result<usize, AppError> {
         .bind(&id)
         .execute(&mut *tx)
         .await?;
-        append(&mut tx, record.id, &digest, received_at, "before accounts").await?;
+        append(
+            &mut tx,
+            &mut head,
+            record.id,
+            &digest,
+            received_at,
+            "before accounts",
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(count)

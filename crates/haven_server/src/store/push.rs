@@ -24,6 +24,7 @@ use crate::store::policies::{find_version, kind_to_str};
 use haven_core::agreement::{AgreementError, AgreementRecord};
 use haven_core::hash::Sha256Hex;
 use haven_core::incident::{IncidentRecord, SealedIncident};
+use haven_core::policy::PolicyVersion;
 use haven_core::sync::server_rules::{
     self, advance, check_continues, classify, replay_outcome, BatchError, Classification,
     DeviceMismatch, Processed,
@@ -139,6 +140,7 @@ pub async fn apply_push(
     }
 
     let pusher = caller.identification();
+    let mut cache = PushCache::default();
     let mut results = Vec::with_capacity(request.mutations.len());
     let mut processed_now = Vec::with_capacity(request.mutations.len());
     for mutation in &request.mutations {
@@ -164,7 +166,7 @@ pub async fn apply_push(
                             now,
                             caller,
                         };
-                        apply_mutation(&mut tx, &ctx, mutation, &opened).await?
+                        apply_mutation(&mut tx, &ctx, &mut cache, mutation, &opened).await?
                     }
                 };
                 processed_now.push((mutation.id, digest, outcome.clone()));
@@ -606,6 +608,30 @@ fn rejected(code: &str, reason: impl Into<String>) -> Outcome {
 }
 
 /// The push a mutation belongs to.
+/// What one push reads again and again, read once inside its transaction:
+/// the policy versions its agreements name, and the ledger's last hash as
+/// this transaction left it (nothing else writes while it holds the lock).
+#[derive(Default)]
+struct PushCache {
+    versions: HashMap<Uuid, Option<PolicyVersion>>,
+    ledger_head: Option<Sha256Hex>,
+}
+
+impl PushCache {
+    async fn version(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        id: Uuid,
+    ) -> Result<Option<PolicyVersion>, AppError> {
+        if let Some(known) = self.versions.get(&id) {
+            return Ok(known.clone());
+        }
+        let found = find_version(&mut **tx, id).await?;
+        self.versions.insert(id, found.clone());
+        Ok(found)
+    }
+}
+
 struct Context<'a> {
     /// The device id the push came under.
     device_id: Uuid,
@@ -653,11 +679,12 @@ impl Context<'_> {
 async fn apply_mutation(
     tx: &mut Transaction<'static, Any>,
     ctx: &Context<'_>,
+    cache: &mut PushCache,
     mutation: &Mutation,
     opened: &Opened,
 ) -> Result<Outcome, AppError> {
     match &mutation.change {
-        Change::CreateAgreement(record) => create_agreement(tx, ctx, record).await,
+        Change::CreateAgreement(record) => create_agreement(tx, ctx, cache, record).await,
         Change::CreateVisit(visit) => create_visit(tx, ctx, visit).await,
         Change::EndVisit(end) => end_visit(tx, ctx, end).await,
         Change::Unreadable(unreadable) => Ok(rejected(
@@ -926,6 +953,7 @@ async fn account_refusal(
 async fn create_agreement(
     tx: &mut Transaction<'static, Any>,
     ctx: &Context<'_>,
+    cache: &mut PushCache,
     record: &AgreementRecord,
 ) -> Result<Outcome, AppError> {
     let (caller, now) = (ctx.caller, ctx.now);
@@ -939,7 +967,7 @@ async fn create_agreement(
     {
         return Ok(refusal);
     }
-    let Some(version) = find_version(&mut **tx, record.policy_version_id).await? else {
+    let Some(version) = cache.version(tx, record.policy_version_id).await? else {
         return Ok(rejected(
             "unknown_policy_version",
             format!(
@@ -1005,7 +1033,15 @@ async fn create_agreement(
     .await?
     .rows_affected();
     if inserted == 1 {
-        crate::store::ledger::append(tx, record.id, &digest, now, &identified_by).await?;
+        crate::store::ledger::append(
+            tx,
+            &mut cache.ledger_head,
+            record.id,
+            &digest,
+            now,
+            &identified_by,
+        )
+        .await?;
     }
     Ok(if inserted == 1 {
         Outcome::Applied
