@@ -1555,10 +1555,21 @@ impl Sim<'_> {
         }
     }
 
-    /// A push is the oldest pending entries, in order, under the current id.
+    /// A push is the oldest pending entries, in order, under the current id:
+    /// as many as the machine's batch is now (the device's size, halved after
+    /// a timeout or a slow reply; it never grows past the size it was given).
     fn check_push(&mut self, d: usize, request: &PushRequest) {
         let device = &self.devices[d];
-        let expected: Vec<u64> = next_batch(&device.outbox, device.batch_size)
+        let size = device.machine.next_batch_size();
+        if size > device.batch_size {
+            let detail = format!(
+                "{} pushes up to {size} at once, more than its {}",
+                device.name, device.batch_size
+            );
+            self.violate(Property::PushNotOldestPending, detail);
+        }
+        let device = &self.devices[d];
+        let expected: Vec<u64> = next_batch(&device.outbox, size)
             .iter()
             .map(|m| m.id)
             .collect();
