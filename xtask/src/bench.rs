@@ -55,7 +55,7 @@ pub fn run() -> Result {
     let dist = build::build_pwa()?;
     let bundles = bundle_report(&dist)?;
     tools::ensure_twiggy()?;
-    let code = root().join("target/wasm32-unknown-unknown/release");
+    let code = root().join("target/wasm32-unknown-unknown/wasm-release");
     for (build, wasm) in [("reader", "haven_reader.wasm"), ("full app", "haven.wasm")] {
         contributors(build, &code.join(wasm))?;
     }
