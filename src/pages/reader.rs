@@ -52,19 +52,34 @@ pub(crate) fn use_route_policy() -> LocalResource<Result<Option<PolicyVersion>, 
 /// Takes over the server's copy of the page (`crate::prerender`) once it is
 /// clear the policy cannot be shown: an error, or a sync pass that ended
 /// without bringing it down. (Shown, the page takes over itself.)
+///
+/// "Not on this device" is believed only from a read made now: the pass that
+/// ended may have just stored the policy, and the page's own read of it may
+/// not have come back yet. Taking over on the earlier answer showed "Policy
+/// not on this device" for a frame, and the policy's arrival then moved
+/// everything below it (a layout shift Lighthouse counted).
 pub(crate) fn take_over_unless_found(
     policy: LocalResource<Result<Option<PolicyVersion>, DbError>>,
 ) {
     let status = use_sync_status();
-    Effect::new(move |_| {
-        let settled = match policy.get() {
-            None => false,
-            Some(Ok(Some(_))) => false,
-            Some(Err(_)) => true,
-            Some(Ok(None)) => status.last_sync_at.get().is_some() || status.problem.get().is_some(),
-        };
-        if settled {
-            crate::prerender::ready();
+    let id = route_version_id();
+    Effect::new(move |_| match policy.get() {
+        None | Some(Ok(Some(_))) => {}
+        Some(Err(_)) => crate::prerender::ready(),
+        Some(Ok(None)) => {
+            if status.last_sync_at.get().is_none() && status.problem.get().is_none() {
+                return;
+            }
+            let id = id();
+            leptos::task::spawn_local(async move {
+                let stored = match (app_db().await, id) {
+                    (Ok(db), Some(id)) => db.policy(id).await.ok().flatten(),
+                    _ => None,
+                };
+                if stored.is_none() {
+                    crate::prerender::ready();
+                }
+            });
         }
     });
 }

@@ -19,6 +19,25 @@ async function holdWasm(context) {
 
 const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 
+/**
+ * An init script: every layout shift, with whether any of its moved elements
+ * is in the page's content or footer (the header's connection status may
+ * change width as it learns it is online).
+ */
+function recordLayoutShifts() {
+  window.__shifts = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const nodes = entry.sources.map((s) => s.node).filter(Boolean);
+      window.__shifts.push({
+        value: entry.value,
+        inPage: nodes.some((n) => n.closest?.("main, footer")),
+        moved: nodes.map((n) => n.outerHTML?.slice(0, 60)),
+      });
+    }
+  }).observe({ type: "layout-shift", buffered: true });
+}
+
 /** The top of `locator`'s box on the page, to find any jump. */
 const topOf = (locator) => locator.evaluate((el) => el.getBoundingClientRect().top + window.scrollY);
 
@@ -29,6 +48,7 @@ test("a policy is readable before the WebAssembly arrives, and the app takes ove
   const policy = await getJson(`${server.base}/api/v1/policies/${summary.id}`);
   const context = await browser.newContext(phone);
   const release = await holdWasm(context);
+  await context.addInitScript(recordLayoutShifts);
   const page = await context.newPage();
   await page.goto(`${server.base}/policies/${policy.id}`);
 
@@ -56,6 +76,12 @@ test("a policy is readable before the WebAssembly arrives, and the app takes ove
   assert.equal(await page.getByLabel("Search this document").inputValue(), "online");
   assert.match(await page.getByTestId("search-result").textContent(), /match/);
   assert.ok(await page.locator(".policy-body mark").count() > 0, "the app highlighted the matches");
+  // Nothing in the page moved on the way: the app did not take over showing
+  // something else first (it once showed "not on this device" for a frame,
+  // while its own read of the policy the first sync had just stored was out).
+  await page.waitForTimeout(500);
+  const moved = await page.evaluate(() => window.__shifts.filter((s) => s.inPage));
+  assert.deepEqual(moved, [], "no layout shift in the page's content or footer");
 });
 
 test("an invitation shows what there is to sign, not who, until the app opens it; a name typed on the sign page is kept", async (t) => {
