@@ -119,12 +119,11 @@ impl AgreementStub {
 
 /// One value of the agreements store: the whole record or its stub.
 ///
-/// Read with [`Kept::from_js`], never serde's `untagged`: that tries the
+/// Read with [`Kept::from_js`], not serde's `untagged`: that tries the
 /// whole record first and builds a JavaScript `Error` for every stub it
 /// fails on, which made reading a kiosk's ten thousand stubs take half a
-/// second.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+/// second. Each kind is written as itself, never as a `Kept`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Kept {
     Whole(StoredAgreement),
     Stub(AgreementStub),

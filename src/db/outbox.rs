@@ -178,7 +178,8 @@ impl Db {
         let stored = stored_agreements(&agreements, &record_ids).await?;
 
         let mut taken = Vec::with_capacity(updates.len());
-        let mut values = Vec::with_capacity(updates.len() * 2);
+        let mut kept_agreements = Vec::with_capacity(updates.len());
+        let mut refusals = Vec::new();
         let mut written = HashSet::new();
         for ((mutation, state), agreement) in updates.iter().zip(stored) {
             // A stub is already at the server; only a whole record changes.
@@ -202,9 +203,9 @@ impl Db {
                 if stub_synced && agreement.sync == SyncState::Synced {
                     let mut stub = AgreementStub::of(&agreement, now);
                     stub.last_visit_ended_at = ended.get(&agreement.record.id).copied();
-                    values.push((true, to_js(&stub)?));
+                    kept_agreements.push(to_js(&stub)?);
                 } else {
-                    values.push((true, to_js(&agreement)?));
+                    kept_agreements.push(to_js(&agreement)?);
                 }
             }
             match state {
@@ -217,7 +218,7 @@ impl Db {
                         },
                         queued_at: crate::clock::now_ms(),
                     };
-                    values.push((false, to_js(&entry)?));
+                    refusals.push(to_js(&entry)?);
                 }
                 _ => taken.push(mutation.id),
             }
@@ -236,11 +237,10 @@ impl Db {
             Ok::<_, DbError>(outbox.delete(range.into()))
         });
         let deletes: Vec<_> = deletes.collect::<Result<_, _>>()?;
-        let (stubs, refusals): (Vec<_>, Vec<_>) = values.into_iter().partition(|(a, _)| *a);
         let (deleted, put_agreements, put_refusals) = futures::join!(
             try_join_all(deletes),
-            agreements.put_all(stubs.into_iter().map(|(_, v)| (v, None))),
-            outbox.put_all(refusals.into_iter().map(|(_, v)| (v, None))),
+            agreements.put_all(kept_agreements.into_iter().map(|v| (v, None))),
+            outbox.put_all(refusals.into_iter().map(|v| (v, None))),
         );
         deleted.map_err(write_err)?;
         put_agreements.map_err(write_err)?;

@@ -47,13 +47,7 @@ async fn device_with_history(db: &Db) -> Vec<AgreementRecord> {
         db.record_signature(&record).await.unwrap();
         records.push(record);
     }
-    let sent: Vec<_> = db
-        .outbox()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.mutation)
-        .collect();
+    let sent = crate::support::outbox_mutations(db).await;
     let settlement = Settlement {
         acknowledged: vec![1],
         rejected: vec![(3, "unknown_policy_version".into(), "withdrawn".into())],

@@ -213,13 +213,7 @@ async fn a_refused_incident_can_be_sealed_again_and_queued_from_its_authors_copy
     .await
     .unwrap();
     // The server no longer has that key.
-    let sent: Vec<_> = db
-        .outbox()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.mutation)
-        .collect();
+    let sent = crate::support::outbox_mutations(&db).await;
     db.settle(
         &Settlement {
             acknowledged: vec![],

@@ -122,13 +122,7 @@ async fn settling_removes_acknowledged_entries_and_keeps_rejected_ones_with_the_
         rejected: vec![(2, "text_mismatch".into(), "the text changed".into())],
         unprocessed: vec![],
     };
-    let sent: Vec<_> = db
-        .outbox()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.mutation)
-        .collect();
+    let sent = crate::support::outbox_mutations(&db).await;
     db.settle(&settlement, &sent).await.unwrap();
 
     assert_eq!(db.pending_count().await.unwrap(), 0);
@@ -167,13 +161,7 @@ async fn settling_deletes_only_the_acknowledged_entries_around_refused_and_unsen
             .await
             .unwrap();
     }
-    let all: Vec<_> = db
-        .outbox()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.mutation)
-        .collect();
+    let all = crate::support::outbox_mutations(&db).await;
     // Number 2 was refused by an earlier push.
     db.settle(
         &Settlement {

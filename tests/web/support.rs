@@ -24,3 +24,13 @@ pub fn holds(value: &JsValue, needle: &[u8]) -> bool {
     }
     false
 }
+
+/// Every outbox entry's mutation, in order: what a push would have sent.
+pub async fn outbox_mutations(db: &haven::db::Db) -> Vec<haven_core::sync::wire::Mutation> {
+    db.outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.mutation)
+        .collect()
+}

@@ -117,13 +117,7 @@ async fn enrol(db: &Db, kind: DeviceKind) {
 }
 
 async fn acknowledge_all(db: &Db) -> Result<(), haven::db::DbError> {
-    let sent: Vec<_> = db
-        .outbox()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.mutation)
-        .collect();
+    let sent = crate::support::outbox_mutations(db).await;
     let settlement = Settlement {
         acknowledged: sent.iter().map(|m| m.id).collect(),
         rejected: vec![],
@@ -322,13 +316,7 @@ async fn a_shared_tablet_keeps_a_stub_and_a_refused_agreement_stays_whole() {
     let refused = agreement(device, "Priya Typed");
     db.record_signature(&kept).await.unwrap();
     db.record_signature(&refused).await.unwrap();
-    let sent: Vec<_> = db
-        .outbox()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.mutation)
-        .collect();
+    let sent = crate::support::outbox_mutations(&db).await;
     let settlement = Settlement {
         acknowledged: vec![sent[0].id],
         rejected: vec![(sent[1].id, "text_mismatch".into(), "not the text".into())],
