@@ -76,7 +76,8 @@ pub fn run() -> Result {
             .args(["--test", "--test-concurrency=1", "tests/e2e/"])
             .env("HAVEN_SERVER_BIN", root().join("target/debug/haven_server"))
             .env("HAVEN_DIST", &dist)
-            .env("CHROMIUM", CHROMIUM),
+            .env("CHROMIUM", CHROMIUM)
+            .env("HAVEN_SMTP_PYTHON", tools::ensure_smtp_sink()?),
     )?;
     journeys(&dist)?;
     eprintln!(

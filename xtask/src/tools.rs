@@ -203,9 +203,20 @@ pub fn skip(what: &str) -> Result {
 /// Schemathesis, from PyPI, for the API step of `cargo xtask test`.
 pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
 
-/// `.tools/venv/bin/schemathesis` at [`SCHEMATHESIS_VERSION`]: makes the
-/// virtualenv (with Debian's `python3-venv` if `venv` is missing) and installs
-/// the pinned release into it when it is not there yet.
+/// aiosmtpd, from PyPI: the SMTP server the e2e tests send reminders to.
+pub const AIOSMTPD_VERSION: &str = "1.4.6";
+
+/// The Python of `.tools/venv`, with aiosmtpd at [`AIOSMTPD_VERSION`]
+/// (installed by [`ensure_schemathesis`], which makes the virtualenv).
+pub fn ensure_smtp_sink() -> Result<std::path::PathBuf> {
+    ensure_schemathesis()?;
+    Ok(root().join(".tools/venv/bin/python"))
+}
+
+/// `.tools/venv/bin/schemathesis` at [`SCHEMATHESIS_VERSION`], and aiosmtpd
+/// at [`AIOSMTPD_VERSION`] beside it: makes the virtualenv (with Debian's
+/// `python3-venv` if `venv` is missing) and installs the pinned releases
+/// into it when they are not there yet.
 pub fn ensure_schemathesis() -> Result<std::path::PathBuf> {
     let venv = root().join(".tools/venv");
     let bin = venv.join("bin/schemathesis");
@@ -213,8 +224,13 @@ pub fn ensure_schemathesis() -> Result<std::path::PathBuf> {
         .to_str()
         .and_then(|b| output(b, &["--version"]))
         .unwrap_or_default();
-    if have.trim().ends_with(SCHEMATHESIS_VERSION) {
-        skip("schemathesis")?;
+    let sink = venv
+        .join("bin/python")
+        .to_str()
+        .and_then(|python| output(python, &["-m", "aiosmtpd", "--version"]))
+        .unwrap_or_default();
+    if have.trim().ends_with(SCHEMATHESIS_VERSION) && sink.trim().ends_with(AIOSMTPD_VERSION) {
+        skip("schemathesis and aiosmtpd")?;
         return Ok(bin);
     }
     let venv_works = Command::new("python3")
@@ -236,6 +252,7 @@ pub fn ensure_schemathesis() -> Result<std::path::PathBuf> {
         "--disable-pip-version-check",
         "--quiet",
         &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+        &format!("aiosmtpd=={AIOSMTPD_VERSION}"),
     ]))?;
     Ok(bin)
 }

@@ -22,6 +22,7 @@ pub mod org;
 pub mod policy;
 pub mod policy_diff;
 pub mod pull;
+pub mod reminders;
 pub mod render;
 pub mod rules;
 pub mod shell;

@@ -81,6 +81,14 @@ pub struct Config {
     #[arg(long, env = "HAVEN_ALERT_FROM")]
     pub alert_from: Option<String>,
 
+    /// The address people open Haven at, as `https://host[/path]`: the links
+    /// in reminder emails start with it. With `--smtp-url` and
+    /// `--alert-from`, the compliance page can send reminders to sign; unset,
+    /// it cannot (a link made from a request's own Host header could point
+    /// anywhere).
+    #[arg(long, env = "HAVEN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Serve Prometheus metrics at `/metrics` to a scraper that sends this
     /// token as `Authorization: Bearer TOKEN` (at least 24 characters; make
     /// one with `openssl rand -hex 32`). Unset, the default: no metrics are

@@ -166,6 +166,11 @@ impl Server {
         let alert_mailer = jobs::alert_mail::AlertMailer::from_settings(
             config.smtp_url.as_deref(),
             config.alert_from.as_deref(),
+        )?
+        .map(Arc::new);
+        let reminders = jobs::reminders::Reminders::from_settings(
+            alert_mailer.clone(),
+            config.public_url.as_deref(),
         )?;
         let key_base = config.key_base()?;
         if let Some(dir) = &config.key_dir {
@@ -193,6 +198,7 @@ impl Server {
                     crypto::incident_key::incident_key_path_for(&key_base),
                 ))
                 .with_alert_mailer(alert_mailer)
+                .with_reminders(reminders)
                 .with_read_timeouts(config.read_timeouts())
                 .with_metrics(metrics)
                 .with_metrics_token(config.metrics_token.clone()),
@@ -220,6 +226,7 @@ impl Server {
         let purging = tokio::spawn(jobs::every_hour(
             pool.clone(),
             Arc::clone(&self.state.metrics),
+            self.state.reminders.clone(),
         ));
         // The peer address feeds the per-address rate limits and the audit log.
         let timeouts = self.state.read_timeouts;

@@ -68,6 +68,9 @@ pub enum Job {
     AbandonedUploadPurge,
     /// One alert email for an immediate incident (`alert_mail`).
     AlertMail,
+    /// The weekly reminders to sign, when the trust asked for them
+    /// (`jobs::reminders`).
+    WeeklyReminders,
 }
 
 impl Job {
@@ -76,6 +79,7 @@ impl Job {
             Job::VisitRetentionPurge => "visit_retention_purge",
             Job::AbandonedUploadPurge => "abandoned_upload_purge",
             Job::AlertMail => "alert_mail",
+            Job::WeeklyReminders => "weekly_reminders",
         }
     }
 }

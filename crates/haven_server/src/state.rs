@@ -34,6 +34,8 @@ pub struct AppState {
     /// Emails the leads about an immediate incident, where configured
     /// (see [`crate::jobs::alert_mail`]); `None` sends nothing.
     pub alert_mailer: Option<Arc<AlertMailer>>,
+    /// Reminders to sign, where a relay and the public address are set.
+    pub reminders: Option<Arc<crate::jobs::reminders::Reminders>>,
     /// How long a caller may take to send headers and between body pieces.
     pub read_timeouts: crate::http::serve::ReadTimeouts,
     /// What `/metrics` reports (see [`crate::metrics`]).
@@ -54,6 +56,7 @@ impl AppState {
             hashing: Arc::new(HashGate::default()),
             incident_key: Arc::new(IncidentKeyStore::in_memory()),
             alert_mailer: None,
+            reminders: None,
             read_timeouts: Default::default(),
             metrics: Arc::new(Metrics::new()),
             metrics_token: None,
@@ -92,9 +95,15 @@ impl AppState {
         self
     }
 
+    /// The same state, sending reminders to sign with `reminders` (or not).
+    pub fn with_reminders(mut self, reminders: Option<crate::jobs::reminders::Reminders>) -> Self {
+        self.reminders = reminders.map(Arc::new);
+        self
+    }
+
     /// The same state, emailing alerts through `mailer` (or not, with `None`).
-    pub fn with_alert_mailer(mut self, mailer: Option<AlertMailer>) -> Self {
-        self.alert_mailer = mailer.map(Arc::new);
+    pub fn with_alert_mailer(mut self, mailer: Option<Arc<AlertMailer>>) -> Self {
+        self.alert_mailer = mailer;
         self
     }
 

@@ -157,6 +157,27 @@ impl AlertMailer {
         });
     }
 
+    /// Sends one plain-text email to `to` (reminders to sign use the same
+    /// relay and sender as the alerts).
+    pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), String> {
+        let to: lettre::Address = to
+            .trim()
+            .parse()
+            .map_err(|e| format!("{to:?} is not an email address: {e}"))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to))
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| format!("cannot build the email: {e}"))?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
     /// Sends the alert for `incident` if it is stored and immediate.
     async fn alert(&self, pool: &AnyPool, incident: Uuid) -> Result<Sent, String> {
         let Some(academy_id) = crate::store::incidents::immediate_academy(pool, incident)

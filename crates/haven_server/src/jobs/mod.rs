@@ -10,6 +10,7 @@
 //! stored the incident, and a push is stored once ([`alert_mail`]).
 
 pub mod alert_mail;
+pub mod reminders;
 
 use crate::clock;
 use crate::error::AppError;
@@ -42,16 +43,25 @@ pub async fn purge_abandoned_uploads(pool: &AnyPool, metrics: &Metrics) {
     }
 }
 
-/// One hourly run: each purge this instance is first to claim for the hour.
-/// A failure is logged and counted, and tried again at the next hour:
-/// serving reception desks matters more than one late purge.
-pub async fn hourly(pool: &AnyPool, metrics: &Metrics) {
-    hourly_at(pool, metrics, clock::now_ms()).await;
+/// One hourly run: each purge this instance is first to claim for the hour,
+/// and the weekly reminders to sign if it is first to claim the week. A
+/// failure is logged and counted, and tried again at the next hour: serving
+/// reception desks matters more than one late purge.
+pub async fn hourly(pool: &AnyPool, metrics: &Metrics, reminders: Option<&reminders::Reminders>) {
+    hourly_at(pool, metrics, reminders, clock::now_ms()).await;
 }
 
-/// [`hourly`] as if the server's clock said `now` (for claiming the hour;
-/// the purges themselves go by the clock).
-pub async fn hourly_at(pool: &AnyPool, metrics: &Metrics, now: i64) {
+/// [`hourly`] as if the server's clock said `now` (for claiming the hour or
+/// week; the purges themselves go by the clock).
+pub async fn hourly_at(
+    pool: &AnyPool,
+    metrics: &Metrics,
+    reminders: Option<&reminders::Reminders>,
+    now: i64,
+) {
+    if let Some(sender) = reminders {
+        reminders::weekly(pool, sender, metrics, now).await;
+    }
     for job in [Job::VisitRetentionPurge, Job::AbandonedUploadPurge] {
         match claim(pool, job, now).await {
             Ok(true) => match job {
@@ -89,9 +99,13 @@ pub async fn claim(pool: &AnyPool, job: Job, now: i64) -> Result<bool, AppError>
 
 /// Runs [`hourly`] every [`visits::PURGE_EVERY`] (the first run was at
 /// start-up), until the task is aborted.
-pub async fn every_hour(pool: AnyPool, metrics: std::sync::Arc<Metrics>) {
+pub async fn every_hour(
+    pool: AnyPool,
+    metrics: std::sync::Arc<Metrics>,
+    reminders: Option<std::sync::Arc<reminders::Reminders>>,
+) {
     loop {
         tokio::time::sleep(visits::PURGE_EVERY).await;
-        hourly(&pool, &metrics).await;
+        hourly(&pool, &metrics, reminders.as_deref()).await;
     }
 }

@@ -69,6 +69,11 @@ pub enum Action {
     ReadIncidentReport,
     /// Incidents naming a person were read (detail: their ids, not the name).
     ReadPersonIncidents,
+    /// A round of reminders to sign at an academy (actor: who pressed the
+    /// button, or "system" for the weekly run; detail: the counts).
+    RemindersSent,
+    /// The trust's reminder rules changed (detail: the rules now).
+    ReminderSettingsChanged,
 }
 
 impl Action {
@@ -117,6 +122,8 @@ impl Action {
             Action::IncidentFollowUpAdded => "incident_follow_up_added",
             Action::ReadIncidentReport => "read_incident_report",
             Action::ReadPersonIncidents => "read_person_incidents",
+            Action::RemindersSent => "reminders_sent",
+            Action::ReminderSettingsChanged => "reminder_settings_changed",
         }
     }
 }

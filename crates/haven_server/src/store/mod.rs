@@ -11,8 +11,9 @@
 //! the one write lock; the rest are the tables: [`accounts`] (people, roles,
 //! sessions), [`org`], [`policies`], [`rules`], [`agreements`] and
 //! [`ledger`], [`visits`], [`incidents`] and [`attachments`], [`devices`]
-//! and [`parents`], [`audit`], the shared guess counts of [`limiter`] and the
-//! hourly claims of [`job_runs`]. [`push`] and [`pull`] are sync's two
+//! and [`parents`], [`audit`], the shared guess counts of [`limiter`], the
+//! hourly claims of [`job_runs`] and who was last reminded to sign
+//! ([`reminders`]). [`push`] and [`pull`] are sync's two
 //! directions over all of them; [`backup`], [`migrate_data`] and [`demo`]
 //! copy whole databases or fill an empty one.
 
@@ -21,6 +22,7 @@ pub mod agreements;
 pub mod attachments;
 pub mod audit;
 pub mod backup;
+pub mod compliance;
 pub mod db;
 pub mod demo;
 pub mod devices;
@@ -34,6 +36,7 @@ pub mod parents;
 pub mod policies;
 pub mod pull;
 pub mod push;
+pub mod reminders;
 pub mod rules;
 pub mod visits;
 

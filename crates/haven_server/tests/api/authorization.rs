@@ -131,6 +131,8 @@ pub const MATRIX: &[Route] = &[
     ),
     r("get", "/api/v1/settings/accounts", Access::AnyCaller),
     r("put", "/api/v1/settings/accounts", Access::TrustAdmin),
+    r("get", "/api/v1/settings/reminders", Access::AnyStaff),
+    r("put", "/api/v1/settings/reminders", Access::TrustAdmin),
     r("get", "/api/v1/devices", Access::Managers),
     r("post", "/api/v1/devices/codes", Access::OakfieldManagers),
     r("post", "/api/v1/devices/enrol", Access::Public),
@@ -156,6 +158,13 @@ pub const MATRIX: &[Route] = &[
     r("get", "/api/v1/verify/{code}", Access::Public),
     r("get", "/api/v1/compliance", Access::OakfieldManagers),
     r("get", "/api/v1/compliance/mine", Access::AnyStaff),
+    r("get", "/api/v1/compliance/chase", Access::OakfieldManagers),
+    // No relay here: an allowed caller is told reminders are not set up (409).
+    r(
+        "post",
+        "/api/v1/compliance/reminders",
+        Access::OakfieldManagers,
+    ),
     r(
         "get",
         "/api/v1/reception/{academy_id}",
@@ -605,6 +614,8 @@ impl World {
             }
             ("put", "/api/v1/staff/{user_id}/active") => json!({"active": true}),
             ("put", "/api/v1/settings/accounts") => self.settings.clone(),
+            ("put", "/api/v1/settings/reminders") => json!({"interval_days": 7, "weekly": false}),
+            ("post", "/api/v1/compliance/reminders") => json!({"academy_id": OAKFIELD_ID}),
             ("put", "/api/v1/academies/{academy_id}/reception") => {
                 serde_json::to_value(haven_core::visit::ReceptionSettings::default()).unwrap()
             }
@@ -647,7 +658,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
         for who in EVERYONE {
             n += 1;
             let mut url = app.url(&world.url(route.path));
-            if route.path == "/api/v1/compliance" {
+            if route.path == "/api/v1/compliance" || route.path == "/api/v1/compliance/chase" {
                 url.push_str(&format!("?academy_id={OAKFIELD_ID}"));
             }
             if route.path == "/api/v1/incidents/person" {
@@ -699,7 +710,8 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
                 Expect::SyncOnly
             };
             // Allowed calls must succeed outright, except those whose body is
-            // made to be refused (wrong password, unknown link or code).
+            // made to be refused (wrong password, unknown link or code) and
+            // reminders, which this server has no relay for.
             let refused_on_purpose = matches!(
                 route.path,
                 "/api/v1/auth/login"
@@ -710,6 +722,7 @@ async fn every_endpoint_answers_every_kind_of_caller_as_the_matrix_says() {
                     | "/api/v1/devices/enrol"
                     | "/api/v1/parent-invitations/redeem"
                     | "/api/v1/verify/{code}"
+                    | "/api/v1/compliance/reminders"
             );
             // Those answer a 4xx of their own (never a 2xx or a 5xx).
             let ok = got == want

@@ -90,6 +90,7 @@ pub fn test_config(dir: &TempDir) -> Config {
         trusted_proxy_hops: 0,
         smtp_url: None,
         alert_from: None,
+        public_url: None,
         metrics_token: None,
         header_timeout_secs: 10,
         body_idle_timeout_secs: 30,

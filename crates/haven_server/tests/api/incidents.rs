@@ -708,8 +708,8 @@ async fn an_immediate_incident_alerts_its_leads_until_acknowledged() {
 /// One email as the fake relay received it: the envelope's recipients and
 /// the message as sent after DATA.
 pub(crate) struct Received {
-    recipients: Vec<String>,
-    data: String,
+    pub(crate) recipients: Vec<String>,
+    pub(crate) data: String,
 }
 
 /// A relay that accepts every email and hands each over on the channel

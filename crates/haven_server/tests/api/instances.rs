@@ -114,7 +114,7 @@ async fn each_hourly_job_runs_on_one_instance_per_hour() {
 
 /// One instance's hourly task firing as if its clock said `at`.
 async fn tick(app: &TestApp, at: i64) {
-    haven_server::jobs::hourly_at(&app.state.pool, &app.state.metrics, at).await;
+    haven_server::jobs::hourly_at(&app.state.pool, &app.state.metrics, None, at).await;
 }
 
 /// A `haven_server` process: the real binary, which a test can kill.

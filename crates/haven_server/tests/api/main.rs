@@ -28,6 +28,7 @@ mod policies;
 mod publishing;
 mod pull;
 mod rate_limits;
+mod reminders;
 mod request_ids;
 mod rules;
 mod second_factor;

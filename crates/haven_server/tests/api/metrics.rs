@@ -200,7 +200,7 @@ async fn metrics_count_pushes_refusals_latency_backlog_and_jobs_and_name_no_one(
     assert_eq!(value(&text, "haven_devices_behind"), 1.0);
 
     // The hourly purge, run as the server's hourly task runs it.
-    haven_server::jobs::hourly(&app.state.pool, &app.state.metrics).await;
+    haven_server::jobs::hourly(&app.state.pool, &app.state.metrics, None).await;
     let after = scrape(&app).await;
     for job in ["visit_retention_purge", "abandoned_upload_purge"] {
         assert_eq!(
@@ -238,7 +238,7 @@ async fn a_failing_purge_is_counted_as_a_failed_run() {
     // A purge that cannot reach its database fails; the next hour tries again.
     let pool = app.db().await;
     pool.close().await;
-    haven_server::jobs::hourly(&pool, &app.state.metrics).await;
+    haven_server::jobs::hourly(&pool, &app.state.metrics, None).await;
     let text = scrape(&app).await;
     for job in ["visit_retention_purge", "abandoned_upload_purge"] {
         assert_eq!(

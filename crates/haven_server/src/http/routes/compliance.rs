@@ -3,24 +3,22 @@
 //! person × each agreement their roles sign (staff, governor, volunteer,
 //! community user), with where they stand on it (`haven_core::compliance`).
 
-use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::http::auth::{ClientAddr, Staff};
 use crate::http::json::Json;
-use crate::http::openapi::{Forbidden, Internal, Unauthorized};
+use crate::http::openapi::{
+    Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+};
 use crate::http::query::Query;
 use crate::state::AppState;
 use crate::store::audit::{Action, Entry};
-use crate::store::db::parse_id;
-use crate::store::policies::latest_versions;
+use crate::store::compliance::{library, rows_for};
 use axum::extract::State;
 use haven_core::accounts::permissions::Capability;
-use haven_core::accounts::roles::Role;
 use haven_core::api::accounts::ComplianceRow;
 use haven_core::api::ApiError;
-use haven_core::compliance::{agreements_for, due_by, status, PolicyFacts, Signed};
+use haven_core::reminders::{ChaseRow, ReminderReport, SendReminders};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Days a new member of staff has to sign, unless the query says otherwise.
@@ -42,15 +40,6 @@ pub struct MineQuery {
     pub due_days: Option<u32>,
 }
 
-/// A person with their roles at one academy.
-struct Person {
-    id: String,
-    name: String,
-    email: String,
-    joined_at: i64,
-    roles: Vec<Role>,
-}
-
 fn due_days(given: Option<u32>) -> Result<u32, AppError> {
     let days = given.unwrap_or(DEFAULT_DUE_DAYS);
     if (1..=90).contains(&days) {
@@ -60,99 +49,6 @@ fn due_days(given: Option<u32>) -> Result<u32, AppError> {
             "due_days must be 1 to 90; it was {days}"
         )))
     }
-}
-
-/// Active staff with a role at `academy` (only `only` if given).
-async fn people(
-    state: &AppState,
-    academy: Uuid,
-    only: Option<&str>,
-) -> Result<Vec<Person>, AppError> {
-    let rows = crate::store::accounts::active_role_holders(&state.pool, academy, only).await?;
-    let mut people: Vec<Person> = Vec::new();
-    for (id, name, email, joined_at, role) in rows {
-        let role = Role::parse(&role)
-            .ok_or_else(|| AppError::Internal(format!("unknown stored role {role:?}")))?;
-        match people.last_mut() {
-            Some(p) if p.id == id => p.roles.push(role),
-            _ => people.push(Person {
-                id,
-                name,
-                email,
-                joined_at,
-                roles: vec![role],
-            }),
-        }
-    }
-    Ok(people)
-}
-
-/// Every record made by a staff account, by account.
-async fn records(state: &AppState) -> Result<BTreeMap<String, Vec<Signed>>, AppError> {
-    let rows = crate::store::agreements::signed_by_accounts(&state.pool).await?;
-    let mut by_account: BTreeMap<String, Vec<Signed>> = BTreeMap::new();
-    for (account, agreed, signed_at, policy_id, version) in rows {
-        by_account.entry(account).or_default().push(Signed {
-            policy_id: parse_id(&policy_id)?,
-            version: u32::try_from(version).unwrap_or(0),
-            agreed: agreed != 0,
-            signed_at,
-        });
-    }
-    Ok(by_account)
-}
-
-/// What every academy's rows are made from, read once per request.
-struct Library {
-    latest: Vec<haven_core::policy::PolicySummary>,
-    records: BTreeMap<String, Vec<Signed>>,
-}
-
-async fn library(state: &AppState) -> Result<Library, AppError> {
-    Ok(Library {
-        latest: latest_versions(&state.pool).await?,
-        records: records(state).await?,
-    })
-}
-
-async fn rows_for(
-    state: &AppState,
-    library: &Library,
-    academy: Uuid,
-    only: Option<&str>,
-    days: u32,
-) -> Result<Vec<ComplianceRow>, AppError> {
-    let people = people(state, academy, only).await?;
-    let Library { latest, records } = library;
-    let now = now_ms();
-    let mut rows = Vec::new();
-    for person in &people {
-        let mine = records.get(&person.id).map(Vec::as_slice).unwrap_or(&[]);
-        let due = due_by(person.joined_at, days);
-        // What they sign depends on their roles: staff, governor, volunteer...
-        let audiences: Vec<_> = person.roles.iter().filter_map(|r| r.audience()).collect();
-        for policy in agreements_for(latest, &[academy], &audiences) {
-            let (status, record) = status(policy, mine);
-            rows.push(ComplianceRow {
-                user_id: parse_id(&person.id)?,
-                name: person.name.clone(),
-                email: person.email.clone(),
-                academy_id: academy,
-                roles: person.roles.clone(),
-                policy_id: policy.policy_id(),
-                version_id: policy.id,
-                policy_title: policy.title().to_owned(),
-                current_version: policy.version(),
-                status,
-                signed_version: record.map(|r| r.version),
-                signed_at: record.map(|r| r.signed_at),
-                joined_at: person.joined_at,
-                due_by: due,
-                overdue: status.needs_action() && now > due,
-            });
-        }
-    }
-    Ok(rows)
 }
 
 /// Who at an academy has signed the staff agreements' current versions, who
@@ -185,9 +81,9 @@ pub async fn academy(
         .client(&client)
         .write(&state.pool)
         .await?;
-    let library = library(&state).await?;
+    let library = library(&state.pool).await?;
     Ok(Json(
-        rows_for(&state, &library, query.academy_id, None, days).await?,
+        rows_for(&state.pool, &library, query.academy_id, None, days).await?,
     ))
 }
 
@@ -221,10 +117,96 @@ pub async fn mine(
         .collect();
     academies.sort();
     academies.dedup();
-    let library = library(&state).await?;
+    let library = library(&state.pool).await?;
     let mut rows = Vec::new();
     for academy in academies {
-        rows.extend(rows_for(&state, &library, academy, Some(&caller.user_id), days).await?);
+        rows.extend(rows_for(&state.pool, &library, academy, Some(&caller.user_id), days).await?);
     }
     Ok(Json(rows))
+}
+
+/// Who at an academy is due to sign (staff with agreements to sign,
+/// parents/carers who have not opened their link), with when each was last
+/// reminded.
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/chase",
+    tag = "agreements",
+    operation_id = "chase_list",
+    security(("bearer" = [])),
+    params(ChaseQuery),
+    responses(
+        (status = 200, description = "Staff by name, then parents/carers by name", body = Vec<ChaseRow>),
+        (status = 400, description = "`bad_request`: no or a bad `academy_id`", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn chase(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Staff(caller): Staff,
+    Query(query): Query<ChaseQuery>,
+) -> Result<Json<Vec<ChaseRow>>, AppError> {
+    caller.require(Some(query.academy_id), Capability::ViewCompliance)?;
+    Entry::new(caller.actor(), Action::ReadCompliance)
+        .academy(query.academy_id)
+        .client(&client)
+        .detail("chase list")
+        .write(&state.pool)
+        .await?;
+    Ok(Json(
+        crate::jobs::reminders::chase_list(&state.pool, query.academy_id).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChaseQuery {
+    /// The academy whose people to chase.
+    pub academy_id: Uuid,
+}
+
+/// Emails a reminder to everyone at an academy who is due to sign and was
+/// not reminded within the trust's interval: one email each, with the link
+/// to sign and nothing else personal.
+#[utoipa::path(
+    post,
+    path = "/api/v1/compliance/reminders",
+    tag = "agreements",
+    operation_id = "send_reminders",
+    security(("bearer" = [])),
+    request_body(content = SendReminders),
+    responses(
+        (status = 200, description = "What the round did", body = ReminderReport),
+        (status = 400, description = "`bad_request`", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "`not_found`: no such academy", body = ApiError),
+        (status = 409, description = "`reminders_not_configured`: the server has no relay or public address", body = ApiError),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn remind(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Staff(caller): Staff,
+    Json(request): Json<SendReminders>,
+) -> Result<Json<ReminderReport>, AppError> {
+    caller.require(Some(request.academy_id), Capability::ViewCompliance)?;
+    let Some(sender) = state.reminders.as_deref() else {
+        return Err(AppError::Conflict {
+            code: "reminders_not_configured",
+            message: "Haven cannot send reminders yet: whoever runs the server must set \
+                      HAVEN_SMTP_URL, HAVEN_ALERT_FROM and HAVEN_PUBLIC_URL (see the README)."
+                .into(),
+        });
+    };
+    let entry = Entry::new(caller.actor(), Action::RemindersSent).client(&client);
+    Ok(Json(
+        crate::jobs::reminders::round(&state.pool, sender, request.academy_id, entry).await?,
+    ))
 }

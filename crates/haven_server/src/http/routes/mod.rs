@@ -83,6 +83,10 @@ pub fn api() -> Router<AppState> {
             post(staff::reset_second_factor),
         )
         .route("/settings/accounts", get(settings::get).put(settings::put))
+        .route(
+            "/settings/reminders",
+            get(settings::get_reminders).put(settings::put_reminders),
+        )
         .route("/devices", get(devices::list))
         .route("/devices/codes", post(devices::create_code))
         .route("/devices/enrol", post(devices::enrol))
@@ -100,6 +104,8 @@ pub fn api() -> Router<AppState> {
         .route("/verify/{code}", get(verify::verify))
         .route("/compliance", get(compliance::academy))
         .route("/compliance/mine", get(compliance::mine))
+        .route("/compliance/chase", get(compliance::chase))
+        .route("/compliance/reminders", post(compliance::remind))
         .route("/reception/{academy_id}", get(reception::snapshot))
         .route("/incidents", get(incidents::list))
         .route("/incidents/key", get(incidents::key))

@@ -1,9 +1,12 @@
 //! `/api/v1/settings/accounts`: the trust's account rules (second factor
 //! for which roles; idle lock time). Anyone signed in or enrolled reads them,
 //! since devices need the idle time; trust admins change them.
+//! `/api/v1/settings/reminders`: how often one person may be reminded to
+//! sign, and whether the server reminds weekly; staff read, trust admins
+//! change.
 
 use crate::error::AppError;
-use crate::http::auth::{Caller, ClientAddr, TrustAdmin};
+use crate::http::auth::{Caller, ClientAddr, Staff, TrustAdmin};
 use crate::http::json::Json;
 use crate::http::openapi::{
     Forbidden, Internal, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
@@ -14,6 +17,7 @@ use axum::extract::State;
 use haven_core::accounts::roles::Role;
 use haven_core::api::accounts::AccountSettings;
 use haven_core::api::ApiError;
+use haven_core::reminders::ReminderSettings;
 
 /// The trust's account rules.
 #[utoipa::path(
@@ -144,4 +148,65 @@ mod tests {
         );
         assert_eq!(describe_changes(&before, &before, 5, 5), "");
     }
+}
+
+/// The trust's reminder rules.
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings/reminders",
+    tag = "staff",
+    operation_id = "get_reminder_settings",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The rules", body = ReminderSettings),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn get_reminders(
+    State(state): State<AppState>,
+    _caller: Staff,
+) -> Result<Json<ReminderSettings>, AppError> {
+    Ok(Json(crate::store::reminders::settings(&state.pool).await?))
+}
+
+/// Changes the trust's reminder rules.
+#[utoipa::path(
+    put,
+    path = "/api/v1/settings/reminders",
+    tag = "staff",
+    operation_id = "put_reminder_settings",
+    security(("bearer" = [])),
+    request_body(content = ReminderSettings),
+    responses(
+        (status = 200, description = "The rules now", body = ReminderSettings),
+        (status = 400, description = "`bad_request`; `invalid_settings`: the message names the field", body = ApiError),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = Internal),
+    )
+)]
+pub async fn put_reminders(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    TrustAdmin(admin): TrustAdmin,
+    Json(settings): Json<ReminderSettings>,
+) -> Result<Json<ReminderSettings>, AppError> {
+    crate::jobs::reminders::check(&settings)?;
+    let mut tx = crate::store::db::begin_write(&state.pool).await?;
+    crate::store::reminders::put_settings(&mut *tx, &settings).await?;
+    Entry::new(admin.actor(), Action::ReminderSettingsChanged)
+        .client(&client)
+        .detail(format!(
+            "every {} days; weekly run {}",
+            settings.interval_days,
+            if settings.weekly { "on" } else { "off" }
+        ))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Json(settings))
 }
