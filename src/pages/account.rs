@@ -345,7 +345,10 @@ fn AccountPage(token: String) -> impl IntoView {
                         <h2>"Sign out everywhere"</h2>
                         <p>"Ends your sessions on every device, for example if you lost a phone. Your drafts on this device stay encrypted."</p>
                         <button type="button" class="button button-secondary" on:click=move |_| { everywhere.dispatch(()); }>"Sign out everywhere"</button>
-                        {trust_admin.then(|| view! { <AccountRules token=token.get_value()/> })}
+                        {trust_admin.then(|| view! {
+                            <AccountRules token=token.get_value()/>
+                            <crate::pages::manage::reminders::ReminderRules token=token.get_value()/>
+                        })}
                     }.into_any()
                 }
             })}

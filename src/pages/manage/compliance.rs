@@ -1,7 +1,8 @@
 //! `/admin/compliance`: per academy, who has signed the staff agreements'
 //! current versions, who signed an older one (due to re-sign), who declined
 //! and who has not; new staff past the days allowed; filters, a CSV
-//! download, and a printable list of whom to chase.
+//! download, a printable list of whom to chase, and reminders by email
+//! ([`super::reminders`]).
 
 use super::{academies, download, require_token};
 use crate::api;
@@ -193,5 +194,8 @@ fn CompliancePage(token: String) -> impl IntoView {
                 }
             }}
         </Transition>
+        {move || (!academy.get().is_empty()).then(|| view! {
+            <super::reminders::ChaseByEmail token academy=academy.into()/>
+        })}
     }
 }

@@ -8,6 +8,7 @@ pub mod devices;
 pub mod incidents;
 pub mod parents;
 pub mod reception;
+pub mod reminders;
 pub mod staff;
 
 pub use crate::clock::ago;
