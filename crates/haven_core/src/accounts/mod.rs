@@ -8,7 +8,7 @@
 //! - [`staff_csv`]: a staff list → one role grant a row;
 //! - [`class_list`]: a class list → one parent invitation per family;
 //! - [`oneroster`]: a OneRoster 1.1 CSV export from the MIS → staff and
-//!   families;
+//!   families, and what importing it again would change;
 //! - [`csv_export`]: CSV downloads safe to open in a spreadsheet.
 //!
 //! The importers never stop at the first bad row: every row that reads is
@@ -27,7 +27,9 @@ pub mod staff_csv;
 
 pub use class_list::{parse_class_list_csv, Child, ParentInvitationPlan};
 pub use csv_export::to_csv;
-pub use oneroster::{parse_roster, RosterError, RosterFiles, RosterReport};
+pub use oneroster::{
+    parse_roster, plan_roster, CurrentRoster, RosterError, RosterFiles, RosterPlan, RosterReport,
+};
 pub use password::{check_new_password, PasswordProblem, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use permissions::{Capability, Scope};
 pub use pin::{check_new_pin, PinProblem, MAX_PIN_DIGITS, MAX_WRONG_PINS, MIN_PIN_DIGITS};

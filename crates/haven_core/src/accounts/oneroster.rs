@@ -1,5 +1,6 @@
 //! A school's roster as OneRoster 1.1 CSV (what Wonde and Groupcall Xporter
-//! export from the MIS), read into staff and families.
+//! export from the MIS), read into staff and families, and planned against
+//! what Haven already holds from earlier imports.
 //!
 //! Files: `orgs.csv` and `users.csv` always, `classes.csv` and
 //! `enrollments.csv` when the export has them (they give each pupil's
@@ -151,7 +152,7 @@ pub struct RosterReport {
     pub problems: Vec<FileProblem>,
     /// The sourcedIds of current users left out because of a problem, sorted.
     /// A mistake in the export is no reason to take anyone's account away,
-    /// so an import changes nothing for them.
+    /// so [`plan_roster`] changes nothing for them.
     pub held: Vec<String>,
     pub counts: RosterCounts,
 }
@@ -820,9 +821,355 @@ fn link_families(users: &Users, problems: &mut Problems) -> BTreeSet<(usize, usi
     links
 }
 
+/// A member of staff Haven holds from an earlier import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KnownStaff {
+    pub source_id: String,
+    pub user_id: Uuid,
+    pub name: String,
+    /// Normalised by [`normalise_email`].
+    pub email: String,
+    /// The academies the roster gave them.
+    pub academies: Vec<Uuid>,
+    /// False once deactivated.
+    pub active: bool,
+}
+
+/// A family (an invitation still open) Haven holds from an earlier import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KnownFamily {
+    pub parent_source_id: String,
+    pub academy_id: Uuid,
+    pub invitation_id: Uuid,
+    pub parent_name: String,
+    pub parent_email: Option<String>,
+    pub children: Vec<Child>,
+}
+
+/// What Haven holds from earlier roster imports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CurrentRoster {
+    pub staff: Vec<KnownStaff>,
+    pub families: Vec<KnownFamily>,
+}
+
+/// What differs between a member of staff as held and as exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum StaffChange {
+    Name,
+    Email,
+    Academies,
+    /// Deactivated in Haven, current in the export.
+    Reactivated,
+}
+
+/// What differs between a family as held and as exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FamilyChange {
+    ParentName,
+    ParentEmail,
+    /// A child joined or left, or a child's name or class changed.
+    Children,
+}
+
+/// Why someone held is no longer in the roster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Departure {
+    /// Not in the export at all (for a family: the parent or carer has no
+    /// current child at the academy in it).
+    NotInExport,
+    /// In the export, marked as gone (status or enabledUser).
+    MarkedGone,
+}
+
+/// A member of staff held whose details changed: `staff` is what to hold now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StaffUpdate {
+    pub user_id: Uuid,
+    pub changes: Vec<StaffChange>,
+    pub staff: RosterStaff,
+}
+
+/// A member of staff to deactivate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StaffLeaver {
+    pub user_id: Uuid,
+    pub source_id: String,
+    pub name: String,
+    pub why: Departure,
+}
+
+/// A family held whose details changed: `family` is what to hold now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FamilyUpdate {
+    pub invitation_id: Uuid,
+    pub changes: Vec<FamilyChange>,
+    pub family: RosterFamily,
+}
+
+/// A family whose invitation to close.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FamilyClosure {
+    pub invitation_id: Uuid,
+    pub parent_source_id: String,
+    pub academy_id: Uuid,
+    pub parent_name: String,
+    pub why: Departure,
+}
+
+/// How many of each change a plan makes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RosterPlanSummary {
+    pub staff_to_add: usize,
+    pub staff_to_update: usize,
+    pub staff_to_deactivate: usize,
+    /// Held and the same in the export (or deactivated and still gone).
+    pub staff_unchanged: usize,
+    /// Held, and left as they are because their row has a problem.
+    pub staff_held: usize,
+    pub families_to_add: usize,
+    pub families_to_update: usize,
+    pub families_to_close: usize,
+    pub families_unchanged: usize,
+    /// Held, and left as they are because the parent or carer's row has a problem.
+    pub families_held: usize,
+}
+
+/// What importing an export would change. Nothing is ever deleted: a leaver
+/// is deactivated, so they can no longer sign in, and the agreements they
+/// signed stay on record; a family that has gone has its invitation closed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RosterPlan {
+    pub staff_to_add: Vec<RosterStaff>,
+    pub staff_to_update: Vec<StaffUpdate>,
+    pub staff_to_deactivate: Vec<StaffLeaver>,
+    pub families_to_add: Vec<RosterFamily>,
+    pub families_to_update: Vec<FamilyUpdate>,
+    pub families_to_close: Vec<FamilyClosure>,
+    pub summary: RosterPlanSummary,
+}
+
+impl RosterPlan {
+    /// Whether importing would change anything.
+    pub fn has_changes(&self) -> bool {
+        let s = &self.summary;
+        s.staff_to_add
+            + s.staff_to_update
+            + s.staff_to_deactivate
+            + s.families_to_add
+            + s.families_to_update
+            + s.families_to_close
+            > 0
+    }
+}
+
+/// What importing `report` would change in `current`, matching people by
+/// sourcedId alone. New people are added, changed ones updated, and people
+/// held who are gone from the export, or marked as gone in it, are
+/// deactivated (staff) or closed (families), never deleted. Someone whose
+/// row has a problem (in [`RosterReport::held`]) is left as they are.
+pub fn plan_roster(report: &RosterReport, current: &CurrentRoster) -> RosterPlan {
+    let held: HashSet<&str> = report.held.iter().map(String::as_str).collect();
+    let mut plan = RosterPlan::default();
+    let mut sum = RosterPlanSummary::default();
+
+    let mut known_staff: HashMap<&str, &KnownStaff> = HashMap::new();
+    for k in &current.staff {
+        known_staff.entry(k.source_id.as_str()).or_insert(k);
+    }
+    let mut listed = HashSet::new();
+    for staff in &report.staff {
+        listed.insert(staff.source_id.as_str());
+        match (known_staff.get(staff.source_id.as_str()), staff.active) {
+            (None, true) => plan.staff_to_add.push(staff.clone()),
+            (None, false) => {}
+            (Some(k), true) => {
+                let changes = staff_changes(k, staff);
+                if changes.is_empty() {
+                    sum.staff_unchanged += 1;
+                } else {
+                    plan.staff_to_update.push(StaffUpdate {
+                        user_id: k.user_id,
+                        changes,
+                        staff: staff.clone(),
+                    });
+                }
+            }
+            (Some(k), false) if k.active => plan
+                .staff_to_deactivate
+                .push(leaver(k, Departure::MarkedGone)),
+            (Some(_), false) => sum.staff_unchanged += 1,
+        }
+    }
+    for (id, k) in &known_staff {
+        if listed.contains(id) {
+            continue;
+        }
+        if held.contains(id) {
+            sum.staff_held += 1;
+        } else if k.active {
+            plan.staff_to_deactivate
+                .push(leaver(k, Departure::NotInExport));
+        } else {
+            sum.staff_unchanged += 1;
+        }
+    }
+
+    let mut known_families: HashMap<(&str, Uuid), &KnownFamily> = HashMap::new();
+    for k in &current.families {
+        known_families
+            .entry((k.parent_source_id.as_str(), k.academy_id))
+            .or_insert(k);
+    }
+    let mut listed = HashSet::new();
+    for family in &report.families {
+        let key = (family.parent_source_id.as_str(), family.academy_id);
+        listed.insert(key);
+        match (known_families.get(&key), family.active) {
+            (None, true) => plan.families_to_add.push(family.clone()),
+            (None, false) => {}
+            (Some(k), true) => {
+                let changes = family_changes(k, family);
+                if changes.is_empty() {
+                    sum.families_unchanged += 1;
+                } else {
+                    plan.families_to_update.push(FamilyUpdate {
+                        invitation_id: k.invitation_id,
+                        changes,
+                        family: family.clone(),
+                    });
+                }
+            }
+            (Some(k), false) => plan
+                .families_to_close
+                .push(closure(k, Departure::MarkedGone)),
+        }
+    }
+    for (key, k) in &known_families {
+        if listed.contains(key) {
+            continue;
+        }
+        if held.contains(key.0) {
+            sum.families_held += 1;
+        } else {
+            plan.families_to_close
+                .push(closure(k, Departure::NotInExport));
+        }
+    }
+
+    // The hash maps' order is not the file's: people are listed as Haven holds them.
+    let staff_order: HashMap<Uuid, usize> = current
+        .staff
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.user_id, i))
+        .rev()
+        .collect();
+    plan.staff_to_deactivate
+        .sort_by_key(|l| staff_order.get(&l.user_id).copied());
+    let family_order: HashMap<Uuid, usize> = current
+        .families
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.invitation_id, i))
+        .rev()
+        .collect();
+    plan.families_to_close
+        .sort_by_key(|c| family_order.get(&c.invitation_id).copied());
+
+    plan.summary = RosterPlanSummary {
+        staff_to_add: plan.staff_to_add.len(),
+        staff_to_update: plan.staff_to_update.len(),
+        staff_to_deactivate: plan.staff_to_deactivate.len(),
+        families_to_add: plan.families_to_add.len(),
+        families_to_update: plan.families_to_update.len(),
+        families_to_close: plan.families_to_close.len(),
+        ..sum
+    };
+    plan
+}
+
+fn staff_changes(known: &KnownStaff, staff: &RosterStaff) -> Vec<StaffChange> {
+    let mut held_academies = known.academies.clone();
+    held_academies.sort();
+    held_academies.dedup();
+    [
+        (known.name != staff.name, StaffChange::Name),
+        (known.email != staff.email, StaffChange::Email),
+        (held_academies != staff.academies, StaffChange::Academies),
+        (!known.active, StaffChange::Reactivated),
+    ]
+    .into_iter()
+    .filter_map(|(changed, change)| changed.then_some(change))
+    .collect()
+}
+
+fn family_changes(known: &KnownFamily, family: &RosterFamily) -> Vec<FamilyChange> {
+    fn sorted(children: &[Child]) -> Vec<(&str, &str)> {
+        let mut keys: Vec<(&str, &str)> = children
+            .iter()
+            .map(|c| (c.pupil_name.as_str(), c.class.as_str()))
+            .collect();
+        keys.sort();
+        keys
+    }
+    [
+        (
+            known.parent_name != family.parent_name,
+            FamilyChange::ParentName,
+        ),
+        (
+            known.parent_email != family.parent_email,
+            FamilyChange::ParentEmail,
+        ),
+        (
+            sorted(&known.children) != sorted(&family.children),
+            FamilyChange::Children,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(changed, change)| changed.then_some(change))
+    .collect()
+}
+
+fn leaver(known: &KnownStaff, why: Departure) -> StaffLeaver {
+    StaffLeaver {
+        user_id: known.user_id,
+        source_id: known.source_id.clone(),
+        name: known.name.clone(),
+        why,
+    }
+}
+
+fn closure(known: &KnownFamily, why: Departure) -> FamilyClosure {
+    FamilyClosure {
+        invitation_id: known.invitation_id,
+        parent_source_id: known.parent_source_id.clone(),
+        academy_id: known.academy_id,
+        parent_name: known.parent_name.clone(),
+        why,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::sync::OnceLock;
 
     const OAK: Uuid = Uuid::from_u128(1);
@@ -921,6 +1268,15 @@ mod tests {
     impl Model {
         fn get(&mut self, id: &str) -> &mut U {
             self.users.iter_mut().find(|u| u.id == id).unwrap()
+        }
+
+        /// Takes a user out of the export, with their links and enrollments.
+        fn remove(&mut self, id: &str) {
+            self.users.retain(|u| u.id != id);
+            for u in &mut self.users {
+                u.agents.retain(|a| a != id);
+            }
+            self.enrollments.retain(|e| e.3 != id);
         }
 
         fn enrol(&mut self, user: &str, class: &str, role: &'static str) {
@@ -1087,6 +1443,40 @@ mod tests {
         })
     }
 
+    /// What Haven would hold after importing `report`.
+    fn holding(report: &RosterReport) -> CurrentRoster {
+        CurrentRoster {
+            staff: report
+                .staff
+                .iter()
+                .filter(|s| s.active)
+                .enumerate()
+                .map(|(i, s)| KnownStaff {
+                    source_id: s.source_id.clone(),
+                    user_id: Uuid::from_u128(1000 + i as u128),
+                    name: s.name.clone(),
+                    email: s.email.clone(),
+                    academies: s.academies.clone(),
+                    active: true,
+                })
+                .collect(),
+            families: report
+                .families
+                .iter()
+                .filter(|f| f.active)
+                .enumerate()
+                .map(|(i, f)| KnownFamily {
+                    parent_source_id: f.parent_source_id.clone(),
+                    academy_id: f.academy_id,
+                    invitation_id: Uuid::from_u128(100_000 + i as u128),
+                    parent_name: f.parent_name.clone(),
+                    parent_email: f.parent_email.clone(),
+                    children: f.children.iter().rev().cloned().collect(),
+                })
+                .collect(),
+        }
+    }
+
     fn child(pupil_name: &str, class: &str) -> Child {
         Child {
             pupil_name: pupil_name.into(),
@@ -1172,6 +1562,212 @@ mod tests {
             .find(|f| f.parent_source_id == "c7")
             .unwrap();
         assert_eq!(c7.parent_email, None);
+    }
+
+    #[test]
+    fn an_export_planned_against_what_it_made_changes_nothing() {
+        let (_, report) = first_export();
+        let plan = plan_roster(report, &holding(report));
+        assert!(!plan.has_changes(), "{:?}", plan.summary);
+        assert_eq!(
+            plan.summary,
+            RosterPlanSummary {
+                staff_unchanged: 50,
+                families_unchanged: 640,
+                ..RosterPlanSummary::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_second_export_plans_joiners_leavers_and_changes_and_deletes_nothing() {
+        let (first, report) = first_export();
+        let mut current = holding(report);
+        // s20 was deactivated in Haven by hand; the export still lists them.
+        current
+            .staff
+            .iter_mut()
+            .find(|s| s.source_id == "s20")
+            .unwrap()
+            .active = false;
+
+        let mut m = first.clone();
+        let h = |i: usize| first.households[i].clone();
+        // Staff: three gone from the export, three marked as gone, four
+        // joiners, a name, an email and an academy changed.
+        for id in ["s1", "s2", "s3"] {
+            m.remove(id);
+        }
+        m.get("s4").status = "tobedeleted";
+        m.get("s5").status = "inactive";
+        m.get("s6").enabled = "false";
+        m.get("s10").family = "Staff-Jones".into();
+        m.get("s11").email = "alex.11@trust.example.org".into();
+        m.get("s12").orgs.push("hill");
+        for i in 50..54 {
+            let mut s = user(
+                &format!("s{i}"),
+                "teacher",
+                &["hill"],
+                ("Sam", &format!("New{i}")),
+            );
+            s.email = format!("new{i}@trust.example.org");
+            m.users.push(s);
+        }
+        // Families: a pupil leaves a one-child family, another is marked as
+        // gone, a sibling leaves a two-carer family, a whole household
+        // leaves, a carer is marked as gone.
+        let (h3, h4, h6, h7, h8) = (h(3), h(4), h(6), h(7), h(8));
+        m.remove(&h3.0[0]);
+        m.get(&h7.0[0]).status = "tobedeleted";
+        m.remove(&h4.0[1]);
+        for id in h6.0.iter().chain(&h6.1) {
+            m.remove(id);
+        }
+        m.get(&h8.1[1]).status = "tobedeleted";
+        // A class change, a carer's email and another carer's name.
+        let (h11, h13, h14, h15) = (h(11), h(13), h(14), h(15));
+        let pupil = h11.0[0].clone();
+        m.enrollments
+            .iter_mut()
+            .find(|e| e.3 == pupil && e.2 == "oak-y3")
+            .unwrap()
+            .2 = "oak-y4".into();
+        m.get(&h13.1[0]).email = "new.address@home.example.org".into();
+        m.get(&h14.1[0]).family = "Remarried".into();
+        // A new household of two siblings and two carers, and a new sibling
+        // in an old household.
+        let mut newcomers = Vec::new();
+        for (id, role) in [
+            ("p600", "student"),
+            ("p601", "student"),
+            ("c600", "parent"),
+            ("c601", "guardian"),
+        ] {
+            newcomers.push(user(
+                id,
+                role,
+                &["hill"],
+                (&format!("New{id}"), "Newfamily"),
+            ));
+        }
+        newcomers[0].agents = vec!["c600".into(), "c601".into()];
+        newcomers[2].agents = vec!["p600".into(), "p601".into()];
+        newcomers[3].agents = vec!["p601".into()];
+        m.users.extend(newcomers);
+        m.enrol("p600", "hill-y2", "student");
+        let mut sibling = user("p602", "student", &["hill"], ("Pupil602", "Family15"));
+        sibling.agents = h15.1.clone();
+        m.users.push(sibling);
+
+        let second = parse(&m.csv());
+        assert_eq!(second.problems, []);
+        assert_eq!(
+            second.counts,
+            RosterCounts {
+                academies: 2,
+                staff: 48,
+                staff_leaving: 3,
+                pupils: 599,
+                parents: 599,
+                links: 897,
+                families: 637,
+            }
+        );
+        let plan = plan_roster(&second, &current);
+        assert_eq!(
+            plan.summary,
+            RosterPlanSummary {
+                staff_to_add: 4,
+                staff_to_update: 4,
+                staff_to_deactivate: 6,
+                staff_unchanged: 40,
+                staff_held: 0,
+                families_to_add: 2,
+                families_to_update: 6,
+                families_to_close: 5,
+                families_unchanged: 629,
+                families_held: 0,
+            }
+        );
+        let staff_changes: Vec<(&str, &[StaffChange])> = plan
+            .staff_to_update
+            .iter()
+            .map(|u| (u.staff.source_id.as_str(), &u.changes[..]))
+            .collect();
+        assert_eq!(
+            staff_changes,
+            [
+                ("s10", &[StaffChange::Name][..]),
+                ("s11", &[StaffChange::Email]),
+                ("s12", &[StaffChange::Academies]),
+                ("s20", &[StaffChange::Reactivated]),
+            ]
+        );
+        let leavers: Vec<(&str, Departure)> = plan
+            .staff_to_deactivate
+            .iter()
+            .map(|l| (l.source_id.as_str(), l.why))
+            .collect();
+        use Departure::{MarkedGone, NotInExport};
+        assert_eq!(
+            leavers,
+            [
+                ("s1", NotInExport),
+                ("s2", NotInExport),
+                ("s3", NotInExport),
+                ("s4", MarkedGone),
+                ("s5", MarkedGone),
+                ("s6", MarkedGone),
+            ]
+        );
+        let family_changes: Vec<(&str, &[FamilyChange])> = plan
+            .families_to_update
+            .iter()
+            .map(|u| (u.family.parent_source_id.as_str(), &u.changes[..]))
+            .collect();
+        let (c4a, c4b) = (h4.1[0].as_str(), h4.1[1].as_str());
+        assert_eq!(
+            family_changes,
+            [
+                (c4a, &[FamilyChange::Children][..]),
+                (c4b, &[FamilyChange::Children]),
+                (h11.1[0].as_str(), &[FamilyChange::Children]),
+                (h13.1[0].as_str(), &[FamilyChange::ParentEmail]),
+                (h14.1[0].as_str(), &[FamilyChange::ParentName]),
+                (h15.1[0].as_str(), &[FamilyChange::Children]),
+            ]
+        );
+        assert_eq!(
+            plan.families_to_update[2].family.children,
+            [child("Pupil17 Family11", "Oak Year 4")]
+        );
+        let closed: Vec<(&str, Departure)> = plan
+            .families_to_close
+            .iter()
+            .map(|c| (c.parent_source_id.as_str(), c.why))
+            .collect();
+        assert_eq!(
+            closed,
+            [
+                (h3.1[0].as_str(), NotInExport),
+                (h6.1[0].as_str(), NotInExport),
+                (h6.1[1].as_str(), NotInExport),
+                (h7.1[0].as_str(), NotInExport),
+                (h8.1[1].as_str(), MarkedGone),
+            ]
+        );
+        let added: Vec<(&str, usize)> = plan
+            .families_to_add
+            .iter()
+            .map(|f| (f.parent_source_id.as_str(), f.children.len()))
+            .collect();
+        // c601 names only p601, and p600 names c601: the links are the union.
+        assert_eq!(added, [("c600", 2), ("c601", 2)]);
+        // The dry run goes to the browser as JSON and back.
+        let json = serde_json::to_string(&plan).unwrap();
+        assert_eq!(serde_json::from_str::<RosterPlan>(&json).unwrap(), plan);
+        assert!(json.contains("\"why\":\"marked_gone\""));
     }
 
     const HEADER: &str =
@@ -1618,5 +2214,122 @@ mod tests {
             family(&report, "c1", HILL).children,
             [child("Dee Patel", "Hill 1C")]
         );
+    }
+
+    #[test]
+    fn someone_whose_row_has_a_problem_is_left_as_they_are() {
+        let report = read_users(&format!(
+            "{HEADER}\
+             s1,,,oak,teacher,Jo,Bloggs,jo@x,,\n\
+             c1,,,oak,parent,,,raj@home.org,p1,\n\
+             p1,,,oak,student,Amy,Patel,,,\n"
+        ));
+        assert_eq!(report.held, ["c1", "s1"]);
+        let current = CurrentRoster {
+            staff: vec![KnownStaff {
+                source_id: "s1".into(),
+                user_id: Uuid::from_u128(7),
+                name: "Jo Bloggs".into(),
+                email: "jo@x.org".into(),
+                academies: vec![OAK],
+                active: true,
+            }],
+            families: vec![KnownFamily {
+                parent_source_id: "c1".into(),
+                academy_id: OAK,
+                invitation_id: Uuid::from_u128(8),
+                parent_name: "Raj Patel".into(),
+                parent_email: Some("raj@home.org".into()),
+                children: vec![child("Amy Patel", CLASS_NOT_GIVEN)],
+            }],
+        };
+        let plan = plan_roster(&report, &current);
+        assert!(!plan.has_changes());
+        assert_eq!(
+            plan.summary,
+            RosterPlanSummary {
+                staff_held: 1,
+                families_held: 1,
+                ..RosterPlanSummary::default()
+            }
+        );
+    }
+
+    /// What a test does to one person or family Haven holds, before planning
+    /// the first export against it.
+    #[derive(Debug, Clone, Copy)]
+    enum Edit {
+        Keep,
+        /// Not held: the plan adds them.
+        Forget,
+        /// Held under another name (or class): the plan updates them.
+        Alter,
+        /// Held as deactivated (staff), or held twice under another parent
+        /// id (families): the plan reactivates, or closes the other.
+        Other,
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            Just(Edit::Keep),
+            Just(Edit::Forget),
+            Just(Edit::Alter),
+            Just(Edit::Other)
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn the_plan_counts_each_difference_once(
+            staff_edits in prop::collection::vec(edit(), 50),
+            family_edits in prop::collection::vec(edit(), 640),
+        ) {
+            let (_, report) = first_export();
+            let held = holding(report);
+            let mut current = CurrentRoster::default();
+            for (k, e) in held.staff.into_iter().zip(&staff_edits) {
+                match e {
+                    Edit::Keep => current.staff.push(k),
+                    Edit::Forget => {}
+                    Edit::Alter => current.staff.push(KnownStaff { name: format!("{} (was)", k.name), ..k }),
+                    Edit::Other => current.staff.push(KnownStaff { active: false, ..k }),
+                }
+            }
+            for (k, e) in held.families.into_iter().zip(&family_edits) {
+                match e {
+                    Edit::Keep => current.families.push(k),
+                    Edit::Forget => {}
+                    Edit::Alter => {
+                        let mut k = k;
+                        k.children[0].class.push_str(" (was)");
+                        current.families.push(k);
+                    }
+                    Edit::Other => {
+                        let gone = KnownFamily {
+                            parent_source_id: format!("{}-gone", k.parent_source_id),
+                            invitation_id: Uuid::from_u128(k.invitation_id.as_u128() + 1_000_000),
+                            ..k.clone()
+                        };
+                        current.families.extend([k, gone]);
+                    }
+                }
+            }
+            let count = |edits: &[Edit], want: fn(&Edit) -> bool| edits.iter().filter(|e| want(e)).count();
+            let plan = plan_roster(report, &current);
+            prop_assert_eq!(plan.summary, RosterPlanSummary {
+                staff_to_add: count(&staff_edits, |e| matches!(e, Edit::Forget)),
+                staff_to_update: count(&staff_edits, |e| matches!(e, Edit::Alter | Edit::Other)),
+                staff_to_deactivate: 0,
+                staff_unchanged: count(&staff_edits, |e| matches!(e, Edit::Keep)),
+                staff_held: 0,
+                families_to_add: count(&family_edits, |e| matches!(e, Edit::Forget)),
+                families_to_update: count(&family_edits, |e| matches!(e, Edit::Alter)),
+                families_to_close: count(&family_edits, |e| matches!(e, Edit::Other)),
+                families_unchanged: count(&family_edits, |e| matches!(e, Edit::Keep | Edit::Other)),
+                families_held: 0,
+            });
+        }
     }
 }
