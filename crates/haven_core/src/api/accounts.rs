@@ -353,3 +353,40 @@ pub struct ComplianceRow {
     /// Past `due_by` and still not signed the current version.
     pub overdue: bool,
 }
+
+/// A OneRoster 1.1 CSV export (`crate::accounts::oneroster`): read and
+/// planned, and applied only when `apply` is true.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RosterUpload {
+    /// orgs.csv's text.
+    pub orgs: String,
+    /// users.csv's text.
+    pub users: String,
+    /// classes.csv's text, if the export has it.
+    #[serde(default)]
+    pub classes: Option<String>,
+    /// enrollments.csv's text, if the export has it.
+    #[serde(default)]
+    pub enrollments: Option<String>,
+    /// False (the default): a dry run, which changes nothing.
+    #[serde(default)]
+    pub apply: bool,
+}
+
+/// What a roster import found, and what it changed when applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RosterImport {
+    /// Whether the plan was carried out (false for a dry run).
+    pub applied: bool,
+    pub counts: crate::accounts::oneroster::RosterCounts,
+    pub plan: crate::accounts::oneroster::RosterPlan,
+    /// Every row left out or not quite right, by file and line.
+    pub problems: Vec<crate::accounts::oneroster::FileProblem>,
+    /// New staff, with their invitation links (when applied).
+    pub invited: Vec<InvitedStaff>,
+    /// New families' invitations, with their links (when applied).
+    pub invitations: Vec<IssuedParentInvitation>,
+}

@@ -54,6 +54,7 @@ use utoipa::{Modify, OpenApi};
         routes::staff::list,
         routes::staff::invite,
         routes::staff::import,
+        routes::roster::import,
         routes::staff::put_roles,
         routes::staff::set_active,
         routes::staff::reset_second_factor,

@@ -74,6 +74,9 @@ pub enum Action {
     RemindersSent,
     /// The trust's reminder rules changed (detail: the rules now).
     ReminderSettingsChanged,
+    /// A OneRoster export was read (detail: dry run or applied, and the
+    /// plan's counts).
+    RosterImported,
 }
 
 impl Action {
@@ -124,6 +127,7 @@ impl Action {
             Action::ReadPersonIncidents => "read_person_incidents",
             Action::RemindersSent => "reminders_sent",
             Action::ReminderSettingsChanged => "reminder_settings_changed",
+            Action::RosterImported => "roster_imported",
         }
     }
 }

@@ -187,6 +187,10 @@ pub fn is_postgres(pool: &AnyPool) -> bool {
     )
 }
 
+/// A connection inside a write transaction, as handlers pass it to the
+/// functions that carry out one step of a change.
+pub type Conn = sqlx::AnyConnection;
+
 /// Starts a write transaction that holds the database's write lock from its
 /// first statement: SQLite's (`BEGIN IMMEDIATE`, so a read-then-write batch
 /// cannot fail half-way on a lock upgrade), or on PostgreSQL the advisory

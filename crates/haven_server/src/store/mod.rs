@@ -37,6 +37,7 @@ pub mod policies;
 pub mod pull;
 pub mod push;
 pub mod reminders;
+pub mod roster;
 pub mod rules;
 pub mod visits;
 

@@ -133,6 +133,7 @@ pub const MATRIX: &[Route] = &[
     r("put", "/api/v1/settings/accounts", Access::TrustAdmin),
     r("get", "/api/v1/settings/reminders", Access::AnyStaff),
     r("put", "/api/v1/settings/reminders", Access::TrustAdmin),
+    r("post", "/api/v1/roster/import", Access::TrustAdmin),
     r("get", "/api/v1/devices", Access::Managers),
     r("post", "/api/v1/devices/codes", Access::OakfieldManagers),
     r("post", "/api/v1/devices/enrol", Access::Public),
@@ -616,6 +617,12 @@ impl World {
             ("put", "/api/v1/settings/accounts") => self.settings.clone(),
             ("put", "/api/v1/settings/reminders") => json!({"interval_days": 7, "weekly": false}),
             ("post", "/api/v1/compliance/reminders") => json!({"academy_id": OAKFIELD_ID}),
+            // A dry run: reads and plans, changes nothing.
+            ("post", "/api/v1/roster/import") => json!({
+                "orgs": "sourcedId,name,type\no1,Oakfield Primary Academy,school\n",
+                "users": "sourcedId,orgSourcedIds,role,givenName,familyName,email,agentSourcedIds\n\
+                          m1,o1,teacher,Matrix,Person,matrix.roster@example.org,\n",
+            }),
             ("put", "/api/v1/academies/{academy_id}/reception") => {
                 serde_json::to_value(haven_core::visit::ReceptionSettings::default()).unwrap()
             }

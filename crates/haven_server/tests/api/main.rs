@@ -30,6 +30,7 @@ mod pull;
 mod rate_limits;
 mod reminders;
 mod request_ids;
+mod roster;
 mod rules;
 mod second_factor;
 mod static_files;

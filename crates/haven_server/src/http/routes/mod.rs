@@ -13,6 +13,7 @@ pub(crate) mod parents;
 pub(crate) mod policies;
 pub(crate) mod pull;
 pub(crate) mod reception;
+pub(crate) mod roster;
 pub(crate) mod rules;
 pub(crate) mod settings;
 pub(crate) mod staff;
@@ -76,6 +77,11 @@ pub fn api() -> Router<AppState> {
         .route("/auth/invitations/accept", post(auth::accept_invitation))
         .route("/staff", get(staff::list).post(staff::invite))
         .route("/staff/import", post(staff::import))
+        // A large trust's roster export may be more than the default 2 MiB.
+        .route(
+            "/roster/import",
+            post(roster::import).layer(DefaultBodyLimit::max(roster::ROSTER_BODY_LIMIT)),
+        )
         .route("/staff/{user_id}/roles", put(staff::put_roles))
         .route("/staff/{user_id}/active", put(staff::set_active))
         .route(

@@ -30,8 +30,8 @@ use haven_core::api::accounts::{
 };
 use haven_core::api::ApiError;
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-const DEFAULT_VALID_DAYS: u32 = 28;
+pub(crate) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+pub(crate) const DEFAULT_VALID_DAYS: u32 = 28;
 const MAX_VALID_DAYS: u32 = 90;
 /// A redeemed link gives a session for a week: long enough to sign on a
 /// phone that loses signal half-way and sends later.
