@@ -16,7 +16,7 @@ use crate::pages::manage::incidents::{
 };
 use crate::pages::manage::{
     audit::AuditAdmin, compliance::ComplianceAdmin, devices::DevicesAdmin, parents::ParentsAdmin,
-    reception::ReceptionAdmin, staff::StaffAdmin,
+    reception::ReceptionAdmin, roster::RosterAdmin, staff::StaffAdmin,
 };
 use crate::pages::{
     account::Account, admin::Admin, drafts::Drafts, enrol::Enrol, home::Home,
@@ -52,6 +52,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin") view=Admin/>
                 <Route path=path!("/admin/publish") view=Publish/>
                 <Route path=path!("/admin/staff") view=StaffAdmin/>
+                <Route path=path!("/admin/roster") view=RosterAdmin/>
                 <Route path=path!("/admin/devices") view=DevicesAdmin/>
                 <Route path=path!("/admin/parents") view=ParentsAdmin/>
                 <Route path=path!("/admin/audit") view=AuditAdmin/>

@@ -39,6 +39,7 @@ pub fn Admin() -> impl IntoView {
                 <ul class="admin-links">
                     {trust_admin.then(|| view! { <li><A href="/admin/publish">"Publish a new version"</A></li> })}
                     {can(Capability::ManageStaff).then(|| view! { <li><A href="/admin/staff">"Staff and roles"</A></li> })}
+                    {trust_admin.then(|| view! { <li><A href="/admin/roster">"Import from the MIS"</A></li> })}
                     {can(Capability::ViewCompliance).then(|| view! { <li><A href="/admin/compliance">"Who has signed"</A></li> })}
                     {can(Capability::ManageDevices).then(|| view! { <li><A href="/admin/devices">"Devices"</A></li> })}
                     {can(Capability::ManageAcademy).then(|| view! { <li><A href="/admin/reception">"Reception rules"</A></li> })}

@@ -9,6 +9,7 @@ pub mod incidents;
 pub mod parents;
 pub mod reception;
 pub mod reminders;
+pub mod roster;
 pub mod staff;
 
 pub use crate::clock::ago;

@@ -44,7 +44,7 @@ fn children_text(i: &ParentInvitation) -> String {
 }
 
 /// The CSV the school's messaging system imports: one row per family.
-fn links_csv(issued: &[IssuedParentInvitation], names: &[Academy]) -> String {
+pub(super) fn links_csv(issued: &[IssuedParentInvitation], names: &[Academy]) -> String {
     let rows: Vec<Vec<String>> = issued
         .iter()
         .map(|i| {
