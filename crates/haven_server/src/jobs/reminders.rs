@@ -20,7 +20,7 @@ use crate::error::{AppError, ServerError};
 use crate::metrics::{Job, Metrics};
 use crate::store::accounts::LINK_PREFIX;
 use crate::store::audit::{Action, Entry};
-use crate::store::{compliance, job_runs, org, parents, reminders};
+use crate::store::{compliance, job_runs, org, parents, reminders, roster};
 use haven_core::reminders::{
     parent_email, staff_email, ChaseKind, ChaseRow, ReminderReport, ReminderSettings, SUBJECT,
 };
@@ -105,10 +105,14 @@ async fn due_at(pool: &AnyPool, academy: Uuid) -> Result<Vec<Due>, AppError> {
             }),
         }
     }
+    // A family the roster closed has left the school: no reminder, and no
+    // new link for it.
+    let left = roster::closed_invitations(pool).await?;
     let mut waiting: Vec<Due> = parents::all_invitations(pool)
         .await?
         .into_iter()
         .filter(|i| i.academy_id == academy && i.redeemed_at.is_none())
+        .filter(|i| !left.contains(&i.id.to_string()))
         .map(|i| Due {
             kind: ChaseKind::Parent,
             id: i.id,

@@ -8,6 +8,7 @@ use crate::store::db::parse_id;
 use haven_core::accounts::class_list::Child;
 use haven_core::accounts::oneroster::{CurrentRoster, KnownFamily, KnownStaff};
 use sqlx::{AnyConnection, AnyExecutor};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -147,6 +148,16 @@ pub async fn link_family(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// The invitations of families the roster closed: they have left the
+/// school, so nobody reminds them or gives them a new link.
+pub async fn closed_invitations(db: impl AnyExecutor<'_>) -> Result<HashSet<String>, AppError> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT invitation_id FROM roster_families WHERE closed_at IS NOT NULL")
+            .fetch_all(db)
+            .await?;
+    Ok(ids.into_iter().collect())
 }
 
 /// An invitation's parent/carer and children as the MIS now has them.

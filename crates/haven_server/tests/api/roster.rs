@@ -317,6 +317,24 @@ async fn a_trusts_roster_imports_then_a_newer_export_updates_it_in_place() {
         .map(|c| c["class"].as_str().unwrap())
         .collect();
     assert!(classes.contains(&"Class 7 o1"), "{classes:?}");
+    // A family that left is not chased for a signature (a reminder would
+    // give it a new link); one still at the school is.
+    let chase: Vec<haven_core::reminders::ChaseRow> = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/compliance/chase?academy_id={}",
+            haven_server::store::demo::OAKFIELD_ID
+        )))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = chase.iter().map(|r| r.name.as_str()).collect();
+    assert!(!names.contains(&"Carer2 H"), "h2's family left");
+    assert!(names.contains(&"Carer60 G"), "g60's family is still due");
     // And the same export again plans nothing.
     let settled = import(&app, &admin, Version::Second, false).await;
     assert!(!settled.plan.has_changes(), "{:?}", settled.plan.summary);
