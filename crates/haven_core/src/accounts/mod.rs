@@ -141,6 +141,16 @@ pub(crate) struct Record {
 /// Reads CSV text: strips a BOM, sniffs `,` or `;` from the header, finds the
 /// `columns` by header name, skips blank lines, and cleans every cell.
 pub(crate) fn read_table(text: &str, columns: &[Column]) -> Result<Table, CsvError> {
+    read_table_up_to(text, columns, MAX_CSV_ROWS)
+}
+
+/// [`read_table`] with room for `max_rows` data rows (a roster export's
+/// enrollments outgrow a class list's).
+pub(crate) fn read_table_up_to(
+    text: &str,
+    columns: &[Column],
+    max_rows: usize,
+) -> Result<Table, CsvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.contains('\0') || text.starts_with("PK\u{3}\u{4}") {
         return Err(CsvError::Unreadable(
@@ -179,8 +189,8 @@ pub(crate) fn read_table(text: &str, columns: &[Column]) -> Result<Table, CsvErr
             header = Some(find_columns(cells, columns)?);
             continue;
         };
-        if records.len() == MAX_CSV_ROWS {
-            return Err(CsvError::TooManyRows { max: MAX_CSV_ROWS });
+        if records.len() == max_rows {
+            return Err(CsvError::TooManyRows { max: max_rows });
         }
         let pick = |i: &Option<usize>| i.and_then(|i| cells.get(i).cloned()).unwrap_or_default();
         records.push(Record {

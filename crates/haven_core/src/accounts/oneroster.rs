@@ -21,7 +21,7 @@ pub use super::{CsvError, MAX_CSV_ROWS};
 
 use super::class_list::Child;
 use super::roles::{Role, RoleGrant};
-use super::{normalise_email, read_table, required_text, Academies, Column, Table};
+use super::{normalise_email, read_table_up_to, required_text, Academies, Column, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
@@ -35,6 +35,12 @@ const ENROLLMENTS: &str = "enrollments.csv";
 /// says who teaches, not who leads: the trust names its headteachers, DSLs
 /// and e-safety leads in Haven by hand.
 pub const ROSTER_STAFF_ROLE: Role = Role::Staff;
+
+/// The most data rows one file of an export may have. A trust's export is
+/// larger than a class list: ten secondary schools of 1,000 pupils in ten
+/// classes each make 100,000 enrollments (about 7 MB, within the upload
+/// limit of 10 MiB).
+pub const MAX_ROSTER_ROWS: usize = 100_000;
 
 /// A pupil's class when the export gives neither a class nor a year group.
 pub const CLASS_NOT_GIVEN: &str = "Class not given";
@@ -297,11 +303,12 @@ pub fn parse_roster(
     academies: &[(Uuid, String)],
 ) -> Result<RosterReport, RosterError> {
     let read = |file: &'static str, text: &str, columns: &[Column]| {
-        read_table(text, columns).map_err(|error| RosterError { file, error })
+        read_table_up_to(text, columns, MAX_ROSTER_ROWS)
+            .map_err(|error| RosterError { file, error })
     };
     // An optional file with no rows is as good as none.
     let read_optional = |file: &'static str, text: Option<&str>, columns: &[Column]| match text
-        .map(|t| read_table(t, columns))
+        .map(|t| read_table_up_to(t, columns, MAX_ROSTER_ROWS))
     {
         None | Some(Err(CsvError::Empty)) => Ok(None),
         Some(Ok(table)) => Ok(Some(table)),
@@ -1909,6 +1916,21 @@ mod tests {
         for i in 0..=MAX_CSV_ROWS {
             enrollments.push_str(&format!("e{i},k1,p1,student\n"));
         }
+        // More than a class list may have is fine for a roster: a secondary
+        // school's enrollments alone are about 10,000.
+        assert!(parse_roster(
+            &RosterFiles {
+                orgs: ORGS_CSV,
+                users: &format!("{HEADER}s1,,,oak,teacher,Jo,Bloggs,jo@x.org,,\n"),
+                classes: Some("sourcedId,title\nk1,3B\n"),
+                enrollments: Some(&enrollments),
+            },
+            &academies(),
+        )
+        .is_ok());
+        for i in MAX_CSV_ROWS + 1..=MAX_ROSTER_ROWS {
+            enrollments.push_str(&format!("e{i},k1,p1,student\n"));
+        }
         let err = parse_roster(
             &RosterFiles {
                 orgs: ORGS_CSV,
@@ -1923,7 +1945,9 @@ mod tests {
             err,
             RosterError {
                 file: "enrollments.csv",
-                error: CsvError::TooManyRows { max: MAX_CSV_ROWS }
+                error: CsvError::TooManyRows {
+                    max: MAX_ROSTER_ROWS
+                }
             }
         );
         // A header alone in an optional file is no classes at all.
