@@ -4,22 +4,12 @@
 //! download, a printable list of whom to chase, and reminders by email
 //! ([`super::reminders`]).
 
-use super::{academies, download, require_token};
+use super::{academies, date_of as day, download, require_token};
 use crate::api;
 use haven_core::accounts::csv_export::to_csv;
 use haven_core::api::accounts::ComplianceRow;
 use haven_core::compliance::SignStatus;
 use leptos::prelude::*;
-
-fn day(ms: i64) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-    format!(
-        "{:04}-{:02}-{:02}",
-        d.get_full_year(),
-        d.get_month() + 1,
-        d.get_date()
-    )
-}
 
 #[component]
 pub fn ComplianceAdmin() -> impl IntoView {

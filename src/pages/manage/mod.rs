@@ -53,6 +53,17 @@ pub fn academy_name(list: &[Academy], id: Option<uuid::Uuid>) -> String {
     }
 }
 
+/// A day as the admin pages show it, 2026-12-07, by the browser's time zone.
+pub fn date_of(ms: i64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    format!(
+        "{:04}-{:02}-{:02}",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date()
+    )
+}
+
 /// A full link on this site from a path the server gave.
 pub fn full_link(path: &str) -> String {
     let origin = web_sys::window()

@@ -3,7 +3,7 @@
 //! and downloadable as CSV for the school's own messaging system. Links are
 //! shown only when made; a lost one is replaced with "New link".
 
-use super::{academies, academy_name, download, full_link, read_file, require_token};
+use super::{academies, academy_name, date_of, download, full_link, read_file, require_token};
 use crate::api;
 use crate::components::qr::QrCode;
 use haven_core::accounts::csv_export::to_csv;
@@ -23,16 +23,6 @@ pub fn ParentsAdmin() -> impl IntoView {
             Ok(token) => view! { <ParentsPage token/> }.into_any(),
         }}
     }
-}
-
-fn date_of(ms: i64) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-    format!(
-        "{:04}-{:02}-{:02}",
-        d.get_full_year(),
-        d.get_month() + 1,
-        d.get_date()
-    )
 }
 
 fn children_text(i: &ParentInvitation) -> String {

@@ -1,20 +1,11 @@
 //! Reminders to sign (`haven_core::reminders`): the chase list and its
 //! button on `/admin/compliance`, and the trust's rules on `/account`.
 
+use super::date_of as day;
 use crate::api;
 use haven_core::reminders::{ChaseKind, ChaseRow, ReminderReport, ReminderSettings, SendReminders};
 use leptos::prelude::*;
 use uuid::Uuid;
-
-fn day(ms: i64) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-    format!(
-        "{:04}-{:02}-{:02}",
-        d.get_full_year(),
-        d.get_month() + 1,
-        d.get_date()
-    )
-}
 
 /// What a round did, in a sentence or three.
 fn describe(report: &ReminderReport) -> String {

@@ -15,10 +15,9 @@
 
 use super::alert_mail::AlertMailer;
 use crate::clock::now_ms;
-use crate::crypto::tokens::{new_prefixed_token, token_digest};
 use crate::error::{AppError, ServerError};
+use crate::http::routes::parents::new_link;
 use crate::metrics::{Job, Metrics};
-use crate::store::accounts::LINK_PREFIX;
 use crate::store::audit::{Action, Entry};
 use crate::store::{compliance, job_runs, org, parents, reminders, roster};
 use haven_core::reminders::{
@@ -130,6 +129,7 @@ async fn due_at(pool: &AnyPool, academy: Uuid) -> Result<Vec<Due>, AppError> {
 pub async fn chase_list(pool: &AnyPool, academy: Uuid) -> Result<Vec<ChaseRow>, AppError> {
     let settings = reminders::settings(pool).await?;
     let last = reminders::last_reminded(pool).await?;
+    let now = now_ms();
     Ok(due_at(pool, academy)
         .await?
         .into_iter()
@@ -147,7 +147,7 @@ pub async fn chase_list(pool: &AnyPool, academy: Uuid) -> Result<Vec<ChaseRow>, 
                 last_reminded_at,
                 next_reminder_from: settings
                     .next_from(last_reminded_at)
-                    .filter(|next| *next > now_ms()),
+                    .filter(|next| *next > now),
             }
         })
         .collect())
@@ -182,7 +182,7 @@ pub async fn round(
             report.reminded_recently += 1;
             continue;
         }
-        let sent = match message(pool, sender, &name, &person, now).await {
+        let sent = match message(pool, sender, &name, &person).await {
             Ok(body) => sender.mailer.send(email, SUBJECT, body).await,
             Err(e) => Err(e.to_string()),
         };
@@ -213,7 +213,6 @@ async fn message(
     sender: &Reminders,
     academy: &str,
     person: &Due,
-    now: i64,
 ) -> Result<String, AppError> {
     let base = &sender.public_url;
     match person.kind {
@@ -226,20 +225,13 @@ async fn message(
             Ok(staff_email(academy, &links))
         }
         ChaseKind::Parent => {
-            let token = new_prefixed_token(LINK_PREFIX);
-            let id = person.id.to_string();
             let mut tx = crate::store::db::begin_write(pool).await?;
-            let invitation = parents::invitation(&mut tx, &id).await?;
-            let valid_for = (invitation.expires_at - invitation.created_at).max(DAY_MS);
-            parents::reissue(&mut tx, &id, &token_digest(&token), now, now + valid_for).await?;
-            Entry::new("system", Action::ParentLinkReissued)
-                .subject(format!("parent:{id}"))
-                .academy(invitation.academy_id)
-                .detail("for a reminder to sign")
-                .write(&mut *tx)
-                .await?;
+            let invitation = parents::invitation(&mut tx, &person.id.to_string()).await?;
+            let entry =
+                Entry::new("system", Action::ParentLinkReissued).detail("for a reminder to sign");
+            let link_path = new_link(&mut tx, &invitation, entry).await?;
             tx.commit().await?;
-            Ok(parent_email(academy, &format!("{base}/join/{token}")))
+            Ok(parent_email(academy, &format!("{base}{link_path}")))
         }
     }
 }

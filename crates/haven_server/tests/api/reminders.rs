@@ -37,19 +37,6 @@ async fn token(app: &TestApp, email: &str) -> String {
     response.json::<LoginResponse>().await.unwrap().token
 }
 
-async fn post(
-    app: &TestApp,
-    path: &str,
-    token: Option<&str>,
-    body: serde_json::Value,
-) -> reqwest::Response {
-    let mut request = app.client.post(app.url(path)).json(&body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request.send().await.unwrap()
-}
-
 async fn chase(app: &TestApp, token: &str) -> Vec<ChaseRow> {
     let response = app
         .client
@@ -65,13 +52,13 @@ async fn chase(app: &TestApp, token: &str) -> Vec<ChaseRow> {
 }
 
 async fn remind(app: &TestApp, token: &str) -> ReminderReport {
-    let response = post(
-        app,
-        "/api/v1/compliance/reminders",
-        Some(token),
-        json!({"academy_id": OAKFIELD_ID}),
-    )
-    .await;
+    let response = app
+        .post_json(
+            "/api/v1/compliance/reminders",
+            Some(token),
+            json!({"academy_id": OAKFIELD_ID}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
@@ -83,16 +70,16 @@ async fn teacher_signs(app: &TestApp) {
     let device = Device::fresh();
     let mut record = device.sign(&version, "Tom Reilly");
     record.signer_account = Some(TEACHER_ID);
-    let reply: PushResponse = post(
-        app,
-        "/api/v1/sync/push",
-        Some(&teacher),
-        serde_json::to_value(device.push(&[(1, &record)])).unwrap(),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let reply: PushResponse = app
+        .post_json(
+            "/api/v1/sync/push",
+            Some(&teacher),
+            serde_json::to_value(device.push(&[(1, &record)])).unwrap(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(reply.results[0].outcome, Outcome::Applied);
 }
 
@@ -101,13 +88,13 @@ async fn invite_parents(app: &TestApp, token: &str) -> ClassListReport {
     let csv = "Pupil name,Class,Academy,Parent/carer name,Email\n\
                Amira Khan,Year 3,Oakfield Primary Academy,Sara Khan,sara@example.org\n\
                Leo Brown,Year 1,Oakfield Primary Academy,Jo Brown,\n";
-    let response = post(
-        app,
-        "/api/v1/parent-invitations/import",
-        Some(token),
-        json!({"csv": csv}),
-    )
-    .await;
+    let response = app
+        .post_json(
+            "/api/v1/parent-invitations/import",
+            Some(token),
+            json!({"csv": csv}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
@@ -214,8 +201,7 @@ async fn everyone_due_gets_one_reminder_and_nobody_gets_two_within_the_interval(
     let redeem = |token: String| {
         let app = &app;
         async move {
-            post(
-                app,
+            app.post_json(
                 "/api/v1/parent-invitations/redeem",
                 None,
                 json!({"token": token}),
@@ -266,13 +252,8 @@ async fn only_those_who_see_an_academys_compliance_may_chase_it() {
     let other_head = token(&app, "head@hilltop.example").await;
     for who in [&teacher, &other_head] {
         expect_error(
-            post(
-                &app,
-                "/api/v1/compliance/reminders",
-                Some(who),
-                body.clone(),
-            )
-            .await,
+            app.post_json("/api/v1/compliance/reminders", Some(who), body.clone())
+                .await,
             403,
             "forbidden",
         )
@@ -289,19 +270,20 @@ async fn only_those_who_see_an_academys_compliance_may_chase_it() {
         expect_error(listed, 403, "forbidden").await;
     }
     expect_error(
-        post(&app, "/api/v1/compliance/reminders", None, body.clone()).await,
+        app.post_json("/api/v1/compliance/reminders", None, body.clone())
+            .await,
         401,
         "unauthorized",
     )
     .await;
     // A head chases their own academy only.
-    let own = post(
-        &app,
-        "/api/v1/compliance/reminders",
-        Some(&other_head),
-        json!({"academy_id": HILLTOP_ID}),
-    )
-    .await;
+    let own = app
+        .post_json(
+            "/api/v1/compliance/reminders",
+            Some(&other_head),
+            json!({"academy_id": HILLTOP_ID}),
+        )
+        .await;
     assert_eq!(own.status(), 200);
     let sent: ReminderReport = own.json().await.unwrap();
     let emails = drain(&mut mail, sent.sent as usize).await;
@@ -326,8 +308,7 @@ async fn a_server_without_a_relay_or_public_address_says_what_to_set() {
         let app = spawn_app_with(dir, config).await;
         let head = token(&app, HEAD).await;
         let refused = expect_error(
-            post(
-                &app,
+            app.post_json(
                 "/api/v1/compliance/reminders",
                 Some(&head),
                 json!({"academy_id": OAKFIELD_ID}),

@@ -122,13 +122,8 @@ async fn import(app: &TestApp, token: &str, version: Version, apply: bool) -> Ro
     let mut body = export(version);
     body["apply"] = json!(apply);
     let response = app
-        .client
-        .post(app.url("/api/v1/roster/import"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+        .post_json("/api/v1/roster/import", Some(token), body)
+        .await;
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
@@ -155,24 +150,20 @@ async fn snapshot(app: &TestApp) -> Vec<i64> {
 }
 
 async fn staff(app: &TestApp, token: &str) -> Vec<StaffMember> {
-    app.client
-        .get(app.url("/api/v1/staff"))
-        .bearer_auth(token)
-        .send()
+    app.get_with("/api/v1/staff", token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap()
 }
 
 async fn redeem(app: &TestApp, link_path: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/parent-invitations/redeem"))
-        .json(&json!({"token": link_path.trim_start_matches("/join/")}))
-        .send()
-        .await
-        .unwrap()
+    app.post_json(
+        "/api/v1/parent-invitations/redeem",
+        None,
+        json!({"token": link_path.trim_start_matches("/join/")}),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -233,14 +224,10 @@ async fn a_trusts_roster_imports_then_a_newer_export_updates_it_in_place() {
     let device = Device::fresh();
     let version = app.policy(PARENT_AUA_VERSION_ID).await;
     let record = device.sign(&version, "Carer1 H");
+    let body = serde_json::to_value(device.push(&[(1, &record)])).unwrap();
     let pushed: haven_core::sync::wire::PushResponse = app
-        .client
-        .post(app.url("/api/v1/sync/push"))
-        .bearer_auth(parent)
-        .json(&device.push(&[(1, &record)]))
-        .send()
+        .post_json("/api/v1/sync/push", Some(parent), body)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -320,15 +307,14 @@ async fn a_trusts_roster_imports_then_a_newer_export_updates_it_in_place() {
     // A family that left is not chased for a signature (a reminder would
     // give it a new link); one still at the school is.
     let chase: Vec<haven_core::reminders::ChaseRow> = app
-        .client
-        .get(app.url(&format!(
-            "/api/v1/compliance/chase?academy_id={}",
-            haven_server::store::demo::OAKFIELD_ID
-        )))
-        .bearer_auth(&admin)
-        .send()
+        .get_with(
+            &format!(
+                "/api/v1/compliance/chase?academy_id={}",
+                haven_server::store::demo::OAKFIELD_ID
+            ),
+            &admin,
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -350,49 +336,34 @@ async fn only_a_trust_admin_imports_a_roster_and_a_bad_file_says_which() {
         .await
         .unwrap()
         .token;
-    let response = app
-        .client
-        .post(app.url("/api/v1/roster/import"))
-        .bearer_auth(&head)
-        .json(&export(Version::First))
-        .send()
-        .await
-        .unwrap();
-    expect_error(response, 403, "forbidden").await;
+    let post = |token: String, body: Value| {
+        let app = &app;
+        async move {
+            app.post_json("/api/v1/roster/import", Some(&token), body)
+                .await
+        }
+    };
+    expect_error(post(head, export(Version::First)).await, 403, "forbidden").await;
 
     let admin = app.admin_token().await;
     let mut body = export(Version::First);
     body["users"] = json!("sourcedId,role,givenName\nx,teacher,A\n");
-    let response = app
-        .client
-        .post(app.url("/api/v1/roster/import"))
-        .bearer_auth(&admin)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let error = expect_error(response, 400, "invalid_roster").await;
+    let error = expect_error(post(admin.clone(), body).await, 400, "invalid_roster").await;
     assert!(error.message.starts_with("users.csv:"), "{}", error.message);
     // Problem rows are reported with their file and line, and the rest imports.
     let mut body = export(Version::First);
     body["orgs"] = json!(format!(
         "sourcedId,name,type\no1,{OAKFIELD},school\no2,Nowhere Academy,school\n"
     ));
-    let report: RosterImport = app
-        .client
-        .post(app.url("/api/v1/roster/import"))
-        .bearer_auth(&admin)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report: RosterImport = post(admin.clone(), body).await.json().await.unwrap();
     let unknown = &report.problems[0];
     assert_eq!((unknown.file.as_str(), unknown.line), ("orgs.csv", 3));
     assert_eq!(
         report.plan.summary.staff_to_add, 30,
         "Oakfield's staff only"
     );
+    // A body past the upload limit (10 MiB) is refused whole.
+    let mut body = export(Version::First);
+    body["users"] = json!("x".repeat(10 * 1024 * 1024 + 1));
+    expect_error(post(admin, body).await, 413, "payload_too_large").await;
 }

@@ -196,22 +196,37 @@ pub async fn reissue(
     let mut tx = crate::store::db::begin_write(&state.pool).await?;
     let before = parents::invitation(&mut tx, &id).await?;
     caller.require(Some(before.academy_id), Capability::ManageParentLinks)?;
-    let token = new_prefixed_token(LINK_PREFIX);
-    let now = now_ms();
-    let valid_for = (before.expires_at - before.created_at).max(DAY_MS);
-    parents::reissue(&mut tx, &id, &token_digest(&token), now, now + valid_for).await?;
-    Entry::new(caller.actor(), Action::ParentLinkReissued)
-        .subject(format!("parent:{id}"))
-        .academy(before.academy_id)
-        .client(&client)
-        .write(&mut *tx)
-        .await?;
+    let entry = Entry::new(caller.actor(), Action::ParentLinkReissued).client(&client);
+    let link_path = new_link(&mut tx, &before, entry).await?;
     let invitation = parents::invitation(&mut tx, &id).await?;
     tx.commit().await?;
     Ok(Json(IssuedParentInvitation {
         invitation,
-        link_path: format!("/join/{token}"),
+        link_path,
     }))
+}
+
+/// Gives `invitation` a new link, good for as long as its first one was (a
+/// day at least), and writes `entry` to the audit log: the old link and any
+/// session made from it stop working. Returns the link's path. Also used by
+/// the reminders to sign (`jobs::reminders`), since a stored link is only a
+/// digest and cannot be sent again.
+pub(crate) async fn new_link(
+    tx: &mut crate::store::db::Conn,
+    invitation: &ParentInvitation,
+    entry: Entry,
+) -> Result<String, AppError> {
+    let id = invitation.id.to_string();
+    let token = new_prefixed_token(LINK_PREFIX);
+    let now = now_ms();
+    let valid_for = (invitation.expires_at - invitation.created_at).max(DAY_MS);
+    parents::reissue(tx, &id, &token_digest(&token), now, now + valid_for).await?;
+    entry
+        .subject(format!("parent:{id}"))
+        .academy(invitation.academy_id)
+        .write(&mut *tx)
+        .await?;
+    Ok(format!("/join/{token}"))
 }
 
 /// Opens an invitation link, once: a session for that parent/carer only.
